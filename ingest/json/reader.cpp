@@ -1,0 +1,482 @@
+#include "json/reader.hpp"
+
+#include <simdjson.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "unpack/unpack.hpp"
+
+namespace tlsrpt::json {
+namespace {
+
+static_assert(unpack::json_padding >= simdjson::SIMDJSON_PADDING);
+
+using namespace simdjson;
+using report::Quirk;
+using report::Reason;
+using report::Rejection;
+
+// A path such as policies[0].failure-details[3].result-type, built only when an error is reported.
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view key;
+  long index = -1;
+  std::string str() const {
+    std::string s = parent ? parent->str() : std::string();
+    if (index >= 0) return s + "[" + std::to_string(index) + "]";
+    return s.empty() ? std::string(key) : s + "." + std::string(key);
+  }
+};
+
+const char* type_name(dom::element_type t) {
+  switch (t) {
+    case dom::element_type::ARRAY: return "an array";
+    case dom::element_type::OBJECT: return "an object";
+    case dom::element_type::INT64:
+    case dom::element_type::UINT64: return "an integer";
+    case dom::element_type::DOUBLE: return "a number";
+    case dom::element_type::STRING: return "a string";
+    case dom::element_type::BOOL: return "a boolean";
+    case dom::element_type::NULL_VALUE: return "null";
+  }
+  return "a value";
+}
+
+class Reader {
+ public:
+  Reader(const report::Limits& limits, report::Report& out) : limits_(limits), out_(out) {}
+
+  std::optional<Rejection> top(dom::element root) {
+    if (root.type() != dom::element_type::OBJECT)
+      return Rejection{Reason::not_an_object, std::string("the top level is ") + type_name(root.type())};
+    const Path path{};
+    enum : unsigned { org = 1, range = 2, contact = 4, id = 8, pols = 16 };
+    unsigned seen = 0;
+    for (auto [key, value] : dom::object(root)) {
+      const Path p{&path, key};
+      std::optional<Rejection> r;
+      if (key == "organization-name") {
+        if (once(seen, org)) r = string(value, p, out_.organization_name, true);
+      } else if (key == "date-range") {
+        if (once(seen, range)) r = date_range(value, p);
+      } else if (key == "contact-info") {
+        if (once(seen, contact)) {
+          if (value.is_null()) {
+            quirk(Quirk::contact_info_null);
+          } else {
+            out_.contact_info.emplace();
+            r = string(value, p, *out_.contact_info);
+          }
+        }
+      } else if (key == "report-id") {
+        if (once(seen, id)) r = string(value, p, out_.report_id, true);
+      } else if (key == "policies") {
+        if (once(seen, pols)) r = policies(value, p);
+      } else {
+        quirk(Quirk::unknown_key);
+      }
+      if (r) return r;
+    }
+    if (!(seen & org)) return missing("organization-name");
+    if (!(seen & range)) return missing("date-range");
+    if (!(seen & id)) return missing("report-id");
+    if (!(seen & pols)) return missing("policies");
+    if (!(seen & contact)) quirk(Quirk::contact_info_missing);
+    return std::nullopt;
+  }
+
+ private:
+  void quirk(Quirk q) { out_.quirks.add(q); }
+
+  // Marks a key as seen; a repeated key is a quirk and its later values are ignored.
+  bool once(unsigned& seen, unsigned bit) {
+    if (seen & bit) {
+      quirk(Quirk::duplicate_key);
+      return false;
+    }
+    seen |= bit;
+    return true;
+  }
+
+  static Rejection missing(std::string what) { return Rejection{Reason::missing_field, std::move(what)}; }
+  static Rejection wrong(const Path& p, dom::element v, const char* expected) {
+    return Rejection{Reason::wrong_type,
+                     p.str() + ": expected " + expected + ", got " + type_name(v.type())};
+  }
+
+  std::optional<Rejection> string(dom::element v, const Path& p, std::string& out, bool non_empty = false) {
+    std::string_view sv;
+    if (v.get_string().get(sv)) return wrong(p, v, "a string");
+    if (sv.size() > limits_.string_length)
+      return Rejection{Reason::string_too_long,
+                       p.str() + ": " + std::to_string(sv.size()) + " bytes (limit " +
+                           std::to_string(limits_.string_length) + ")"};
+    if (non_empty && sv.find_first_not_of(" \t\r\n") == std::string_view::npos)
+      return Rejection{Reason::invalid_value, p.str() + ": empty"};
+    if (sv.find('\0') == std::string_view::npos) {
+      out.assign(sv);
+    } else {
+      // PostgreSQL text cannot hold NUL; keep the rest of the string.
+      quirk(Quirk::nul_in_string);
+      out.clear();
+      for (char c : sv) {
+        if (c == '\0') out += "\xEF\xBF\xBD";
+        else out.push_back(c);
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Rejection> optional_string(dom::element v, const Path& p, std::optional<std::string>& out) {
+    if (v.is_null()) return std::nullopt;
+    out.emplace();
+    return string(v, p, *out);
+  }
+
+  std::optional<Rejection> count(dom::element v, const Path& p, std::int64_t& out) {
+    switch (v.type()) {
+      case dom::element_type::INT64: {
+        const std::int64_t n = v.get_int64().value_unsafe();
+        if (n < 0) return Rejection{Reason::count_out_of_range, p.str() + ": " + std::to_string(n) + " is negative"};
+        out = n;
+        return std::nullopt;
+      }
+      case dom::element_type::UINT64:
+        return Rejection{Reason::count_out_of_range,
+                         p.str() + ": " + std::to_string(v.get_uint64().value_unsafe()) + " is larger than 2^63-1"};
+      case dom::element_type::DOUBLE: {
+        const double d = v.get_double().value_unsafe();
+        if (d == std::floor(d) && (d < 0 || d > 9.2e18))
+          return Rejection{Reason::count_out_of_range, p.str() + ": out of range"};
+        return wrong(p, v, "an integer");
+      }
+      default:
+        return wrong(p, v, "an integer");
+    }
+  }
+
+  std::optional<Rejection> datetime(dom::element v, const Path& p, std::int64_t& out) {
+    std::string text;
+    if (auto r = string(v, p, text)) return r;
+    auto dt = report::parse_datetime(text);
+    if (!dt) return Rejection{Reason::invalid_value, p.str() + ": " + report::printable(text) + " is not an RFC 3339 date-time"};
+    out = dt->epoch;
+    out_.quirks.merge(dt->quirks);
+    return std::nullopt;
+  }
+
+  std::optional<Rejection> date_range(dom::element v, const Path& p) {
+    dom::object obj;
+    if (v.get_object().get(obj)) return wrong(p, v, "an object");
+    unsigned seen = 0;
+    for (auto [key, value] : obj) {
+      const Path kp{&p, key};
+      std::optional<Rejection> r;
+      if (key == "start-datetime") {
+        if (once(seen, 1)) r = datetime(value, kp, out_.start_datetime);
+      } else if (key == "end-datetime") {
+        if (once(seen, 2)) r = datetime(value, kp, out_.end_datetime);
+      } else {
+        quirk(Quirk::unknown_key);
+      }
+      if (r) return r;
+    }
+    if (!(seen & 1)) return missing("date-range.start-datetime");
+    if (!(seen & 2)) return missing("date-range.end-datetime");
+    return std::nullopt;
+  }
+
+  std::optional<Rejection> policies(dom::element v, const Path& p) {
+    dom::array arr;
+    if (v.get_array().get(arr)) return wrong(p, v, "an array");
+    if (arr.size() == 0) return Rejection{Reason::invalid_value, "policies: empty array"};
+    if (arr.size() > limits_.policies)
+      return Rejection{Reason::too_many_policies, std::to_string(arr.size()) + " policies (limit " +
+                                                      std::to_string(limits_.policies) + ")"};
+    out_.policies.reserve(arr.size());
+    long i = 0;
+    for (dom::element item : arr) {
+      const Path ip{&p, {}, i++};
+      if (auto r = policy_entry(item, ip)) return r;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Rejection> policy_entry(dom::element v, const Path& p) {
+    dom::object obj;
+    if (v.get_object().get(obj)) return wrong(p, v, "an object");
+    report::Policy& pol = out_.policies.emplace_back();
+    unsigned seen = 0;
+    for (auto [key, value] : obj) {
+      const Path kp{&p, key};
+      std::optional<Rejection> r;
+      if (key == "policy") {
+        if (once(seen, 1)) r = policy(value, kp, pol);
+      } else if (key == "summary") {
+        if (once(seen, 2)) r = summary(value, kp, pol);
+      } else if (key == "failure-details") {
+        if (once(seen, 4)) r = failure_details(value, kp, pol);
+      } else {
+        quirk(Quirk::unknown_key);
+      }
+      if (r) return r;
+    }
+    if (!(seen & 1)) return missing(p.str() + ".policy");
+    if (!(seen & 2)) return missing(p.str() + ".summary");
+    return std::nullopt;
+  }
+
+  // A list of strings given as an array (or, tolerated, as one string).
+  std::optional<Rejection> string_list(dom::element v, const Path& p, std::vector<std::string>& out,
+                                       Quirk not_array, Quirk empty) {
+    if (v.is_string()) {
+      quirk(not_array);
+      return string(v, p, out.emplace_back());
+    }
+    dom::array arr;
+    if (v.get_array().get(arr)) return wrong(p, v, "an array of strings");
+    if (arr.size() == 0) quirk(empty);
+    out.reserve(arr.size());
+    long i = 0;
+    for (dom::element item : arr) {
+      const Path ip{&p, {}, i++};
+      if (auto r = string(item, ip, out.emplace_back())) return r;
+    }
+    return std::nullopt;
+  }
+
+  // Microsoft puts a TLSA policy-string as one string holding a JSON array of records.
+  void unpack_json_array_string(std::vector<std::string>& lines) {
+    if (lines.size() != 1 || lines[0].size() < 2 || lines[0].front() != '[' || lines[0].back() != ']') return;
+    thread_local dom::parser inner;
+    const padded_string copy(lines[0]);
+    dom::element doc;
+    if (inner.parse(copy).get(doc)) return;
+    dom::array arr;
+    if (doc.get_array().get(arr)) return;
+    std::vector<std::string> unpacked;
+    for (dom::element item : arr) {
+      std::string_view sv;
+      if (item.get_string().get(sv)) return;  // not an array of strings: keep the text as it came
+      unpacked.emplace_back(sv);
+    }
+    lines = std::move(unpacked);
+    quirk(Quirk::policy_string_json_array);
+  }
+
+  std::optional<Rejection> policy(dom::element v, const Path& p, report::Policy& pol) {
+    dom::object obj;
+    if (v.get_object().get(obj)) return wrong(p, v, "an object");
+    unsigned seen = 0;
+    for (auto [key, value] : obj) {
+      const Path kp{&p, key};
+      std::optional<Rejection> r;
+      if (key == "policy-type") {
+        if (once(seen, 1)) r = string(value, kp, pol.policy_type);
+      } else if (key == "policy-string") {
+        if (once(seen, 2)) {
+          r = string_list(value, kp, pol.policy_string, Quirk::policy_string_not_array, Quirk::policy_string_empty);
+          if (!r) unpack_json_array_string(pol.policy_string);
+        }
+      } else if (key == "policy-domain") {
+        if (once(seen, 4) && !value.is_null()) {  // null: filled from hints like an absent one
+          r = string(value, kp, pol.policy_domain, true);
+          if (!r && !report::normalise_domain(pol.policy_domain, out_.quirks))
+            r = Rejection{Reason::invalid_value, kp.str() + ": " + report::printable(pol.policy_domain) + " is not a domain name"};
+        }
+      } else if (key == "mx-host" || key == "mx-host-pattern") {
+        if (key == "mx-host-pattern") quirk(Quirk::key_mx_host_pattern);
+        if (once(seen, 8)) {
+          r = string_list(value, kp, pol.mx_host, Quirk::mx_host_string, Quirk::mx_host_empty);
+          if (!r) normalise_mx_hosts(pol.mx_host);
+        }
+      } else {
+        quirk(Quirk::unknown_key);
+      }
+      if (r) return r;
+    }
+    if (!(seen & 1)) return missing(p.str() + ".policy-type");
+    if (pol.policy_type != "sts" && pol.policy_type != "tlsa" && pol.policy_type != "no-policy-found")
+      return Rejection{Reason::invalid_value, p.str() + ".policy-type: " + report::printable(pol.policy_type) +
+                                                  " is not sts, tlsa or no-policy-found"};
+    return std::nullopt;
+  }
+
+  void normalise_mx_hosts(std::vector<std::string>& hosts) {
+    for (auto& h : hosts) {
+      if (h.size() > 3 && (h.compare(0, 3, "mx:") == 0 || h.compare(0, 3, "MX:") == 0)) {
+        const auto b = h.find_first_not_of(" \t", 3);
+        h.erase(0, b == std::string::npos ? h.size() : b);
+        quirk(Quirk::mx_host_policy_line);
+      }
+      std::string copy = h;
+      if (report::normalise_domain(copy, out_.quirks)) h = std::move(copy);
+    }
+  }
+
+  std::optional<Rejection> summary(dom::element v, const Path& p, report::Policy& pol) {
+    dom::object obj;
+    if (v.get_object().get(obj)) return wrong(p, v, "an object");
+    unsigned seen = 0;
+    for (auto [key, value] : obj) {
+      const Path kp{&p, key};
+      std::optional<Rejection> r;
+      if (key == "total-successful-session-count") {
+        if (once(seen, 1)) r = count(value, kp, pol.total_successful_session_count);
+      } else if (key == "total-failure-session-count") {
+        if (once(seen, 2)) r = count(value, kp, pol.total_failure_session_count);
+      } else {
+        quirk(Quirk::unknown_key);
+      }
+      if (r) return r;
+    }
+    if (!(seen & 1)) return missing(p.str() + ".total-successful-session-count");
+    if (!(seen & 2)) return missing(p.str() + ".total-failure-session-count");
+    return std::nullopt;
+  }
+
+  std::optional<Rejection> failure_details(dom::element v, const Path& p, report::Policy& pol) {
+    dom::array arr;
+    if (v.get_array().get(arr)) return wrong(p, v, "an array");
+    if (arr.size() == 0) quirk(Quirk::failure_details_empty);
+    if (arr.size() > limits_.failure_details)
+      return Rejection{Reason::too_many_failure_details,
+                       p.str() + ": " + std::to_string(arr.size()) + " entries (limit " +
+                           std::to_string(limits_.failure_details) + ")"};
+    pol.failure_details.reserve(arr.size());
+    long i = 0;
+    for (dom::element item : arr) {
+      const Path ip{&p, {}, i++};
+      if (auto r = failure_detail(item, ip, pol.failure_details.emplace_back())) return r;
+    }
+    return std::nullopt;
+  }
+
+  void check_ip(const std::optional<std::string>& ip) {
+    if (ip && !report::is_ip_address(*ip)) quirk(Quirk::invalid_ip_address);
+  }
+
+  std::optional<Rejection> failure_detail(dom::element v, const Path& p, report::FailureDetail& fd) {
+    dom::object obj;
+    if (v.get_object().get(obj)) return wrong(p, v, "an object");
+    enum : unsigned { type = 1, smta = 2, rmx = 4, helo = 8, rip = 16, cnt = 32, info = 64, code = 128 };
+    unsigned seen = 0;
+    for (auto [key, value] : obj) {
+      const Path kp{&p, key};
+      std::optional<Rejection> r;
+      if (key == "result-type") {
+        if (once(seen, type)) r = string(value, kp, fd.result_type, true);
+      } else if (key == "sending-mta-ip") {
+        if (once(seen, smta)) r = optional_string(value, kp, fd.sending_mta_ip);
+      } else if (key == "receiving-mx-hostname" || key == "receiving-mx-host-name") {
+        if (key == "receiving-mx-host-name") quirk(Quirk::key_receiving_mx_host_name);
+        if (once(seen, rmx)) {
+          r = optional_string(value, kp, fd.receiving_mx_hostname);
+          if (!r && fd.receiving_mx_hostname) {
+            std::string copy = *fd.receiving_mx_hostname;
+            if (report::normalise_domain(copy, out_.quirks)) fd.receiving_mx_hostname = std::move(copy);
+          }
+        }
+      } else if (key == "receiving-mx-helo") {
+        if (once(seen, helo)) r = optional_string(value, kp, fd.receiving_mx_helo);
+      } else if (key == "receiving-ip") {
+        if (once(seen, rip)) r = optional_string(value, kp, fd.receiving_ip);
+      } else if (key == "failed-session-count") {
+        if (once(seen, cnt)) r = count(value, kp, fd.failed_session_count);
+      } else if (key == "additional-information" || key == "additional-info-uri") {
+        if (key == "additional-info-uri") quirk(Quirk::key_additional_info_uri);
+        if (once(seen, info)) r = optional_string(value, kp, fd.additional_information);
+      } else if (key == "failure-reason-code") {
+        if (once(seen, code)) r = optional_string(value, kp, fd.failure_reason_code);
+      } else {
+        quirk(Quirk::unknown_key);
+      }
+      if (r) return r;
+    }
+    if (!(seen & type)) return missing(p.str() + ".result-type");
+    if (!(seen & cnt)) return missing(p.str() + ".failed-session-count");
+    if (!report::is_registered_result_type(fd.result_type)) quirk(Quirk::unknown_result_type);
+    if ((seen & ~(type | cnt)) == 0) quirk(Quirk::failure_detail_minimal);
+    if (fd.failure_reason_code && fd.failure_reason_code->size() > 256) quirk(Quirk::failure_reason_code_long);
+    check_ip(fd.sending_mta_ip);
+    check_ip(fd.receiving_ip);
+    return std::nullopt;
+  }
+
+  const report::Limits& limits_;
+  report::Report& out_;
+};
+
+Rejection from_simdjson(error_code e) {
+  switch (e) {
+    case UTF8_ERROR: return {Reason::invalid_utf8, "the JSON text is not valid UTF-8"};
+    case DEPTH_ERROR: return {Reason::json_too_deep, "JSON nesting exceeds limit json_depth"};
+    case EMPTY: return {Reason::invalid_json, "no JSON value"};
+    default: return {Reason::invalid_json, error_message(e)};
+  }
+}
+
+// One parser per thread; its capacity grows on demand, its depth limit is set per allocation.
+struct ParserSlot {
+  dom::parser parser;
+  std::size_t depth = 0;
+};
+thread_local ParserSlot slot;
+
+dom::parser& parser_for(const report::Limits& limits) {
+  if (slot.depth != limits.json_depth && slot.parser.allocate(4096, limits.json_depth) == SUCCESS)
+    slot.depth = limits.json_depth;
+  return slot.parser;
+}
+
+// Releases the memory of an exceptionally large document rather than keep it per thread.
+void trim_parser() {
+  if (slot.parser.capacity() > 8 * report::MiB) {
+    slot.parser = dom::parser(SIMDJSON_MAXSIZE_BYTES);
+    slot.depth = 0;
+  }
+}
+
+std::variant<report::Report, report::Rejection> read_padded(const char* data, std::size_t size,
+                                                            const report::Limits& limits) {
+  report::Report out;
+  if (size >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+    out.quirks.add(Quirk::utf8_bom);
+    data += 3;
+    size -= 3;
+  }
+  if (size > limits.inflated_size)
+    return Rejection{Reason::inflated_too_large, "the JSON text exceeds limit inflated_size"};
+  dom::parser& parser = parser_for(limits);
+  dom::element root;
+  if (auto e = parser.parse(data, size, false).get(root)) {
+    trim_parser();
+    return from_simdjson(e);
+  }
+  Reader reader(limits, out);
+  auto r = reader.top(root);
+  trim_parser();
+  if (r) return *r;
+  return out;
+}
+
+}  // namespace
+
+std::variant<report::Report, report::Rejection> read_report(const std::string& json,
+                                                            const report::Limits& limits) {
+  if (json.capacity() - json.size() >= SIMDJSON_PADDING) return read_padded(json.data(), json.size(), limits);
+  return read_report(std::string_view(json), limits);
+}
+
+std::variant<report::Report, report::Rejection> read_report(std::string_view json,
+                                                            const report::Limits& limits) {
+  thread_local std::string buffer;
+  buffer.reserve(json.size() + SIMDJSON_PADDING);
+  buffer.assign(json);
+  auto result = read_padded(buffer.data(), buffer.size(), limits);
+  if (buffer.capacity() > 8 * report::MiB) std::string().swap(buffer);
+  return result;
+}
+
+}  // namespace tlsrpt::json

@@ -1,0 +1,290 @@
+#include "report/report.hpp"
+
+#include <arpa/inet.h>
+
+#include <array>
+#include <cctype>
+#include <limits>
+
+namespace tlsrpt::report {
+
+std::string printable(std::string_view text, std::size_t max) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i == max) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '\\' || c == '\'') {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += "'";
+  return out;
+}
+
+namespace {
+
+constexpr std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  return a > std::numeric_limits<std::int64_t>::max() - b ? std::numeric_limits<std::int64_t>::max()
+                                                          : a + b;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+struct Civil {
+  std::int64_t y;
+  unsigned m, d;
+};
+constexpr Civil civil_from_days(std::int64_t z) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {y + (m <= 2), m, d};
+}
+
+constexpr bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+constexpr unsigned days_in_month(std::int64_t y, unsigned m) {
+  constexpr std::array<unsigned, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+// Reads exactly `n` digits at `pos`.
+bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + static_cast<unsigned>(s[i] - '0');
+  }
+  return true;
+}
+
+bool is_domain_char(unsigned char c) {
+  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '*' || c >= 0x80;
+}
+
+// A plausible DNS name made of LDH labels with at least one dot (used for guessing).
+bool looks_like_domain(std::string_view s) {
+  if (s.size() < 3 || s.size() > 253 || s.find('.') == std::string_view::npos) return false;
+  if (s.front() == '.' || s.front() == '-') return false;
+  bool has_alpha = false;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!(std::isalnum(c) || c == '-' || c == '.')) return false;
+    has_alpha |= std::isalpha(c) != 0;
+  }
+  return has_alpha;
+}
+
+}  // namespace
+
+std::int64_t Report::total_successful() const {
+  std::int64_t n = 0;
+  for (const auto& p : policies) n = saturating_add(n, p.total_successful_session_count);
+  return n;
+}
+std::int64_t Report::total_failure() const {
+  std::int64_t n = 0;
+  for (const auto& p : policies) n = saturating_add(n, p.total_failure_session_count);
+  return n;
+}
+
+std::optional<DateTime> parse_datetime(std::string_view s) {
+  DateTime out;
+  unsigned year, month, day, hour = 0, minute = 0, second = 0;
+  if (!digits(s, 0, 4, year) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, month) ||
+      s[7] != '-' || !digits(s, 8, 2, day))
+    return std::nullopt;
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
+    return std::nullopt;
+  std::int64_t offset = 0;
+  if (s.size() == 10) {
+    out.quirks.add(Quirk::datetime_date_only);
+  } else {
+    const char sep = s[10];
+    if (sep == ' ') out.quirks.add(Quirk::datetime_space_separator);
+    else if (sep != 'T' && sep != 't') return std::nullopt;
+    if (!digits(s, 11, 2, hour) || s.size() < 19 || s[13] != ':' || !digits(s, 14, 2, minute) ||
+        s[16] != ':' || !digits(s, 17, 2, second))
+      return std::nullopt;
+    if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
+    if (second == 60) second = 59;  // a leap second; the epoch has no room for it
+    std::size_t pos = 19;
+    if (pos < s.size() && s[pos] == '.') {
+      const std::size_t start = ++pos;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+      if (pos == start) return std::nullopt;
+    }
+    if (pos == s.size()) {
+      out.quirks.add(Quirk::datetime_no_timezone);
+    } else if ((s[pos] == 'Z' || s[pos] == 'z') && pos + 1 == s.size()) {
+    } else if (s[pos] == '+' || s[pos] == '-') {
+      unsigned oh, om;
+      if (!digits(s, pos + 1, 2, oh) || pos + 6 != s.size() || s[pos + 3] != ':' ||
+          !digits(s, pos + 4, 2, om) || oh > 23 || om > 59)
+        return std::nullopt;
+      offset = (s[pos] == '+' ? 1 : -1) * static_cast<std::int64_t>(oh * 3600 + om * 60);
+    } else {
+      return std::nullopt;
+    }
+  }
+  out.epoch = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
+  return out;
+}
+
+std::string format_datetime(std::int64_t epoch) {
+  std::int64_t days = epoch / 86400;
+  std::int64_t rem = epoch % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  const Civil c = civil_from_days(days);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", static_cast<long long>(c.y), c.m,
+                c.d, static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                static_cast<long long>(rem % 60));
+  return buf;
+}
+
+bool normalise_domain(std::string& domain, QuirkSet& quirks) {
+  if (domain.size() > 1 && domain.back() == '.') {
+    domain.pop_back();
+    quirks.add(Quirk::domain_trailing_dot);
+  }
+  if (domain.empty() || domain.size() > 253) return false;
+  bool unicode = false;
+  for (char& ch : domain) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!is_domain_char(c)) return false;
+    unicode |= c >= 0x80;
+    ch = static_cast<char>(std::tolower(c));
+  }
+  if (unicode) quirks.add(Quirk::idn_unicode);
+  return true;
+}
+
+bool is_ip_address(const std::string& text) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
+}
+
+bool is_registered_result_type(std::string_view type) {
+  static constexpr std::array<std::string_view, 11> registered{
+      "starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
+      "certificate-not-trusted", "validation-failure",        "tlsa-invalid",
+      "dnssec-invalid",         "dane-required",             "sts-policy-fetch-error",
+      "sts-policy-invalid",     "sts-webpki-invalid"};
+  for (auto r : registered)
+    if (r == type) return true;
+  return false;
+}
+
+std::string domain_from_subject(std::string_view subject) {
+  static constexpr std::string_view key = "report domain:";
+  for (std::size_t i = 0; i + key.size() <= subject.size(); ++i) {
+    bool match = true;
+    for (std::size_t k = 0; k < key.size() && match; ++k)
+      match = std::tolower(static_cast<unsigned char>(subject[i + k])) == key[k];
+    if (!match) continue;
+    std::size_t b = i + key.size();
+    while (b < subject.size() && (subject[b] == ' ' || subject[b] == '\t')) ++b;
+    std::size_t e = b;
+    while (e < subject.size() && !std::isspace(static_cast<unsigned char>(subject[e]))) ++e;
+    std::string d(subject.substr(b, e - b));
+    if (d.size() > 1 && d.back() == '.') d.pop_back();
+    return looks_like_domain(d) ? d : std::string();
+  }
+  return {};
+}
+
+std::string domain_from_filename(std::string_view filename) {
+  if (const auto slash = filename.find_last_of('/'); slash != std::string_view::npos)
+    filename = filename.substr(slash + 1);
+  std::array<std::string_view, 4> fields;
+  for (auto& f : fields) {
+    const auto bang = filename.find('!');
+    f = filename.substr(0, bang);
+    if (bang == std::string_view::npos) {
+      filename = {};
+      if (&f != &fields.back()) return {};
+    } else {
+      filename = filename.substr(bang + 1);
+    }
+  }
+  // fields[3] may be "<end>.json.gz" when no unique id follows.
+  auto numeric_prefix = [](std::string_view v) {
+    return !v.empty() && std::isdigit(static_cast<unsigned char>(v.front()));
+  };
+  if (!numeric_prefix(fields[2]) || !numeric_prefix(fields[3])) return {};
+  return looks_like_domain(fields[1]) ? std::string(fields[1]) : std::string();
+}
+
+std::string domain_from_report_id(std::string_view report_id) {
+  const auto sep = report_id.find_last_of("_+");
+  if (sep == std::string_view::npos) return {};
+  const auto tail = report_id.substr(sep + 1);
+  return looks_like_domain(tail) ? std::string(tail) : std::string();
+}
+
+std::optional<Rejection> finish(Report& report, const DomainHints& hints) {
+  if (report.end_datetime < report.start_datetime)
+    return Rejection{Reason::invalid_value, "date-range: end-datetime is before start-datetime"};
+  if (report.end_datetime > report.start_datetime && report.end_datetime % 86400 == 0)
+    report.quirks.add(Quirk::end_datetime_exclusive);
+
+  for (std::size_t i = 0; i < report.policies.size(); ++i) {
+    Policy& p = report.policies[i];
+    if (p.policy_domain.empty()) {
+      const std::pair<std::string, Quirk> sources[] = {
+          {hints.header, Quirk::policy_domain_from_header},
+          {domain_from_subject(hints.subject), Quirk::policy_domain_from_subject},
+          {domain_from_filename(hints.filename), Quirk::policy_domain_from_filename},
+          {domain_from_report_id(report.report_id), Quirk::policy_domain_from_report_id}};
+      for (const auto& [domain, quirk] : sources) {
+        std::string d = domain;
+        QuirkSet q;
+        if (!d.empty() && normalise_domain(d, q)) {
+          p.policy_domain = std::move(d);
+          report.quirks.add(quirk);
+          report.quirks.merge(q);
+          break;
+        }
+      }
+      if (p.policy_domain.empty())
+        return Rejection{Reason::missing_field,
+                         "policies[" + std::to_string(i) +
+                             "].policy.policy-domain (and no TLS-Report-Domain header, subject, "
+                             "file name or report-id to take it from)"};
+    }
+    if (!p.failure_details.empty()) {
+      std::int64_t sum = 0;
+      for (const auto& fd : p.failure_details) sum = saturating_add(sum, fd.failed_session_count);
+      if (sum != p.total_failure_session_count) report.quirks.add(Quirk::failure_count_mismatch);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace tlsrpt::report

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tlsrpt needs to build, run and test; skips what is installed.
+# Usage: scripts/install-deps.sh [build|test]   (test adds the tools the test suite uses)
+set -euo pipefail
+packages=(build-essential cmake ninja-build pkg-config ccache libpq-dev libboost1.81-dev
+  libmimetic-dev zlib1g-dev libsimdjson-dev libpqxx-dev prometheus-cpp-dev doctest-dev
+  libssl-dev libcli11-dev libtomlplusplus-dev postgresql)
+if [ "${1:-build}" = test ]; then
+  packages+=(python3)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,144 @@
+#include "cli/parse_command.hpp"
+
+#include <cstdio>
+#include <map>
+
+#include "cli/inputs.hpp"
+#include "pipeline/output.hpp"
+#include "pipeline/pipeline.hpp"
+
+namespace tlsrpt::cli {
+namespace {
+
+struct ParseOptions {
+  std::vector<std::string> paths;
+  bool pretty = false;
+  bool summary = false;
+  LimitOptions limits;
+};
+
+[[noreturn]] void list_and_exit(std::string_view what) {
+  if (what == "limits") {
+    std::printf("%-16s %-6s %-12s %s\n", "NAME", "UNIT", "DEFAULT", "MEANING");
+    for (const auto& l : report::all_limits())
+      std::printf("%-16.*s %-6s %-12llu %.*s\n", static_cast<int>(l.name.size()), l.name.data(),
+                  l.unit == report::LimitUnit::bytes ? "bytes" : "count",
+                  static_cast<unsigned long long>(l.default_value), static_cast<int>(l.description.size()),
+                  l.description.data());
+  } else if (what == "reasons") {
+    for (const auto& r : report::all_reasons())
+      std::printf("%-26.*s %.*s\n", static_cast<int>(r.name.size()), r.name.data(),
+                  static_cast<int>(r.description.size()), r.description.data());
+  } else {
+    for (const auto& q : report::all_quirks())
+      std::printf("%-30.*s %.*s\n", static_cast<int>(q.name.size()), q.name.data(),
+                  static_cast<int>(q.description.size()), q.description.data());
+  }
+  std::exit(0);
+}
+
+int run_parse(const ParseOptions& opt) {
+  report::Limits limits;
+  if (auto err = report::apply_limit_environment(limits)) {
+    std::fprintf(stderr, "tlsrpt parse: %s\n", err->c_str());
+    return 2;
+  }
+  for (const auto& a : opt.limits.assignments) {
+    if (auto err = report::set_limit(limits, a)) {
+      std::fprintf(stderr, "tlsrpt parse: --limit %s\n", err->c_str());
+      return 2;
+    }
+  }
+
+  std::string out;
+  std::uint64_t inputs = 0, reports = 0, rejected = 0, errors = 0;
+  std::int64_t successful = 0, failed = 0;
+  std::map<std::string_view, std::uint64_t> by_reason;
+  auto flush = [&out] {
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    out.clear();
+  };
+  auto reject = [&](const std::string& name, const report::Rejection& r) {
+    ++rejected;
+    ++by_reason[report::to_string(r.reason)];
+    flush();
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: rejected: %.*s: %s\n", name.c_str(), static_cast<int>(report::to_string(r.reason).size()),
+                 report::to_string(r.reason).data(), r.detail.c_str());
+  };
+
+  InputVisitor visitor;
+  visitor.input = [&](const std::string& name, std::string_view bytes) {
+    ++inputs;
+    const pipeline::Result result = pipeline::parse(bytes, name, limits);
+    if (!result.accepted()) {
+      reject(name, result.rejections.front());
+      return;
+    }
+    for (const auto& r : result.rejections)
+      std::fprintf(stderr, "%s: warning: a report part was rejected: %.*s: %s\n", name.c_str(),
+                   static_cast<int>(report::to_string(r.reason).size()), report::to_string(r.reason).data(),
+                   r.detail.c_str());
+    for (const auto& p : result.reports) {
+      ++reports;
+      successful += p.report.total_successful();
+      failed += p.report.total_failure();
+      pipeline::append_json(out, p, name, opt.pretty);
+      out += '\n';
+    }
+    if (out.size() > 65536) flush();
+  };
+  visitor.too_large = [&](const std::string& name, std::uint64_t size) {
+    ++inputs;
+    reject(name, report::Rejection{report::Reason::message_too_large,
+                                   std::to_string(size) + " bytes (limit " + std::to_string(limits.message_size) + ")"});
+  };
+  visitor.error = [&](const std::string& name, const std::string& error) {
+    ++errors;
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), error.c_str());
+  };
+  visit_inputs(opt.paths.empty() ? std::vector<std::string>{"-"} : opt.paths, limits, visitor);
+  flush();
+  std::fflush(stdout);
+  if (opt.summary) {
+    std::string reasons;
+    for (const auto& [reason, n] : by_reason) reasons += " " + std::string(reason) + "=" + std::to_string(n);
+    std::fprintf(stderr,
+                 "summary: inputs=%llu reports=%llu rejected=%llu errors=%llu successful-sessions=%lld "
+                 "failed-sessions=%lld%s\n",
+                 static_cast<unsigned long long>(inputs), static_cast<unsigned long long>(reports),
+                 static_cast<unsigned long long>(rejected), static_cast<unsigned long long>(errors),
+                 static_cast<long long>(successful), static_cast<long long>(failed), reasons.c_str());
+  }
+  return rejected || errors ? 1 : 0;
+}
+
+}  // namespace
+
+void add_limit_options(CLI::App& cmd, LimitOptions& options) {
+  cmd.add_option("--limit", options.assignments,
+                 "Override a limit on untrusted input, NAME=VALUE (K/M/G suffixes allowed); "
+                 "repeatable. Also TLSRPT_LIMIT_<NAME> in the environment.")
+      ->type_name("NAME=VALUE");
+  cmd.add_flag_callback("--list-limits", [] { list_and_exit("limits"); }, "List the limits with defaults and exit");
+  cmd.add_flag_callback("--list-reasons", [] { list_and_exit("reasons"); }, "List the rejection reasons and exit");
+  cmd.add_flag_callback("--list-quirks", [] { list_and_exit("quirks"); }, "List the tolerated deviations and exit");
+}
+
+void add_parse_command(CLI::App& app, int& exit_code) {
+  auto opt = std::make_shared<ParseOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "parse",
+      "Read TLS reports (RFC 5322 messages, mbox files, bare .json or .json.gz, directories, or - for stdin) "
+      "and print each report as one normalised JSON object per line. Rejected inputs are reported on stderr "
+      "as 'PATH: rejected: REASON: DETAIL'. Exit status: 0 when every input gave a report, 1 when any input "
+      "was rejected or unreadable, 2 on usage errors.");
+  cmd->add_option("paths", opt->paths, "Files, directories or - (stdin); stdin when none is given")
+      ->check(CLI::ExistingPath | CLI::IsMember({"-"}));
+  cmd->add_flag("--pretty", opt->pretty, "Indent the JSON output");
+  cmd->add_flag("--summary", opt->summary, "Print a one-line summary of counts on stderr at the end");
+  add_limit_options(*cmd, opt->limits);
+  cmd->callback([opt, &exit_code] { exit_code = run_parse(*opt); });
+}
+
+}  // namespace tlsrpt::cli

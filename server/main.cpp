@@ -1,0 +1,27 @@
+// tlsrpt: receive, store and analyse SMTP TLS Reporting (RFC 8460) reports.
+// main only wires the subcommands together.
+#include <CLI/CLI.hpp>
+
+#include "cli/parse_command.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tlsrpt: receive, store and analyse SMTP TLS Reporting (RFC 8460) reports."};
+  app.set_version_flag("--version", TLSRPT_VERSION);
+  app.require_subcommand(1);
+  app.footer("Run 'tlsrpt COMMAND --help' for a command's options.");
+  int exit_code = 0;
+  tlsrpt::cli::add_parse_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  return exit_code;
+}
