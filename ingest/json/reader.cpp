@@ -398,7 +398,7 @@ class Reader {
     if (!(seen & cnt)) return missing(p.str() + ".failed-session-count");
     if (!report::is_registered_result_type(fd.result_type)) quirk(Quirk::unknown_result_type);
     if ((seen & ~(type | cnt)) == 0) quirk(Quirk::failure_detail_minimal);
-    if (fd.failure_reason_code && fd.failure_reason_code->size() > 256) quirk(Quirk::failure_reason_code_long);
+    if (fd.failure_reason_code && fd.failure_reason_code->size() > 100) quirk(Quirk::failure_reason_code_long);
     check_ip(fd.sending_mta_ip);
     check_ip(fd.receiving_ip);
     return std::nullopt;
@@ -408,11 +408,33 @@ class Reader {
   report::Report& out_;
 };
 
-Rejection from_simdjson(error_code e) {
+// simdjson 3.0 reports an integer beyond 64 bits as a generic NUMBER_ERROR; tell it apart from
+// a malformed number by looking for a bare run of 20+ digits (no 64-bit integer has 20 digits
+// and starts below 1.8e19, so such a run is always out of range for a count).
+bool has_huge_integer(std::string_view text) {
+  std::size_t run = 0;
+  char before = ' ';
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    const char c = i < text.size() ? text[i] : ' ';
+    if (c >= '0' && c <= '9') {
+      if (run++ == 0) before = i ? text[i - 1] : ' ';
+      continue;
+    }
+    if (run >= 20 && std::strchr(":,[ \t\r\n-", before) && std::strchr(",]} \t\r\n", c)) return true;
+    run = 0;
+  }
+  return false;
+}
+
+Rejection from_simdjson(error_code e, std::string_view text) {
+  if (e == NUMBER_ERROR && has_huge_integer(text))
+    return {Reason::count_out_of_range, "a number does not fit in 64 bits"};
   switch (e) {
     case UTF8_ERROR: return {Reason::invalid_utf8, "the JSON text is not valid UTF-8"};
     case DEPTH_ERROR: return {Reason::json_too_deep, "JSON nesting exceeds limit json_depth"};
     case EMPTY: return {Reason::invalid_json, "no JSON value"};
+    // Numbers in a report are session counts; one that does not fit 64 bits is out of range.
+    case NUMBER_OUT_OF_RANGE: return {Reason::count_out_of_range, "a number does not fit in 64 bits"};
     default: return {Reason::invalid_json, error_message(e)};
   }
 }
@@ -452,7 +474,7 @@ std::variant<report::Report, report::Rejection> read_padded(const char* data, st
   dom::element root;
   if (auto e = parser.parse(data, size, false).get(root)) {
     trim_parser();
-    return from_simdjson(e);
+    return from_simdjson(e, std::string_view(data, size));
   }
   Reader reader(limits, out);
   auto r = reader.top(root);

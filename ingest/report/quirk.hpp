@@ -33,7 +33,7 @@ namespace tlsrpt::report {
   X(failure_details_empty, "failure-details is an empty array")                                    \
   X(failure_detail_minimal, "a failure-detail has only result-type and failed-session-count")      \
   X(failure_count_mismatch, "failed-session-counts do not add up to total-failure-session-count")  \
-  X(failure_reason_code_long, "failure-reason-code is long free text (over 256 bytes)")            \
+  X(failure_reason_code_long, "failure-reason-code is long free text (over 100 bytes, e.g. an HTTP client error)")            \
   X(unknown_result_type, "a result-type outside the RFC 8460 registry; kept verbatim")             \
   X(key_receiving_mx_host_name, "non-standard key receiving-mx-host-name")                         \
   X(key_additional_info_uri, "draft key additional-info-uri used for additional-information")     \

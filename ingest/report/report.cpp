@@ -173,7 +173,8 @@ bool normalise_domain(std::string& domain, QuirkSet& quirks) {
     domain.pop_back();
     quirks.add(Quirk::domain_trailing_dot);
   }
-  if (domain.empty() || domain.size() > 253) return false;
+  if (domain.empty() || domain.size() > 253 || domain.front() == '.' || domain.find("..") != std::string::npos)
+    return false;
   bool unicode = false;
   for (char& ch : domain) {
     const auto c = static_cast<unsigned char>(ch);

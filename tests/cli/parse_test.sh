@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Behaviour of `tlsrpt parse` as a user sees it: exit codes, stdout, the stderr line format.
+# Usage: parse_test.sh PATH/TO/tlsrpt   (run from the repository root)
+set -u
+tlsrpt=$1
+fx=tests/fixtures
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; fi
+}
+
+"$tlsrpt" --help >"$tmp/out" 2>&1; check "--help exit" 0 $?
+grep -q "parse" "$tmp/out"; check "--help lists parse" 0 $?
+"$tlsrpt" parse --help >"$tmp/out" 2>&1; check "parse --help exit" 0 $?
+grep -q -- "--pretty" "$tmp/out"; check "parse --help shows --pretty" 0 $?
+"$tlsrpt" >/dev/null 2>&1; check "no subcommand is a usage error" 2 $?
+"$tlsrpt" parse --bogus >/dev/null 2>&1; check "unknown option is a usage error" 2 $?
+"$tlsrpt" parse /nonexistent/file >/dev/null 2>&1; check "missing path is a usage error" 2 $?
+"$tlsrpt" parse --limit nope=1 "$fx/messages/plain.json.gz" >/dev/null 2>&1; check "bad --limit is a usage error" 2 $?
+
+"$tlsrpt" parse "$fx/corpus" >"$tmp/out" 2>"$tmp/err"; check "corpus copies all accepted" 0 $?
+check "one line per report" "$(ls "$fx/corpus" | wc -l)" "$(wc -l <"$tmp/out")"
+check "no stderr when all accepted" "" "$(cat "$tmp/err")"
+
+"$tlsrpt" parse "$fx/reject/gzip-corrupt_truncated.json.gz" "$fx/messages/plain.json.gz" >"$tmp/out" 2>"$tmp/err"
+check "a rejection makes exit 1" 1 $?
+check "the good input is still printed" 1 "$(wc -l <"$tmp/out")"
+check "rejection line format" "$fx/reject/gzip-corrupt_truncated.json.gz: rejected: gzip-corrupt: gzip data is truncated" "$(cat "$tmp/err")"
+
+"$tlsrpt" parse - <"$fx/corpus/google_2022-09-15_mox.eml" >"$tmp/out" 2>&1; check "stdin" 0 $?
+grep -q '"input":"-"' "$tmp/out"; check "stdin is named -" 0 $?
+"$tlsrpt" parse <"$fx/corpus/google_2022-09-15_mox.eml" >/dev/null 2>&1; check "stdin by default" 0 $?
+
+"$tlsrpt" parse "$fx/messages/two-messages.mbox" >"$tmp/out" 2>&1; check "mbox" 0 $?
+check "mbox: one report per message" 2 "$(grep -c '"input":"tests/fixtures/messages/two-messages.mbox#' "$tmp/out")"
+
+"$tlsrpt" parse --pretty "$fx/messages/plain.json.gz" >"$tmp/out"; check "--pretty" 0 $?
+check "--pretty indents" '  "organization-name": "Example Reporter Ltd",' "$(sed -n 2p "$tmp/out")"
+
+"$tlsrpt" parse --limit message_size=100 "$fx/messages/plain.json.gz" >/dev/null 2>"$tmp/err"; check "--limit applies" 1 $?
+grep -q "rejected: message-too-large" "$tmp/err"; check "--limit names the reason" 0 $?
+TLSRPT_LIMIT_MESSAGE_SIZE=100 "$tlsrpt" parse "$fx/messages/plain.json.gz" >/dev/null 2>&1; check "env limit applies" 1 $?
+
+"$tlsrpt" parse --summary "$fx/corpus" "$fx/reject/empty-input.eml" >/dev/null 2>"$tmp/err"
+grep -q "^summary: inputs=27 reports=26 rejected=1 errors=0 .* empty-input=1$" "$tmp/err"; check "--summary" 0 $?
+
+"$tlsrpt" parse --list-limits | grep -q "^inflated_size"; check "--list-limits" 0 $?
+"$tlsrpt" parse --list-reasons | grep -q "^no-report-part"; check "--list-reasons" 0 $?
+"$tlsrpt" parse --list-quirks | grep -q "^mx-host-string"; check "--list-quirks" 0 $?
+
+# A gzip bomb through the CLI: rejected quickly, within 512 MiB.
+python3 -c "
+import zlib,sys
+c=zlib.compressobj(9,zlib.DEFLATED,31)
+z=c.compress(b'\0'*(256<<20))+c.flush()
+sys.stdout.buffer.write(z*16)" >"$tmp/bomb.json.gz"
+/usr/bin/time -q -f "%e %M" -o "$tmp/time" "$tlsrpt" parse "$tmp/bomb.json.gz" >/dev/null 2>"$tmp/err"
+check "bomb rejected" 1 $?
+read -r secs kib <"$tmp/time"
+check "bomb under 1 s" 1 "$(awk -v s="$secs" 'BEGIN{print (s<1.0)}')"
+check "bomb under 512 MiB" 1 "$(awk -v k="$kib" 'BEGIN{print (k<512*1024)}')"
+echo "bomb: 4 GiB of output in $(stat -c %s "$tmp/bomb.json.gz") bytes: ${secs}s, ${kib} KiB max RSS: $(cat "$tmp/err")"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
