@@ -45,7 +45,9 @@ const char* type_name(dom::element_type t) {
 
 class Reader {
  public:
-  Reader(const report::Limits& limits, report::Report& out) : limits_(limits), out_(out) {}
+  // `may_hold_nul`: the text has a \u0000 escape; the only way a JSON string can hold U+0000.
+  Reader(const report::Limits& limits, report::Report& out, bool may_hold_nul)
+      : limits_(limits), out_(out), may_hold_nul_(may_hold_nul) {}
 
   std::optional<Rejection> top(dom::element root) {
     if (root.type() != dom::element_type::OBJECT)
@@ -114,7 +116,7 @@ class Reader {
                            std::to_string(limits_.string_length) + ")"};
     if (non_empty && sv.find_first_not_of(" \t\r\n") == std::string_view::npos)
       return Rejection{Reason::invalid_value, p.str() + ": empty"};
-    if (sv.find('\0') == std::string_view::npos) {
+    if (!may_hold_nul_ || sv.find('\0') == std::string_view::npos) {
       out.assign(sv);
     } else {
       // PostgreSQL text cannot hold NUL; keep the rest of the string.
@@ -310,8 +312,7 @@ class Reader {
         h.erase(0, b == std::string::npos ? h.size() : b);
         quirk(Quirk::mx_host_policy_line);
       }
-      std::string copy = h;
-      if (report::normalise_domain(copy, out_.quirks)) h = std::move(copy);
+      report::normalise_domain(h, out_.quirks);  // a pattern that is not a name is kept as it came
     }
   }
 
@@ -373,10 +374,7 @@ class Reader {
         if (key == "receiving-mx-host-name") quirk(Quirk::key_receiving_mx_host_name);
         if (once(seen, rmx)) {
           r = optional_string(value, kp, fd.receiving_mx_hostname);
-          if (!r && fd.receiving_mx_hostname) {
-            std::string copy = *fd.receiving_mx_hostname;
-            if (report::normalise_domain(copy, out_.quirks)) fd.receiving_mx_hostname = std::move(copy);
-          }
+          if (!r && fd.receiving_mx_hostname) report::normalise_domain(*fd.receiving_mx_hostname, out_.quirks);
         }
       } else if (key == "receiving-mx-helo") {
         if (once(seen, helo)) r = optional_string(value, kp, fd.receiving_mx_helo);
@@ -406,6 +404,7 @@ class Reader {
 
   const report::Limits& limits_;
   report::Report& out_;
+  bool may_hold_nul_;
 };
 
 // simdjson 3.0 reports an integer beyond 64 bits as a generic NUMBER_ERROR; tell it apart from
@@ -476,7 +475,7 @@ std::variant<report::Report, report::Rejection> read_padded(const char* data, st
     trim_parser();
     return from_simdjson(e, std::string_view(data, size));
   }
-  Reader reader(limits, out);
+  Reader reader(limits, out, std::string_view(data, size).find("\\u0000") != std::string_view::npos);
   auto r = reader.top(root);
   trim_parser();
   if (r) return *r;
@@ -489,6 +488,11 @@ std::variant<report::Report, report::Rejection> read_report(const std::string& j
                                                             const report::Limits& limits) {
   if (json.capacity() - json.size() >= SIMDJSON_PADDING) return read_padded(json.data(), json.size(), limits);
   return read_report(std::string_view(json), limits);
+}
+
+std::variant<report::Report, report::Rejection> read_padded_report(std::string_view json,
+                                                                   const report::Limits& limits) {
+  return read_padded(json.data(), json.size(), limits);
 }
 
 std::variant<report::Report, report::Rejection> read_report(std::string_view json,

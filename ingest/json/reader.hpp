@@ -23,5 +23,8 @@ std::variant<report::Report, report::Rejection> read_report(const std::string& j
                                                             const report::Limits& limits);
 std::variant<report::Report, report::Rejection> read_report(std::string_view json,
                                                             const report::Limits& limits);
+// The caller guarantees unpack::json_padding readable bytes after the end of `json`.
+std::variant<report::Report, report::Rejection> read_padded_report(std::string_view json,
+                                                                   const report::Limits& limits);
 
 }  // namespace tlsrpt::json

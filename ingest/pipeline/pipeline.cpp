@@ -36,15 +36,17 @@ std::string_view basename(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
-// Report JSON (or gzip of it) -> report; `json_buf` and `gz_buf` are scratch buffers.
+// Report JSON (or gzip of it) -> report; `buf` is a scratch buffer for the inflated text.
 std::variant<report::Report, Rejection> read_payload(std::string_view payload, bool& was_gzip,
                                                      const report::Limits& limits, std::string& buf) {
   report::QuirkSet gzip_quirks;
   was_gzip = unpack::is_gzip(payload);
   std::variant<report::Report, Rejection> result = Rejection{Reason::invalid_json, ""};
   if (was_gzip) {
-    if (auto r = unpack::gunzip(payload, buf, limits, gzip_quirks)) return *r;
-    result = json::read_report(buf, limits);
+    std::size_t produced = 0;
+    if (auto r = unpack::gunzip(payload, buf, produced, limits, gzip_quirks)) return *r;
+    result = json::read_padded_report(std::string_view(buf.data(), produced), limits);
+    if (buf.size() > 8 * report::MiB) std::string().swap(buf);  // do not keep a huge buffer per thread
   } else {
     result = json::read_report(payload, limits);
   }
@@ -98,7 +100,8 @@ Result parse_message(std::string_view input, std::string_view name, const report
     return result;
   }
   const mime::Message& msg = std::get<mime::Message>(parsed);
-  std::string decoded, inflated;
+  std::string decoded;
+  thread_local std::string inflated;
   std::vector<std::string> seen_payloads;  // to drop the same report attached twice
   std::string types_seen;
 
@@ -108,33 +111,33 @@ Result parse_message(std::string_view input, std::string_view name, const report
     if (types_seen.size() < 200) types_seen += (types_seen.empty() ? "" : ", ") + e.media_type;
     Candidate c = classify(e);
     if (!c.is_candidate) continue;
-    const std::string_view label = part_label(e);
+    const std::string label = part_label(e);
 
     // Transfer decoding.
     std::string_view payload = e.body;
     const std::string& cte = e.transfer_encoding;
     if (cte == "base64") {
       if (auto r = unpack::decode_base64(e.body, decoded, limits.decoded_size)) {
-        r->detail = std::string(label) + ": " + r->detail;
+        r->detail = label + ": " + r->detail;
         result.rejections.push_back(std::move(*r));
         continue;
       }
       payload = decoded;
     } else if (cte == "quoted-printable") {
       if (auto r = unpack::decode_quoted_printable(e.body, decoded, limits.decoded_size)) {
-        r->detail = std::string(label) + ": " + r->detail;
+        r->detail = label + ": " + r->detail;
         result.rejections.push_back(std::move(*r));
         continue;
       }
       payload = decoded;
     } else if (cte != "7bit" && cte != "8bit" && cte != "binary") {
       result.rejections.push_back(Rejection{Reason::bad_transfer_encoding,
-                                            std::string(label) + ": unknown Content-Transfer-Encoding " +
+                                            label + ": unknown Content-Transfer-Encoding " +
                                                 report::printable(cte)});
       continue;
     } else if (payload.size() > limits.decoded_size) {
       result.rejections.push_back(Rejection{Reason::decoded_too_large,
-                                            std::string(label) + ": exceeds " + std::to_string(limits.decoded_size) + " bytes"});
+                                            label + ": exceeds " + std::to_string(limits.decoded_size) + " bytes"});
       continue;
     }
 
@@ -149,7 +152,7 @@ Result parse_message(std::string_view input, std::string_view name, const report
     bool was_gzip = false;
     auto rep = read_payload(payload, was_gzip, limits, inflated);
     if (auto* r = std::get_if<Rejection>(&rep)) {
-      r->detail = std::string(label) + ": " + r->detail;
+      r->detail = label + ": " + r->detail;
       result.rejections.push_back(std::move(*r));
       continue;
     }
@@ -177,7 +180,7 @@ Result parse_message(std::string_view input, std::string_view name, const report
     hints.subject = headers.subject.empty() ? msg.messages[0].subject : headers.subject;
     hints.filename = e.filename.empty() ? std::string(basename(name)) : e.filename;
     if (auto r = report::finish(report, hints)) {
-      r->detail = std::string(label) + ": " + r->detail;
+      r->detail = label + ": " + r->detail;
       result.rejections.push_back(std::move(*r));
       continue;
     }
@@ -237,7 +240,7 @@ Result parse(std::string_view input, std::string_view name, const report::Limits
   const InputKind kind = detect(input);
   if (kind == InputKind::message) return parse_message(input, name, limits);
 
-  std::string buf;
+  thread_local std::string buf;
   bool was_gzip = false;
   auto rep = read_payload(input, was_gzip, limits, buf);
   if (auto* r = std::get_if<Rejection>(&rep)) {

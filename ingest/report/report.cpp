@@ -1,7 +1,5 @@
 #include "report/report.hpp"
 
-#include <arpa/inet.h>
-
 #include <array>
 #include <cctype>
 #include <limits>
@@ -80,8 +78,10 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
   return true;
 }
 
-bool is_domain_char(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '*' || c >= 0x80;
+// ASCII only and locale-free: this runs once per hostname in every failure-detail.
+constexpr bool is_alnum(unsigned char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
+constexpr bool is_domain_char(unsigned char c) {
+  return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '*' || c >= 0x80;
 }
 
 // A plausible DNS name made of LDH labels with at least one dot (used for guessing).
@@ -168,27 +168,102 @@ std::string format_datetime(std::int64_t epoch) {
   return buf;
 }
 
+namespace {
+
+// Byte classes for domain names, in one table: this runs on every hostname of every report.
+enum : unsigned char { c_bad = 0, c_ok = 1, c_upper = 2, c_dot = 4, c_high = 8 };
+constexpr std::array<unsigned char, 256> make_domain_classes() {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    if (c >= 0x80) t[c] = c_high;
+    else if (c >= 'A' && c <= 'Z') t[c] = c_upper;
+    else if (is_alnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '*') t[c] = c_ok;
+    else if (c == '.') t[c] = c_dot;
+  }
+  return t;
+}
+constexpr auto domain_classes = make_domain_classes();
+
+bool ipv4(std::string_view s) {
+  int octets = 0;
+  std::size_t i = 0;
+  while (true) {
+    const std::size_t start = i;
+    unsigned v = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3) v = v * 10 + static_cast<unsigned>(s[i++] - '0');
+    const std::size_t len = i - start;
+    if (len == 0 || v > 255 || (len > 1 && s[start] == '0')) return false;
+    if (++octets == 4) return i == s.size();
+    if (i >= s.size() || s[i++] != '.') return false;
+  }
+}
+
+bool is_hex(char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
+
+// RFC 4291 text forms: eight groups, one "::" for a run of zeros, an IPv4 tail.
+bool ipv6(std::string_view s) {
+  if (s.size() < 2 || s.size() > 45) return false;
+  int groups = 0;
+  bool compressed = false;
+  std::size_t i = 0;
+  if (s.starts_with("::")) {
+    compressed = true;
+    i = 2;
+    if (i == s.size()) return true;
+  } else if (s[0] == ':') {
+    return false;
+  }
+  while (i < s.size()) {
+    const std::size_t start = i;
+    while (i < s.size() && is_hex(s[i]) && i - start < 5) ++i;
+    if (i < s.size() && s[i] == '.') {  // IPv4 tail, worth two groups
+      if (!ipv4(s.substr(start))) return false;
+      groups += 2;
+      break;
+    }
+    const std::size_t len = i - start;
+    if (len == 0 || len > 4) return false;
+    ++groups;
+    if (i == s.size()) break;
+    if (s[i] != ':') return false;
+    ++i;
+    if (i < s.size() && s[i] == ':') {
+      if (compressed) return false;
+      compressed = true;
+      ++i;
+      if (i == s.size()) break;
+    } else if (i == s.size()) {
+      return false;  // trailing single ':'
+    }
+  }
+  return compressed ? groups < 8 : groups == 8;
+}
+
+}  // namespace
+
 bool normalise_domain(std::string& domain, QuirkSet& quirks) {
   if (domain.size() > 1 && domain.back() == '.') {
     domain.pop_back();
     quirks.add(Quirk::domain_trailing_dot);
   }
-  if (domain.empty() || domain.size() > 253 || domain.front() == '.' || domain.find("..") != std::string::npos)
-    return false;
-  bool unicode = false;
-  for (char& ch : domain) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (!is_domain_char(c)) return false;
-    unicode |= c >= 0x80;
-    ch = static_cast<char>(std::tolower(c));
+  if (domain.empty() || domain.size() > 253 || domain.front() == '.') return false;
+  unsigned seen = 0;
+  unsigned prev = 0;
+  for (char ch : domain) {
+    const unsigned c = domain_classes[static_cast<unsigned char>(ch)];
+    if (c == c_bad || (c & prev & c_dot)) return false;
+    seen |= c;
+    prev = c;
   }
-  if (unicode) quirks.add(Quirk::idn_unicode);
+  if (seen & c_upper)
+    for (char& ch : domain)
+      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch | 0x20);
+  if (seen & c_high) quirks.add(Quirk::idn_unicode);
   return true;
 }
 
-bool is_ip_address(const std::string& text) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
+bool is_ip_address(std::string_view text) {
+  return text.find(':') != std::string_view::npos ? ipv6(text) : ipv4(text);
 }
 
 bool is_registered_result_type(std::string_view type) {

@@ -73,11 +73,13 @@ struct DateTime {
 std::optional<DateTime> parse_datetime(std::string_view text);
 std::string format_datetime(std::int64_t epoch);  // "YYYY-MM-DDTHH:MM:SSZ"
 
-// Lower-cases an ASCII domain and drops a trailing dot, recording quirks. Returns false when the
-// text cannot be a domain name (empty, spaces, control characters).
+// Lower-cases an ASCII domain and drops a trailing dot, recording quirks. Returns false, leaving
+// the text as it was but for the trailing dot, when it cannot be a domain name (empty, empty
+// labels, spaces, control characters).
 bool normalise_domain(std::string& domain, QuirkSet& quirks);
 
-bool is_ip_address(const std::string& text);
+// IPv4 dotted quad or an RFC 4291 IPv6 text form (no zone index).
+bool is_ip_address(std::string_view text);
 
 // Extracts the policy domain from hint texts; empty when none is found.
 std::string domain_from_subject(std::string_view subject);

@@ -120,12 +120,11 @@ bool is_gzip(std::string_view data) {
          static_cast<unsigned char>(data[1]) == 0x8b;
 }
 
-std::optional<Rejection> gunzip(std::string_view in, std::string& out, const report::Limits& limits,
-                                report::QuirkSet& quirks) {
+std::optional<Rejection> gunzip(std::string_view in, std::string& out, std::size_t& produced,
+                                const report::Limits& limits, report::QuirkSet& quirks) {
   thread_local Inflater inflater;
   if (!inflater.ready) return Rejection{Reason::gzip_corrupt, "zlib could not be initialised"};
   z_stream& zs = inflater.zs;
-  out.clear();
   const std::size_t cap = limits.inflated_size;
   // Guess the size from the gzip trailer (ISIZE, mod 2^32) to allocate once when it is sane.
   std::size_t guess = in.size() * 4;
@@ -134,9 +133,10 @@ std::optional<Rejection> gunzip(std::string_view in, std::string& out, const rep
     const std::size_t isize = t[0] | (t[1] << 8) | (t[2] << 16) | (std::size_t{t[3]} << 24);
     if (isize <= cap) guess = isize;
   }
-  out.resize(std::min(std::max<std::size_t>(guess, 256), cap) + json_padding);
+  const std::size_t want = std::min(std::max<std::size_t>(guess, 256), cap) + json_padding;
+  if (out.size() < want) out.resize(want);
 
-  std::size_t produced = 0;
+  produced = 0;
   std::size_t consumed = 0;
   int members = 0;
   while (consumed < in.size()) {
@@ -154,12 +154,14 @@ std::optional<Rejection> gunzip(std::string_view in, std::string& out, const rep
     zs.avail_in = static_cast<uInt>(std::min<std::size_t>(in.size() - consumed, UINT32_MAX));
     int rc = Z_OK;
     while (rc != Z_STREAM_END) {
-      if (produced + json_padding == out.size()) {
+      std::size_t room = std::min(out.size() - json_padding, cap);
+      if (produced == room) {
         if (produced >= cap) return too_large(Reason::inflated_too_large, "gunzipped report", cap);
         out.resize(std::min(produced * 2, cap) + json_padding);
+        room = std::min(out.size() - json_padding, cap);
       }
       zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-      zs.avail_out = static_cast<uInt>(out.size() - json_padding - produced);
+      zs.avail_out = static_cast<uInt>(std::min<std::size_t>(room - produced, UINT32_MAX));
       const uInt before = zs.avail_out;
       rc = inflate(&zs, Z_NO_FLUSH);
       produced += before - zs.avail_out;
@@ -176,7 +178,6 @@ std::optional<Rejection> gunzip(std::string_view in, std::string& out, const rep
     consumed = in.size() - zs.avail_in;
     ++members;
   }
-  out.resize(produced);
   return std::nullopt;
 }
 

@@ -34,9 +34,10 @@ std::optional<Rejection> decode_quoted_printable(std::string_view in, std::strin
 
 bool is_gzip(std::string_view data);  // starts with the gzip magic 1f 8b
 
-// Inflates every gzip member of `in` into `out`; records gzip-multi-member and
-// gzip-trailing-garbage quirks.
-std::optional<Rejection> gunzip(std::string_view in, std::string& out, const report::Limits& limits,
-                                report::QuirkSet& quirks);
+// Inflates every gzip member of `in` into the first `produced` bytes of `buf`; records
+// gzip-multi-member and gzip-trailing-garbage quirks. `buf` only grows (at least produced +
+// json_padding bytes), so a buffer reused across calls is neither reallocated nor zero-filled.
+std::optional<Rejection> gunzip(std::string_view in, std::string& buf, std::size_t& produced,
+                                const report::Limits& limits, report::QuirkSet& quirks);
 
 }  // namespace tlsrpt::unpack

@@ -165,3 +165,35 @@ TEST_CASE("printable() keeps rejection details to one safe line") {
   CHECK(printable("a\nb\x01\xff") == "'a\\x0ab\\x01\\xff'");
   CHECK(printable(std::string(100, 'x'), 4) == "'xxxx...'");
 }
+
+TEST_CASE("IP addresses: IPv4 and IPv6 text forms") {
+  for (const char* ok : {"192.0.2.1", "0.0.0.0", "255.255.255.255", "2001:db8::1", "::", "::1", "fe80::",
+                         "2001:0db8:0000:0000:0000:ff00:0042:8329", "::ffff:192.0.2.128", "1:2:3:4:5:6:7::",
+                         "1:2:3:4:5:6:1.2.3.4", "2001:DB8::A"})
+    CHECK_MESSAGE(is_ip_address(ok), ok);
+  for (const char* bad : {"", "x.x.x.x", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.4 ", ":", ":::",
+                          "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", ":1:2", "1:", "g::1",
+                          "fe80::1%eth0", "::1.2.3", "1:2:3:4:5:6:7:1.2.3.4"})
+    CHECK_MESSAGE(!is_ip_address(bad), bad);
+}
+
+#include <arpa/inet.h>
+
+#include <random>
+
+TEST_CASE("is_ip_address agrees with inet_pton on random strings") {
+  std::mt19937 rng(12345);
+  const std::string alphabet = "0123456789abcdefABCDEF:.:.:.12";
+  int agreed = 0, valid = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    const int len = static_cast<int>(rng() % 24);
+    for (int k = 0; k < len; ++k) s += alphabet[rng() % alphabet.size()];
+    unsigned char buf[16];
+    const bool libc = inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+    CHECK_MESSAGE(libc == is_ip_address(s), s);
+    agreed += libc == is_ip_address(s);
+    valid += libc;
+  }
+  MESSAGE(agreed << " agreements, " << valid << " valid addresses among them");
+}
