@@ -50,6 +50,13 @@ grep -q "^summary: inputs=27 reports=26 rejected=1 errors=0 .* empty-input=1$" "
 "$tlsrpt" parse --list-reasons | grep -q "^no-report-part"; check "--list-reasons" 0 $?
 "$tlsrpt" parse --list-quirks | grep -q "^mx-host-string"; check "--list-quirks" 0 $?
 
+# The README documents every reason, quirk and limit the binary knows.
+for list in reasons quirks limits; do
+  for name in $("$tlsrpt" parse --list-$list | awk 'NR>1 || $1!="NAME" {print $1}'); do
+    grep -q "| \`$name\` |" README.md; check "README documents $list $name" 0 $?
+  done
+done
+
 # A gzip bomb through the CLI: rejected quickly, within 512 MiB.
 python3 -c "
 import zlib,sys
