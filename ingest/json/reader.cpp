@@ -107,8 +107,8 @@ class Reader {
                      p.str() + ": expected " + expected + ", got " + type_name(v.type())};
   }
 
-  std::optional<Rejection> string(dom::element v, const Path& p, std::string& out, bool non_empty = false) {
-    std::string_view sv;
+  // A string value, checked; the view lives in the parser's buffer until the next parse.
+  std::optional<Rejection> text(dom::element v, const Path& p, std::string_view& sv, bool non_empty) {
     if (v.get_string().get(sv)) return wrong(p, v, "a string");
     if (sv.size() > limits_.string_length)
       return Rejection{Reason::string_too_long,
@@ -116,17 +116,40 @@ class Reader {
                            std::to_string(limits_.string_length) + ")"};
     if (non_empty && sv.find_first_not_of(" \t\r\n") == std::string_view::npos)
       return Rejection{Reason::invalid_value, p.str() + ": empty"};
+    return std::nullopt;
+  }
+
+  // PostgreSQL text cannot hold NUL: a string with U+0000 gets U+FFFD in its place.
+  template <class Store>
+  void store(std::string_view sv, Store&& put) {
     if (!may_hold_nul_ || sv.find('\0') == std::string_view::npos) {
-      out.assign(sv);
-    } else {
-      // PostgreSQL text cannot hold NUL; keep the rest of the string.
-      quirk(Quirk::nul_in_string);
-      out.clear();
-      for (char c : sv) {
-        if (c == '\0') out += "\xEF\xBF\xBD";
-        else out.push_back(c);
-      }
+      put(sv);
+      return;
     }
+    quirk(Quirk::nul_in_string);
+    std::string replaced;
+    for (char c : sv) {
+      if (c == '\0') replaced += "\xEF\xBF\xBD";
+      else replaced.push_back(c);
+    }
+    put(std::string_view(replaced));
+  }
+
+  std::optional<Rejection> string(dom::element v, const Path& p, std::string& out, bool non_empty = false) {
+    std::string_view sv;
+    if (auto r = text(v, p, sv, non_empty)) return r;
+    store(sv, [&out](std::string_view x) { out.assign(x); });
+    return std::nullopt;
+  }
+
+  // A failure-detail field; null counts as absent except for result-type.
+  std::optional<Rejection> detail_field(dom::element v, const Path& p, report::FailureDetail& fd,
+                                        report::FailureDetail::Field f) {
+    const bool required = f == report::FailureDetail::result_type;
+    if (!required && v.is_null()) return std::nullopt;
+    std::string_view sv;
+    if (auto r = text(v, p, sv, required)) return r;
+    store(sv, [&fd, f](std::string_view x) { fd.set(f, x); });
     return std::nullopt;
   }
 
@@ -354,51 +377,62 @@ class Reader {
     return std::nullopt;
   }
 
-  void check_ip(const std::optional<std::string>& ip) {
-    if (ip && !report::is_ip_address(*ip)) quirk(Quirk::invalid_ip_address);
+  void check_ip(const report::FailureDetail& fd, report::FailureDetail::Field f) {
+    if (fd.has(f) && !report::is_ip_address(fd.get(f))) quirk(Quirk::invalid_ip_address);
   }
 
   std::optional<Rejection> failure_detail(dom::element v, const Path& p, report::FailureDetail& fd) {
+    using F = report::FailureDetail;
     dom::object obj;
     if (v.get_object().get(obj)) return wrong(p, v, "an object");
-    enum : unsigned { type = 1, smta = 2, rmx = 4, helo = 8, rip = 16, cnt = 32, info = 64, code = 128 };
+    fd.reserve(192);  // the text of a typical detail: one allocation
     unsigned seen = 0;
+    auto field = [&](F::Field f, dom::element value, const Path& kp) -> std::optional<Rejection> {
+      if (!once(seen, 1u << f)) return std::nullopt;
+      return detail_field(value, kp, fd, f);
+    };
+    constexpr unsigned count_bit = 1u << F::field_count;
     for (auto [key, value] : obj) {
       const Path kp{&p, key};
       std::optional<Rejection> r;
       if (key == "result-type") {
-        if (once(seen, type)) r = string(value, kp, fd.result_type, true);
+        r = field(F::result_type, value, kp);
       } else if (key == "sending-mta-ip") {
-        if (once(seen, smta)) r = optional_string(value, kp, fd.sending_mta_ip);
-      } else if (key == "receiving-mx-hostname" || key == "receiving-mx-host-name") {
-        if (key == "receiving-mx-host-name") quirk(Quirk::key_receiving_mx_host_name);
-        if (once(seen, rmx)) {
-          r = optional_string(value, kp, fd.receiving_mx_hostname);
-          if (!r && fd.receiving_mx_hostname) report::normalise_domain(*fd.receiving_mx_hostname, out_.quirks);
-        }
+        r = field(F::sending_mta_ip, value, kp);
+      } else if (key == "receiving-mx-hostname") {
+        r = field(F::receiving_mx_hostname, value, kp);
       } else if (key == "receiving-mx-helo") {
-        if (once(seen, helo)) r = optional_string(value, kp, fd.receiving_mx_helo);
+        r = field(F::receiving_mx_helo, value, kp);
       } else if (key == "receiving-ip") {
-        if (once(seen, rip)) r = optional_string(value, kp, fd.receiving_ip);
+        r = field(F::receiving_ip, value, kp);
       } else if (key == "failed-session-count") {
-        if (once(seen, cnt)) r = count(value, kp, fd.failed_session_count);
-      } else if (key == "additional-information" || key == "additional-info-uri") {
-        if (key == "additional-info-uri") quirk(Quirk::key_additional_info_uri);
-        if (once(seen, info)) r = optional_string(value, kp, fd.additional_information);
+        if (once(seen, count_bit)) r = count(value, kp, fd.failed_session_count);
+      } else if (key == "additional-information") {
+        r = field(F::additional_information, value, kp);
       } else if (key == "failure-reason-code") {
-        if (once(seen, code)) r = optional_string(value, kp, fd.failure_reason_code);
+        r = field(F::failure_reason_code, value, kp);
+      } else if (key == "receiving-mx-host-name") {
+        quirk(Quirk::key_receiving_mx_host_name);
+        r = field(F::receiving_mx_hostname, value, kp);
+      } else if (key == "additional-info-uri") {
+        quirk(Quirk::key_additional_info_uri);
+        r = field(F::additional_information, value, kp);
       } else {
         quirk(Quirk::unknown_key);
       }
       if (r) return r;
     }
-    if (!(seen & type)) return missing(p.str() + ".result-type");
-    if (!(seen & cnt)) return missing(p.str() + ".failed-session-count");
-    if (!report::is_registered_result_type(fd.result_type)) quirk(Quirk::unknown_result_type);
-    if ((seen & ~(type | cnt)) == 0) quirk(Quirk::failure_detail_minimal);
-    if (fd.failure_reason_code && fd.failure_reason_code->size() > 100) quirk(Quirk::failure_reason_code_long);
-    check_ip(fd.sending_mta_ip);
-    check_ip(fd.receiving_ip);
+    if (!(seen & (1u << F::result_type))) return missing(p.str() + ".result-type");
+    if (!(seen & count_bit)) return missing(p.str() + ".failed-session-count");
+    if (!report::is_registered_result_type(fd.get(F::result_type))) quirk(Quirk::unknown_result_type);
+    if ((seen & ~(count_bit | (1u << F::result_type))) == 0) quirk(Quirk::failure_detail_minimal);
+    if (fd.get(F::failure_reason_code).size() > 100) quirk(Quirk::failure_reason_code_long);
+    if (fd.has(F::receiving_mx_hostname)) {
+      const std::size_t n = report::normalise_domain(fd.edit(F::receiving_mx_hostname), out_.quirks);
+      if (n != std::string::npos) fd.set_size(F::receiving_mx_hostname, n);
+    }
+    check_ip(fd, F::sending_mta_ip);
+    check_ip(fd, F::receiving_ip);
     return std::nullopt;
   }
 

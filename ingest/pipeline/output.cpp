@@ -28,6 +28,10 @@ class Writer {
   }
   void value(const std::string& s) { value(std::string_view(s)); }
   void value(const char* s) { value(std::string_view(s)); }
+  void value(std::optional<std::string_view> s) {
+    if (s) value(*s);
+    else null();
+  }
   void value(const std::optional<std::string>& s) {
     if (s) value(std::string_view(*s));
     else null();
@@ -159,22 +163,23 @@ void append_json(std::string& out, const Parsed& parsed, std::string_view input_
     w.begin_array();
     for (const auto& fd : p.failure_details) {
       w.begin_object();
+      using F = report::FailureDetail;
       w.key("result-type");
-      w.value(fd.result_type);
+      w.value(fd.get(F::result_type));
       w.key("sending-mta-ip");
-      w.value(fd.sending_mta_ip);
+      w.value(fd.optional(F::sending_mta_ip));
       w.key("receiving-mx-hostname");
-      w.value(fd.receiving_mx_hostname);
+      w.value(fd.optional(F::receiving_mx_hostname));
       w.key("receiving-mx-helo");
-      w.value(fd.receiving_mx_helo);
+      w.value(fd.optional(F::receiving_mx_helo));
       w.key("receiving-ip");
-      w.value(fd.receiving_ip);
+      w.value(fd.optional(F::receiving_ip));
       w.key("failed-session-count");
       w.value(fd.failed_session_count);
       w.key("additional-information");
-      w.value(fd.additional_information);
+      w.value(fd.optional(F::additional_information));
       w.key("failure-reason-code");
-      w.value(fd.failure_reason_code);
+      w.value(fd.optional(F::failure_reason_code));
       w.end_object();
     }
     w.end_array();

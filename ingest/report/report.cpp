@@ -241,25 +241,43 @@ bool ipv6(std::string_view s) {
 
 }  // namespace
 
-bool normalise_domain(std::string& domain, QuirkSet& quirks) {
-  if (domain.size() > 1 && domain.back() == '.') {
-    domain.pop_back();
+std::size_t normalise_domain(std::span<char> domain, QuirkSet& quirks) {
+  std::size_t size = domain.size();
+  if (size > 1 && domain[size - 1] == '.') {
+    --size;
     quirks.add(Quirk::domain_trailing_dot);
   }
-  if (domain.empty() || domain.size() > 253 || domain.front() == '.') return false;
+  if (size == 0 || size > 253 || domain[0] == '.') return std::string::npos;
   unsigned seen = 0;
   unsigned prev = 0;
-  for (char ch : domain) {
-    const unsigned c = domain_classes[static_cast<unsigned char>(ch)];
-    if (c == c_bad || (c & prev & c_dot)) return false;
+  for (std::size_t i = 0; i < size; ++i) {
+    const unsigned c = domain_classes[static_cast<unsigned char>(domain[i])];
+    if (c == c_bad || (c & prev & c_dot)) return std::string::npos;
     seen |= c;
     prev = c;
   }
   if (seen & c_upper)
-    for (char& ch : domain)
-      if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch | 0x20);
+    for (std::size_t i = 0; i < size; ++i)
+      if (domain[i] >= 'A' && domain[i] <= 'Z') domain[i] = static_cast<char>(domain[i] | 0x20);
   if (seen & c_high) quirks.add(Quirk::idn_unicode);
+  return size;
+}
+
+bool normalise_domain(std::string& domain, QuirkSet& quirks) {
+  const std::size_t size = normalise_domain(std::span<char>(domain), quirks);
+  if (size == std::string::npos) {
+    if (domain.size() > 1 && domain.back() == '.') domain.pop_back();
+    return false;
+  }
+  domain.resize(size);
   return true;
+}
+
+void FailureDetail::set(Field f, std::string_view value) {
+  begin_[f] = static_cast<std::uint32_t>(text_.size());
+  size_[f] = static_cast<std::uint32_t>(value.size());
+  present_ |= static_cast<std::uint8_t>(1u << f);
+  text_.append(value);
 }
 
 bool is_ip_address(std::string_view text) {

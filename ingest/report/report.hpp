@@ -6,7 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
+#include <array>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,15 +20,38 @@
 
 namespace tlsrpt::report {
 
-struct FailureDetail {
-  std::string result_type;
-  std::optional<std::string> sending_mta_ip;
-  std::optional<std::string> receiving_mx_hostname;
-  std::optional<std::string> receiving_mx_helo;
-  std::optional<std::string> receiving_ip;
+// One failure-detail. Reports can hold hundreds of thousands of these, so their text fields
+// share one buffer (one allocation per detail rather than one per field).
+class FailureDetail {
+ public:
+  enum Field : unsigned char {
+    result_type,
+    sending_mta_ip,
+    receiving_mx_hostname,
+    receiving_mx_helo,
+    receiving_ip,
+    additional_information,
+    failure_reason_code,
+    field_count
+  };
   std::int64_t failed_session_count = 0;
-  std::optional<std::string> additional_information;
-  std::optional<std::string> failure_reason_code;
+
+  bool has(Field f) const { return (present_ >> f) & 1u; }
+  std::string_view get(Field f) const { return {text_.data() + begin_[f], size_[f]}; }  // "" if absent
+  std::optional<std::string_view> optional(Field f) const {
+    return has(f) ? std::optional<std::string_view>(get(f)) : std::nullopt;
+  }
+  // Stores a field; each field is set at most once.
+  void set(Field f, std::string_view value);
+  std::span<char> edit(Field f) { return {text_.data() + begin_[f], size_[f]}; }  // valid until the next set()
+  void set_size(Field f, std::size_t size) { size_[f] = static_cast<std::uint32_t>(std::min<std::size_t>(size, size_[f])); }
+  void reserve(std::size_t bytes) { text_.reserve(bytes); }
+
+ private:
+  std::string text_;
+  std::array<std::uint32_t, field_count> begin_{};
+  std::array<std::uint32_t, field_count> size_{};
+  std::uint8_t present_ = 0;
 };
 
 struct Policy {
@@ -77,6 +103,9 @@ std::string format_datetime(std::int64_t epoch);  // "YYYY-MM-DDTHH:MM:SSZ"
 // the text as it was but for the trailing dot, when it cannot be a domain name (empty, empty
 // labels, spaces, control characters).
 bool normalise_domain(std::string& domain, QuirkSet& quirks);
+// The same on a field's bytes; returns the new size (a trailing dot dropped), or npos when the
+// text cannot be a domain name.
+std::size_t normalise_domain(std::span<char> domain, QuirkSet& quirks);
 
 // IPv4 dotted quad or an RFC 4291 IPv6 text form (no zone index).
 bool is_ip_address(std::string_view text);

@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (p.total_successful_session_count < 0 || p.total_failure_session_count < 0) std::abort();
       if (p.failure_details.size() > fuzz::limits().failure_details) std::abort();
       for (const auto& fd : p.failure_details)
-        if (fd.failed_session_count < 0 || fd.result_type.empty()) std::abort();
+        if (fd.failed_session_count < 0 || fd.get(report::FailureDetail::result_type).empty()) std::abort();
     }
   }
   return 0;

@@ -35,9 +35,11 @@ TEST_CASE("a clean report reads into normalised values with no quirks") {
   CHECK(p.mx_host == std::vector<std::string>{"mx.example.net"});
   CHECK(p.total_successful_session_count == 10);
   REQUIRE(p.failure_details.size() == 1);
-  CHECK(p.failure_details[0].result_type == "certificate-expired");
-  CHECK(p.failure_details[0].sending_mta_ip == "192.0.2.1");
-  CHECK_FALSE(p.failure_details[0].receiving_ip);
+  using F = report::FailureDetail;
+  CHECK(p.failure_details[0].get(F::result_type) == "certificate-expired");
+  CHECK(p.failure_details[0].optional(F::sending_mta_ip) == "192.0.2.1");
+  CHECK_FALSE(p.failure_details[0].has(F::receiving_ip));
+  CHECK(p.failure_details[0].get(F::receiving_ip).empty());
   CHECK(r.quirks.empty());
 }
 
@@ -111,7 +113,7 @@ TEST_CASE("quirks are recorded, values normalised") {
      "policy-type":"tlsa","policy-string":["[\"3 1 1 AA\",\"3 1 1 BB\"]"],"policy-domain":"Example.NET.",
      "mx-host":"mx: MX.Example.net"},"summary":{"total-successful-session-count":1,
      "total-failure-session-count":1},"failure-details":[{"result-type":"Testing","failed-session-count":1,
-     "receiving-mx-host-name":"mx.example.net","additional-info-uri":"u","sending-mta-ip":"x.x.x.x",
+     "receiving-mx-host-name":"MX.Example.net.","additional-info-uri":"u","sending-mta-ip":"x.x.x.x",
      "x-extra":1}]}]})");
   for (Quirk q : {Quirk::datetime_no_timezone, Quirk::contact_info_null, Quirk::policy_string_json_array,
                   Quirk::domain_trailing_dot, Quirk::mx_host_string, Quirk::mx_host_policy_line,
@@ -122,10 +124,11 @@ TEST_CASE("quirks are recorded, values normalised") {
   CHECK(p.policy_string == std::vector<std::string>{"3 1 1 AA", "3 1 1 BB"});
   CHECK(p.policy_domain == "example.net");
   CHECK(p.mx_host == std::vector<std::string>{"mx.example.net"});
-  CHECK(p.failure_details[0].result_type == "Testing");
-  CHECK(p.failure_details[0].receiving_mx_hostname == "mx.example.net");
-  CHECK(p.failure_details[0].additional_information == "u");
-  CHECK(p.failure_details[0].sending_mta_ip == "x.x.x.x");
+  using F = report::FailureDetail;
+  CHECK(p.failure_details[0].get(F::result_type) == "Testing");
+  CHECK(p.failure_details[0].get(F::receiving_mx_hostname) == "mx.example.net");
+  CHECK(p.failure_details[0].get(F::additional_information) == "u");
+  CHECK(p.failure_details[0].get(F::sending_mta_ip) == "x.x.x.x");
   CHECK_FALSE(r.quirks.has(Quirk::failure_detail_minimal));
 }
 
@@ -133,4 +136,20 @@ TEST_CASE("a string that only looks like a JSON array stays as it came") {
   auto r = ok(test::report_json().replace(test::report_json().find("[\"version: STSv1\"]"), 18, R"(["[not json]"])"));
   CHECK(r.policies[0].policy_string == std::vector<std::string>{"[not json]"});
   CHECK_FALSE(r.quirks.has(Quirk::policy_string_json_array));
+}
+
+TEST_CASE("failure-detail fields: null is absent, each field kept apart, U+0000 replaced") {
+  using F = report::FailureDetail;
+  auto r = ok(test::report_json(R"([{"result-type":"starttls-not-supported","sending-mta-ip":null,
+    "receiving-ip":"2001:db8::25","failed-session-count":4,"failure-reason-code":"a\u0000b",
+    "additional-information":"https://example.net/x"}])"));
+  const auto& fd = r.policies[0].failure_details[0];
+  CHECK_FALSE(fd.has(F::sending_mta_ip));
+  CHECK(fd.get(F::receiving_ip) == "2001:db8::25");
+  CHECK(fd.get(F::failure_reason_code) == "a\xEF\xBF\xBD" "b");
+  CHECK(fd.get(F::additional_information) == "https://example.net/x");
+  CHECK(fd.failed_session_count == 4);
+  CHECK(r.quirks.has(Quirk::nul_in_string));
+  CHECK_FALSE(r.quirks.has(Quirk::invalid_ip_address));
+  CHECK(bad(test::report_json(R"([{"result-type":null,"failed-session-count":1}])")).reason == Reason::wrong_type);
 }
