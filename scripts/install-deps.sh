@@ -6,7 +6,7 @@ packages=(build-essential cmake ninja-build pkg-config ccache libpq-dev libboost
   libmimetic-dev zlib1g-dev libsimdjson-dev libpqxx-dev prometheus-cpp-dev doctest-dev
   libssl-dev libcli11-dev libtomlplusplus-dev postgresql)
 if [ "${1:-build}" = test ]; then
-  packages+=(python3 time)
+  packages+=(python3 python3-jsonschema time)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -52,40 +52,29 @@ class Reader {
   std::optional<Rejection> top(dom::element root) {
     if (root.type() != dom::element_type::OBJECT)
       return Rejection{Reason::not_an_object, std::string("the top level is ") + type_name(root.type())};
-    const Path path{};
-    enum : unsigned { org = 1, range = 2, contact = 4, id = 8, pols = 16 };
+    enum : unsigned { org, range, contact, id, pols };
+    static constexpr std::array<Key, 5> keys{{{"organization-name", org}, {"date-range", range},
+                                              {"contact-info", contact}, {"report-id", id}, {"policies", pols}}};
     unsigned seen = 0;
-    for (auto [key, value] : dom::object(root)) {
-      const Path p{&path, key};
-      std::optional<Rejection> r;
-      if (key == "organization-name") {
-        if (once(seen, org)) r = string(value, p, out_.organization_name, true);
-      } else if (key == "date-range") {
-        if (once(seen, range)) r = date_range(value, p);
-      } else if (key == "contact-info") {
-        if (once(seen, contact)) {
-          if (value.is_null()) {
-            quirk(Quirk::contact_info_null);
-          } else {
-            out_.contact_info.emplace();
-            r = string(value, p, *out_.contact_info);
-          }
-        }
-      } else if (key == "report-id") {
-        if (once(seen, id)) r = string(value, p, out_.report_id, true);
-      } else if (key == "policies") {
-        if (once(seen, pols)) r = policies(value, p);
-      } else {
-        quirk(Quirk::unknown_key);
-      }
-      if (r) return r;
-    }
-    if (!(seen & org)) return missing("organization-name");
-    if (!(seen & range)) return missing("date-range");
-    if (!(seen & id)) return missing("report-id");
-    if (!(seen & pols)) return missing("policies");
-    if (!(seen & contact)) quirk(Quirk::contact_info_missing);
-    return std::nullopt;
+    const Path root_path{};
+    auto r = object(root, root_path, keys, 1u << org | 1u << range | 1u << id | 1u << pols,
+                    [this](unsigned slot, std::string_view, dom::element value, const Path& kp) -> std::optional<Rejection> {
+                      switch (slot) {
+                        case org: return string(value, kp, out_.organization_name, true);
+                        case range: return date_range(value, kp);
+                        case contact:
+                          if (value.is_null()) {
+                            quirk(Quirk::contact_info_null);
+                            return std::nullopt;
+                          }
+                          return string(value, kp, out_.contact_info.emplace());
+                        case id: return string(value, kp, out_.report_id, true);
+                        default: return policies(value, kp);
+                      }
+                    },
+                    &seen);
+    if (!r && !(seen >> contact & 1u)) quirk(Quirk::contact_info_missing);
+    return r;
   }
 
  private:
@@ -102,6 +91,45 @@ class Reader {
   }
 
   static Rejection missing(std::string what) { return Rejection{Reason::missing_field, std::move(what)}; }
+
+  // A key of an object and the slot its value goes to (spelling variants share a slot).
+  struct Key {
+    std::string_view name;
+    unsigned slot;
+  };
+
+  // Reads an object: each known key's value goes to `handle(slot, key, value, path)`, unknown
+  // keys are a quirk, a repeated slot keeps its first value, and a slot in `required` (a bit
+  // mask) that never came is a missing field named by its first key.
+  template <std::size_t N, class Handle>
+  std::optional<Rejection> object(dom::element v, const Path& p, const std::array<Key, N>& keys, unsigned required,
+                                  Handle&& handle, unsigned* seen_out = nullptr) {
+    dom::object obj;
+    if (v.get_object().get(obj)) return wrong(p, v, "an object");
+    unsigned seen = 0;
+    for (auto [key, value] : obj) {
+      const Key* k = nullptr;
+      for (const auto& candidate : keys)
+        if (candidate.name == key) {
+          k = &candidate;
+          break;
+        }
+      if (!k) {
+        quirk(Quirk::unknown_key);
+        continue;
+      }
+      if (!once(seen, 1u << k->slot)) continue;
+      const Path kp{&p, key};
+      if (auto r = handle(k->slot, key, value, kp)) return r;
+    }
+    for (const auto& k : keys)
+      if ((required >> k.slot & 1u) && !(seen >> k.slot & 1u)) {
+        const std::string where = p.str();
+        return missing(where.empty() ? std::string(k.name) : where + "." + std::string(k.name));
+      }
+    if (seen_out) *seen_out = seen;
+    return std::nullopt;
+  }
   static Rejection wrong(const Path& p, dom::element v, const char* expected) {
     return Rejection{Reason::wrong_type,
                      p.str() + ": expected " + expected + ", got " + type_name(v.type())};
@@ -192,24 +220,10 @@ class Reader {
   }
 
   std::optional<Rejection> date_range(dom::element v, const Path& p) {
-    dom::object obj;
-    if (v.get_object().get(obj)) return wrong(p, v, "an object");
-    unsigned seen = 0;
-    for (auto [key, value] : obj) {
-      const Path kp{&p, key};
-      std::optional<Rejection> r;
-      if (key == "start-datetime") {
-        if (once(seen, 1)) r = datetime(value, kp, out_.start_datetime);
-      } else if (key == "end-datetime") {
-        if (once(seen, 2)) r = datetime(value, kp, out_.end_datetime);
-      } else {
-        quirk(Quirk::unknown_key);
-      }
-      if (r) return r;
-    }
-    if (!(seen & 1)) return missing("date-range.start-datetime");
-    if (!(seen & 2)) return missing("date-range.end-datetime");
-    return std::nullopt;
+    static constexpr std::array<Key, 2> keys{{{"start-datetime", 0}, {"end-datetime", 1}}};
+    return object(v, p, keys, 0b11, [this](unsigned slot, std::string_view, dom::element value, const Path& kp) {
+      return datetime(value, kp, slot == 0 ? out_.start_datetime : out_.end_datetime);
+    });
   }
 
   std::optional<Rejection> policies(dom::element v, const Path& p) {
@@ -229,27 +243,16 @@ class Reader {
   }
 
   std::optional<Rejection> policy_entry(dom::element v, const Path& p) {
-    dom::object obj;
-    if (v.get_object().get(obj)) return wrong(p, v, "an object");
     report::Policy& pol = out_.policies.emplace_back();
-    unsigned seen = 0;
-    for (auto [key, value] : obj) {
-      const Path kp{&p, key};
-      std::optional<Rejection> r;
-      if (key == "policy") {
-        if (once(seen, 1)) r = policy(value, kp, pol);
-      } else if (key == "summary") {
-        if (once(seen, 2)) r = summary(value, kp, pol);
-      } else if (key == "failure-details") {
-        if (once(seen, 4)) r = failure_details(value, kp, pol);
-      } else {
-        quirk(Quirk::unknown_key);
-      }
-      if (r) return r;
-    }
-    if (!(seen & 1)) return missing(p.str() + ".policy");
-    if (!(seen & 2)) return missing(p.str() + ".summary");
-    return std::nullopt;
+    static constexpr std::array<Key, 3> keys{{{"policy", 0}, {"summary", 1}, {"failure-details", 2}}};
+    return object(v, p, keys, 0b011,
+                  [this, &pol](unsigned slot, std::string_view, dom::element value, const Path& kp) {
+                    switch (slot) {
+                      case 0: return policy(value, kp, pol);
+                      case 1: return summary(value, kp, pol);
+                      default: return failure_details(value, kp, pol);
+                    }
+                  });
   }
 
   // A list of strings given as an array (or, tolerated, as one string).
@@ -291,37 +294,37 @@ class Reader {
   }
 
   std::optional<Rejection> policy(dom::element v, const Path& p, report::Policy& pol) {
-    dom::object obj;
-    if (v.get_object().get(obj)) return wrong(p, v, "an object");
-    unsigned seen = 0;
-    for (auto [key, value] : obj) {
-      const Path kp{&p, key};
-      std::optional<Rejection> r;
-      if (key == "policy-type") {
-        if (once(seen, 1)) r = string(value, kp, pol.policy_type);
-      } else if (key == "policy-string") {
-        if (once(seen, 2)) {
-          r = string_list(value, kp, pol.policy_string, Quirk::policy_string_not_array, Quirk::policy_string_empty);
-          if (!r) unpack_json_array_string(pol.policy_string);
-        }
-      } else if (key == "policy-domain") {
-        if (once(seen, 4) && !value.is_null()) {  // null: filled from hints like an absent one
-          r = string(value, kp, pol.policy_domain, true);
-          if (!r && !report::normalise_domain(pol.policy_domain, out_.quirks))
-            r = Rejection{Reason::invalid_value, kp.str() + ": " + report::printable(pol.policy_domain) + " is not a domain name"};
-        }
-      } else if (key == "mx-host" || key == "mx-host-pattern") {
-        if (key == "mx-host-pattern") quirk(Quirk::key_mx_host_pattern);
-        if (once(seen, 8)) {
-          r = string_list(value, kp, pol.mx_host, Quirk::mx_host_string, Quirk::mx_host_empty);
-          if (!r) normalise_mx_hosts(pol.mx_host);
-        }
-      } else {
-        quirk(Quirk::unknown_key);
-      }
-      if (r) return r;
-    }
-    if (!(seen & 1)) return missing(p.str() + ".policy-type");
+    enum : unsigned { type, string_, domain, mx };
+    static constexpr std::array<Key, 5> keys{{{"policy-type", type}, {"policy-string", string_},
+                                              {"policy-domain", domain}, {"mx-host", mx}, {"mx-host-pattern", mx}}};
+    auto r = object(v, p, keys, 1u << type,
+                    [this, &pol](unsigned slot, std::string_view key, dom::element value,
+                                 const Path& kp) -> std::optional<Rejection> {
+                      switch (slot) {
+                        case type: return string(value, kp, pol.policy_type);
+                        case string_: {
+                          auto e = string_list(value, kp, pol.policy_string, Quirk::policy_string_not_array,
+                                               Quirk::policy_string_empty);
+                          if (!e) unpack_json_array_string(pol.policy_string);
+                          return e;
+                        }
+                        case domain: {
+                          if (value.is_null()) return std::nullopt;  // filled from hints like an absent one
+                          auto e = string(value, kp, pol.policy_domain, true);
+                          if (!e && !report::normalise_domain(pol.policy_domain, out_.quirks))
+                            e = Rejection{Reason::invalid_value, kp.str() + ": " + report::printable(pol.policy_domain) +
+                                                                     " is not a domain name"};
+                          return e;
+                        }
+                        default: {
+                          if (key == "mx-host-pattern") quirk(Quirk::key_mx_host_pattern);
+                          auto e = string_list(value, kp, pol.mx_host, Quirk::mx_host_string, Quirk::mx_host_empty);
+                          if (!e) normalise_mx_hosts(pol.mx_host);
+                          return e;
+                        }
+                      }
+                    });
+    if (r) return r;
     if (pol.policy_type != "sts" && pol.policy_type != "tlsa" && pol.policy_type != "no-policy-found")
       return Rejection{Reason::invalid_value, p.str() + ".policy-type: " + report::printable(pol.policy_type) +
                                                   " is not sts, tlsa or no-policy-found"};
@@ -340,24 +343,10 @@ class Reader {
   }
 
   std::optional<Rejection> summary(dom::element v, const Path& p, report::Policy& pol) {
-    dom::object obj;
-    if (v.get_object().get(obj)) return wrong(p, v, "an object");
-    unsigned seen = 0;
-    for (auto [key, value] : obj) {
-      const Path kp{&p, key};
-      std::optional<Rejection> r;
-      if (key == "total-successful-session-count") {
-        if (once(seen, 1)) r = count(value, kp, pol.total_successful_session_count);
-      } else if (key == "total-failure-session-count") {
-        if (once(seen, 2)) r = count(value, kp, pol.total_failure_session_count);
-      } else {
-        quirk(Quirk::unknown_key);
-      }
-      if (r) return r;
-    }
-    if (!(seen & 1)) return missing(p.str() + ".total-successful-session-count");
-    if (!(seen & 2)) return missing(p.str() + ".total-failure-session-count");
-    return std::nullopt;
+    static constexpr std::array<Key, 2> keys{{{"total-successful-session-count", 0}, {"total-failure-session-count", 1}}};
+    return object(v, p, keys, 0b11, [this, &pol](unsigned slot, std::string_view, dom::element value, const Path& kp) {
+      return count(value, kp, slot == 0 ? pol.total_successful_session_count : pol.total_failure_session_count);
+    });
   }
 
   std::optional<Rejection> failure_details(dom::element v, const Path& p, report::Policy& pol) {
@@ -383,49 +372,30 @@ class Reader {
 
   std::optional<Rejection> failure_detail(dom::element v, const Path& p, report::FailureDetail& fd) {
     using F = report::FailureDetail;
-    dom::object obj;
-    if (v.get_object().get(obj)) return wrong(p, v, "an object");
+    constexpr unsigned count_slot = F::field_count;
+    static constexpr std::array<Key, 10> keys{{{"result-type", F::result_type},
+                                               {"sending-mta-ip", F::sending_mta_ip},
+                                               {"receiving-mx-hostname", F::receiving_mx_hostname},
+                                               {"receiving-mx-helo", F::receiving_mx_helo},
+                                               {"receiving-ip", F::receiving_ip},
+                                               {"failed-session-count", count_slot},
+                                               {"additional-information", F::additional_information},
+                                               {"failure-reason-code", F::failure_reason_code},
+                                               {"receiving-mx-host-name", F::receiving_mx_hostname},
+                                               {"additional-info-uri", F::additional_information}}};
     fd.reserve(192);  // the text of a typical detail: one allocation
     unsigned seen = 0;
-    auto field = [&](F::Field f, dom::element value, const Path& kp) -> std::optional<Rejection> {
-      if (!once(seen, 1u << f)) return std::nullopt;
-      return detail_field(value, kp, fd, f);
-    };
-    constexpr unsigned count_bit = 1u << F::field_count;
-    for (auto [key, value] : obj) {
-      const Path kp{&p, key};
-      std::optional<Rejection> r;
-      if (key == "result-type") {
-        r = field(F::result_type, value, kp);
-      } else if (key == "sending-mta-ip") {
-        r = field(F::sending_mta_ip, value, kp);
-      } else if (key == "receiving-mx-hostname") {
-        r = field(F::receiving_mx_hostname, value, kp);
-      } else if (key == "receiving-mx-helo") {
-        r = field(F::receiving_mx_helo, value, kp);
-      } else if (key == "receiving-ip") {
-        r = field(F::receiving_ip, value, kp);
-      } else if (key == "failed-session-count") {
-        if (once(seen, count_bit)) r = count(value, kp, fd.failed_session_count);
-      } else if (key == "additional-information") {
-        r = field(F::additional_information, value, kp);
-      } else if (key == "failure-reason-code") {
-        r = field(F::failure_reason_code, value, kp);
-      } else if (key == "receiving-mx-host-name") {
-        quirk(Quirk::key_receiving_mx_host_name);
-        r = field(F::receiving_mx_hostname, value, kp);
-      } else if (key == "additional-info-uri") {
-        quirk(Quirk::key_additional_info_uri);
-        r = field(F::additional_information, value, kp);
-      } else {
-        quirk(Quirk::unknown_key);
-      }
-      if (r) return r;
-    }
-    if (!(seen & (1u << F::result_type))) return missing(p.str() + ".result-type");
-    if (!(seen & count_bit)) return missing(p.str() + ".failed-session-count");
+    auto r = object(v, p, keys, 1u << F::result_type | 1u << count_slot,
+                    [this, &fd](unsigned slot, std::string_view key, dom::element value, const Path& kp) {
+                      if (slot == count_slot) return count(value, kp, fd.failed_session_count);
+                      if (key == "receiving-mx-host-name") quirk(Quirk::key_receiving_mx_host_name);
+                      if (key == "additional-info-uri") quirk(Quirk::key_additional_info_uri);
+                      return detail_field(value, kp, fd, static_cast<F::Field>(slot));
+                    },
+                    &seen);
+    if (r) return r;
     if (!report::is_registered_result_type(fd.get(F::result_type))) quirk(Quirk::unknown_result_type);
-    if ((seen & ~(count_bit | (1u << F::result_type))) == 0) quirk(Quirk::failure_detail_minimal);
+    if ((seen & ~(1u << count_slot | 1u << F::result_type)) == 0) quirk(Quirk::failure_detail_minimal);
     if (fd.get(F::failure_reason_code).size() > 100) quirk(Quirk::failure_reason_code_long);
     if (fd.has(F::receiving_mx_hostname)) {
       const std::size_t n = report::normalise_domain(fd.edit(F::receiving_mx_hostname), out_.quirks);

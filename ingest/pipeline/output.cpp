@@ -16,6 +16,15 @@ class Writer {
   void begin_array() { open('['); }
   void end_array() { close(']'); }
 
+  template <class T>
+  void field(std::string_view k, const T& v) {
+    key(k);
+    value(v);
+  }
+  void optional_field(std::string_view k, std::string_view v) {
+    key(k);
+    optional(v);
+  }
   void key(std::string_view k) {
     separator();
     append_json_string(out_, k);
@@ -124,62 +133,45 @@ void append_json(std::string& out, const Parsed& parsed, std::string_view input_
   const report::Report& r = parsed.report;
   Writer w(out, pretty);
   w.begin_object();
-  w.key("organization-name");
-  w.value(r.organization_name);
+  w.field("organization-name", r.organization_name);
   w.key("date-range");
   w.begin_object();
-  w.key("start-datetime");
-  w.value(report::format_datetime(r.start_datetime));
-  w.key("end-datetime");
-  w.value(report::format_datetime(r.end_datetime));
+  w.field("start-datetime", report::format_datetime(r.start_datetime));
+  w.field("end-datetime", report::format_datetime(r.end_datetime));
   w.end_object();
-  w.key("contact-info");
-  w.value(r.contact_info);
-  w.key("report-id");
-  w.value(r.report_id);
+  w.field("contact-info", r.contact_info);
+  w.field("report-id", r.report_id);
   w.key("policies");
   w.begin_array();
   for (const auto& p : r.policies) {
     w.begin_object();
     w.key("policy");
     w.begin_object();
-    w.key("policy-type");
-    w.value(p.policy_type);
+    w.field("policy-type", p.policy_type);
     w.key("policy-string");
     w.strings(p.policy_string);
-    w.key("policy-domain");
-    w.value(p.policy_domain);
+    w.field("policy-domain", p.policy_domain);
     w.key("mx-host");
     w.strings(p.mx_host);
     w.end_object();
     w.key("summary");
     w.begin_object();
-    w.key("total-successful-session-count");
-    w.value(p.total_successful_session_count);
-    w.key("total-failure-session-count");
-    w.value(p.total_failure_session_count);
+    w.field("total-successful-session-count", p.total_successful_session_count);
+    w.field("total-failure-session-count", p.total_failure_session_count);
     w.end_object();
     w.key("failure-details");
     w.begin_array();
     for (const auto& fd : p.failure_details) {
       w.begin_object();
       using F = report::FailureDetail;
-      w.key("result-type");
-      w.value(fd.get(F::result_type));
-      w.key("sending-mta-ip");
-      w.value(fd.optional(F::sending_mta_ip));
-      w.key("receiving-mx-hostname");
-      w.value(fd.optional(F::receiving_mx_hostname));
-      w.key("receiving-mx-helo");
-      w.value(fd.optional(F::receiving_mx_helo));
-      w.key("receiving-ip");
-      w.value(fd.optional(F::receiving_ip));
-      w.key("failed-session-count");
-      w.value(fd.failed_session_count);
-      w.key("additional-information");
-      w.value(fd.optional(F::additional_information));
-      w.key("failure-reason-code");
-      w.value(fd.optional(F::failure_reason_code));
+      w.field("result-type", fd.get(F::result_type));
+      w.field("sending-mta-ip", fd.optional(F::sending_mta_ip));
+      w.field("receiving-mx-hostname", fd.optional(F::receiving_mx_hostname));
+      w.field("receiving-mx-helo", fd.optional(F::receiving_mx_helo));
+      w.field("receiving-ip", fd.optional(F::receiving_ip));
+      w.field("failed-session-count", fd.failed_session_count);
+      w.field("additional-information", fd.optional(F::additional_information));
+      w.field("failure-reason-code", fd.optional(F::failure_reason_code));
       w.end_object();
     }
     w.end_array();
@@ -193,28 +185,18 @@ void append_json(std::string& out, const Parsed& parsed, std::string_view input_
   const Origin& o = parsed.origin;
   w.key("source");
   w.begin_object();
-  w.key("input");
-  w.value(input_name);
-  w.key("kind");
-  w.value(to_string(o.kind));
+  w.field("input", input_name);
+  w.field("kind", to_string(o.kind));
   w.key("gzip");
   w.boolean(o.gzip);
-  w.key("part");
-  w.optional(o.part);
-  w.key("filename");
-  w.optional(o.filename);
-  w.key("media-type");
-  w.optional(o.media_type);
-  w.key("transfer-encoding");
-  w.optional(o.transfer_encoding);
-  w.key("tls-report-domain");
-  w.optional(o.headers.tls_report_domain);
-  w.key("tls-report-submitter");
-  w.optional(o.headers.tls_report_submitter);
-  w.key("subject");
-  w.optional(o.headers.subject);
-  w.key("message-id");
-  w.optional(o.headers.message_id);
+  w.optional_field("part", o.part);
+  w.optional_field("filename", o.filename);
+  w.optional_field("media-type", o.media_type);
+  w.optional_field("transfer-encoding", o.transfer_encoding);
+  w.optional_field("tls-report-domain", o.headers.tls_report_domain);
+  w.optional_field("tls-report-submitter", o.headers.tls_report_submitter);
+  w.optional_field("subject", o.headers.subject);
+  w.optional_field("message-id", o.headers.message_id);
   w.end_object();
   w.end_object();
 }

@@ -18,6 +18,7 @@
 
 #include "pipeline/output.hpp"
 #include "pipeline/pipeline.hpp"
+#include "helpers.hpp"
 #include "unpack/unpack.hpp"
 
 using namespace tlsrpt;
@@ -27,20 +28,6 @@ namespace {
 std::string read_file(const std::string& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string gzip(const std::string& data) {
-  z_stream zs{};
-  deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, data.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 std::string base64_lines(const std::string& in) {
@@ -177,7 +164,7 @@ int main(int argc, char** argv) {
   }
   for (int n : {1000, 5000, 20000}) {
     const std::string json = large_report(n);
-    const std::string gz = gzip(json);
+    const std::string gz = test::gzip(json);
     const std::string email = email_with(gz);
     compare(("large email, " + std::to_string(n) + " failure-details").c_str(), email, gz, secs, rounds);
     compare(("large .json.gz, " + std::to_string(n) + " failure-details").c_str(), gz, gz, secs, rounds);
