@@ -53,6 +53,8 @@ struct Message {
 };
 
 std::variant<Message, report::Rejection> parse(std::string_view raw, const report::Limits& limits);
+// The Message views `raw`: a temporary string would leave it dangling.
+std::variant<Message, report::Rejection> parse(std::string&& raw, const report::Limits& limits) = delete;
 
 // Decodes an RFC 2231 parameter (plain, `name*=charset'lang'pct-encoded` or continuations
 // `name*0`, `name*1*` ...) from a mimetic parameter list, then any RFC 2047 encoded words.

@@ -20,11 +20,11 @@ inline constexpr std::uint64_t MiB = 1024 * KiB;
   X(mime_depth, count, 8, "deepest nesting of multipart and message/rfc822 containers")           \
   X(mime_parts, count, 64, "most MIME entities in one message")                                    \
   X(decoded_size, bytes, 20 * MiB, "largest report part after base64/quoted-printable decoding")  \
-  X(inflated_size, bytes, 32 * MiB, "largest report after gunzip")                                 \
+  X(inflated_size, bytes, 16 * MiB, "largest report after gunzip")                                 \
   X(inflate_ratio, count, 250, "largest gunzip expansion ratio, checked once output passes 1 MiB") \
   X(json_depth, count, 16, "deepest JSON nesting of arrays and objects")                           \
   X(policies, count, 10000, "most policies in one report")                                         \
-  X(failure_details, count, 200000, "most failure-details in one policy")                          \
+  X(failure_details, count, 100000, "most failure-details in one policy")                          \
   X(string_length, bytes, 64 * KiB, "longest string value in a report")
 
 enum class LimitUnit { bytes, count };

@@ -8,6 +8,20 @@
 
 namespace tlsrpt::test {
 
+// Under sanitizers time and memory grow several-fold: resource bounds are checked in the normal
+// build only (and the test says so).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool sanitized = true;
+#else
+inline constexpr bool sanitized = false;
+#endif
+#else
+inline constexpr bool sanitized = false;
+#endif
+
 inline std::string fixture_dir() { return TLSRPT_FIXTURES; }
 
 inline std::string read_file(const std::filesystem::path& p) {

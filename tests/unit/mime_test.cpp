@@ -6,6 +6,8 @@ using namespace tlsrpt;
 using report::Reason;
 
 namespace {
+// Entities view the input, so it must outlive the Message: no temporaries.
+mime::Message parse_ok(std::string&&, report::Limits = {}) = delete;
 mime::Message parse_ok(const std::string& raw, report::Limits limits = {}) {
   auto r = mime::parse(raw, limits);
   REQUIRE(std::holds_alternative<mime::Message>(r));
@@ -41,7 +43,8 @@ TEST_CASE("multipart: parts, paths, headers, missing closing boundary, longer lo
 }
 
 TEST_CASE("LF-only messages and parts without headers") {
-  const auto m = parse_ok("Content-Type: multipart/mixed; boundary=zz\n\n--zz\n\nbare body\n--zz--\nepilogue\n");
+  const std::string raw = "Content-Type: multipart/mixed; boundary=zz\n\n--zz\n\nbare body\n--zz--\nepilogue\n";
+  const auto m = parse_ok(raw);
   REQUIRE(m.entities.size() == 2);
   CHECK(m.entities[1].media_type == "text/plain");
   CHECK(m.entities[1].body == "bare body");
@@ -49,8 +52,9 @@ TEST_CASE("LF-only messages and parts without headers") {
 
 TEST_CASE("message/rfc822: the inner message's headers are kept apart") {
   const std::string inner = "TLS-Report-Domain: inner.example\nSubject: inner\nContent-Type: text/plain\n\nhi\n";
-  const auto m = parse_ok("Subject: outer\nContent-Type: multipart/mixed; boundary=o\n\n--o\n"
-                          "Content-Type: message/rfc822\n\n" + inner + "--o--\n");
+  const std::string raw =
+      "Subject: outer\nContent-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: message/rfc822\n\n" + inner + "--o--\n";
+  const auto m = parse_ok(raw);
   REQUIRE(m.messages.size() == 2);
   CHECK(m.messages[1].tls_report_domain == "inner.example");
   REQUIRE(m.entities.size() == 3);
