@@ -2,6 +2,7 @@
 // main only wires the subcommands together.
 #include <CLI/CLI.hpp>
 
+#include "cli/db_commands.hpp"
 #include "cli/parse_command.hpp"
 
 int main(int argc, char** argv) {
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   app.footer("Run 'tlsrpt COMMAND --help' for a command's options.");
   int exit_code = 0;
   tlsrpt::cli::add_parse_command(app, exit_code);
+  tlsrpt::cli::add_db_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

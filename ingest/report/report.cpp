@@ -80,9 +80,7 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
 
 // ASCII only and locale-free: this runs once per hostname in every failure-detail.
 constexpr bool is_alnum(unsigned char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
-constexpr bool is_domain_char(unsigned char c) {
-  return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '*' || c >= 0x80;
-}
+
 
 // A plausible DNS name made of LDH labels with at least one dot (used for guessing).
 bool looks_like_domain(std::string_view s) {

@@ -1,0 +1,139 @@
+-- Schema snapshot: pg_dump --schema-only of a database migrated from empty (comments, SET lines
+-- and blank lines dropped). tests/integration/store_test.sh keeps it equal to migrations/.
+CREATE TABLE public.failure_details (
+    policy_id bigint NOT NULL,
+    result_type text NOT NULL,
+    sending_mta_ip text,
+    receiving_mx_hostname text,
+    receiving_mx_helo text,
+    receiving_ip text,
+    failed_session_count bigint NOT NULL,
+    additional_information text,
+    failure_reason_code text,
+    policy_domain text NOT NULL,
+    start_datetime timestamp with time zone NOT NULL,
+    CONSTRAINT failure_details_failed_session_count_check CHECK ((failed_session_count >= 0))
+);
+CREATE TABLE public.policies (
+    id bigint NOT NULL,
+    report_id bigint NOT NULL,
+    "position" integer NOT NULL,
+    policy_type text NOT NULL,
+    policy_string text[] NOT NULL,
+    policy_domain text NOT NULL,
+    mx_host text[] NOT NULL,
+    total_successful_session_count bigint NOT NULL,
+    total_failure_session_count bigint NOT NULL,
+    start_datetime timestamp with time zone NOT NULL,
+    organization_name text NOT NULL,
+    CONSTRAINT policies_policy_type_check CHECK ((policy_type = ANY (ARRAY['sts'::text, 'tlsa'::text, 'no-policy-found'::text]))),
+    CONSTRAINT policies_total_failure_session_count_check CHECK ((total_failure_session_count >= 0)),
+    CONSTRAINT policies_total_successful_session_count_check CHECK ((total_successful_session_count >= 0))
+);
+CREATE SEQUENCE public.policies_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE public.policies_id_seq OWNED BY public.policies.id;
+CREATE TABLE public.raw_messages (
+    id bigint NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    transport text NOT NULL,
+    source jsonb DEFAULT '{}'::jsonb NOT NULL,
+    sha256 bytea NOT NULL,
+    size integer NOT NULL,
+    body bytea,
+    duplicate_of bigint,
+    outcome text NOT NULL,
+    reason text,
+    detail text,
+    reports integer DEFAULT 0 NOT NULL,
+    processed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT raw_messages_check CHECK (((body IS NOT NULL) OR (duplicate_of IS NOT NULL))),
+    CONSTRAINT raw_messages_check1 CHECK (((outcome = 'rejected'::text) = (reason IS NOT NULL))),
+    CONSTRAINT raw_messages_outcome_check CHECK ((outcome = ANY (ARRAY['stored'::text, 'rejected'::text, 'duplicate'::text]))),
+    CONSTRAINT raw_messages_sha256_check CHECK ((octet_length(sha256) = 32)),
+    CONSTRAINT raw_messages_size_check CHECK ((size >= 0)),
+    CONSTRAINT raw_messages_transport_check CHECK ((transport = ANY (ARRAY['cli'::text, 'smtp'::text, 'imap'::text, 'https'::text])))
+);
+CREATE SEQUENCE public.raw_messages_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE public.raw_messages_id_seq OWNED BY public.raw_messages.id;
+CREATE TABLE public.report_quirks (
+    report_id bigint NOT NULL,
+    quirk text NOT NULL
+);
+CREATE TABLE public.reports (
+    id bigint NOT NULL,
+    raw_message_id bigint NOT NULL,
+    dedup_key bytea NOT NULL,
+    organization_name text NOT NULL,
+    contact_info text,
+    report_id text NOT NULL,
+    start_datetime timestamp with time zone NOT NULL,
+    end_datetime timestamp with time zone NOT NULL,
+    successful_sessions bigint NOT NULL,
+    failed_sessions bigint NOT NULL,
+    source_part text,
+    source_filename text,
+    stored_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT reports_check CHECK ((end_datetime >= start_datetime))
+);
+CREATE SEQUENCE public.reports_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE public.reports_id_seq OWNED BY public.reports.id;
+CREATE TABLE public.schema_migrations (
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+ALTER TABLE ONLY public.policies ALTER COLUMN id SET DEFAULT nextval('public.policies_id_seq'::regclass);
+ALTER TABLE ONLY public.raw_messages ALTER COLUMN id SET DEFAULT nextval('public.raw_messages_id_seq'::regclass);
+ALTER TABLE ONLY public.reports ALTER COLUMN id SET DEFAULT nextval('public.reports_id_seq'::regclass);
+ALTER TABLE ONLY public.policies
+    ADD CONSTRAINT policies_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.policies
+    ADD CONSTRAINT policies_report_id_position_key UNIQUE (report_id, "position");
+ALTER TABLE ONLY public.raw_messages
+    ADD CONSTRAINT raw_messages_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.report_quirks
+    ADD CONSTRAINT report_quirks_pkey PRIMARY KEY (report_id, quirk);
+ALTER TABLE ONLY public.reports
+    ADD CONSTRAINT reports_dedup_key_key UNIQUE (dedup_key);
+ALTER TABLE ONLY public.reports
+    ADD CONSTRAINT reports_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (name);
+CREATE INDEX failure_details_domain_type ON public.failure_details USING btree (policy_domain, result_type, start_datetime);
+CREATE INDEX failure_details_mx_start ON public.failure_details USING btree (receiving_mx_hostname, start_datetime);
+CREATE INDEX failure_details_policy ON public.failure_details USING btree (policy_id);
+CREATE INDEX failure_details_type_start ON public.failure_details USING btree (result_type, start_datetime);
+CREATE INDEX policies_domain_start ON public.policies USING btree (policy_domain, start_datetime);
+CREATE INDEX policies_organization_start ON public.policies USING btree (organization_name, start_datetime);
+CREATE INDEX raw_messages_received ON public.raw_messages USING btree (received_at);
+CREATE INDEX raw_messages_rejected ON public.raw_messages USING btree (reason, received_at) WHERE (outcome = 'rejected'::text);
+CREATE INDEX raw_messages_sha256 ON public.raw_messages USING btree (sha256);
+CREATE INDEX report_quirks_quirk ON public.report_quirks USING btree (quirk);
+CREATE INDEX reports_organization ON public.reports USING btree (organization_name, start_datetime);
+CREATE INDEX reports_raw_message ON public.reports USING btree (raw_message_id);
+CREATE INDEX reports_start ON public.reports USING btree (start_datetime);
+ALTER TABLE ONLY public.failure_details
+    ADD CONSTRAINT failure_details_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES public.policies(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.policies
+    ADD CONSTRAINT policies_report_id_fkey FOREIGN KEY (report_id) REFERENCES public.reports(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.raw_messages
+    ADD CONSTRAINT raw_messages_duplicate_of_fkey FOREIGN KEY (duplicate_of) REFERENCES public.raw_messages(id);
+ALTER TABLE ONLY public.report_quirks
+    ADD CONSTRAINT report_quirks_report_id_fkey FOREIGN KEY (report_id) REFERENCES public.reports(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.reports
+    ADD CONSTRAINT reports_raw_message_id_fkey FOREIGN KEY (raw_message_id) REFERENCES public.raw_messages(id);

@@ -1,0 +1,286 @@
+#include "cli/db_commands.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "cli/inputs.hpp"
+#include "cli/parse_command.hpp"
+#include "pipeline/pipeline.hpp"
+#include "store/embedded.hpp"
+#include "store/store.hpp"
+
+namespace tlsrpt::cli {
+namespace {
+
+// Exit status for a database failure (connection, transaction): distinct from rejections.
+constexpr int exit_database = 3;
+
+struct DatabaseOptions {
+  std::string url;
+  std::string data_dir;
+  bool no_migrate = false;
+};
+
+void add_database_options(CLI::App& cmd, DatabaseOptions& o, bool migrate_flag) {
+  cmd.add_option("--database-url", o.url,
+                 "PostgreSQL connection (URL or key=value); default TLSRPT_DATABASE_URL, else the embedded cluster")
+      ->envname("TLSRPT_DATABASE_URL");
+  cmd.add_option("--data-dir", o.data_dir, "Where the embedded PostgreSQL cluster lives when no URL is given")
+      ->envname("TLSRPT_DATA_DIR")
+      ->default_str("data");
+  if (migrate_flag) cmd.add_flag("--no-migrate", o.no_migrate, "Do not apply pending migrations first");
+}
+
+// The database: the configured one, or the embedded cluster (kept alive as long as this is).
+struct Database {
+  std::unique_ptr<store::EmbeddedPostgres> embedded;
+  std::unique_ptr<store::Store> store;
+};
+
+Database open_database(const DatabaseOptions& o, bool migrate) {
+  Database db;
+  std::string url = o.url;
+  if (url.empty()) {
+    db.embedded = std::make_unique<store::EmbeddedPostgres>(o.data_dir.empty() ? "data" : o.data_dir);
+    url = db.embedded->url();
+  }
+  db.store = std::make_unique<store::Store>(url);
+  if (migrate) {
+    for (const auto& name : db.store->migrate()) std::fprintf(stderr, "migrate: applied %s\n", name.c_str());
+  } else if (const auto pending = db.store->pending(); !pending.empty()) {
+    throw store::Error("the database schema is behind (" + std::to_string(pending.size()) +
+                           " migrations pending): run tlsrpt migrate",
+                       false);
+  }
+  return db;
+}
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+report::Limits limits_from(const LimitOptions& o) {
+  report::Limits limits;
+  if (auto err = report::apply_limit_environment(limits)) throw CLI::ValidationError(*err);
+  for (const auto& a : o.assignments)
+    if (auto err = report::set_limit(limits, a)) throw CLI::ValidationError("--limit", *err);
+  return limits;
+}
+
+volatile std::sig_atomic_t interrupted = 0;
+
+struct IngestOptions {
+  std::vector<std::string> paths;
+  DatabaseOptions db;
+  LimitOptions limits;
+  std::size_t batch = 200;
+  bool progress = true;
+};
+
+int run_ingest(const IngestOptions& opt) {
+  const report::Limits limits = limits_from(opt.limits);
+  Database db = open_database(opt.db, !opt.db.no_migrate);
+  const bool tty = opt.progress && isatty(2);
+  std::signal(SIGINT, [](int) { interrupted = 1; });
+  std::signal(SIGTERM, [](int) { interrupted = 1; });
+
+  std::uint64_t messages = 0, stored = 0, duplicates = 0, rejected = 0, new_reports = 0, dup_reports = 0, errors = 0;
+  std::map<std::string, std::uint64_t> reasons;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  std::size_t in_batch = 0;
+  auto progress = [&](bool final) {
+    if (!tty) return;
+    const double secs = elapsed();
+    std::fprintf(stderr, "\r\033[Kingest: %llu messages  %llu stored  %llu duplicates  %llu rejected  %.0f msg/s%s",
+                 static_cast<unsigned long long>(messages), static_cast<unsigned long long>(stored),
+                 static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(rejected),
+                 secs > 0 ? static_cast<double>(messages) / secs : 0.0, final ? "\n" : "");
+  };
+  auto last_draw = std::chrono::steady_clock::now();
+
+  db.store->begin_batch();
+  InputVisitor v;
+  auto record = [&](const std::string& name, std::string_view bytes, const pipeline::Result& result) {
+    if (interrupted) return;
+    store::RawMessage raw;
+    raw.bytes = bytes;
+    raw.transport = "cli";
+    raw.source_json = "{\"path\":" + json_string(name) + "}";
+    const store::StoreResult r = db.store->store(raw, result);
+    ++messages;
+    new_reports += static_cast<std::uint64_t>(r.new_reports);
+    dup_reports += static_cast<std::uint64_t>(r.duplicate_reports);
+    switch (r.outcome) {
+      case store::Outcome::stored: ++stored; break;
+      case store::Outcome::duplicate: ++duplicates; break;
+      case store::Outcome::rejected: {
+        ++rejected;
+        const auto& rej = result.rejections.front();
+        ++reasons[std::string(report::to_string(rej.reason))];
+        if (!tty) std::fprintf(stderr, "%s: rejected: %.*s: %s\n", name.c_str(), static_cast<int>(report::to_string(rej.reason).size()),
+                               report::to_string(rej.reason).data(), rej.detail.c_str());
+        break;
+      }
+    }
+    if (++in_batch >= opt.batch) {
+      db.store->commit_batch();
+      db.store->begin_batch();
+      in_batch = 0;
+    }
+    if (tty && std::chrono::steady_clock::now() - last_draw > std::chrono::milliseconds(200)) {
+      progress(false);
+      last_draw = std::chrono::steady_clock::now();
+    }
+  };
+  v.input = [&](const std::string& name, std::string_view bytes) {
+    record(name, bytes, pipeline::parse(bytes, name, limits));
+  };
+  v.too_large = [&](const std::string& name, std::uint64_t size) {
+    // Too large to read whole: nothing to keep but the fact; counted, not stored.
+    ++rejected;
+    ++reasons["message-too-large"];
+    std::fprintf(stderr, "%s: rejected: message-too-large: %llu bytes (limit %llu); not stored\n", name.c_str(),
+                 static_cast<unsigned long long>(size), static_cast<unsigned long long>(limits.message_size));
+  };
+  v.error = [&](const std::string& name, const std::string& error) {
+    ++errors;
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), error.c_str());
+  };
+  try {
+    visit_inputs(opt.paths.empty() ? std::vector<std::string>{"-"} : opt.paths, limits, v);
+    db.store->commit_batch();
+  } catch (...) {
+    db.store->abort_batch();
+    throw;
+  }
+  progress(true);
+  std::string by_reason;
+  for (const auto& [reason, n] : reasons) by_reason += " " + reason + "=" + std::to_string(n);
+  std::fprintf(stderr,
+               "ingest: messages=%llu stored=%llu duplicates=%llu rejected=%llu errors=%llu reports=%llu "
+               "duplicate-reports=%llu seconds=%.2f%s%s\n",
+               static_cast<unsigned long long>(messages), static_cast<unsigned long long>(stored),
+               static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(rejected),
+               static_cast<unsigned long long>(errors), static_cast<unsigned long long>(new_reports),
+               static_cast<unsigned long long>(dup_reports), elapsed(), by_reason.c_str(),
+               interrupted ? " (interrupted: the last batch was not stored)" : "");
+  if (interrupted) return 130;
+  return rejected || errors ? 1 : 0;
+}
+
+struct ReprocessOptions {
+  DatabaseOptions db;
+  LimitOptions limits;
+  std::optional<std::string> reason, since;
+};
+
+int run_reprocess(const ReprocessOptions& opt) {
+  const report::Limits limits = limits_from(opt.limits);
+  Database db = open_database(opt.db, !opt.db.no_migrate);
+  std::uint64_t seen = 0, now_stored = 0, now_duplicate = 0, still = 0;
+  for (const auto& m : db.store->rejected(opt.reason, opt.since)) {
+    ++seen;
+    const std::string body = db.store->body(m.id);
+    const auto result = pipeline::parse(body, "", limits);
+    const auto r = db.store->restore(m.id, result);
+    if (r.outcome == store::Outcome::stored) ++now_stored;
+    else if (r.outcome == store::Outcome::duplicate) ++now_duplicate;
+    else ++still;
+  }
+  std::fprintf(stderr, "reprocess: rejected=%llu now-stored=%llu now-duplicate=%llu still-rejected=%llu\n",
+               static_cast<unsigned long long>(seen), static_cast<unsigned long long>(now_stored),
+               static_cast<unsigned long long>(now_duplicate), static_cast<unsigned long long>(still));
+  return 0;
+}
+
+// Runs a command; a database failure is one clear line and exit status 3.
+template <class F>
+int guarded(const char* name, F&& f) {
+  try {
+    return f();
+  } catch (const store::Error& e) {
+    std::fprintf(stderr, "tlsrpt %s: database error%s: %s\n", name, e.transient() ? " (temporary, retry later)" : "",
+                 e.what());
+    return exit_database;
+  }
+}
+
+}  // namespace
+
+void add_db_commands(CLI::App& app, int& exit_code) {
+  {
+    auto o = std::make_shared<DatabaseOptions>();
+    auto status = std::make_shared<bool>(false);
+    CLI::App* cmd = app.add_subcommand("migrate", "Apply pending database migrations (safe to run from several processes at once)");
+    add_database_options(*cmd, *o, false);
+    cmd->add_flag("--status", *status, "List pending migrations and exit");
+    cmd->callback([o, status, &exit_code] {
+      exit_code = guarded("migrate", [&] {
+        std::unique_ptr<store::EmbeddedPostgres> embedded;
+        std::string url = o->url;
+        if (url.empty()) {
+          embedded = std::make_unique<store::EmbeddedPostgres>(o->data_dir.empty() ? "data" : o->data_dir);
+          url = embedded->url();
+        }
+        store::Store s(url);
+        if (*status) {
+          const auto pending = s.pending();
+          for (const auto& p : pending) std::printf("pending %s\n", p.c_str());
+          if (pending.empty()) std::printf("up to date\n");
+          return 0;
+        }
+        const auto applied = s.migrate();
+        for (const auto& a : applied) std::printf("applied %s\n", a.c_str());
+        if (applied.empty()) std::printf("up to date\n");
+        return 0;
+      });
+    });
+  }
+  {
+    auto o = std::make_shared<IngestOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "ingest",
+        "Parse reports (the inputs tlsrpt parse reads) and store them in PostgreSQL: every input is kept with its "
+        "outcome (stored, duplicate, or rejected with its reason). Exit status: 0 all stored or duplicates, 1 some "
+        "rejected, 2 usage, 3 database error (the current batch is rolled back; rerun to complete).");
+    cmd->add_option("paths", o->paths, "Files, directories, mbox files or - (stdin); stdin when none is given")
+        ->check(CLI::ExistingPath | CLI::IsMember({"-"}));
+    add_database_options(*cmd, o->db, true);
+    add_limit_options(*cmd, o->limits);
+    cmd->add_option("--batch", o->batch, "Messages per transaction (each message is atomic on its own)")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    cmd->add_flag("!--no-progress", o->progress, "No progress line, even on a terminal");
+    cmd->callback([o, &exit_code] { exit_code = guarded("ingest", [&] { return run_ingest(*o); }); });
+  }
+  {
+    auto o = std::make_shared<ReprocessOptions>();
+    CLI::App* cmd = app.add_subcommand(
+        "reprocess", "Run the pipeline again over stored rejected messages (after a parser fix) and store what now reads");
+    add_database_options(*cmd, o->db, true);
+    add_limit_options(*cmd, o->limits);
+    cmd->add_option("--reason", o->reason, "Only messages rejected for this reason (see tlsrpt parse --list-reasons)");
+    cmd->add_option("--since", o->since, "Only messages received since this time (e.g. 2026-01-01 or 2026-01-01T00:00:00Z)");
+    cmd->callback([o, &exit_code] { exit_code = guarded("reprocess", [&] { return run_reprocess(*o); }); });
+  }
+}
+
+}  // namespace tlsrpt::cli

@@ -1,0 +1,382 @@
+#include "store/store.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <pqxx/pqxx>
+#include <set>
+
+#include "store/migrations.hpp"
+
+namespace tlsrpt::store {
+namespace {
+
+constexpr long migration_lock = 0x746c7372;  // "tlsr": the advisory lock key for migrations
+
+std::string hex(const unsigned char* data, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(n * 2, '\0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = digits[data[i] >> 4];
+    out[2 * i + 1] = digits[data[i] & 15];
+  }
+  return out;
+}
+
+// bytea input in PostgreSQL's hex format.
+std::string bytea_literal(std::string_view bytes) {
+  return "\\x" + hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+}
+
+// A text[] literal: {"a","b",NULL}.
+class TextArray {
+ public:
+  void add(std::string_view s) {
+    sep();
+    out_ += '"';
+    for (char c : s) {
+      if (c == '"' || c == '\\') out_ += '\\';
+      out_ += c;
+    }
+    out_ += '"';
+  }
+  void add(std::optional<std::string_view> s) {
+    if (s) {
+      add(*s);
+    } else {
+      sep();
+      out_ += "NULL";
+    }
+  }
+  std::string str() const { return "{" + out_ + "}"; }
+
+ private:
+  void sep() {
+    if (!out_.empty()) out_ += ',';
+  }
+  std::string out_;
+};
+
+std::string text_array(const std::vector<std::string>& v) {
+  TextArray a;
+  for (const auto& s : v) a.add(std::string_view(s));
+  return a.str();
+}
+
+// Errors the sender or a later run can get past by retrying: the connection, the server
+// shutting down, resources, serialization. SQLSTATE classes 08, 57, 53, 40.
+bool transient_state(const std::string& state) {
+  return state.starts_with("08") || state.starts_with("57") || state.starts_with("53") || state.starts_with("40");
+}
+
+template <class F>
+auto translate(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const pqxx::broken_connection& e) {
+    throw Error(std::string(what) + ": database connection lost: " + e.what(), true);
+  } catch (const pqxx::in_doubt_error& e) {
+    throw Error(std::string(what) + ": commit in doubt: " + e.what(), true);
+  } catch (const pqxx::sql_error& e) {
+    throw Error(std::string(what) + ": " + e.what(), transient_state(e.sqlstate()));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(std::string(what) + ": " + e.what(), false);
+  }
+}
+
+std::string dedup_key(const report::Report& r) {
+  std::set<std::string_view> domains;
+  for (const auto& p : r.policies) domains.insert(p.policy_domain);
+  std::string key = r.organization_name;
+  key += '\0';
+  key += r.report_id;
+  key += '\0';
+  key += std::to_string(r.start_datetime) + '\0' + std::to_string(r.end_datetime);
+  for (auto d : domains) {
+    key += '\0';
+    key += d;
+  }
+  return sha256_hex(key);
+}
+
+std::optional<std::string> opt(const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); }
+
+}  // namespace
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
+  return hex(md, n);
+}
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::stored: return "stored";
+    case Outcome::duplicate: return "duplicate";
+    case Outcome::rejected: return "rejected";
+  }
+  return "rejected";
+}
+
+struct Store::Impl {
+  pqxx::connection conn;
+  std::unique_ptr<pqxx::work> batch;
+
+  explicit Impl(const std::string& url) : conn(url) {
+    conn.prepare("raw_copy", "SELECT id FROM raw_messages WHERE sha256 = decode($1, 'hex') AND body IS NOT NULL ORDER BY id LIMIT 1");
+    conn.prepare("raw_insert",
+                 "INSERT INTO raw_messages (transport, source, sha256, size, body, duplicate_of, outcome, reason, detail, reports) "
+                 "VALUES ($1, $2::jsonb, decode($3, 'hex'), $4, $5::bytea, $6, $7, $8, $9, $10) RETURNING id");
+    conn.prepare("raw_outcome",
+                 "UPDATE raw_messages SET outcome = $2, reason = $3, detail = $4, reports = $5, processed_at = now() WHERE id = $1");
+    conn.prepare("report_insert",
+                 "INSERT INTO reports (raw_message_id, dedup_key, organization_name, contact_info, report_id, start_datetime, "
+                 "end_datetime, successful_sessions, failed_sessions, source_part, source_filename) "
+                 "VALUES ($1, decode($2, 'hex'), $3, $4, $5, to_timestamp($6), to_timestamp($7), $8, $9, $10, $11) "
+                 "ON CONFLICT (dedup_key) DO NOTHING RETURNING id");
+    conn.prepare("quirks_insert", "INSERT INTO report_quirks (report_id, quirk) SELECT $1, unnest($2::text[])");
+    conn.prepare("policy_insert",
+                 "INSERT INTO policies (report_id, position, policy_type, policy_string, policy_domain, mx_host, "
+                 "total_successful_session_count, total_failure_session_count, start_datetime, organization_name) "
+                 "VALUES ($1, $2, $3, $4::text[], $5, $6::text[], $7, $8, to_timestamp($9), $10) RETURNING id");
+    conn.prepare("details_insert",
+                 "INSERT INTO failure_details (policy_id, result_type, sending_mta_ip, receiving_mx_hostname, "
+                 "receiving_mx_helo, receiving_ip, failed_session_count, additional_information, failure_reason_code, "
+                 "policy_domain, start_datetime) "
+                 "SELECT $1, t.*, $10, to_timestamp($11) FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
+                 "$6::text[], $7::bigint[], $8::text[], $9::text[]) AS t");
+  }
+
+  // Inserts one report unless it is stored already; returns whether it was new.
+  bool insert_report(pqxx::transaction_base& tx, std::int64_t raw_id, const pipeline::Parsed& parsed) {
+    const report::Report& r = parsed.report;
+    const pqxx::result ins = tx.exec_prepared(
+        "report_insert", raw_id, dedup_key(r), r.organization_name, r.contact_info, r.report_id, r.start_datetime,
+        r.end_datetime, r.total_successful(), r.total_failure(), opt(parsed.origin.part), opt(parsed.origin.filename));
+    if (ins.empty()) return false;
+    const auto report_id = ins[0][0].as<std::int64_t>();
+    if (!r.quirks.empty()) {
+      TextArray q;
+      r.quirks.for_each([&q](report::Quirk k) { q.add(report::to_string(k)); });
+      tx.exec_prepared("quirks_insert", report_id, q.str());
+    }
+    for (std::size_t i = 0; i < r.policies.size(); ++i) {
+      const report::Policy& p = r.policies[i];
+      const auto policy_id =
+          tx.exec_prepared("policy_insert", report_id, static_cast<int>(i), p.policy_type, text_array(p.policy_string),
+                           p.policy_domain, text_array(p.mx_host), p.total_successful_session_count,
+                           p.total_failure_session_count, r.start_datetime, r.organization_name)[0][0]
+              .as<std::int64_t>();
+      if (p.failure_details.empty()) continue;
+      using F = report::FailureDetail;
+      TextArray cols[F::field_count];
+      std::string counts;
+      for (const auto& fd : p.failure_details) {
+        for (unsigned f = 0; f < F::field_count; ++f) cols[f].add(fd.optional(static_cast<F::Field>(f)));
+        counts += (counts.empty() ? "" : ",") + std::to_string(fd.failed_session_count);
+      }
+      tx.exec_prepared("details_insert", policy_id, cols[F::result_type].str(), cols[F::sending_mta_ip].str(),
+                       cols[F::receiving_mx_hostname].str(), cols[F::receiving_mx_helo].str(),
+                       cols[F::receiving_ip].str(), "{" + counts + "}", cols[F::additional_information].str(),
+                       cols[F::failure_reason_code].str(), p.policy_domain, r.start_datetime);
+    }
+    return true;
+  }
+
+  StoreResult store_in(pqxx::transaction_base& tx, const RawMessage& raw, const pipeline::Result& result) {
+    const std::string sha = sha256_hex(raw.bytes);
+    const pqxx::result copy = tx.exec_prepared("raw_copy", sha);
+    std::optional<std::int64_t> duplicate_of;
+    std::optional<std::string> body;
+    if (copy.empty()) body = bytea_literal(raw.bytes);
+    else duplicate_of = copy[0][0].as<std::int64_t>();
+
+    StoreResult out;
+    if (!result.accepted()) {
+      const report::Rejection& rej = result.rejections.front();
+      out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
+                                    body, duplicate_of, "rejected", std::string(report::to_string(rej.reason)), rej.detail, 0)[0][0]
+                       .as<std::int64_t>();
+      out.outcome = Outcome::rejected;
+      return out;
+    }
+    out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
+                                  body, duplicate_of, "stored", std::optional<std::string>(), std::optional<std::string>(),
+                                  static_cast<int>(result.reports.size()))[0][0]
+                     .as<std::int64_t>();
+    record_reports(tx, out, result);
+    if (out.outcome == Outcome::duplicate)
+      tx.exec_prepared("raw_outcome", out.raw_id, "duplicate", std::optional<std::string>(), std::optional<std::string>(),
+                       static_cast<int>(result.reports.size()));
+    return out;
+  }
+
+  void record_reports(pqxx::transaction_base& tx, StoreResult& out, const pipeline::Result& result) {
+    for (const auto& parsed : result.reports) {
+      if (insert_report(tx, out.raw_id, parsed)) ++out.new_reports;
+      else ++out.duplicate_reports;
+    }
+    out.outcome = out.new_reports > 0 ? Outcome::stored : Outcome::duplicate;
+  }
+};
+
+Store::Store(const std::string& database_url) {
+  translate("connect", [&] {
+    impl_ = std::make_unique<Impl>(database_url);
+    return 0;
+  });
+}
+
+Store::~Store() = default;
+
+std::vector<std::string> Store::pending() {
+  return translate("pending migrations", [&] {
+    pqxx::work tx(impl_->conn);
+    std::set<std::string> applied;
+    if (!tx.exec("SELECT to_regclass('schema_migrations')")[0][0].is_null())
+      for (const auto& row : tx.exec("SELECT name FROM schema_migrations")) applied.insert(row[0].as<std::string>());
+    std::vector<std::string> out;
+    for (const auto& m : migrations())
+      if (!applied.count(std::string(m.name))) out.emplace_back(m.name);
+    return out;
+  });
+}
+
+std::vector<std::string> Store::migrate() {
+  return translate("migrate", [&] {
+    pqxx::connection& c = impl_->conn;
+    pqxx::nontransaction(c).exec("SELECT pg_advisory_lock(" + std::to_string(migration_lock) + ")");
+    struct Unlock {
+      pqxx::connection& c;
+      ~Unlock() {
+        try {
+          pqxx::nontransaction(c).exec("SELECT pg_advisory_unlock(" + std::to_string(migration_lock) + ")");
+        } catch (...) {
+        }
+      }
+    } unlock{c};
+    {
+      pqxx::work tx(c);
+      tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, "
+              "applied_at timestamptz NOT NULL DEFAULT now())");
+      tx.commit();
+    }
+    std::map<std::string, std::string> applied;
+    {
+      pqxx::work tx(c);
+      for (const auto& row : tx.exec("SELECT name, checksum FROM schema_migrations"))
+        applied[row[0].as<std::string>()] = row[1].as<std::string>();
+    }
+    std::set<std::string> known;
+    for (const auto& m : migrations()) known.emplace(m.name);
+    for (const auto& [name, sum] : applied)
+      if (!known.count(name))
+        throw Error("the database has migration " + name + ", which this tlsrpt does not know: upgrade tlsrpt", false);
+    std::vector<std::string> done;
+    for (const auto& m : migrations()) {
+      const std::string name(m.name);
+      const std::string sum = sha256_hex(m.sql);
+      if (auto it = applied.find(name); it != applied.end()) {
+        if (it->second != sum)
+          throw Error("migration " + name + " was edited after it was applied (checksum " + it->second.substr(0, 12) +
+                          " in the database, " + sum.substr(0, 12) + " now); add a new migration instead",
+                      false);
+        continue;
+      }
+      pqxx::work tx(c);
+      tx.exec(std::string(m.sql));
+      tx.exec_params("INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", name, sum);
+      tx.commit();
+      done.push_back(name);
+    }
+    return done;
+  });
+}
+
+StoreResult Store::store(const RawMessage& raw, const pipeline::Result& result) {
+  return translate("store", [&] {
+    if (impl_->batch) {
+      pqxx::subtransaction sub(*impl_->batch, "message");
+      StoreResult r = impl_->store_in(sub, raw, result);
+      sub.commit();
+      return r;
+    }
+    pqxx::work tx(impl_->conn);
+    StoreResult r = impl_->store_in(tx, raw, result);
+    tx.commit();
+    return r;
+  });
+}
+
+void Store::begin_batch() {
+  translate("begin", [&] {
+    impl_->batch = std::make_unique<pqxx::work>(impl_->conn);
+    return 0;
+  });
+}
+
+void Store::commit_batch() {
+  translate("commit", [&] {
+    if (impl_->batch) impl_->batch->commit();
+    impl_->batch.reset();
+    return 0;
+  });
+}
+
+void Store::abort_batch() noexcept {
+  try {
+    impl_->batch.reset();  // rolls back
+  } catch (...) {
+  }
+}
+
+std::vector<RejectedMessage> Store::rejected(const std::optional<std::string>& reason,
+                                             const std::optional<std::string>& since) {
+  return translate("list rejected", [&] {
+    pqxx::work tx(impl_->conn);
+    std::vector<RejectedMessage> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT id, reason, source::text FROM raw_messages WHERE outcome = 'rejected' "
+             "AND ($1::text IS NULL OR reason = $1) AND ($2::timestamptz IS NULL OR received_at >= $2) ORDER BY id",
+             reason, since))
+      out.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::string>()});
+    return out;
+  });
+}
+
+std::string Store::body(std::int64_t raw_id) {
+  return translate("load message", [&] {
+    pqxx::work tx(impl_->conn);
+    const auto r = tx.exec_params(
+        "SELECT COALESCE(m.body, d.body) FROM raw_messages m LEFT JOIN raw_messages d ON d.id = m.duplicate_of "
+        "WHERE m.id = $1",
+        raw_id);
+    if (r.empty() || r[0][0].is_null()) throw Error("raw message " + std::to_string(raw_id) + " has no body", false);
+    const pqxx::binarystring bytes(r[0][0]);
+    return bytes.str();
+  });
+}
+
+StoreResult Store::restore(std::int64_t raw_id, const pipeline::Result& result) {
+  return translate("reprocess", [&] {
+    pqxx::work tx(impl_->conn);
+    StoreResult out;
+    out.raw_id = raw_id;
+    if (result.accepted()) {
+      impl_->record_reports(tx, out, result);
+      tx.exec_prepared("raw_outcome", raw_id, std::string(to_string(out.outcome)), std::optional<std::string>(),
+                       std::optional<std::string>(), static_cast<int>(result.reports.size()));
+    } else {
+      const report::Rejection& rej = result.rejections.front();
+      tx.exec_prepared("raw_outcome", raw_id, "rejected", std::string(report::to_string(rej.reason)), rej.detail, 0);
+      out.outcome = Outcome::rejected;
+    }
+    tx.commit();
+    return out;
+  });
+}
+
+}  // namespace tlsrpt::store

@@ -1,0 +1,95 @@
+// The store: PostgreSQL through libpqxx. The only code with SQL.
+//
+// Purpose: keep every raw message exactly as received and, in the same transaction, either the
+// reports read from it or its rejection; apply the schema migrations.
+// Trusts: the pipeline's results (validated values); nothing about the database state.
+// Errors: store::Error, transient (connection lost, server shutting down, serialization
+// failure: retry later) or permanent (schema edited, constraint broken: a bug). Nothing is
+// half-written: a failed store() leaves no trace of that message.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pipeline/pipeline.hpp"
+
+namespace tlsrpt::store {
+
+class Error : public std::runtime_error {
+ public:
+  Error(const std::string& what, bool transient) : std::runtime_error(what), transient_(transient) {}
+  bool transient() const { return transient_; }
+
+ private:
+  bool transient_;
+};
+
+struct RawMessage {
+  std::string_view bytes;
+  std::string transport = "cli";  // cli | smtp | imap | https
+  std::string source_json = "{}";  // where it came from, e.g. {"path": "..."}
+};
+
+enum class Outcome { stored, duplicate, rejected };
+std::string_view to_string(Outcome outcome);
+
+struct StoreResult {
+  Outcome outcome = Outcome::rejected;
+  std::int64_t raw_id = 0;
+  int new_reports = 0;
+  int duplicate_reports = 0;
+};
+
+struct RejectedMessage {
+  std::int64_t id;
+  std::string reason;
+  std::string source_json;
+};
+
+class Store {
+ public:
+  // Connects (a libpq URL or key=value string). Throws Error.
+  explicit Store(const std::string& database_url);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Applies pending migrations in order, each in its own transaction, under an advisory lock
+  // (two processes starting at once apply each migration once). Returns the names applied.
+  // Throws a permanent Error when an applied migration's file was edited since.
+  std::vector<std::string> migrate();
+  // Migrations not applied yet.
+  std::vector<std::string> pending();
+
+  // Stores one message and its outcome in one transaction (or in the open batch, see below).
+  StoreResult store(const RawMessage& raw, const pipeline::Result& result);
+
+  // Batching for backfills: between begin_batch() and commit_batch() each store() is atomic on
+  // its own (a savepoint) and the batch becomes durable at commit_batch(). Outside a batch,
+  // store() commits each message.
+  void begin_batch();
+  void commit_batch();
+  void abort_batch() noexcept;
+
+  // Rejected raw messages, oldest first, optionally with one reason or received since a time
+  // (any PostgreSQL timestamptz text).
+  std::vector<RejectedMessage> rejected(const std::optional<std::string>& reason,
+                                        const std::optional<std::string>& since);
+  std::string body(std::int64_t raw_id);
+  // Records the outcome of re-running the pipeline on a stored raw message.
+  StoreResult restore(std::int64_t raw_id, const pipeline::Result& result);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// SHA-256 of the bytes, lower-case hex.
+std::string sha256_hex(std::string_view bytes);
+
+}  // namespace tlsrpt::store

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The store against a real PostgreSQL: idempotence, concurrency, rejections kept and
+# reprocessed, failures that leave nothing half-written, migrations, the schema snapshot.
+# Usage: store_test.sh PATH/TO/tlsrpt   (from the repository root)
+set -u
+tlsrpt=$(realpath "$1")
+. tests/integration/pg.sh
+passed=0 failed=0
+# pg_dump minus what varies between runs: comments, SET lines, the \restrict token, blank lines.
+schema_of() { pg_dump --schema-only --no-owner --no-privileges "$1" | grep -vE '^(--|SET |SELECT pg_catalog|\\restrict|\\unrestrict|$)'; }
+snapshot() { grep -vE '^(--|$)' schema/schema.sql; }
+check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; fi; }
+tmp=$(mktemp -d)
+trap 'pg_stop; rm -rf "$tmp"' EXIT
+pg_start || exit 1
+
+corpus=tests/fixtures
+[ -d ../shared/corpus ] && corpus="tests/fixtures ../shared/corpus"
+# What tlsrpt parse sees: distinct reports (organisation, report-id, range, domains) and their sessions.
+"$tlsrpt" parse $corpus 2>/dev/null | python3 -c '
+import json, sys
+seen = {}
+for line in sys.stdin:
+    r = json.loads(line)
+    key = (r["organization-name"], r["report-id"], r["date-range"]["start-datetime"], r["date-range"]["end-datetime"],
+           tuple(sorted({p["policy"]["policy-domain"] for p in r["policies"]})))
+    if key not in seen:
+        seen[key] = (sum(p["summary"]["total-successful-session-count"] for p in r["policies"]),
+                     sum(p["summary"]["total-failure-session-count"] for p in r["policies"]),
+                     sum(len(p["failure-details"]) for p in r["policies"]))
+print(len(seen), sum(v[0] for v in seen.values()), sum(v[1] for v in seen.values()), sum(v[2] for v in seen.values()))
+' >"$tmp/expected"
+read -r want_reports want_ok want_failed want_details <"$tmp/expected"
+inputs=$(find $corpus -type f | wc -l)  # ingest keeps every file, reports or not
+mbox_extra=$(find $corpus -name '*.mbox' | wc -l)  # each test mbox holds two messages
+messages=$((inputs + mbox_extra))
+rejected=$("$tlsrpt" parse $corpus 2>&1 >/dev/null | grep -c ': rejected: ')
+accepted_messages=$((messages - rejected))
+
+# 1. Migrations: from empty, twice at once.
+"$tlsrpt" migrate --database-url "$PG_URL" >"$tmp/m1" 2>&1 & "$tlsrpt" migrate --database-url "$PG_URL" >"$tmp/m2" 2>&1; wait
+check "concurrent migrate: applied once" 1 "$(cat "$tmp/m1" "$tmp/m2" | grep -c 'applied 0001_initial.sql')"
+check "schema_migrations rows" "$(ls migrations/*.sql | wc -l)" "$(sql 'SELECT count(*) FROM schema_migrations')"
+"$tlsrpt" migrate --database-url "$PG_URL" --status >"$tmp/st"; check "migrate --status" "up to date" "$(cat "$tmp/st")"
+
+# 2. The schema snapshot in schema/ matches the migrations.
+schema_of "$PG_URL" >"$tmp/schema.sql"
+if diff -u <(snapshot) "$tmp/schema.sql" >"$tmp/schema.diff"; then check "schema snapshot" 0 0
+else check "schema snapshot (see diff)" same different; head -30 "$tmp/schema.diff"; fi
+
+# 3. Ingest everything: every input kept, each distinct report once, counts equal parse's.
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress $corpus >/dev/null 2>"$tmp/i1"
+check "ingest exit (some rejected)" 1 $?
+check "raw messages kept" "$messages" "$(sql 'SELECT count(*) FROM raw_messages')"
+check "rejected kept with reason" "$rejected" "$(sql "SELECT count(*) FROM raw_messages WHERE outcome='rejected' AND reason IS NOT NULL")"
+check "every raw message has its bytes" 0 "$(sql "SELECT count(*) FROM raw_messages m LEFT JOIN raw_messages d ON d.id = m.duplicate_of WHERE COALESCE(m.body, d.body) IS NULL")"
+check "reports" "$want_reports" "$(sql 'SELECT count(*) FROM reports')"
+check "successful sessions" "$want_ok" "$(sql 'SELECT sum(total_successful_session_count) FROM policies')"
+check "failed sessions" "$want_failed" "$(sql 'SELECT sum(total_failure_session_count) FROM policies')"
+check "failure-details" "$want_details" "$(sql 'SELECT count(*) FROM failure_details')"
+check "report totals match their policies" 0 "$(sql 'SELECT count(*) FROM reports r WHERE successful_sessions <> (SELECT sum(total_successful_session_count) FROM policies p WHERE p.report_id = r.id)')"
+check "quirks recorded" t "$(sql "SELECT count(*) > 0 FROM report_quirks WHERE quirk = 'datetime-no-timezone'")"
+
+# 4. Twice: the second run only finds duplicates.
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress $corpus >/dev/null 2>"$tmp/i2"
+check "second run stores nothing" "stored=0" "$(grep -o 'stored=[0-9]*' "$tmp/i2")"
+check "second run: every accepted message a duplicate" "duplicates=$accepted_messages" "$(grep -o ' duplicates=[0-9]*' "$tmp/i2" | tr -d ' ')"
+check "reports unchanged" "$want_reports" "$(sql 'SELECT count(*) FROM reports')"
+check "second copies keep no second body" "$messages" "$(sql "SELECT count(*) FROM raw_messages WHERE id > $messages AND body IS NULL")"
+
+# 5. Two ingests at once over the same files, on a fresh database: each report once.
+pg_newdb concurrent
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress --batch 1 $corpus >/dev/null 2>&1 &
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress --batch 1 $corpus >/dev/null 2>&1; wait
+check "concurrent ingest: reports once" "$want_reports" "$(sql 'SELECT count(*) FROM reports')"
+check "concurrent ingest: every arrival kept" "$((2 * messages))" "$(sql 'SELECT count(*) FROM raw_messages')"
+
+# 6. Reprocess: a message rejected under a tight limit reads after the limit is lifted.
+pg_newdb reprocess
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress --limit string_length=10 tests/fixtures/corpus/google_2022-09-15_mox.eml >/dev/null 2>&1
+check "rejected under the tight limit" "string-too-long" "$(sql "SELECT reason FROM raw_messages")"
+"$tlsrpt" reprocess --database-url "$PG_URL" --reason string-too-long 2>"$tmp/rp"
+check "reprocess summary" "reprocess: rejected=1 now-stored=1 now-duplicate=0 still-rejected=0" "$(cat "$tmp/rp")"
+check "now stored" "stored 1" "$(sql "SELECT outcome, reports FROM raw_messages" | tr '|' ' ')"
+check "its report" 1 "$(sql 'SELECT count(*) FROM reports')"
+
+# 7. The database fails mid-transaction: nothing half-written, a clear error, a rerun completes.
+pg_newdb failing
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
+sql "CREATE FUNCTION fail() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION 'injected failure'; END \$\$"
+sql "CREATE TRIGGER fail BEFORE INSERT ON failure_details FOR EACH ROW WHEN (NEW.result_type = 'certificate-expired') EXECUTE FUNCTION fail()"
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress --batch 1000 $corpus >/dev/null 2>"$tmp/fail"
+check "failure: exit status 3" 3 $?
+grep -q "injected failure" "$tmp/fail"; check "failure: the error is shown" 0 $?
+check "failure: nothing half-written" "0 0 0 0" "$(sql 'SELECT (SELECT count(*) FROM raw_messages), (SELECT count(*) FROM reports), (SELECT count(*) FROM policies), (SELECT count(*) FROM failure_details)' | tr '|' ' ')"
+sql "DROP TRIGGER fail ON failure_details"
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress $corpus >/dev/null 2>&1
+check "failure: the rerun completes" "$want_reports $want_details" "$(sql 'SELECT (SELECT count(*) FROM reports), (SELECT count(*) FROM failure_details)' | tr '|' ' ')"
+
+# 8. Unreachable database: a clear error and exit 3.
+"$tlsrpt" ingest --database-url "host=$tmp/nowhere port=5432 dbname=x" --no-progress tests/fixtures/corpus >/dev/null 2>"$tmp/down"
+check "unreachable: exit 3" 3 $?
+grep -q "database error (temporary, retry later)" "$tmp/down"; check "unreachable: says so" 0 $?
+
+# 9. An edited migration is refused; a database from a newer tlsrpt is refused.
+sql "UPDATE schema_migrations SET checksum = 'x' WHERE name = '0001_initial.sql'"
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>"$tmp/edited"; check "edited migration refused" 3 $?
+grep -q "was edited after it was applied" "$tmp/edited"; check "edited migration named" 0 $?
+pg_newdb newer
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
+sql "INSERT INTO schema_migrations (name, checksum) VALUES ('9999_future.sql', 'x')"
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1; check "newer database refused" 3 $?
+
+# 10. Upgrades from every earlier version: apply the first k migrations by hand, then migrate.
+files=(migrations/*.sql)
+for ((k = 0; k < ${#files[@]}; k++)); do
+  pg_newdb "upgrade$k"
+  sql "CREATE TABLE schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+  for ((i = 0; i < k; i++)); do
+    psql -q "$PG_URL" -v ON_ERROR_STOP=1 -f "${files[$i]}" >/dev/null
+    sql "INSERT INTO schema_migrations (name, checksum) VALUES ('$(basename "${files[$i]}")', '$(sha256sum "${files[$i]}" | cut -c1-64)')"
+  done
+  "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1; check "upgrade from version $k" 0 $?
+  schema_of "$PG_URL" >"$tmp/up.sql"
+  diff -q <(snapshot) "$tmp/up.sql" >/dev/null; check "upgrade from version $k: same schema" 0 $?
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
