@@ -10,7 +10,7 @@ CREATE TABLE raw_messages (
     source        jsonb       NOT NULL DEFAULT '{}'::jsonb,
     sha256        bytea       NOT NULL CHECK (octet_length(sha256) = 32),
     size          integer     NOT NULL CHECK (size >= 0),
-    body          bytea,
+    body          bytea COMPRESSION lz4,  -- lz4: several times cheaper than pglz for mail
     duplicate_of  bigint      REFERENCES raw_messages (id),
     outcome       text        NOT NULL CHECK (outcome IN ('stored', 'rejected', 'duplicate')),
     reason        text,
@@ -22,7 +22,6 @@ CREATE TABLE raw_messages (
 );
 CREATE INDEX raw_messages_sha256 ON raw_messages (sha256);
 CREATE INDEX raw_messages_rejected ON raw_messages (reason, received_at) WHERE outcome = 'rejected';
-CREATE INDEX raw_messages_received ON raw_messages (received_at);
 
 -- One row per distinct report. dedup_key = SHA-256 of organisation, report-id, date range and
 -- the sorted policy domains: a re-delivery is the same report, while a reporter reusing a
@@ -44,7 +43,6 @@ CREATE TABLE reports (
     CHECK (end_datetime >= start_datetime)
 );
 CREATE INDEX reports_start ON reports (start_datetime);
-CREATE INDEX reports_organization ON reports (organization_name, start_datetime);
 CREATE INDEX reports_raw_message ON reports (raw_message_id);
 
 CREATE TABLE report_quirks (

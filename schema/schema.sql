@@ -58,6 +58,7 @@ CREATE TABLE public.raw_messages (
     CONSTRAINT raw_messages_size_check CHECK ((size >= 0)),
     CONSTRAINT raw_messages_transport_check CHECK ((transport = ANY (ARRAY['cli'::text, 'smtp'::text, 'imap'::text, 'https'::text])))
 );
+ALTER TABLE ONLY public.raw_messages ALTER COLUMN body SET COMPRESSION lz4;
 CREATE SEQUENCE public.raw_messages_id_seq
     START WITH 1
     INCREMENT BY 1
@@ -120,11 +121,9 @@ CREATE INDEX failure_details_policy ON public.failure_details USING btree (polic
 CREATE INDEX failure_details_type_start ON public.failure_details USING btree (result_type, start_datetime);
 CREATE INDEX policies_domain_start ON public.policies USING btree (policy_domain, start_datetime);
 CREATE INDEX policies_organization_start ON public.policies USING btree (organization_name, start_datetime);
-CREATE INDEX raw_messages_received ON public.raw_messages USING btree (received_at);
 CREATE INDEX raw_messages_rejected ON public.raw_messages USING btree (reason, received_at) WHERE (outcome = 'rejected'::text);
 CREATE INDEX raw_messages_sha256 ON public.raw_messages USING btree (sha256);
 CREATE INDEX report_quirks_quirk ON public.report_quirks USING btree (quirk);
-CREATE INDEX reports_organization ON public.reports USING btree (organization_name, start_datetime);
 CREATE INDEX reports_raw_message ON public.reports USING btree (raw_message_id);
 CREATE INDEX reports_start ON public.reports USING btree (start_datetime);
 ALTER TABLE ONLY public.failure_details

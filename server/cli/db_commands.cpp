@@ -2,7 +2,12 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -41,6 +46,7 @@ void add_database_options(CLI::App& cmd, DatabaseOptions& o, bool migrate_flag) 
 struct Database {
   std::unique_ptr<store::EmbeddedPostgres> embedded;
   std::unique_ptr<store::Store> store;
+  std::string url;
 };
 
 Database open_database(const DatabaseOptions& o, bool migrate) {
@@ -50,6 +56,7 @@ Database open_database(const DatabaseOptions& o, bool migrate) {
     db.embedded = std::make_unique<store::EmbeddedPostgres>(o.data_dir.empty() ? "data" : o.data_dir);
     url = db.embedded->url();
   }
+  db.url = url;
   db.store = std::make_unique<store::Store>(url);
   if (migrate) {
     for (const auto& name : db.store->migrate()) std::fprintf(stderr, "migrate: applied %s\n", name.c_str());
@@ -91,71 +98,178 @@ struct IngestOptions {
   DatabaseOptions db;
   LimitOptions limits;
   std::size_t batch = 200;
+  unsigned jobs = 2;
   bool progress = true;
+};
+
+struct Counters {
+  std::atomic<std::uint64_t> messages{0}, stored{0}, duplicates{0}, rejected{0}, new_reports{0}, dup_reports{0};
+};
+
+// One message on its way to the database.
+struct Item {
+  std::string name;
+  std::string bytes;
+  pipeline::Result result;
+};
+
+// A store worker: its own connection, its own batches. Messages reach a worker by the identity
+// of their first report, so two workers never wait on each other's uncommitted copy of a report;
+// a batch that still loses a deadlock or serialization conflict is replayed.
+class Worker {
+ public:
+  Worker(const std::string& url, std::size_t batch, Counters& counters, std::atomic<bool>& failed)
+      : store_(url), batch_(batch), counters_(counters), failed_(failed), thread_([this] { run(); }) {}
+  ~Worker() { finish(); }
+
+  void push(Item item) {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [this] { return queue_.size() < 256 || failed_; });
+    queue_.push_back(std::move(item));
+    ready_.notify_one();
+  }
+  void finish() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  const std::optional<store::Error>& error() const { return error_; }
+
+ private:
+  void run() {
+    std::vector<Item> batch;
+    while (true) {
+      {
+        std::unique_lock lock(mutex_);
+        // A full batch, the end of the input, or 50 ms with something queued: write what there is.
+        ready_.wait_for(lock, std::chrono::milliseconds(50),
+                        [this] { return queue_.size() >= batch_ || closed_ || failed_; });
+        if (failed_) return;  // another worker failed: stop, nothing more is committed
+        while (!queue_.empty() && batch.size() < batch_) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        space_.notify_all();
+        if (batch.empty()) {
+          if (closed_) return;
+          continue;
+        }
+      }
+      if (!write(batch)) return;
+      batch.clear();
+    }
+  }
+
+  bool write(const std::vector<Item>& batch) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        Counters local_counts;
+        std::vector<const Item*> rejected_items;
+        store_.begin_batch();
+        for (const Item& item : batch) {
+          store::RawMessage raw;
+          raw.bytes = item.bytes;
+          raw.source_json = "{\"path\":" + json_string(item.name) + "}";
+          const store::StoreResult r = store_.store(raw, item.result);
+          local_counts.new_reports += static_cast<std::uint64_t>(r.new_reports);
+          local_counts.dup_reports += static_cast<std::uint64_t>(r.duplicate_reports);
+          if (r.outcome == store::Outcome::stored) ++local_counts.stored;
+          else if (r.outcome == store::Outcome::duplicate) ++local_counts.duplicates;
+          else rejected_items.push_back(&item);
+        }
+        store_.commit_batch();
+        counters_.messages += batch.size();
+        counters_.stored += local_counts.stored;
+        counters_.duplicates += local_counts.duplicates;
+        counters_.rejected += rejected_items.size();
+        counters_.new_reports += local_counts.new_reports;
+        counters_.dup_reports += local_counts.dup_reports;
+        for (const Item* item : rejected_items) {
+          const auto& rej = item->result.rejections.front();
+          std::fprintf(stderr, "%s: rejected: %.*s: %s\n", item->name.c_str(),
+                       static_cast<int>(report::to_string(rej.reason).size()), report::to_string(rej.reason).data(),
+                       rej.detail.c_str());
+        }
+        return true;
+      } catch (const store::Error& e) {
+        store_.abort_batch();
+        const bool conflict = std::string_view(e.what()).find("deadlock") != std::string_view::npos ||
+                              std::string_view(e.what()).find("could not serialize") != std::string_view::npos;
+        if (conflict && attempt < 3 && !failed_) continue;
+        error_ = e;
+        failed_ = true;
+        space_.notify_all();
+        return false;
+      }
+    }
+  }
+
+  store::Store store_;
+  std::size_t batch_;
+  Counters& counters_;
+  std::atomic<bool>& failed_;
+  std::optional<store::Error> error_;
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::deque<Item> queue_;
+  bool closed_ = false;
+  std::thread thread_;
 };
 
 int run_ingest(const IngestOptions& opt) {
   const report::Limits limits = limits_from(opt.limits);
   Database db = open_database(opt.db, !opt.db.no_migrate);
+  const std::string url = db.url;
   const bool tty = opt.progress && isatty(2);
   std::signal(SIGINT, [](int) { interrupted = 1; });
   std::signal(SIGTERM, [](int) { interrupted = 1; });
 
-  std::uint64_t messages = 0, stored = 0, duplicates = 0, rejected = 0, new_reports = 0, dup_reports = 0, errors = 0;
-  std::map<std::string, std::uint64_t> reasons;
+  Counters counters;
+  std::atomic<bool> failed{false};
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (unsigned i = 0; i < std::max(1u, opt.jobs); ++i)
+    workers.push_back(std::make_unique<Worker>(url, opt.batch, counters, failed));
+
+  std::uint64_t too_large = 0, errors = 0;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  std::size_t in_batch = 0;
   auto progress = [&](bool final) {
     if (!tty) return;
     const double secs = elapsed();
     std::fprintf(stderr, "\r\033[Kingest: %llu messages  %llu stored  %llu duplicates  %llu rejected  %.0f msg/s%s",
-                 static_cast<unsigned long long>(messages), static_cast<unsigned long long>(stored),
-                 static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(rejected),
-                 secs > 0 ? static_cast<double>(messages) / secs : 0.0, final ? "\n" : "");
+                 static_cast<unsigned long long>(counters.messages.load()),
+                 static_cast<unsigned long long>(counters.stored.load()),
+                 static_cast<unsigned long long>(counters.duplicates.load()),
+                 static_cast<unsigned long long>(counters.rejected.load()),
+                 secs > 0 ? static_cast<double>(counters.messages.load()) / secs : 0.0, final ? "\n" : "");
   };
   auto last_draw = std::chrono::steady_clock::now();
+  std::map<std::string, std::uint64_t> reasons;
 
-  db.store->begin_batch();
   InputVisitor v;
-  auto record = [&](const std::string& name, std::string_view bytes, const pipeline::Result& result) {
-    if (interrupted) return;
-    store::RawMessage raw;
-    raw.bytes = bytes;
-    raw.transport = "cli";
-    raw.source_json = "{\"path\":" + json_string(name) + "}";
-    const store::StoreResult r = db.store->store(raw, result);
-    ++messages;
-    new_reports += static_cast<std::uint64_t>(r.new_reports);
-    dup_reports += static_cast<std::uint64_t>(r.duplicate_reports);
-    switch (r.outcome) {
-      case store::Outcome::stored: ++stored; break;
-      case store::Outcome::duplicate: ++duplicates; break;
-      case store::Outcome::rejected: {
-        ++rejected;
-        const auto& rej = result.rejections.front();
-        ++reasons[std::string(report::to_string(rej.reason))];
-        if (!tty) std::fprintf(stderr, "%s: rejected: %.*s: %s\n", name.c_str(), static_cast<int>(report::to_string(rej.reason).size()),
-                               report::to_string(rej.reason).data(), rej.detail.c_str());
-        break;
-      }
+  v.input = [&](const std::string& name, std::string_view bytes) {
+    if (interrupted || failed) return;
+    Item item{name, std::string(bytes), pipeline::parse(bytes, name, limits)};
+    std::size_t route;
+    if (item.result.accepted()) {
+      const auto& r = item.result.reports.front().report;
+      route = std::hash<std::string>{}(r.organization_name + '\0' + r.report_id);
+    } else {
+      ++reasons[std::string(report::to_string(item.result.rejections.front().reason))];
+      route = std::hash<std::string_view>{}(bytes);
     }
-    if (++in_batch >= opt.batch) {
-      db.store->commit_batch();
-      db.store->begin_batch();
-      in_batch = 0;
-    }
+    workers[route % workers.size()]->push(std::move(item));
     if (tty && std::chrono::steady_clock::now() - last_draw > std::chrono::milliseconds(200)) {
       progress(false);
       last_draw = std::chrono::steady_clock::now();
     }
   };
-  v.input = [&](const std::string& name, std::string_view bytes) {
-    record(name, bytes, pipeline::parse(bytes, name, limits));
-  };
   v.too_large = [&](const std::string& name, std::uint64_t size) {
     // Too large to read whole: nothing to keep but the fact; counted, not stored.
-    ++rejected;
+    ++too_large;
     ++reasons["message-too-large"];
     std::fprintf(stderr, "%s: rejected: message-too-large: %llu bytes (limit %llu); not stored\n", name.c_str(),
                  static_cast<unsigned long long>(size), static_cast<unsigned long long>(limits.message_size));
@@ -164,24 +278,24 @@ int run_ingest(const IngestOptions& opt) {
     ++errors;
     std::fprintf(stderr, "%s: error: %s\n", name.c_str(), error.c_str());
   };
-  try {
-    visit_inputs(opt.paths.empty() ? std::vector<std::string>{"-"} : opt.paths, limits, v);
-    db.store->commit_batch();
-  } catch (...) {
-    db.store->abort_batch();
-    throw;
-  }
+  visit_inputs(opt.paths.empty() ? std::vector<std::string>{"-"} : opt.paths, limits, v);
+  for (auto& w : workers) w->finish();
+  for (auto& w : workers)
+    if (w->error()) throw *w->error();
   progress(true);
+
   std::string by_reason;
   for (const auto& [reason, n] : reasons) by_reason += " " + reason + "=" + std::to_string(n);
+  const std::uint64_t rejected = counters.rejected + too_large;
   std::fprintf(stderr,
                "ingest: messages=%llu stored=%llu duplicates=%llu rejected=%llu errors=%llu reports=%llu "
                "duplicate-reports=%llu seconds=%.2f%s%s\n",
-               static_cast<unsigned long long>(messages), static_cast<unsigned long long>(stored),
-               static_cast<unsigned long long>(duplicates), static_cast<unsigned long long>(rejected),
-               static_cast<unsigned long long>(errors), static_cast<unsigned long long>(new_reports),
-               static_cast<unsigned long long>(dup_reports), elapsed(), by_reason.c_str(),
-               interrupted ? " (interrupted: the last batch was not stored)" : "");
+               static_cast<unsigned long long>(counters.messages.load() + too_large),
+               static_cast<unsigned long long>(counters.stored.load()),
+               static_cast<unsigned long long>(counters.duplicates.load()), static_cast<unsigned long long>(rejected),
+               static_cast<unsigned long long>(errors), static_cast<unsigned long long>(counters.new_reports.load()),
+               static_cast<unsigned long long>(counters.dup_reports.load()), elapsed(), by_reason.c_str(),
+               interrupted ? " (interrupted: messages not yet committed were not stored)" : "");
   if (interrupted) return 130;
   return rejected || errors ? 1 : 0;
 }
@@ -265,9 +379,10 @@ void add_db_commands(CLI::App& app, int& exit_code) {
         ->check(CLI::ExistingPath | CLI::IsMember({"-"}));
     add_database_options(*cmd, o->db, true);
     add_limit_options(*cmd, o->limits);
-    cmd->add_option("--batch", o->batch, "Messages per transaction (each message is atomic on its own)")
+    cmd->add_option("--batch", o->batch, "Messages per transaction (a failed transaction is rolled back whole)")
         ->check(CLI::Range(1, 100000))
         ->capture_default_str();
+    cmd->add_option("--jobs,-j", o->jobs, "Parallel database connections")->check(CLI::Range(1, 64))->capture_default_str();
     cmd->add_flag("!--no-progress", o->progress, "No progress line, even on a terminal");
     cmd->callback([o, &exit_code] { exit_code = guarded("ingest", [&] { return run_ingest(*o); }); });
   }

@@ -121,23 +121,50 @@ std::string_view to_string(Outcome outcome) {
   return "rejected";
 }
 
+// A report with its quirks, its first policy and that policy's failure-details in one statement
+// (data-modifying CTEs); nothing is written for a duplicate. $1 is the raw message id (or an
+// expression for it); $2..$26 the report. As a whole statement it returns the report's id.
+std::string report_sql(const std::string& raw_id, bool whole = true) {
+  std::string sql = std::string(whole ? "WITH " : "") +
+                    "r AS (INSERT INTO reports (raw_message_id, dedup_key, organization_name, contact_info, report_id, "
+                    "start_datetime, end_datetime, successful_sessions, failed_sessions, source_part, source_filename) "
+                    "VALUES (" + raw_id + ", decode($2, 'hex'), $3, $4, $5, to_timestamp($6), to_timestamp($7), $8, $9, "
+                    "$10, $11) ON CONFLICT (dedup_key) DO NOTHING RETURNING id), "
+                    "q AS (INSERT INTO report_quirks (report_id, quirk) SELECT r.id, unnest($12::text[]) FROM r), "
+                    "p AS (INSERT INTO policies (report_id, position, policy_type, policy_string, policy_domain, mx_host, "
+                    "total_successful_session_count, total_failure_session_count, start_datetime, organization_name) "
+                    "SELECT r.id, 0, $13, $14::text[], $15, $16::text[], $17, $18, to_timestamp($6), $3 FROM r RETURNING id), "
+                    "d AS (INSERT INTO failure_details (policy_id, result_type, sending_mta_ip, receiving_mx_hostname, "
+                    "receiving_mx_helo, receiving_ip, failed_session_count, additional_information, failure_reason_code, "
+                    "policy_domain, start_datetime) SELECT p.id, t.*, $15, to_timestamp($6) FROM p, unnest($19::text[], "
+                    "$20::text[], $21::text[], $22::text[], $23::text[], $24::bigint[], $25::text[], $26::text[]) AS t)";
+  return whole ? sql + " SELECT id FROM r" : sql;
+}
+
 struct Store::Impl {
   pqxx::connection conn;
   std::unique_ptr<pqxx::work> batch;
 
   explicit Impl(const std::string& url) : conn(url) {
-    conn.prepare("raw_copy", "SELECT id FROM raw_messages WHERE sha256 = decode($1, 'hex') AND body IS NOT NULL ORDER BY id LIMIT 1");
+    // The bytes are kept once: a later arrival of the same bytes points at the first copy.
     conn.prepare("raw_insert",
                  "INSERT INTO raw_messages (transport, source, sha256, size, body, duplicate_of, outcome, reason, detail, reports) "
-                 "VALUES ($1, $2::jsonb, decode($3, 'hex'), $4, $5::bytea, $6, $7, $8, $9, $10) RETURNING id");
+                 "SELECT $1, $2::jsonb, decode($3, 'hex'), $4, CASE WHEN c.id IS NULL THEN $5::bytea END, c.id, $6, $7, $8, $9 "
+                 "FROM (SELECT (SELECT id FROM raw_messages WHERE sha256 = decode($3, 'hex') AND body IS NOT NULL "
+                 "ORDER BY id LIMIT 1) AS id) AS c RETURNING id");
     conn.prepare("raw_outcome",
                  "UPDATE raw_messages SET outcome = $2, reason = $3, detail = $4, reports = $5, processed_at = now() WHERE id = $1");
-    conn.prepare("report_insert",
-                 "INSERT INTO reports (raw_message_id, dedup_key, organization_name, contact_info, report_id, start_datetime, "
-                 "end_datetime, successful_sessions, failed_sessions, source_part, source_filename) "
-                 "VALUES ($1, decode($2, 'hex'), $3, $4, $5, to_timestamp($6), to_timestamp($7), $8, $9, $10, $11) "
-                 "ON CONFLICT (dedup_key) DO NOTHING RETURNING id");
-    conn.prepare("quirks_insert", "INSERT INTO report_quirks (report_id, quirk) SELECT $1, unnest($2::text[])");
+    // A report with its quirks, its first policy and that policy's failure-details: one round
+    // trip. Nothing but the report's id comes back, and nothing is written for a duplicate.
+    conn.prepare("report_insert", report_sql("$1"));
+    // The common case, a message with one report: the raw message and the report in one statement.
+    conn.prepare("raw_and_report_insert",
+                 "WITH raw AS (INSERT INTO raw_messages (transport, source, sha256, size, body, duplicate_of, outcome, "
+                 "reports) SELECT $1, $27::jsonb, decode($28, 'hex'), $29, CASE WHEN c.id IS NULL THEN $30::bytea END, "
+                 "c.id, 'stored', 1 FROM (SELECT (SELECT id FROM raw_messages WHERE sha256 = decode($28, 'hex') AND body "
+                 "IS NOT NULL ORDER BY id LIMIT 1) AS id) AS c RETURNING id), " +
+                     report_sql("(SELECT id FROM raw)", false) + ", rr AS (SELECT id FROM r) "
+                     "SELECT (SELECT id FROM raw), (SELECT id FROM rr)");
     conn.prepare("policy_insert",
                  "INSERT INTO policies (report_id, position, policy_type, policy_string, policy_domain, mx_host, "
                  "total_successful_session_count, total_failure_session_count, start_datetime, organization_name) "
@@ -150,27 +177,10 @@ struct Store::Impl {
                  "$6::text[], $7::bigint[], $8::text[], $9::text[]) AS t");
   }
 
-  // Inserts one report unless it is stored already; returns whether it was new.
-  bool insert_report(pqxx::transaction_base& tx, std::int64_t raw_id, const pipeline::Parsed& parsed) {
-    const report::Report& r = parsed.report;
-    const pqxx::result ins = tx.exec_prepared(
-        "report_insert", raw_id, dedup_key(r), r.organization_name, r.contact_info, r.report_id, r.start_datetime,
-        r.end_datetime, r.total_successful(), r.total_failure(), opt(parsed.origin.part), opt(parsed.origin.filename));
-    if (ins.empty()) return false;
-    const auto report_id = ins[0][0].as<std::int64_t>();
-    if (!r.quirks.empty()) {
-      TextArray q;
-      r.quirks.for_each([&q](report::Quirk k) { q.add(report::to_string(k)); });
-      tx.exec_prepared("quirks_insert", report_id, q.str());
-    }
-    for (std::size_t i = 0; i < r.policies.size(); ++i) {
-      const report::Policy& p = r.policies[i];
-      const auto policy_id =
-          tx.exec_prepared("policy_insert", report_id, static_cast<int>(i), p.policy_type, text_array(p.policy_string),
-                           p.policy_domain, text_array(p.mx_host), p.total_successful_session_count,
-                           p.total_failure_session_count, r.start_datetime, r.organization_name)[0][0]
-              .as<std::int64_t>();
-      if (p.failure_details.empty()) continue;
+  // The failure-details of a policy as the eight column arrays the insert statements unnest.
+  struct DetailArrays {
+    std::string col[8];
+    explicit DetailArrays(const report::Policy& p) {
       using F = report::FailureDetail;
       TextArray cols[F::field_count];
       std::string counts;
@@ -178,33 +188,93 @@ struct Store::Impl {
         for (unsigned f = 0; f < F::field_count; ++f) cols[f].add(fd.optional(static_cast<F::Field>(f)));
         counts += (counts.empty() ? "" : ",") + std::to_string(fd.failed_session_count);
       }
-      tx.exec_prepared("details_insert", policy_id, cols[F::result_type].str(), cols[F::sending_mta_ip].str(),
-                       cols[F::receiving_mx_hostname].str(), cols[F::receiving_mx_helo].str(),
-                       cols[F::receiving_ip].str(), "{" + counts + "}", cols[F::additional_information].str(),
-                       cols[F::failure_reason_code].str(), p.policy_domain, r.start_datetime);
+      const F::Field order[] = {F::result_type, F::sending_mta_ip, F::receiving_mx_hostname, F::receiving_mx_helo,
+                                F::receiving_ip};
+      for (int i = 0; i < 5; ++i) col[i] = cols[order[i]].str();
+      col[5] = "{" + counts + "}";
+      col[6] = cols[F::additional_information].str();
+      col[7] = cols[F::failure_reason_code].str();
     }
+  };
+
+  // Parameters $2..$26 of the report statements.
+  static std::vector<std::optional<std::string>> report_args(const pipeline::Parsed& parsed) {
+    const report::Report& r = parsed.report;
+    TextArray quirks;
+    r.quirks.for_each([&quirks](report::Quirk k) { quirks.add(report::to_string(k)); });
+    const report::Policy& first = r.policies.front();
+    const DetailArrays d(first);
+    std::vector<std::optional<std::string>> a{dedup_key(r), r.organization_name, r.contact_info, r.report_id,
+                                              std::to_string(r.start_datetime), std::to_string(r.end_datetime),
+                                              std::to_string(r.total_successful()), std::to_string(r.total_failure()),
+                                              opt(parsed.origin.part), opt(parsed.origin.filename), quirks.str(),
+                                              first.policy_type, text_array(first.policy_string), first.policy_domain,
+                                              text_array(first.mx_host),
+                                              std::to_string(first.total_successful_session_count),
+                                              std::to_string(first.total_failure_session_count)};
+    for (const auto& c : d.col) a.emplace_back(c);
+    return a;
+  }
+
+  // The policies after the first, for a report just inserted.
+  void insert_more_policies(pqxx::transaction_base& tx, std::int64_t report_id, const report::Report& r) {
+    for (std::size_t i = 1; i < r.policies.size(); ++i) {
+      const report::Policy& p = r.policies[i];
+      const auto policy_id =
+          tx.exec_prepared("policy_insert", report_id, static_cast<int>(i), p.policy_type, text_array(p.policy_string),
+                           p.policy_domain, text_array(p.mx_host), p.total_successful_session_count,
+                           p.total_failure_session_count, r.start_datetime, r.organization_name)[0][0]
+              .as<std::int64_t>();
+      if (p.failure_details.empty()) continue;
+      const DetailArrays pd(p);
+      tx.exec_prepared("details_insert", policy_id, pd.col[0], pd.col[1], pd.col[2], pd.col[3], pd.col[4], pd.col[5],
+                       pd.col[6], pd.col[7], p.policy_domain, r.start_datetime);
+    }
+  }
+
+  // Inserts one report unless it is stored already; returns whether it was new.
+  bool insert_report(pqxx::transaction_base& tx, std::int64_t raw_id, const pipeline::Parsed& parsed) {
+    const pqxx::result ins =
+        tx.exec_prepared("report_insert", raw_id, pqxx::prepare::make_dynamic_params(report_args(parsed)));
+    if (ins.empty()) return false;
+    insert_more_policies(tx, ins[0][0].as<std::int64_t>(), parsed.report);
     return true;
   }
 
   StoreResult store_in(pqxx::transaction_base& tx, const RawMessage& raw, const pipeline::Result& result) {
     const std::string sha = sha256_hex(raw.bytes);
-    const pqxx::result copy = tx.exec_prepared("raw_copy", sha);
-    std::optional<std::int64_t> duplicate_of;
-    std::optional<std::string> body;
-    if (copy.empty()) body = bytea_literal(raw.bytes);
-    else duplicate_of = copy[0][0].as<std::int64_t>();
+    const std::string body = bytea_literal(raw.bytes);
+    if (result.reports.size() == 1) {  // the common case: one statement
+      const pipeline::Parsed& parsed = result.reports.front();
+      const pqxx::row row = tx.exec_prepared1("raw_and_report_insert", raw.transport,
+                                              pqxx::prepare::make_dynamic_params(report_args(parsed)), raw.source_json,
+                                              sha, static_cast<std::int64_t>(raw.bytes.size()), body);
+      StoreResult out;
+      out.raw_id = row[0].as<std::int64_t>();
+      if (row[1].is_null()) {
+        out.outcome = Outcome::duplicate;
+        out.duplicate_reports = 1;
+        tx.exec_prepared("raw_outcome", out.raw_id, "duplicate", std::optional<std::string>(),
+                         std::optional<std::string>(), 1);
+      } else {
+        out.outcome = Outcome::stored;
+        out.new_reports = 1;
+        insert_more_policies(tx, row[1].as<std::int64_t>(), parsed.report);
+      }
+      return out;
+    }
 
     StoreResult out;
     if (!result.accepted()) {
       const report::Rejection& rej = result.rejections.front();
       out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
-                                    body, duplicate_of, "rejected", std::string(report::to_string(rej.reason)), rej.detail, 0)[0][0]
+                                    body, "rejected", std::string(report::to_string(rej.reason)), rej.detail, 0)[0][0]
                        .as<std::int64_t>();
       out.outcome = Outcome::rejected;
       return out;
     }
     out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
-                                  body, duplicate_of, "stored", std::optional<std::string>(), std::optional<std::string>(),
+                                  body, "stored", std::optional<std::string>(), std::optional<std::string>(),
                                   static_cast<int>(result.reports.size()))[0][0]
                      .as<std::int64_t>();
     record_reports(tx, out, result);
@@ -298,12 +368,8 @@ std::vector<std::string> Store::migrate() {
 
 StoreResult Store::store(const RawMessage& raw, const pipeline::Result& result) {
   return translate("store", [&] {
-    if (impl_->batch) {
-      pqxx::subtransaction sub(*impl_->batch, "message");
-      StoreResult r = impl_->store_in(sub, raw, result);
-      sub.commit();
-      return r;
-    }
+    // In a batch a failure ends the batch (rolled back whole), so a message is never half in.
+    if (impl_->batch) return impl_->store_in(*impl_->batch, raw, result);
     pqxx::work tx(impl_->conn);
     StoreResult r = impl_->store_in(tx, raw, result);
     tx.commit();

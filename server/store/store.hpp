@@ -69,9 +69,9 @@ class Store {
   // Stores one message and its outcome in one transaction (or in the open batch, see below).
   StoreResult store(const RawMessage& raw, const pipeline::Result& result);
 
-  // Batching for backfills: between begin_batch() and commit_batch() each store() is atomic on
-  // its own (a savepoint) and the batch becomes durable at commit_batch(). Outside a batch,
-  // store() commits each message.
+  // Batching for backfills: between begin_batch() and commit_batch() the messages become durable
+  // together at commit_batch(); after any Error the batch must be aborted and is lost whole (so
+  // no message is ever half-written). Outside a batch, store() commits each message.
   void begin_batch();
   void commit_batch();
   void abort_batch() noexcept;
