@@ -25,7 +25,11 @@ std::string hex(const unsigned char* data, std::size_t n) {
 
 // bytea input in PostgreSQL's hex format.
 std::string bytea_literal(std::string_view bytes) {
-  return "\\x" + hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  std::string out;
+  out.reserve(2 + 2 * bytes.size());
+  out.append("\\x");
+  out.append(hex(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()));
+  return out;
 }
 
 // A text[] literal: {"a","b",NULL}.
@@ -186,7 +190,8 @@ struct Store::Impl {
       std::string counts;
       for (const auto& fd : p.failure_details) {
         for (unsigned f = 0; f < F::field_count; ++f) cols[f].add(fd.optional(static_cast<F::Field>(f)));
-        counts += (counts.empty() ? "" : ",") + std::to_string(fd.failed_session_count);
+        if (!counts.empty()) counts += ',';
+        counts += std::to_string(fd.failed_session_count);
       }
       const F::Field order[] = {F::result_type, F::sending_mta_ip, F::receiving_mx_hostname, F::receiving_mx_helo,
                                 F::receiving_ip};
