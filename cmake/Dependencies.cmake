@@ -3,6 +3,7 @@ find_package(Threads REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(simdjson 3 REQUIRED CONFIG)
 find_package(CLI11 2 REQUIRED CONFIG)
+find_package(tomlplusplus 3 REQUIRED CONFIG)
 
 # mimetic ships neither a CMake config nor a pkg-config file.
 find_path(MIMETIC_INCLUDE_DIR mimetic/mimetic.h REQUIRED)

@@ -11,8 +11,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Run 'tlsrpt COMMAND --help' for a command's options.");
   int exit_code = 0;
-  tlsrpt::cli::add_parse_command(app, exit_code);
-  tlsrpt::cli::add_db_commands(app, exit_code);
+  tlsrpt::cli::GlobalOptions global;
+  tlsrpt::cli::add_global_options(app, global, exit_code);
+  tlsrpt::cli::add_parse_command(app, global, exit_code);
+  tlsrpt::cli::add_db_commands(app, global, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -34,11 +34,11 @@ struct DatabaseOptions {
 
 void add_database_options(CLI::App& cmd, DatabaseOptions& o, bool migrate_flag) {
   cmd.add_option("--database-url", o.url,
-                 "PostgreSQL connection (URL or key=value); default TLSRPT_DATABASE_URL, else the embedded cluster")
-      ->envname("TLSRPT_DATABASE_URL");
-  cmd.add_option("--data-dir", o.data_dir, "Where the embedded PostgreSQL cluster lives when no URL is given")
-      ->envname("TLSRPT_DATA_DIR")
-      ->default_str("data");
+                 "PostgreSQL connection (URL or key=value); default database.url in the settings file, "
+                 "TLSRPT_DATABASE_URL(_FILE), else the embedded cluster");
+  cmd.add_option("--data-dir", o.data_dir,
+                 "Where the embedded PostgreSQL cluster lives when no URL is given (default database.data_dir, "
+                 "TLSRPT_DATA_DIR, else ./data)");
   if (migrate_flag) cmd.add_flag("--no-migrate", o.no_migrate, "Do not apply pending migrations first");
 }
 
@@ -49,13 +49,22 @@ struct Database {
   std::string url;
 };
 
+// The command line over the settings.
+void apply(DatabaseOptions& o, const config::Settings& s) {
+  if (o.url.empty()) o.url = s.database_url;
+  if (o.data_dir.empty()) o.data_dir = s.data_dir;
+}
+
+// The database URL: the configured one, or that of the embedded cluster, started in `embedded`.
+std::string database_url(const DatabaseOptions& o, std::unique_ptr<store::EmbeddedPostgres>& embedded) {
+  if (!o.url.empty()) return o.url;
+  embedded = std::make_unique<store::EmbeddedPostgres>(o.data_dir.empty() ? "data" : o.data_dir);
+  return embedded->url();
+}
+
 Database open_database(const DatabaseOptions& o, bool migrate) {
   Database db;
-  std::string url = o.url;
-  if (url.empty()) {
-    db.embedded = std::make_unique<store::EmbeddedPostgres>(o.data_dir.empty() ? "data" : o.data_dir);
-    url = db.embedded->url();
-  }
+  const std::string url = database_url(o, db.embedded);
   db.url = url;
   db.store = std::make_unique<store::Store>(url);
   if (migrate) {
@@ -83,13 +92,6 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
-report::Limits limits_from(const LimitOptions& o) {
-  report::Limits limits;
-  if (auto err = report::apply_limit_environment(limits)) throw CLI::ValidationError(*err);
-  for (const auto& a : o.assignments)
-    if (auto err = report::set_limit(limits, a)) throw CLI::ValidationError("--limit", *err);
-  return limits;
-}
 
 volatile std::sig_atomic_t interrupted = 0;
 
@@ -219,8 +221,9 @@ class Worker {
   std::thread thread_;
 };
 
-int run_ingest(const IngestOptions& opt) {
-  const report::Limits limits = limits_from(opt.limits);
+int run_ingest(IngestOptions opt, const config::Settings& settings) {
+  const report::Limits& limits = settings.limits;
+  apply(opt.db, settings);
   Database db = open_database(opt.db, !opt.db.no_migrate);
   const std::string url = db.url;
   const bool tty = opt.progress && isatty(2);
@@ -306,8 +309,9 @@ struct ReprocessOptions {
   std::optional<std::string> reason, since;
 };
 
-int run_reprocess(const ReprocessOptions& opt) {
-  const report::Limits limits = limits_from(opt.limits);
+int run_reprocess(ReprocessOptions opt, const config::Settings& settings) {
+  const report::Limits& limits = settings.limits;
+  apply(opt.db, settings);
   Database db = open_database(opt.db, !opt.db.no_migrate);
   std::uint64_t seen = 0, now_stored = 0, now_duplicate = 0, still = 0;
   for (const auto& m : db.store->rejected(opt.reason, opt.since)) {
@@ -339,22 +343,19 @@ int guarded(const char* name, F&& f) {
 
 }  // namespace
 
-void add_db_commands(CLI::App& app, int& exit_code) {
+void add_db_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
   {
     auto o = std::make_shared<DatabaseOptions>();
     auto status = std::make_shared<bool>(false);
     CLI::App* cmd = app.add_subcommand("migrate", "Apply pending database migrations (safe to run from several processes at once)");
     add_database_options(*cmd, *o, false);
     cmd->add_flag("--status", *status, "List pending migrations and exit");
-    cmd->callback([o, status, &exit_code] {
+    cmd->callback([o, status, &global, &exit_code] {
+      DatabaseOptions db = *o;
+      apply(db, load_settings(global, {}));
       exit_code = guarded("migrate", [&] {
         std::unique_ptr<store::EmbeddedPostgres> embedded;
-        std::string url = o->url;
-        if (url.empty()) {
-          embedded = std::make_unique<store::EmbeddedPostgres>(o->data_dir.empty() ? "data" : o->data_dir);
-          url = embedded->url();
-        }
-        store::Store s(url);
+        store::Store s(database_url(db, embedded));
         if (*status) {
           const auto pending = s.pending();
           for (const auto& p : pending) std::printf("pending %s\n", p.c_str());
@@ -384,7 +385,10 @@ void add_db_commands(CLI::App& app, int& exit_code) {
         ->capture_default_str();
     cmd->add_option("--jobs,-j", o->jobs, "Parallel database connections")->check(CLI::Range(1, 64))->capture_default_str();
     cmd->add_flag("!--no-progress", o->progress, "No progress line, even on a terminal");
-    cmd->callback([o, &exit_code] { exit_code = guarded("ingest", [&] { return run_ingest(*o); }); });
+    cmd->callback([o, &global, &exit_code] {
+      const config::Settings settings = load_settings(global, o->limits);
+      exit_code = guarded("ingest", [&] { return run_ingest(*o, settings); });
+    });
   }
   {
     auto o = std::make_shared<ReprocessOptions>();
@@ -394,7 +398,10 @@ void add_db_commands(CLI::App& app, int& exit_code) {
     add_limit_options(*cmd, o->limits);
     cmd->add_option("--reason", o->reason, "Only messages rejected for this reason (see tlsrpt parse --list-reasons)");
     cmd->add_option("--since", o->since, "Only messages received since this time (e.g. 2026-01-01 or 2026-01-01T00:00:00Z)");
-    cmd->callback([o, &exit_code] { exit_code = guarded("reprocess", [&] { return run_reprocess(*o); }); });
+    cmd->callback([o, &global, &exit_code] {
+      const config::Settings settings = load_settings(global, o->limits);
+      exit_code = guarded("reprocess", [&] { return run_reprocess(*o, settings); });
+    });
   }
 }
 

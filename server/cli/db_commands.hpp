@@ -3,8 +3,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/parse_command.hpp"
+
 namespace tlsrpt::cli {
 
-void add_db_commands(CLI::App& app, int& exit_code);
+void add_db_commands(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace tlsrpt::cli

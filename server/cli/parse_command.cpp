@@ -37,18 +37,7 @@ struct ParseOptions {
   std::exit(0);
 }
 
-int run_parse(const ParseOptions& opt) {
-  report::Limits limits;
-  if (auto err = report::apply_limit_environment(limits)) {
-    std::fprintf(stderr, "tlsrpt parse: %s\n", err->c_str());
-    return 2;
-  }
-  for (const auto& a : opt.limits.assignments) {
-    if (auto err = report::set_limit(limits, a)) {
-      std::fprintf(stderr, "tlsrpt parse: --limit %s\n", err->c_str());
-      return 2;
-    }
-  }
+int run_parse(const ParseOptions& opt, const report::Limits& limits) {
 
   std::string out;
   std::uint64_t inputs = 0, reports = 0, rejected = 0, errors = 0;
@@ -127,7 +116,35 @@ void add_limit_options(CLI::App& cmd, LimitOptions& options) {
   cmd.add_flag_callback("--list-quirks", [] { list_and_exit("quirks"); }, "List the tolerated deviations and exit");
 }
 
-void add_parse_command(CLI::App& app, int& exit_code) {
+config::Settings load_settings(const GlobalOptions& global, const LimitOptions& limits) {
+  config::Settings s;
+  try {
+    s = config::load(global.config_path);
+  } catch (const config::Error& e) {
+    throw CLI::ValidationError(e.what());
+  }
+  for (const auto& a : limits.assignments)
+    if (auto err = report::set_limit(s.limits, a)) throw CLI::ValidationError("--limit", *err);
+  return s;
+}
+
+void add_global_options(CLI::App& app, GlobalOptions& global, int& exit_code) {
+  app.add_option("--config", global.config_path, "Settings file (TOML); see tlsrpt check-config")
+      ->envname("TLSRPT_CONFIG")
+      ->check(CLI::ExistingFile);
+  app.fallthrough();
+  CLI::App* cmd = app.add_subcommand(
+      "check-config", "Read the settings (file, environment) and print the effective values, secrets redacted");
+  auto limits = std::make_shared<LimitOptions>();
+  add_limit_options(*cmd, *limits);
+  cmd->callback([&global, limits, &exit_code] {
+    const config::Settings s = load_settings(global, *limits);
+    std::fputs(config::describe(s).c_str(), stdout);
+    exit_code = 0;
+  });
+}
+
+void add_parse_command(CLI::App& app, const GlobalOptions& global, int& exit_code) {
   auto opt = std::make_shared<ParseOptions>();
   CLI::App* cmd = app.add_subcommand(
       "parse",
@@ -140,7 +157,7 @@ void add_parse_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--pretty", opt->pretty, "Indent the JSON output");
   cmd->add_flag("--summary", opt->summary, "Print a one-line summary of counts on stderr at the end");
   add_limit_options(*cmd, opt->limits);
-  cmd->callback([opt, &exit_code] { exit_code = run_parse(*opt); });
+  cmd->callback([opt, &global, &exit_code] { exit_code = run_parse(*opt, load_settings(global, opt->limits).limits); });
 }
 
 }  // namespace tlsrpt::cli

@@ -50,6 +50,26 @@ grep -q "^summary: inputs=27 reports=26 rejected=1 errors=0 .* empty-input=1$" "
 "$tlsrpt" parse --list-reasons | grep -q "^no-report-part"; check "--list-reasons" 0 $?
 "$tlsrpt" parse --list-quirks | grep -q "^mx-host-string"; check "--list-quirks" 0 $?
 
+# Settings: file < environment < command line; typos and bad values are usage errors.
+printf '[database]\ndata_dir = "/srv/x"\n[limits]\nmessage_size = "5M"\njson_depth = 20\n' >"$tmp/c.toml"
+"$tlsrpt" --config "$tmp/c.toml" check-config >"$tmp/out"; check "check-config" 0 $?
+grep -q "^database.data_dir = /srv/x$" "$tmp/out"; check "config file read" 0 $?
+grep -q "^limits.message_size = 5242880$" "$tmp/out"; check "config size suffix" 0 $?
+check "environment over file" "limits.json_depth = 30" "$(TLSRPT_LIMIT_JSON_DEPTH=30 "$tlsrpt" check-config --config "$tmp/c.toml" | grep json_depth)"
+check "flag over environment" "limits.json_depth = 40" "$(TLSRPT_LIMIT_JSON_DEPTH=30 "$tlsrpt" check-config --config "$tmp/c.toml" --limit json_depth=40 | grep json_depth)"
+check "TLSRPT_CONFIG" "database.data_dir = /srv/x" "$(TLSRPT_CONFIG="$tmp/c.toml" "$tlsrpt" check-config | grep data_dir)"
+echo "postgresql://user:hunter2@db/tlsrpt" >"$tmp/secret"
+TLSRPT_DATABASE_URL_FILE="$tmp/secret" "$tlsrpt" check-config >"$tmp/out"
+grep -q "hunter2" "$tmp/out"; check "secrets never printed" 1 $?
+check "secret from _FILE" "database.url = (set, not shown)" "$(grep database.url "$tmp/out")"
+printf '[database]\nurl_typo = "x"\n' >"$tmp/bad.toml"
+"$tlsrpt" --config "$tmp/bad.toml" check-config >/dev/null 2>"$tmp/err"; check "unknown setting is a usage error" 2 $?
+grep -q "unknown setting database.url_typo" "$tmp/err"; check "unknown setting named" 0 $?
+printf '[database\n' >"$tmp/bad.toml"
+"$tlsrpt" --config "$tmp/bad.toml" parse "$fx/messages/plain.json.gz" >/dev/null 2>"$tmp/err"; check "broken file is a usage error" 2 $?
+grep -q "bad.toml:1:" "$tmp/err"; check "broken file: line named" 0 $?
+"$tlsrpt" --config "$tmp/c.toml" parse --limit message_size=100 "$fx/messages/plain.json.gz" >/dev/null 2>&1; check "parse uses the settings" 1 $?
+
 # The README documents every reason, quirk and limit the binary knows.
 for list in reasons quirks limits; do
   for name in $("$tlsrpt" parse --list-$list | awk 'NR>1 || $1!="NAME" {print $1}'); do

@@ -98,12 +98,20 @@ sql "DROP TRIGGER fail ON failure_details"
 "$tlsrpt" ingest --database-url "$PG_URL" --no-progress $corpus >/dev/null 2>&1
 check "failure: the rerun completes" "$want_reports $want_details" "$(sql 'SELECT (SELECT count(*) FROM reports), (SELECT count(*) FROM failure_details)' | tr '|' ' ')"
 
-# 8. Unreachable database: a clear error and exit 3.
+# 8. The database from the environment and from the settings file.
+pg_newdb fromenv
+TLSRPT_DATABASE_URL="$PG_URL" "$tlsrpt" ingest --no-progress tests/fixtures/corpus/google_2022-09-15_mox.eml >/dev/null 2>&1
+check "TLSRPT_DATABASE_URL" 1 "$(sql 'SELECT count(*) FROM reports')"
+printf '[database]\nurl = "%s"\n' "$PG_URL" >"$tmp/db.toml"
+"$tlsrpt" --config "$tmp/db.toml" ingest --no-progress tests/fixtures/corpus/microsoft_2023-01-10_no-tz-datetime_mox.eml >/dev/null 2>&1
+check "database.url in the settings file" 2 "$(sql 'SELECT count(*) FROM reports')"
+
+# 9. Unreachable database: a clear error and exit 3.
 "$tlsrpt" ingest --database-url "host=$tmp/nowhere port=5432 dbname=x" --no-progress tests/fixtures/corpus >/dev/null 2>"$tmp/down"
 check "unreachable: exit 3" 3 $?
 grep -q "database error (temporary, retry later)" "$tmp/down"; check "unreachable: says so" 0 $?
 
-# 9. An edited migration is refused; a database from a newer tlsrpt is refused.
+# 10. An edited migration is refused; a database from a newer tlsrpt is refused.
 sql "UPDATE schema_migrations SET checksum = 'x' WHERE name = '0001_initial.sql'"
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>"$tmp/edited"; check "edited migration refused" 3 $?
 grep -q "was edited after it was applied" "$tmp/edited"; check "edited migration named" 0 $?
@@ -112,7 +120,7 @@ pg_newdb newer
 sql "INSERT INTO schema_migrations (name, checksum) VALUES ('9999_future.sql', 'x')"
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1; check "newer database refused" 3 $?
 
-# 10. Upgrades from every earlier version: apply the first k migrations by hand, then migrate.
+# 11. Upgrades from every earlier version: apply the first k migrations by hand, then migrate.
 files=(migrations/*.sql)
 for ((k = 0; k < ${#files[@]}; k++)); do
   pg_newdb "upgrade$k"

@@ -1,0 +1,47 @@
+// Settings: one table (name, environment variable, default, meaning), read from a TOML file,
+// then the environment, then the command line; each later source wins.
+//
+// Secrets have a *_FILE variant (the value is read from that file) so they need not sit in the
+// environment; check-config prints them redacted.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "report/limits.hpp"
+
+namespace tlsrpt::config {
+
+struct Settings {
+  std::string database_url;    // empty: the embedded cluster
+  std::string data_dir = "data";
+  report::Limits limits;
+};
+
+struct SettingInfo {
+  std::string_view key;          // in the file: section.name
+  std::string_view environment;  // variable; secrets also read VARIABLE_FILE
+  std::string_view default_text;
+  bool secret;
+  std::string_view description;
+};
+// The settings other than limits (limits.<name> in the file, TLSRPT_LIMIT_<NAME>, see report/limits.hpp).
+std::span<const SettingInfo> all_settings();
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads `path` (if not empty) over the defaults, then the environment. Throws Error naming the
+// file, the key and what is wrong (unknown keys included: a typo must not pass silently).
+Settings load(const std::string& path);
+
+// Effective settings, one `key = value` line each, secrets redacted.
+std::string describe(const Settings& s);
+
+}  // namespace tlsrpt::config
