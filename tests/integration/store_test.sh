@@ -106,12 +106,29 @@ printf '[database]\nurl = "%s"\n' "$PG_URL" >"$tmp/db.toml"
 "$tlsrpt" --config "$tmp/db.toml" ingest --no-progress tests/fixtures/corpus/microsoft_2023-01-10_no-tz-datetime_mox.eml >/dev/null 2>&1
 check "database.url in the settings file" 2 "$(sql 'SELECT count(*) FROM reports')"
 
-# 9. Unreachable database: a clear error and exit 3.
+# 9. Standard input; the progress line on a terminal (and none otherwise).
+pg_newdb stdin
+"$tlsrpt" ingest --database-url "$PG_URL" - <tests/fixtures/corpus/google_2022-09-15_mox.eml >/dev/null 2>"$tmp/plain"
+check "stdin" "1 {\"path\": \"-\"}" "$(sql 'SELECT count(*), min(source::text) FROM raw_messages' | tr '|' ' ')"
+grep -q "msg/s" "$tmp/plain"; check "no progress line without a terminal" 1 $?
+script -qec "$tlsrpt ingest --database-url '$PG_URL' tests/fixtures/corpus" /dev/null >"$tmp/tty" 2>&1
+grep -q "ingest: 26 messages .* msg/s" "$tmp/tty"; check "progress line on a terminal" 0 $?
+
+# 10. The embedded default: no URL, a private cluster under the data directory, stopped at exit.
+"$tlsrpt" ingest --data-dir "$tmp/data" --no-progress tests/fixtures/corpus >/dev/null 2>"$tmp/emb"
+check "embedded: exit" 0 $?
+grep -q "^ingest: messages=26 stored=21 duplicates=5 " "$tmp/emb"; check "embedded: stored" 0 $?
+check "embedded: cluster under the data directory" 1 "$([ -f "$tmp/data/postgres/PG_VERSION" ] && echo 1)"
+pgrep -f "$tmp/data/postgres" >/dev/null; check "embedded: stopped at exit" 1 $?
+"$tlsrpt" ingest --data-dir "$tmp/data" --no-progress tests/fixtures/corpus >/dev/null 2>"$tmp/emb2"
+grep -q "^ingest: messages=26 stored=0 duplicates=26 " "$tmp/emb2"; check "embedded: data kept across runs" 0 $?
+
+# 11. Unreachable database: a clear error and exit 3.
 "$tlsrpt" ingest --database-url "host=$tmp/nowhere port=5432 dbname=x" --no-progress tests/fixtures/corpus >/dev/null 2>"$tmp/down"
 check "unreachable: exit 3" 3 $?
 grep -q "database error (temporary, retry later)" "$tmp/down"; check "unreachable: says so" 0 $?
 
-# 10. An edited migration is refused; a database from a newer tlsrpt is refused.
+# 12. An edited migration is refused; a database from a newer tlsrpt is refused.
 sql "UPDATE schema_migrations SET checksum = 'x' WHERE name = '0001_initial.sql'"
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>"$tmp/edited"; check "edited migration refused" 3 $?
 grep -q "was edited after it was applied" "$tmp/edited"; check "edited migration named" 0 $?
@@ -120,7 +137,7 @@ pg_newdb newer
 sql "INSERT INTO schema_migrations (name, checksum) VALUES ('9999_future.sql', 'x')"
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1; check "newer database refused" 3 $?
 
-# 11. Upgrades from every earlier version: apply the first k migrations by hand, then migrate.
+# 13. Upgrades from every earlier version: apply the first k migrations by hand, then migrate.
 files=(migrations/*.sql)
 for ((k = 0; k < ${#files[@]}; k++)); do
   pg_newdb "upgrade$k"
