@@ -6,7 +6,8 @@ packages=(build-essential cmake ninja-build pkg-config ccache libpq-dev libboost
   libmimetic-dev zlib1g-dev libsimdjson-dev libpqxx-dev prometheus-cpp-dev doctest-dev
   libssl-dev libcli11-dev libtomlplusplus-dev postgresql)
 if [ "${1:-build}" = test ]; then
-  packages+=(python3 python3-jsonschema time)
+  packages+=(python3 python3-jsonschema time openssl swaks libnet-ssleay-perl libio-socket-ssl-perl
+    libio-socket-inet6-perl)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 
 #include "cli/db_commands.hpp"
 #include "cli/parse_command.hpp"
+#include "cli/serve_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"tlsrpt: receive, store and analyse SMTP TLS Reporting (RFC 8460) reports."};
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   tlsrpt::cli::add_global_options(app, global, exit_code);
   tlsrpt::cli::add_parse_command(app, global, exit_code);
   tlsrpt::cli::add_db_commands(app, global, exit_code);
+  tlsrpt::cli::add_serve_command(app, global, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

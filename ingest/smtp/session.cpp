@@ -86,6 +86,21 @@ Session::Output Session::on_overlong_line() {
   return bad("500 5.5.2 Line too long\r\n");
 }
 
+void Session::on_data_fragment(std::string_view fragment) {
+  if (state_ != State::data || fragment.empty()) return;
+  const bool line_start = last_crlf_;
+  last_crlf_ = false;  // what follows continues this line
+  if (too_big_) return;
+  if (line_start && fragment[0] == '.') fragment.remove_prefix(1);
+  if (message_.size() + fragment.size() > config_.limits.message_size) {
+    too_big_ = true;
+    message_.clear();
+    message_.shrink_to_fit();
+    return;
+  }
+  message_.append(fragment);
+}
+
 Session::Output Session::on_line(std::string_view line, bool crlf) {
   if (state_ == State::data) return data_line(line, crlf);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

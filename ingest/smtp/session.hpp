@@ -56,6 +56,9 @@ class Session {
   Output on_line(std::string_view line, bool crlf);
   // The adapter met a command line longer than its limit (the rest of it was discarded).
   Output on_overlong_line();
+  // Inside DATA: the start of a line too long to buffer; the rest follows in more fragments or
+  // in on_line(). Data lines have no length limit of their own, only the message size.
+  void on_data_fragment(std::string_view fragment);
 
   // After Output::message_ready: the stored message and the answer to give.
   const std::string& message() const { return message_; }

@@ -109,7 +109,7 @@ void add_limit_options(CLI::App& cmd, LimitOptions& options) {
                  "Override a limit on untrusted input, NAME=VALUE (K/M/G suffixes allowed); "
                  "repeatable. Also TLSRPT_LIMIT_<NAME> in the environment.")
       ->type_name("NAME=VALUE")
-      ->expected(1)
+      ->type_size(1)
       ->allow_extra_args(false);
   cmd.add_flag_callback("--list-limits", [] { list_and_exit("limits"); }, "List the limits with defaults and exit");
   cmd.add_flag_callback("--list-reasons", [] { list_and_exit("reasons"); }, "List the rejection reasons and exit");

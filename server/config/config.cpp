@@ -12,6 +12,19 @@ constexpr SettingInfo settings[] = {
     {"database.url", "TLSRPT_DATABASE_URL", "(embedded)", true,
      "PostgreSQL connection string or URL; empty: the embedded cluster under data_dir"},
     {"database.data_dir", "TLSRPT_DATA_DIR", "data", false, "where the embedded PostgreSQL cluster lives"},
+    {"smtp.listen", "TLSRPT_SMTP_LISTEN", "127.0.0.1:2525", false,
+     "addresses the SMTP listener binds, comma-separated HOST:PORT ([v6]:PORT); port 25 in production"},
+    {"smtp.recipients", "TLSRPT_SMTP_RECIPIENTS", "(none: serve refuses to start)", false,
+     "addresses (user@domain) and whole domains (@domain) mail is accepted for, comma-separated"},
+    {"smtp.hostname", "TLSRPT_SMTP_HOSTNAME", "(the host name)", false, "name in the greeting and replies"},
+    {"smtp.tls_cert", "TLSRPT_SMTP_TLS_CERT", "(none)", false, "PEM certificate chain; STARTTLS is offered with tls_key"},
+    {"smtp.tls_key", "TLSRPT_SMTP_TLS_KEY", "(none)", false, "PEM private key"},
+    {"smtp.max_sessions", "TLSRPT_SMTP_MAX_SESSIONS", "100", false, "concurrent SMTP sessions in all (421 beyond)"},
+    {"smtp.max_sessions_per_client", "TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT", "10", false,
+     "concurrent SMTP sessions from one client address (421 beyond)"},
+    {"smtp.recipients_per_message", "TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE", "50", false, "RCPT commands per message (452 beyond)"},
+    {"smtp.command_timeout", "TLSRPT_SMTP_COMMAND_TIMEOUT", "300", false, "seconds to wait for a command (421 after)"},
+    {"smtp.data_timeout", "TLSRPT_SMTP_DATA_TIMEOUT", "600", false, "seconds to wait for message data (421 after)"},
 };
 
 std::string read_secret_file(const std::string& var, const char* path) {
@@ -34,6 +47,16 @@ std::optional<std::string> environment(const SettingInfo& s) {
 std::string* field(Settings& out, std::string_view key) {
   if (key == "database.url") return &out.database_url;
   if (key == "database.data_dir") return &out.data_dir;
+  if (key == "smtp.listen") return &out.smtp_listen;
+  if (key == "smtp.recipients") return &out.smtp_recipients;
+  if (key == "smtp.hostname") return &out.smtp_hostname;
+  if (key == "smtp.tls_cert") return &out.smtp_tls_cert;
+  if (key == "smtp.tls_key") return &out.smtp_tls_key;
+  if (key == "smtp.max_sessions") return &out.smtp_max_sessions;
+  if (key == "smtp.max_sessions_per_client") return &out.smtp_max_sessions_per_client;
+  if (key == "smtp.recipients_per_message") return &out.smtp_recipients_per_message;
+  if (key == "smtp.command_timeout") return &out.smtp_command_timeout;
+  if (key == "smtp.data_timeout") return &out.smtp_data_timeout;
   return nullptr;
 }
 
@@ -61,9 +84,20 @@ void load_file(const std::string& path, Settings& out) {
       }
       std::string* target = field(out, key);
       if (!target) throw Error(path + ": unknown setting " + key + " (see tlsrpt check-config --help)");
-      const auto* s = value.as_string();
-      if (!s) throw Error(path + ": " + key + ": expected a string");
-      *target = s->get();
+      if (const auto* str = value.as_string()) {
+        *target = str->get();
+      } else if (const auto* i = value.as_integer()) {
+        *target = std::to_string(i->get());
+      } else if (const auto* arr = value.as_array()) {  // a list: joined with commas
+        target->clear();
+        for (const auto& item : *arr) {
+          const auto* e = item.as_string();
+          if (!e) throw Error(path + ": " + key + ": expected a list of strings");
+          *target += (target->empty() ? "" : ",") + std::string(e->get());
+        }
+      } else {
+        throw Error(path + ": " + key + ": expected a string");
+      }
     }
   }
 }
@@ -85,6 +119,9 @@ std::string describe(const Settings& s) {
   std::string out;
   out += "database.url = " + std::string(s.database_url.empty() ? "(embedded)" : "(set, not shown)") + "\n";
   out += "database.data_dir = " + s.data_dir + "\n";
+  Settings copy = s;
+  for (const auto& info : settings)
+    if (info.key.starts_with("smtp.")) out += std::string(info.key) + " = " + *field(copy, info.key) + "\n";
   for (const auto& l : report::all_limits())
     out += "limits." + std::string(l.name) + " = " + std::to_string(s.limits.*(l.field)) + "\n";
   return out;

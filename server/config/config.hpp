@@ -19,6 +19,16 @@ namespace tlsrpt::config {
 struct Settings {
   std::string database_url;    // empty: the embedded cluster
   std::string data_dir = "data";
+  // SMTP listener (tlsrpt serve); numbers are checked where they are used.
+  std::string smtp_listen = "127.0.0.1:2525";  // comma-separated host:port list
+  std::string smtp_recipients;                 // comma-separated addresses and @domains
+  std::string smtp_hostname;                   // default: the machine's host name
+  std::string smtp_tls_cert, smtp_tls_key;     // PEM files; STARTTLS offered when both are set
+  std::string smtp_max_sessions = "100";
+  std::string smtp_max_sessions_per_client = "10";
+  std::string smtp_recipients_per_message = "50";
+  std::string smtp_command_timeout = "300";  // seconds
+  std::string smtp_data_timeout = "600";     // seconds
   report::Limits limits;
 };
 

@@ -40,6 +40,7 @@ check "mbox: one report per message" 2 "$(grep -c '"input":"tests/fixtures/messa
 check "--pretty indents" '  "organization-name": "Example Reporter Ltd",' "$(sed -n 2p "$tmp/out")"
 
 "$tlsrpt" parse --limit message_size=100 "$fx/messages/plain.json.gz" >/dev/null 2>"$tmp/err"; check "--limit applies" 1 $?
+"$tlsrpt" parse --limit json_depth=20 "$fx/messages/plain.json.gz" --limit message_size=100 >/dev/null 2>&1; check "--limit repeated" 1 $?
 grep -q "rejected: message-too-large" "$tmp/err"; check "--limit names the reason" 0 $?
 TLSRPT_LIMIT_MESSAGE_SIZE=100 "$tlsrpt" parse "$fx/messages/plain.json.gz" >/dev/null 2>&1; check "env limit applies" 1 $?
 

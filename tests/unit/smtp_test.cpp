@@ -147,3 +147,17 @@ TEST_CASE("smtp: STARTTLS offered, never required, and resets the session") {
   send(plain, "DATA");
   CHECK(plain.on_line(".", true).message_ready);
 }
+
+TEST_CASE("smtp: a long data line arrives in fragments") {
+  const auto c = config();
+  smtp::Session s(c);
+  send(s, "EHLO a");
+  send(s, "MAIL FROM:<a@b>");
+  send(s, "RCPT TO:<tls-reports@example.net>");
+  send(s, "DATA");
+  s.on_data_fragment("..abc");
+  s.on_data_fragment("def");
+  CHECK_FALSE(s.on_line(".", true).message_ready);  // continues the line: not a terminator
+  CHECK(s.on_line(".", true).message_ready);
+  CHECK(s.message() == ".abcdef.\r\n");
+}

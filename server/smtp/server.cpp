@@ -1,0 +1,297 @@
+#include "smtp/server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl.hpp>
+#include <cstdio>
+#include <map>
+#include <random>
+
+namespace tlsrpt::smtp_server {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+tcp::endpoint parse_endpoint(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("listen address " + text + ": expected HOST:PORT");
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  if (ec) throw std::runtime_error("listen address " + text + ": " + ec.message());
+  int port = 0;
+  try {
+    port = std::stoi(text.substr(colon + 1));
+  } catch (...) {
+  }
+  if (port <= 0 || port > 65535) throw std::runtime_error("listen address " + text + ": bad port");
+  return {address, static_cast<unsigned short>(port)};
+}
+
+std::string session_id() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Impl> {
+  asio::io_context& io;
+  Settings settings;
+  Sink sink;
+  std::vector<tcp::acceptor> acceptors;
+  std::unique_ptr<asio::ssl::context> tls_context;
+  asio::thread_pool store_pool;
+  std::size_t sessions = 0;
+  std::map<asio::ip::address, std::size_t> per_client;
+  bool stopping = false;
+
+  Impl(asio::io_context& io_, Settings s, Sink k)
+      : io(io_), settings(std::move(s)), sink(std::move(k)), store_pool(std::max(1u, settings.store_threads)) {
+    if (!settings.tls_cert.empty() && !settings.tls_key.empty()) {
+      tls_context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+      tls_context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::single_dh_use);
+      tls_context->use_certificate_chain_file(settings.tls_cert);
+      tls_context->use_private_key_file(settings.tls_key, asio::ssl::context::pem);
+      settings.protocol.tls_available = true;
+    }
+    for (const auto& l : settings.listen) {
+      const tcp::endpoint ep = parse_endpoint(l);
+      tcp::acceptor a(io, ep.protocol());
+      a.set_option(asio::socket_base::reuse_address(true));
+      if (ep.address().is_v6()) a.set_option(asio::ip::v6_only(true));
+      boost::system::error_code ec;
+      a.bind(ep, ec);
+      if (ec) throw std::runtime_error("cannot listen on " + l + ": " + ec.message());
+      a.listen(asio::socket_base::max_listen_connections);
+      acceptors.push_back(std::move(a));
+    }
+  }
+
+  void start() {
+    for (auto& a : acceptors) asio::co_spawn(io, accept_loop(a), asio::detached);
+  }
+
+  awaitable<void> accept_loop(tcp::acceptor& acceptor) {
+    auto self = shared_from_this();
+    while (!stopping) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        continue;
+      }
+      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  // Reads more bytes into `buf` within `timeout`; false on timeout, error or end of stream.
+  template <class Stream>
+  awaitable<bool> read_more(Stream& stream, std::string& buf, std::chrono::seconds timeout, bool& timed_out) {
+    char chunk[16384];
+    asio::steady_timer timer(io, timeout);
+    auto result = co_await (stream.async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable)) ||
+                            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (result.index() == 1) {
+      timed_out = true;
+      co_return false;
+    }
+    auto [ec, n] = std::get<0>(result);
+    if (ec) co_return false;
+    buf.append(chunk, n);
+    co_return true;
+  }
+
+  template <class Stream>
+  awaitable<bool> write(Stream& stream, const std::string& text) {
+    if (text.empty()) co_return true;
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
+    (void)n;
+    co_return !ec;
+  }
+
+  struct Context {
+    std::string id;
+    std::string peer;
+    smtp::Session session;
+    std::string buf;
+    bool discarding = false;  // inside an over-long command line
+    unsigned messages = 0;
+  };
+
+  // Runs the protocol over one stream; returns true when the client asked for STARTTLS.
+  template <class Stream>
+  awaitable<bool> serve(Stream& stream, Context& c) {
+    while (true) {
+      // Handle every complete line in the buffer (pipelined commands are answered in order).
+      std::size_t start = 0;
+      std::string replies;
+      bool close = false, tls = false;
+      while (!close && !tls) {
+        const auto nl = c.buf.find('\n', start);
+        if (nl == std::string::npos) break;
+        std::string_view line(c.buf.data() + start, nl - start);
+        start = nl + 1;
+        if (c.discarding) {
+          c.discarding = false;
+          continue;
+        }
+        const bool crlf = !line.empty() && line.back() == '\r';
+        if (crlf) line.remove_suffix(1);
+        smtp::Session::Output out = !c.session.in_data() && line.size() > settings.line_length
+                                        ? c.session.on_overlong_line()
+                                        : c.session.on_line(line, crlf);
+        replies += out.reply;
+        close = out.close;
+        tls = out.start_tls;
+        if (out.message_ready) {
+          if (!co_await write(stream, replies)) co_return false;
+          replies.clear();
+          const auto [reply, fatal] = co_await deliver(c);
+          replies += reply;
+          close = fatal;
+        }
+      }
+      c.buf.erase(0, start);
+      if (!co_await write(stream, replies)) co_return false;
+      if (close) co_return false;
+      if (tls) {
+        c.buf.clear();  // anything sent with STARTTLS is discarded (RFC 3207, command injection)
+        co_return true;
+      }
+      // Bound the partial line: a command line past the limit is refused; a data line is passed on.
+      if (c.session.in_data()) {
+        if (c.buf.size() > 65536) {
+          c.session.on_data_fragment(c.buf);
+          c.buf.clear();
+        }
+      } else if (c.buf.size() > settings.line_length) {
+        c.buf.clear();
+        c.discarding = true;
+        const auto out = c.session.on_overlong_line();
+        if (!co_await write(stream, out.reply) || out.close) co_return false;
+      }
+      bool timed_out = false;
+      const auto timeout = c.session.in_data() ? settings.data_timeout : settings.command_timeout;
+      if (!co_await read_more(stream, c.buf, timeout, timed_out)) {
+        if (timed_out) co_await write(stream, "421 4.4.2 " + settings.protocol.hostname + " Timeout, closing connection\r\n");
+        co_return false;
+      }
+    }
+  }
+
+  // Stores the message on a store thread; the reply and whether to close after it.
+  awaitable<std::pair<std::string, bool>> deliver(Context& c) {
+    const auto& env = c.session.envelope();
+    std::string source = "{\"session\":\"" + c.id + "\",\"peer\":\"" + json_escape(c.peer) + "\",\"helo\":\"" +
+                         json_escape(env.helo) + "\",\"mail_from\":\"" + json_escape(env.mail_from) + "\",\"rcpt\":[";
+    for (std::size_t i = 0; i < env.recipients.size(); ++i)
+      source += (i ? ",\"" : "\"") + json_escape(env.recipients[i]) + "\"";
+    source += "],\"tls\":" + std::string(c.session.tls_active() ? "true" : "false") + "}";
+    const Delivery d{c.session.message(), std::move(source)};
+    const std::size_t size = d.bytes.size(), recipients = env.recipients.size();
+    const auto started = std::chrono::steady_clock::now();
+    std::string outcome, id;
+    bool fatal = false;
+    std::string reply;
+    try {
+      id = co_await asio::co_spawn(store_pool, [this, &d]() -> awaitable<std::string> { co_return sink(d); },
+                                   asio::use_awaitable);
+      reply = c.session.message_accepted(id);
+      outcome = "stored";
+    } catch (const TransientError& e) {
+      reply = c.session.message_deferred();
+      outcome = "deferred";
+      id = e.what();
+    } catch (const std::exception& e) {
+      reply = "421 4.3.0 " + settings.protocol.hostname + " Internal error, closing connection\r\n";
+      fatal = true;
+      outcome = "error";
+      id = e.what();
+    }
+    ++c.messages;
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    std::fprintf(stderr, "smtp session=%s event=message size=%zu rcpt=%zu outcome=%s store_ms=%.1f%s%s\n", c.id.c_str(),
+                 size, recipients, outcome.c_str(), ms, outcome == "stored" ? " id=" : " error=",
+                 id.c_str());
+    co_return std::make_pair(reply, fatal);
+  }
+
+  awaitable<void> session(tcp::socket socket) {
+    auto self = shared_from_this();
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) co_return;
+    const auto address = remote.address();
+    Context c{session_id(), address.to_string(), smtp::Session(settings.protocol), {}, false, 0};
+    if (sessions >= settings.max_sessions || per_client[address] >= settings.max_sessions_per_client) {
+      std::fprintf(stderr, "smtp session=%s event=refused peer=%s reason=too-many-sessions\n", c.id.c_str(), c.peer.c_str());
+      co_await write(socket, "421 4.7.0 " + settings.protocol.hostname + " Too many connections, try again later\r\n");
+      co_return;
+    }
+    ++sessions;
+    ++per_client[address];
+    struct Release {
+      Impl& impl;
+      asio::ip::address a;
+      ~Release() {
+        --impl.sessions;
+        if (--impl.per_client[a] == 0) impl.per_client.erase(a);
+      }
+    } release{*this, address};
+    std::fprintf(stderr, "smtp session=%s event=connect peer=%s\n", c.id.c_str(), c.peer.c_str());
+    bool tls_started = false;
+    if (co_await write(socket, c.session.greeting()) && co_await serve(socket, c) && tls_context) {
+      asio::ssl::stream<tcp::socket&> stream(socket, *tls_context);
+      asio::steady_timer timer(io, settings.command_timeout);
+      auto r = co_await (stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable)) ||
+                         timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+      if (r.index() == 0 && !std::get<0>(std::get<0>(r))) {
+        tls_started = true;
+        c.session.tls_started();
+        co_await serve(stream, c);
+      }
+    }
+    std::fprintf(stderr, "smtp session=%s event=close messages=%u tls=%s\n", c.id.c_str(), c.messages,
+                 tls_started ? "yes" : "no");
+    socket.close(ec);
+  }
+};
+
+Server::Server(boost::asio::io_context& io, Settings settings, Sink sink)
+    : impl_(std::make_shared<Impl>(io, std::move(settings), std::move(sink))) {
+  impl_->start();
+}
+
+Server::~Server() { stop(); }
+
+void Server::stop() {
+  impl_->stopping = true;
+  for (auto& a : impl_->acceptors) {
+    boost::system::error_code ec;
+    a.close(ec);
+  }
+}
+
+}  // namespace tlsrpt::smtp_server

@@ -1,0 +1,63 @@
+// The SMTP listener: Boost.Asio sockets around the protocol state machine in ingest/smtp.
+//
+// Purpose: accept TLS reports mailed straight to tlsrpt and answer 250 only once the message and
+// its outcome are committed (the sink returns); 451 when the database is unavailable, so the
+// sender retries; 421 on a bug or a timeout.
+// Trusts: nothing from the network. Bounded: command line length, message size, recipients,
+// sessions in all and per client address, command and data timeouts, bad commands.
+// Memory: at most max_sessions * (message_size + line buffer).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "smtp/session.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace tlsrpt::smtp_server {
+
+struct Settings {
+  std::vector<std::string> listen{"127.0.0.1:2525"};  // host:port, [v6]:port
+  smtp::Config protocol;
+  std::string tls_cert;  // PEM certificate chain and key: STARTTLS is offered when both are set
+  std::string tls_key;
+  std::size_t line_length = 2048;  // longest command line
+  std::size_t max_sessions = 100;
+  std::size_t max_sessions_per_client = 10;
+  std::chrono::seconds command_timeout{300};
+  std::chrono::seconds data_timeout{600};
+  unsigned store_threads = 2;  // blocking store calls run on these
+};
+
+// Where a message goes: called on a store thread; returns an id to quote in the 250 reply.
+// Throws TransientError when the sender should retry (451); anything else is a bug (421).
+struct Delivery {
+  std::string_view bytes;
+  std::string source_json;  // peer, helo, envelope, tls, session id
+};
+class TransientError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+using Sink = std::function<std::string(const Delivery&)>;
+
+class Server {
+ public:
+  // Binds every listen address (throws std::runtime_error naming the one that failed).
+  Server(boost::asio::io_context& io, Settings settings, Sink sink);
+  ~Server();
+  void stop();  // stop accepting; sessions finish their current command
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tlsrpt::smtp_server
