@@ -68,6 +68,7 @@ smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOption
   out.max_sessions_per_client = number("smtp.max_sessions_per_client", s.smtp_max_sessions_per_client);
   out.command_timeout = std::chrono::seconds(number("smtp.command_timeout", s.smtp_command_timeout));
   out.data_timeout = std::chrono::seconds(number("smtp.data_timeout", s.smtp_data_timeout));
+  out.store_threads = static_cast<unsigned>(number("smtp.store_connections", s.smtp_store_connections));
   return out;
 }
 

@@ -25,6 +25,8 @@ constexpr SettingInfo settings[] = {
     {"smtp.recipients_per_message", "TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE", "50", false, "RCPT commands per message (452 beyond)"},
     {"smtp.command_timeout", "TLSRPT_SMTP_COMMAND_TIMEOUT", "300", false, "seconds to wait for a command (421 after)"},
     {"smtp.data_timeout", "TLSRPT_SMTP_DATA_TIMEOUT", "600", false, "seconds to wait for message data (421 after)"},
+    {"smtp.store_connections", "TLSRPT_SMTP_STORE_CONNECTIONS", "8", false,
+     "database connections storing SMTP messages (each message is its own transaction)"},
 };
 
 std::string read_secret_file(const std::string& var, const char* path) {
@@ -57,6 +59,7 @@ std::string* field(Settings& out, std::string_view key) {
   if (key == "smtp.recipients_per_message") return &out.smtp_recipients_per_message;
   if (key == "smtp.command_timeout") return &out.smtp_command_timeout;
   if (key == "smtp.data_timeout") return &out.smtp_data_timeout;
+  if (key == "smtp.store_connections") return &out.smtp_store_connections;
   return nullptr;
 }
 

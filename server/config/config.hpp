@@ -29,6 +29,7 @@ struct Settings {
   std::string smtp_recipients_per_message = "50";
   std::string smtp_command_timeout = "300";  // seconds
   std::string smtp_data_timeout = "600";     // seconds
+  std::string smtp_store_connections = "8";
   report::Limits limits;
 };
 

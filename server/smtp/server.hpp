@@ -5,7 +5,9 @@
 // sender retries; 421 on a bug or a timeout.
 // Trusts: nothing from the network. Bounded: command line length, message size, recipients,
 // sessions in all and per client address, command and data timeouts, bad commands.
-// Memory: at most max_sessions * (message_size + line buffer).
+// Memory: at most max_sessions * (2 * message_size + 80 KiB) (a message buffer grows by
+// doubling, plus the line buffer) + store_threads * 4 * message_size (the copies on their way
+// into PostgreSQL).
 #pragma once
 
 #include <chrono>
@@ -33,7 +35,7 @@ struct Settings {
   std::size_t max_sessions_per_client = 10;
   std::chrono::seconds command_timeout{300};
   std::chrono::seconds data_timeout{600};
-  unsigned store_threads = 2;  // blocking store calls run on these
+  unsigned store_threads = 8;  // blocking store calls run on these, one database connection each
 };
 
 // Where a message goes: called on a store thread; returns an id to quote in the 250 reply.
