@@ -69,5 +69,22 @@ check "database back: stored" "$((before + 1))" "$(sql "SELECT count(*) FROM raw
 check "log: message lines carry a session id" 0 "$(grep 'event=message' "$tmp/serve.log" | grep -vc 'session=[0-9a-f]\{16\}')"
 
 kill -TERM "$serve_pid"; wait "$serve_pid"; check "SIGTERM: clean exit" 0 $?; serve_pid=
+
+# 5. SIGKILL under load: every message that got 250 is in the database.
+pg_newdb killed
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
+"$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net >"$tmp/serve2.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 50); do grep -q "listening" "$tmp/serve2.log" && break; sleep 0.1; done
+python3 tests/e2e/smtp_load.py "$port" 8 100000 "$tmp/acked" >"$tmp/load.log" &
+load_pid=$!
+sleep 1.5
+kill -KILL "$serve_pid"; wait "$serve_pid" 2>/dev/null; serve_pid=
+wait "$load_pid"
+acked=$(grep -c . "$tmp/acked")
+check "SIGKILL: messages were acknowledged before the kill" 1 "$([ "$acked" -gt 50 ] && echo 1)"
+psql -qAt "$PG_URL" -c "SELECT encode(sha256, 'hex') FROM raw_messages" | sort >"$tmp/stored"
+check "SIGKILL: every acknowledged message is stored" 0 "$(sort "$tmp/acked" | grep . | comm -23 - "$tmp/stored" | wc -l)"
+echo "SIGKILL under load: $acked acknowledged, $(grep -c . "$tmp/stored") stored"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
