@@ -7,7 +7,7 @@ packages=(build-essential cmake ninja-build pkg-config ccache libpq-dev libboost
   libssl-dev libcli11-dev libtomlplusplus-dev postgresql)
 if [ "${1:-build}" = test ]; then
   packages+=(python3 python3-jsonschema time openssl swaks libnet-ssleay-perl libio-socket-ssl-perl
-    libio-socket-inet6-perl)
+    libio-socket-inet6-perl postfix)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -20,6 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "install-deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix is a test peer only: no system mail configuration, and it does not start by itself here.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

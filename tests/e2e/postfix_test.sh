@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# A real MTA in front of tlsrpt: a private Postfix instance (configured here) relays report mail
+# to `tlsrpt serve` through a transport map, with Postfix's own client behaviour (PIPELINING,
+# ESMTP) and its retries when tlsrpt answers 451 because the database is down.
+# Usage: postfix_test.sh PATH/TO/tlsrpt   (from the repository root; needs root for Postfix)
+set -u
+tlsrpt=$(realpath "$1")
+. tests/integration/pg.sh
+passed=0 failed=0
+check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; fi; }
+if [ "$(id -u)" != 0 ] || ! command -v postfix >/dev/null; then echo "skipped: needs root and postfix"; exit 77; fi
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+pfx="$tmp/postfix"
+serve_pid=
+cleanup() {
+  postfix -c "$pfx/etc" stop >/dev/null 2>&1
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null
+  pg_stop
+  [ -n "${KEEP:-}" ] && cp -r "$pfx" /tmp/pfx-keep; rm -rf "$tmp"
+}
+trap cleanup EXIT
+pg_start || exit 1
+
+port=$((20000 + RANDOM % 20000)) relay_port=$((port + 1))
+"$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net >"$tmp/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 50); do grep -q listening "$tmp/serve.log" && break; sleep 0.1; done
+
+mkdir -p "$pfx/etc" "$pfx/queue" "$pfx/data"
+chown postfix "$pfx/data"
+sed "s/^smtp  *inet .*/$relay_port inet n - n - - smtpd/" /etc/postfix/master.cf >"$pfx/etc/master.cf"
+cat >"$pfx/etc/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $pfx/queue
+data_directory = $pfx/data
+myhostname = relay.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relay_domains = example.net
+transport_maps = texthash:$pfx/etc/transport
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+alias_maps =
+alias_database =
+local_recipient_maps =
+smtp_tls_security_level = none
+maillog_file_prefixes = $pfx
+maillog_file = $pfx/maillog
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+queue_run_delay = 1s
+CF
+echo "example.net smtp:[127.0.0.1]:$port" >"$pfx/etc/transport"
+postfix -c "$pfx/etc" start >"$tmp/postfix-start.log" 2>&1
+check "postfix started" 0 $?
+
+wait_for() {  # wait_for COUNT: until tlsrpt has COUNT raw messages (30 s at most)
+  for _ in $(seq 300); do [ "$(sql 'SELECT count(*) FROM raw_messages')" -ge "$1" ] && return 0; sleep 0.1; done
+  return 1
+}
+
+# 1. Report emails relayed by Postfix arrive and are stored.
+n=0
+for f in tests/fixtures/corpus/*.eml; do
+  n=$((n + 1))
+  swaks --server 127.0.0.1 --port "$relay_port" --from noreply@reporter.example --to tls@example.net --data @"$f" >/dev/null 2>&1
+done
+wait_for "$n"; check "relayed by postfix: all stored" "$n" "$(sql 'SELECT count(*) FROM raw_messages')"
+check "relayed by postfix: the peer is postfix's client" "relay.test" "$(sql "SELECT DISTINCT source->>'helo' FROM raw_messages")"
+check "relayed by postfix: reports stored" t "$(sql 'SELECT count(*) > 0 FROM reports')"
+
+# 2. Database down: tlsrpt answers 451, Postfix keeps the mail and retries; nothing is lost.
+as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -m fast stop >/dev/null
+swaks --server 127.0.0.1 --port "$relay_port" --from noreply@reporter.example --to tls@example.net \
+  --data @tests/fixtures/quirks/forwarded-message.eml >/dev/null 2>&1
+for _ in $(seq 100); do grep -q "451 4.3.0" "$pfx/maillog" 2>/dev/null && break; sleep 0.1; done
+check "postfix saw 451 and deferred" 1 "$(grep -c 'status=deferred.*451 4.3.0' "$pfx/maillog" | awk '{print ($1 > 0)}')"
+as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o "-k $PG_DIR -c listen_addresses='' -c fsync=off" start >/dev/null
+postqueue -c "$pfx/etc" -f
+wait_for $((n + 1)); check "after the outage postfix's retry is stored" $((n + 1)) "$(sql 'SELECT count(*) FROM raw_messages')"
+check "postfix queue empty" 0 "$(find "$pfx/queue/deferred" "$pfx/queue/active" -type f 2>/dev/null | wc -l)"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
