@@ -127,5 +127,15 @@ check("STARTTLS: EHLO again, no second STARTTLS", "STARTTLS" not in c.cmd("EHLO 
 check("STARTTLS: delivery over TLS", c.cmd("MAIL FROM:<a@b.example>").startswith("250"))
 c.cmd("QUIT")
 
+# Sessions per client address (the server runs with 4): the fifth is refused with 421 4.7.0.
+time.sleep(0.5)  # let the server see the earlier sessions close
+held = [Client() for _ in range(4)]
+check("sessions per client: four are served", all(h.greeting.startswith("220") for h in held), [h.greeting for h in held])
+fifth = Client()
+check("sessions per client: the fifth gets 421 4.7.0", fifth.greeting.startswith("421 4.7.0"), fifth.greeting)
+check("sessions per client: and is closed", fifth.closed())
+for h in held:
+    h.cmd("QUIT")
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

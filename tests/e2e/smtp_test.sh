@@ -15,7 +15,7 @@ pg_start || exit 1
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
   -subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1
 port=$((20000 + RANDOM % 20000))
-TLSRPT_SMTP_COMMAND_TIMEOUT=2 TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE=3 TLSRPT_SMTP_HOSTNAME=mx.test \
+TLSRPT_SMTP_COMMAND_TIMEOUT=2 TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE=3 TLSRPT_SMTP_HOSTNAME=mx.test TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT=4 \
 TLSRPT_SMTP_TLS_CERT="$tmp/cert.pem" TLSRPT_SMTP_TLS_KEY="$tmp/key.pem" \
   "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-listen "[::1]:$port" \
   --smtp-recipients "tls@example.net,@reports.example.org" --limit message_size=100K >"$tmp/serve.log" 2>&1 &
