@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds tlsrpt into build/, and runs it.
-# Without arguments it stores the bundled sample reports in the embedded database (a private
-# PostgreSQL cluster under data/, or TLSRPT_DATABASE_URL when set); with arguments they go to
-# tlsrpt (for example: scripts/run.sh parse --pretty /path/to/report.eml).
+# Without arguments: stores the bundled sample reports in the embedded database (a private
+# PostgreSQL cluster under data/, or TLSRPT_DATABASE_URL when set), then runs the server
+# (SMTP on 127.0.0.1:2525 for tls-reports@localhost unless TLSRPT_SMTP_* say otherwise) until
+# Ctrl-C. With arguments they go to tlsrpt (e.g. scripts/run.sh parse --pretty report.eml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
 cmake -S . -B build -G Ninja >/dev/null
 cmake --build build --target tlsrpt
-if [ $# -eq 0 ]; then
-  set -- ingest tests/fixtures/corpus
+if [ $# -gt 0 ]; then
+  exec build/tlsrpt "$@"
 fi
-exec build/tlsrpt "$@"
+build/tlsrpt ingest --no-progress tests/fixtures/corpus
+export TLSRPT_SMTP_RECIPIENTS=${TLSRPT_SMTP_RECIPIENTS:-tls-reports@localhost}
+exec build/tlsrpt serve

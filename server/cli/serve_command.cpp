@@ -116,6 +116,14 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     io.stop();
   });
   io.run();
+  const smtp_server::Stats& st = server.stats();
+  std::fprintf(stderr,
+               "serve: smtp sessions=%llu refused=%llu tls=%llu timeouts=%llu accepted=%llu deferred=%llu failed=%llu\n",
+               static_cast<unsigned long long>(st.sessions.load()), static_cast<unsigned long long>(st.sessions_refused.load()),
+               static_cast<unsigned long long>(st.sessions_tls.load()), static_cast<unsigned long long>(st.timeouts.load()),
+               static_cast<unsigned long long>(st.messages_accepted.load()),
+               static_cast<unsigned long long>(st.messages_deferred.load()),
+               static_cast<unsigned long long>(st.messages_failed.load()));
   return 0;
 }
 

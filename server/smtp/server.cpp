@@ -64,6 +64,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<asio::ssl::context> tls_context;
   asio::thread_pool store_pool;
   std::size_t sessions = 0;
+  Stats stats;
   std::map<asio::ip::address, std::size_t> per_client;
   bool stopping = false;
 
@@ -195,6 +196,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       bool timed_out = false;
       const auto timeout = c.session.in_data() ? settings.data_timeout : settings.command_timeout;
       if (!co_await read_more(stream, c.buf, timeout, timed_out)) {
+        if (timed_out) ++stats.timeouts;
         if (timed_out) co_await write(stream, "421 4.4.2 " + settings.protocol.hostname + " Timeout, closing connection\r\n");
         co_return false;
       }
@@ -219,21 +221,25 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       id = co_await asio::co_spawn(store_pool, [this, &d]() -> awaitable<std::string> { co_return sink(d); },
                                    asio::use_awaitable);
       reply = c.session.message_accepted(id);
-      outcome = "stored";
+      outcome = "accepted";
+      ++stats.messages_accepted;
     } catch (const TransientError& e) {
       reply = c.session.message_deferred();
       outcome = "deferred";
+      ++stats.messages_deferred;
       id = e.what();
     } catch (const std::exception& e) {
       reply = "421 4.3.0 " + settings.protocol.hostname + " Internal error, closing connection\r\n";
       fatal = true;
       outcome = "error";
+      ++stats.messages_failed;
       id = e.what();
     }
     ++c.messages;
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    stats.store_microseconds += static_cast<std::uint64_t>(ms * 1000);
     std::fprintf(stderr, "smtp session=%s event=message size=%zu rcpt=%zu outcome=%s store_ms=%.1f%s%s\n", c.id.c_str(),
-                 size, recipients, outcome.c_str(), ms, outcome == "stored" ? " id=" : " error=",
+                 size, recipients, outcome.c_str(), ms, outcome == "accepted" ? " id=" : " error=",
                  id.c_str());
     co_return std::make_pair(reply, fatal);
   }
@@ -246,16 +252,20 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     const auto address = remote.address();
     Context c{session_id(), address.to_string(), smtp::Session(settings.protocol), {}, false, 0};
     if (sessions >= settings.max_sessions || per_client[address] >= settings.max_sessions_per_client) {
+      ++stats.sessions_refused;
       std::fprintf(stderr, "smtp session=%s event=refused peer=%s reason=too-many-sessions\n", c.id.c_str(), c.peer.c_str());
       co_await write(socket, "421 4.7.0 " + settings.protocol.hostname + " Too many connections, try again later\r\n");
       co_return;
     }
     ++sessions;
     ++per_client[address];
+    ++stats.sessions;
+    ++stats.active_sessions;
     struct Release {
       Impl& impl;
       asio::ip::address a;
       ~Release() {
+        --impl.stats.active_sessions;
         --impl.sessions;
         if (--impl.per_client[a] == 0) impl.per_client.erase(a);
       }
@@ -269,6 +279,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
       if (r.index() == 0 && !std::get<0>(std::get<0>(r))) {
         tls_started = true;
+        ++stats.sessions_tls;
         c.session.tls_started();
         co_await serve(stream, c);
       }
@@ -285,6 +296,8 @@ Server::Server(boost::asio::io_context& io, Settings settings, Sink sink)
 }
 
 Server::~Server() { stop(); }
+
+const Stats& Server::stats() const { return impl_->stats; }
 
 void Server::stop() {
   impl_->stopping = true;

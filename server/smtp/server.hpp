@@ -10,7 +10,9 @@
 // into PostgreSQL).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -50,8 +52,22 @@ class TransientError : public std::runtime_error {
 };
 using Sink = std::function<std::string(const Delivery&)>;
 
+// Counters for the metrics exporter (read at any time from any thread).
+struct Stats {
+  std::atomic<std::uint64_t> sessions{0};          // accepted connections
+  std::atomic<std::uint64_t> sessions_refused{0};  // over max_sessions or max_sessions_per_client
+  std::atomic<std::uint64_t> sessions_tls{0};      // STARTTLS handshakes completed
+  std::atomic<std::uint64_t> timeouts{0};
+  std::atomic<std::uint64_t> messages_accepted{0};  // 250 after commit
+  std::atomic<std::uint64_t> messages_deferred{0};  // 451: database unavailable
+  std::atomic<std::uint64_t> messages_failed{0};    // 421: a bug
+  std::atomic<std::uint64_t> store_microseconds{0};  // total time spent storing
+  std::atomic<std::uint64_t> active_sessions{0};
+};
+
 class Server {
  public:
+  const Stats& stats() const;
   // Binds every listen address (throws std::runtime_error naming the one that failed).
   Server(boost::asio::io_context& io, Settings settings, Sink sink);
   ~Server();

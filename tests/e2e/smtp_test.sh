@@ -69,6 +69,9 @@ check "database back: stored" "$((before + 1))" "$(sql "SELECT count(*) FROM raw
 check "log: message lines carry a session id" 0 "$(grep 'event=message' "$tmp/serve.log" | grep -vc 'session=[0-9a-f]\{16\}')"
 
 kill -TERM "$serve_pid"; wait "$serve_pid"; check "SIGTERM: clean exit" 0 $?; serve_pid=
+# The counters the exporter will read, as printed at exit.
+check "stats: one deferred message (the outage)" 1 "$(grep -c 'serve: smtp sessions=.* refused=1 .*timeouts=1 .*deferred=1 failed=0' "$tmp/serve.log")"
+check "stats: TLS sessions counted" 1 "$(grep -o ' tls=[0-9]*' "$tmp/serve.log" | tail -1 | awk -F= '{print ($2 > 0)}')"
 
 # 5. SIGKILL under load: every message that got 250 is in the database.
 pg_newdb killed
