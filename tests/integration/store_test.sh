@@ -90,10 +90,17 @@ pg_newdb failing
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
 sql "CREATE FUNCTION fail() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RAISE EXCEPTION 'injected failure'; END \$\$"
 sql "CREATE TRIGGER fail BEFORE INSERT ON failure_details FOR EACH ROW WHEN (NEW.result_type = 'certificate-expired') EXECUTE FUNCTION fail()"
-"$tlsrpt" ingest --database-url "$PG_URL" --no-progress --batch 1000 $corpus >/dev/null 2>"$tmp/fail"
+# One job, one batch: the whole run is one transaction, so nothing at all may remain.
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress --jobs 1 --batch 1000 $corpus >/dev/null 2>"$tmp/fail"
 check "failure: exit status 3" 3 $?
 grep -q "injected failure" "$tmp/fail"; check "failure: the error is shown" 0 $?
 check "failure: nothing half-written" "0 0 0 0" "$(sql 'SELECT (SELECT count(*) FROM raw_messages), (SELECT count(*) FROM reports), (SELECT count(*) FROM policies), (SELECT count(*) FROM failure_details)' | tr '|' ' ')"
+# Several jobs: other batches may commit, but only whole messages.
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress --jobs 4 --batch 5 $corpus >/dev/null 2>&1
+check "failure, 4 jobs: exit status 3" 3 $?
+check "failure, 4 jobs: no stored message without its reports" 0 "$(sql "SELECT count(*) FROM raw_messages m WHERE outcome = 'stored' AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.raw_message_id = m.id)")"
+check "failure, 4 jobs: no report without its policies" 0 "$(sql 'SELECT count(*) FROM reports r WHERE NOT EXISTS (SELECT 1 FROM policies p WHERE p.report_id = r.id)')"
+check "failure, 4 jobs: the failing rows are absent" 0 "$(sql "SELECT count(*) FROM failure_details WHERE result_type = 'certificate-expired'")"
 sql "DROP TRIGGER fail ON failure_details"
 "$tlsrpt" ingest --database-url "$PG_URL" --no-progress $corpus >/dev/null 2>&1
 check "failure: the rerun completes" "$want_reports $want_details" "$(sql 'SELECT (SELECT count(*) FROM reports), (SELECT count(*) FROM failure_details)' | tr '|' ' ')"
