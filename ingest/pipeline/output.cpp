@@ -129,6 +129,25 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
+std::string json_literal_for_bytes(std::string_view bytes) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == 0) {
+      out += "\\ufffd";
+    } else if (c < 0x20 || c >= 0x80) {
+      out += "\\u00";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      if (c == '"' || c == '\\') out += '\\';
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
 void append_json(std::string& out, const Parsed& parsed, std::string_view input_name, bool pretty) {
   const report::Report& r = parsed.report;
   Writer w(out, pretty);

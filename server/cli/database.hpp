@@ -66,20 +66,6 @@ inline Database open_database(const DatabaseOptions& o, bool migrate) {
   return db;
 }
 
-inline std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-      continue;
-    }
-    out += c;
-  }
-  return out + "\"";
-}
 
 
 // Runs a command; a database failure is one clear line and exit status 3.

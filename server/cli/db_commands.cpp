@@ -16,6 +16,7 @@
 
 #include "cli/database.hpp"
 #include "cli/inputs.hpp"
+#include "pipeline/output.hpp"
 #include "cli/parse_command.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/embedded.hpp"
@@ -105,7 +106,7 @@ class Worker {
         for (const Item& item : batch) {
           store::RawMessage raw;
           raw.bytes = item.bytes;
-          raw.source_json = "{\"path\":" + json_string(item.name) + "}";
+          raw.source_json = "{\"path\":" + pipeline::json_literal_for_bytes(item.name) + "}";
           const store::StoreResult r = store_.store(raw, item.result);
           local_counts.new_reports += static_cast<std::uint64_t>(r.new_reports);
           local_counts.dup_reports += static_cast<std::uint64_t>(r.duplicate_reports);

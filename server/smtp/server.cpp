@@ -1,5 +1,7 @@
 #include "smtp/server.hpp"
 
+#include "pipeline/output.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
@@ -14,21 +16,6 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 tcp::endpoint parse_endpoint(const std::string& text) {
   const auto colon = text.rfind(':');
@@ -206,10 +193,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   // Stores the message on a store thread; the reply and whether to close after it.
   awaitable<std::pair<std::string, bool>> deliver(Context& c) {
     const auto& env = c.session.envelope();
-    std::string source = "{\"session\":\"" + c.id + "\",\"peer\":\"" + json_escape(c.peer) + "\",\"helo\":\"" +
-                         json_escape(env.helo) + "\",\"mail_from\":\"" + json_escape(env.mail_from) + "\",\"rcpt\":[";
+    using pipeline::json_literal_for_bytes;
+    std::string source = "{\"session\":\"" + c.id + "\",\"peer\":" + json_literal_for_bytes(c.peer) +
+                         ",\"helo\":" + json_literal_for_bytes(env.helo) +
+                         ",\"mail_from\":" + json_literal_for_bytes(env.mail_from) + ",\"rcpt\":[";
     for (std::size_t i = 0; i < env.recipients.size(); ++i)
-      source += (i ? ",\"" : "\"") + json_escape(env.recipients[i]) + "\"";
+      source += (i ? "," : "") + json_literal_for_bytes(env.recipients[i]);
     source += "],\"tls\":" + std::string(c.session.tls_active() ? "true" : "false") + "}";
     const Delivery d{c.session.message(), std::move(source)};
     const std::size_t size = d.bytes.size(), recipients = env.recipients.size();

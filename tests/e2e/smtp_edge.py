@@ -60,6 +60,19 @@ r1, r2, r3 = c.reply(), c.reply(), c.reply()
 check("pipelining: not a report is still accepted (kept as rejected)", r1.startswith("250 2.0.0"), r1)
 check("pipelining: after DATA", r2.startswith("250") and r3.startswith("221"), (r2, r3))
 
+# Bytes that are not UTF-8 (and a NUL) in HELO and MAIL FROM: the message is still stored.
+c = Client()
+c.send(b"EHLO \xff\xfeodd\x00host\r\n")
+c.reply()
+c.send(b"MAIL FROM:<\xe9t\xe9@reporter.example>\r\n")
+c.reply()
+c.cmd("RCPT TO:<tls@example.net>")
+c.cmd("DATA")
+c.send("Subject: odd bytes\r\n\r\nx\r\n.\r\n")
+r = c.reply()
+check("non-UTF-8 HELO and sender: stored", r.startswith("250 2.0.0"), r)
+c.cmd("QUIT")
+
 # Bare LF: "\n.\n" does not end the data; a smuggled second message stays inside the first.
 c = Client()
 envelope(c)

@@ -32,3 +32,8 @@ TEST_CASE("normalised output: fixed keys, arrays, UTC, nulls, quirks, source") {
   CHECK(pretty.find("{\n  \"organization-name\": \"O\",\n  \"date-range\": {\n    \"start-datetime\"") == 0);
   CHECK(pretty.find("\"policy-string\": [],") != std::string::npos);
 }
+
+TEST_CASE("JSON literals for untrusted bytes are valid UTF-8 without U+0000") {
+  CHECK(pipeline::json_literal_for_bytes("mx.example") == "\"mx.example\"");
+  CHECK(pipeline::json_literal_for_bytes(std::string("a\"\\\xff\x01\0z", 7)) == "\"a\\\"\\\\\\u00ff\\u0001\\ufffdz\"");
+}
