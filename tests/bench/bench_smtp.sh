@@ -33,6 +33,16 @@ stored=$(psql -qAt "$PG_URL" -c "SELECT count(*) FROM raw_messages")
 awk -v n="$count" -v a="$t0" -v b="$t1" -v s="$stored" \
   'BEGIN { printf "rate: %d messages over 50 sessions in %.2f s = %.0f messages/s (%d rows committed)\n", n, b - a, n / (b - a), s }'
 
+# The same with distinct reports (each message a new report: the full store path), from a
+# Python client over 50 sessions (the client itself costs CPU on these two cores).
+before=$(psql -qAt "$PG_URL" -c "SELECT count(*) FROM reports")
+t0=$(date +%s.%N)
+python3 tests/e2e/smtp_load.py "$port" 50 "$count" "$tmp/acked" >/dev/null
+t1=$(date +%s.%N)
+new=$(( $(psql -qAt "$PG_URL" -c "SELECT count(*) FROM reports") - before ))
+awk -v n="$count" -v a="$t0" -v b="$t1" -v r="$new" \
+  'BEGIN { printf "rate, distinct reports: %d messages over 50 sessions in %.2f s = %.0f messages/s (%d new reports)\n", n, b - a, n / (b - a), r }'
+
 base=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 smtp-source -s 200 -m 200 -l $((limit - 4096)) -f a@reporter.example -t tls@example.net "127.0.0.1:$port"
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
