@@ -45,10 +45,17 @@ class Client:
         except (ConnectionResetError, socket.timeout):
             return False
 
-def envelope(c):
-    c.cmd("EHLO edge.example")
-    c.cmd("MAIL FROM:<a@edge.example>")
+def envelope(c, helo="EHLO edge.example", mail="MAIL FROM:<a@edge.example>"):
+    """Greets and opens a transaction (raw bytes allowed); returns the RCPT reply."""
+    c.send((helo if isinstance(helo, bytes) else helo.encode()) + b"\r\n"); c.reply()
+    c.send((mail if isinstance(mail, bytes) else mail.encode()) + b"\r\n"); c.reply()
     return c.cmd("RCPT TO:<tls@example.net>")
+
+def send_message(c, text):
+    """DATA with `text` (ending in CRLF); returns the reply to the end of data."""
+    c.cmd("DATA")
+    c.send(text + ".\r\n")
+    return c.reply()
 
 # Pipelining: a whole transaction in one write, answered in order.
 c = Client()
@@ -62,23 +69,15 @@ check("pipelining: after DATA", r2.startswith("250") and r3.startswith("221"), (
 
 # Bytes that are not UTF-8 (and a NUL) in HELO and MAIL FROM: the message is still stored.
 c = Client()
-c.send(b"EHLO \xff\xfeodd\x00host\r\n")
-c.reply()
-c.send(b"MAIL FROM:<\xe9t\xe9@reporter.example>\r\n")
-c.reply()
-c.cmd("RCPT TO:<tls@example.net>")
-c.cmd("DATA")
-c.send("Subject: odd bytes\r\n\r\nx\r\n.\r\n")
-r = c.reply()
+envelope(c, b"EHLO \xff\xfeodd\x00host", b"MAIL FROM:<\xe9t\xe9@reporter.example>")
+r = send_message(c, "Subject: odd bytes\r\n\r\nx\r\n")
 check("non-UTF-8 HELO and sender: stored", r.startswith("250 2.0.0"), r)
 c.cmd("QUIT")
 
 # Bare LF: "\n.\n" does not end the data; a smuggled second message stays inside the first.
 c = Client()
 envelope(c)
-c.cmd("DATA")
-c.send("Subject: smuggle\r\n\r\nbody\n.\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<tls@example.net>\r\nDATA\r\nsmuggled\r\n.\r\n")
-r = c.reply()
+r = send_message(c, "Subject: smuggle\r\n\r\nbody\n.\nMAIL FROM:<evil@x.example>\r\nRCPT TO:<tls@example.net>\r\nDATA\r\nsmuggled\r\n")
 check("bare LF: one message, ended only by CRLF.CRLF", r.startswith("250 2.0.0"), r)
 c.cmd("QUIT")
 

@@ -22,6 +22,14 @@ std::string send(smtp::Session& s, std::string_view line) { return s.on_line(lin
 
 std::string code(const std::string& reply) { return reply.substr(0, 3); }
 
+// Greets, opens a transaction for the configured address and starts DATA.
+void start_data(smtp::Session& s) {
+  send(s, "EHLO a");
+  send(s, "MAIL FROM:<a@b>");
+  send(s, "RCPT TO:<tls-reports@example.net>");
+  REQUIRE(code(send(s, "DATA")) == "354");
+}
+
 }  // namespace
 
 TEST_CASE("smtp: a whole delivery, with dot-unstuffing") {
@@ -55,10 +63,7 @@ TEST_CASE("smtp: a whole delivery, with dot-unstuffing") {
 TEST_CASE("smtp: the end of data is CRLF . CRLF only (no smuggling with bare LF)") {
   const auto c = config();
   smtp::Session s(c);
-  send(s, "HELO a");
-  send(s, "MAIL FROM:<a@b>");
-  send(s, "RCPT TO:<tls-reports@example.net>");
-  send(s, "DATA");
+  start_data(s);
   CHECK_FALSE(s.on_line("text", false).message_ready);  // "text\n"
   CHECK_FALSE(s.on_line(".", true).message_ready);      // "\n.\r\n": not after a CRLF
   CHECK_FALSE(s.on_line(".", false).message_ready);     // "\r\n.\n"
@@ -141,20 +146,14 @@ TEST_CASE("smtp: STARTTLS offered, never required, and resets the session") {
   CHECK(send(s, "EHLO a").find("STARTTLS") == std::string::npos);
   CHECK(code(send(s, "STARTTLS")) == "503");
   smtp::Session plain(c);  // without TLS the whole delivery works
-  send(plain, "EHLO a");
-  send(plain, "MAIL FROM:<a@b>");
-  send(plain, "RCPT TO:<tls-reports@example.net>");
-  send(plain, "DATA");
+  start_data(plain);
   CHECK(plain.on_line(".", true).message_ready);
 }
 
 TEST_CASE("smtp: a long data line arrives in fragments") {
   const auto c = config();
   smtp::Session s(c);
-  send(s, "EHLO a");
-  send(s, "MAIL FROM:<a@b>");
-  send(s, "RCPT TO:<tls-reports@example.net>");
-  send(s, "DATA");
+  start_data(s);
   s.on_data_fragment("..abc");
   s.on_data_fragment("def");
   CHECK_FALSE(s.on_line(".", true).message_ready);  // continues the line: not a terminator
