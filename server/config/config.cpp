@@ -8,26 +8,38 @@
 namespace tlsrpt::config {
 namespace {
 
-constexpr SettingInfo settings[] = {
-    {"database.url", "TLSRPT_DATABASE_URL", "(embedded)", true,
-     "PostgreSQL connection string or URL; empty: the embedded cluster under data_dir"},
-    {"database.data_dir", "TLSRPT_DATA_DIR", "data", false, "where the embedded PostgreSQL cluster lives"},
-    {"smtp.listen", "TLSRPT_SMTP_LISTEN", "127.0.0.1:2525", false,
-     "addresses the SMTP listener binds, comma-separated HOST:PORT ([v6]:PORT); port 25 in production"},
-    {"smtp.recipients", "TLSRPT_SMTP_RECIPIENTS", "(none: serve refuses to start)", false,
-     "addresses (user@domain) and whole domains (@domain) mail is accepted for, comma-separated"},
-    {"smtp.hostname", "TLSRPT_SMTP_HOSTNAME", "(the host name)", false, "name in the greeting and replies"},
-    {"smtp.tls_cert", "TLSRPT_SMTP_TLS_CERT", "(none)", false, "PEM certificate chain; STARTTLS is offered with tls_key"},
-    {"smtp.tls_key", "TLSRPT_SMTP_TLS_KEY", "(none)", false, "PEM private key"},
-    {"smtp.max_sessions", "TLSRPT_SMTP_MAX_SESSIONS", "100", false, "concurrent SMTP sessions in all (421 beyond)"},
-    {"smtp.max_sessions_per_client", "TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT", "10", false,
-     "concurrent SMTP sessions from one client address (421 beyond)"},
-    {"smtp.recipients_per_message", "TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE", "50", false, "RCPT commands per message (452 beyond)"},
-    {"smtp.command_timeout", "TLSRPT_SMTP_COMMAND_TIMEOUT", "300", false, "seconds to wait for a command (421 after)"},
-    {"smtp.data_timeout", "TLSRPT_SMTP_DATA_TIMEOUT", "600", false, "seconds to wait for message data (421 after)"},
-    {"smtp.store_connections", "TLSRPT_SMTP_STORE_CONNECTIONS", "8", false,
-     "database connections storing SMTP messages (each message is its own transaction)"},
+// One row per setting (limits have their own table in report/limits.hpp): the key in the file,
+// the environment variable (secrets also read VARIABLE_FILE), the member it sets, and what
+// check-config shows while it is empty. Defaults live in the Settings struct.
+struct SettingInfo {
+  std::string_view key;
+  std::string_view environment;
+  std::string Settings::*field;
+  bool secret = false;
+  std::string_view when_empty = "";
 };
+
+constexpr SettingInfo settings[] = {
+    {"database.url", "TLSRPT_DATABASE_URL", &Settings::database_url, true, "(embedded)"},
+    {"database.data_dir", "TLSRPT_DATA_DIR", &Settings::data_dir},
+    {"smtp.listen", "TLSRPT_SMTP_LISTEN", &Settings::smtp_listen},
+    {"smtp.recipients", "TLSRPT_SMTP_RECIPIENTS", &Settings::smtp_recipients},
+    {"smtp.hostname", "TLSRPT_SMTP_HOSTNAME", &Settings::smtp_hostname},
+    {"smtp.tls_cert", "TLSRPT_SMTP_TLS_CERT", &Settings::smtp_tls_cert},
+    {"smtp.tls_key", "TLSRPT_SMTP_TLS_KEY", &Settings::smtp_tls_key},
+    {"smtp.max_sessions", "TLSRPT_SMTP_MAX_SESSIONS", &Settings::smtp_max_sessions},
+    {"smtp.max_sessions_per_client", "TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT", &Settings::smtp_max_sessions_per_client},
+    {"smtp.recipients_per_message", "TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE", &Settings::smtp_recipients_per_message},
+    {"smtp.command_timeout", "TLSRPT_SMTP_COMMAND_TIMEOUT", &Settings::smtp_command_timeout},
+    {"smtp.data_timeout", "TLSRPT_SMTP_DATA_TIMEOUT", &Settings::smtp_data_timeout},
+    {"smtp.store_connections", "TLSRPT_SMTP_STORE_CONNECTIONS", &Settings::smtp_store_connections},
+};
+
+const SettingInfo* find_setting(std::string_view key) {
+  for (const auto& s : settings)
+    if (s.key == key) return &s;
+  return nullptr;
+}
 
 std::string read_secret_file(const std::string& var, const char* path) {
   std::ifstream in(path);
@@ -44,23 +56,6 @@ std::optional<std::string> environment(const SettingInfo& s) {
   if (s.secret)
     if (const char* f = std::getenv((var + "_FILE").c_str())) return read_secret_file(var, f);
   return std::nullopt;
-}
-
-std::string* field(Settings& out, std::string_view key) {
-  if (key == "database.url") return &out.database_url;
-  if (key == "database.data_dir") return &out.data_dir;
-  if (key == "smtp.listen") return &out.smtp_listen;
-  if (key == "smtp.recipients") return &out.smtp_recipients;
-  if (key == "smtp.hostname") return &out.smtp_hostname;
-  if (key == "smtp.tls_cert") return &out.smtp_tls_cert;
-  if (key == "smtp.tls_key") return &out.smtp_tls_key;
-  if (key == "smtp.max_sessions") return &out.smtp_max_sessions;
-  if (key == "smtp.max_sessions_per_client") return &out.smtp_max_sessions_per_client;
-  if (key == "smtp.recipients_per_message") return &out.smtp_recipients_per_message;
-  if (key == "smtp.command_timeout") return &out.smtp_command_timeout;
-  if (key == "smtp.data_timeout") return &out.smtp_data_timeout;
-  if (key == "smtp.store_connections") return &out.smtp_store_connections;
-  return nullptr;
 }
 
 void load_file(const std::string& path, Settings& out) {
@@ -85,8 +80,9 @@ void load_file(const std::string& path, Settings& out) {
         if (auto err = report::set_limit(out.limits, std::string(name.str()) + "=" + text)) throw Error(path + ": " + *err);
         continue;
       }
-      std::string* target = field(out, key);
-      if (!target) throw Error(path + ": unknown setting " + key + " (see tlsrpt check-config --help)");
+      const SettingInfo* info = find_setting(key);
+      if (!info) throw Error(path + ": unknown setting " + key + " (see README, Settings)");
+      std::string* target = &(out.*(info->field));
       if (const auto* str = value.as_string()) {
         *target = str->get();
       } else if (const auto* i = value.as_integer()) {
@@ -107,24 +103,23 @@ void load_file(const std::string& path, Settings& out) {
 
 }  // namespace
 
-std::span<const SettingInfo> all_settings() { return settings; }
-
 Settings load(const std::string& path) {
   Settings out;
   if (!path.empty()) load_file(path, out);
   for (const auto& s : settings)
-    if (auto v = environment(s)) *field(out, s.key) = *v;
+    if (auto v = environment(s)) out.*(s.field) = *v;
   if (auto err = report::apply_limit_environment(out.limits)) throw Error(*err);
   return out;
 }
 
 std::string describe(const Settings& s) {
   std::string out;
-  out += "database.url = " + std::string(s.database_url.empty() ? "(embedded)" : "(set, not shown)") + "\n";
-  out += "database.data_dir = " + s.data_dir + "\n";
-  Settings copy = s;
-  for (const auto& info : settings)
-    if (info.key.starts_with("smtp.")) out += std::string(info.key) + " = " + *field(copy, info.key) + "\n";
+  for (const auto& info : settings) {
+    const std::string& value = s.*(info.field);
+    out += std::string(info.key) + " = ";
+    out += value.empty() ? std::string(info.when_empty) : info.secret ? "(set, not shown)" : value;
+    out += "\n";
+  }
   for (const auto& l : report::all_limits())
     out += "limits." + std::string(l.name) + " = " + std::to_string(s.limits.*(l.field)) + "\n";
   return out;

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <optional>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -32,16 +31,6 @@ struct Settings {
   std::string smtp_store_connections = "8";
   report::Limits limits;
 };
-
-struct SettingInfo {
-  std::string_view key;          // in the file: section.name
-  std::string_view environment;  // variable; secrets also read VARIABLE_FILE
-  std::string_view default_text;
-  bool secret;
-  std::string_view description;
-};
-// The settings other than limits (limits.<name> in the file, TLSRPT_LIMIT_<NAME>, see report/limits.hpp).
-std::span<const SettingInfo> all_settings();
 
 class Error : public std::runtime_error {
  public:
