@@ -100,7 +100,10 @@ class Worker {
   bool write(const std::vector<Item>& batch) {
     for (int attempt = 1;; ++attempt) {
       try {
-        Counters local_counts;
+        // Tallied here and added to the shared counters only once the batch is committed.
+        struct {
+          std::uint64_t stored = 0, duplicates = 0, new_reports = 0, dup_reports = 0;
+        } local_counts;
         std::vector<const Item*> rejected_items;
         store_.begin_batch();
         for (const Item& item : batch) {
@@ -121,12 +124,7 @@ class Worker {
         counters_.rejected += rejected_items.size();
         counters_.new_reports += local_counts.new_reports;
         counters_.dup_reports += local_counts.dup_reports;
-        for (const Item* item : rejected_items) {
-          const auto& rej = item->result.rejections.front();
-          std::fprintf(stderr, "%s: rejected: %.*s: %s\n", item->name.c_str(),
-                       static_cast<int>(report::to_string(rej.reason).size()), report::to_string(rej.reason).data(),
-                       rej.detail.c_str());
-        }
+        for (const Item* item : rejected_items) print_rejection(item->name, item->result.rejections.front());
         return true;
       } catch (const store::Error& e) {
         store_.abort_batch();
@@ -185,8 +183,9 @@ int run_ingest(IngestOptions opt, const config::Settings& settings) {
   std::map<std::string, std::uint64_t> reasons;
 
   InputVisitor v;
+  v.stop = [&] { return interrupted || failed; };
   v.input = [&](const std::string& name, std::string_view bytes) {
-    if (interrupted || failed) return;
+    if (interrupted || failed) return;  // within an mbox: the rest of its messages
     Item item{name, std::string(bytes), pipeline::parse(bytes, name, limits)};
     std::size_t route;
     if (item.result.accepted()) {
@@ -202,12 +201,11 @@ int run_ingest(IngestOptions opt, const config::Settings& settings) {
       last_draw = std::chrono::steady_clock::now();
     }
   };
-  v.too_large = [&](const std::string& name, std::uint64_t size) {
+  v.too_large = [&](const std::string& name, const report::Rejection& r) {
     // Too large to read whole: nothing to keep but the fact; counted, not stored.
     ++too_large;
-    ++reasons["message-too-large"];
-    std::fprintf(stderr, "%s: rejected: message-too-large: %llu bytes (limit %llu); not stored\n", name.c_str(),
-                 static_cast<unsigned long long>(size), static_cast<unsigned long long>(limits.message_size));
+    ++reasons[std::string(report::to_string(r.reason))];
+    print_rejection(name, r, "; not stored");
   };
   v.error = [&](const std::string& name, const std::string& error) {
     ++errors;

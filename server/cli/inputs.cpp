@@ -14,6 +14,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+report::Rejection too_large(std::uint64_t size, const report::Limits& limits) {
+  return {report::Reason::message_too_large,
+          std::to_string(size) + " bytes (limit " + std::to_string(limits.message_size) + ")"};
+}
+
 void visit_bytes(const std::string& name, std::string_view bytes, const InputVisitor& v) {
   const auto messages = pipeline::split_mbox(bytes);
   if (messages.size() == 1 && messages[0].size() == bytes.size()) {
@@ -32,7 +37,7 @@ void visit_stdin(const report::Limits& limits, const InputVisitor& v) {
   while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) {
     data.append(buf, n);
     if (data.size() > cap) {
-      v.too_large("-", data.size());
+      v.too_large("-", too_large(data.size(), limits));
       return;
     }
   }
@@ -60,7 +65,7 @@ void visit_file(const fs::path& path, const report::Limits& limits, const InputV
   in.read(head, 5);
   const bool mbox = in.gcount() == 5 && std::string_view(head, 5) == "From ";
   if (size > limits.message_size && !mbox) {
-    v.too_large(name, size);
+    v.too_large(name, too_large(size, limits));
     return;
   }
   std::string data(size, '\0');
@@ -74,11 +79,20 @@ void visit_file(const fs::path& path, const report::Limits& limits, const InputV
   visit_bytes(name, data, v);
 }
 
+bool stopped(const InputVisitor& v) { return v.stop && v.stop(); }
+
 }  // namespace
+
+void print_rejection(const std::string& name, const report::Rejection& r, std::string_view suffix) {
+  const std::string_view reason = report::to_string(r.reason);
+  std::fprintf(stderr, "%s: rejected: %.*s: %s%.*s\n", name.c_str(), static_cast<int>(reason.size()), reason.data(),
+               r.detail.c_str(), static_cast<int>(suffix.size()), suffix.data());
+}
 
 void visit_inputs(const std::vector<std::string>& paths, const report::Limits& limits,
                   const InputVisitor& visitor) {
   for (const auto& p : paths) {
+    if (stopped(visitor)) return;
     if (p == "-") {
       visit_stdin(limits, visitor);
       continue;
@@ -92,7 +106,10 @@ void visit_inputs(const std::vector<std::string>& paths, const report::Limits& l
       }
       if (ec) visitor.error(p, ec.message());
       std::sort(files.begin(), files.end());
-      for (const auto& f : files) visit_file(f, limits, visitor);
+      for (const auto& f : files) {
+        if (stopped(visitor)) return;
+        visit_file(f, limits, visitor);
+      }
     } else {
       visit_file(p, limits, visitor);
     }

@@ -52,8 +52,7 @@ int run_parse(const ParseOptions& opt, const report::Limits& limits) {
     ++by_reason[report::to_string(r.reason)];
     flush();
     std::fflush(stdout);
-    std::fprintf(stderr, "%s: rejected: %.*s: %s\n", name.c_str(), static_cast<int>(report::to_string(r.reason).size()),
-                 report::to_string(r.reason).data(), r.detail.c_str());
+    print_rejection(name, r);
   };
 
   InputVisitor visitor;
@@ -77,10 +76,9 @@ int run_parse(const ParseOptions& opt, const report::Limits& limits) {
     }
     if (out.size() > 65536) flush();
   };
-  visitor.too_large = [&](const std::string& name, std::uint64_t size) {
+  visitor.too_large = [&](const std::string& name, const report::Rejection& r) {
     ++inputs;
-    reject(name, report::Rejection{report::Reason::message_too_large,
-                                   std::to_string(size) + " bytes (limit " + std::to_string(limits.message_size) + ")"});
+    reject(name, r);
   };
   visitor.error = [&](const std::string& name, const std::string& error) {
     ++errors;
