@@ -79,6 +79,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   const smtp_server::Settings smtp = smtp_settings(settings, opt);
   apply(opt.db, settings);
   Database db = open_database(opt.db, !opt.db.no_migrate);
+  db.store.reset();  // it served the migration; messages are stored on the store threads' own connections
   const std::string url = db.url;
   const report::Limits limits = settings.limits;
 
@@ -105,9 +106,18 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   };
 
   boost::asio::io_context io;
-  smtp_server::Server server(io, smtp, sink);
+  std::unique_ptr<smtp_server::Server> listener;
+  try {
+    listener = std::make_unique<smtp_server::Server>(io, smtp, sink);
+  } catch (const std::runtime_error& e) {  // an address that cannot be bound, a bad certificate
+    std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
+    return 1;
+  }
+  smtp_server::Server& server = *listener;
+  std::string recipients;
+  for (const auto& r : smtp.protocol.recipients) recipients += (recipients.empty() ? "" : ",") + r;
   for (const auto& l : smtp.listen)
-    std::fprintf(stderr, "serve: smtp listening on %s for %s%s\n", l.c_str(), settings.smtp_recipients.empty() ? opt.recipients.c_str() : settings.smtp_recipients.c_str(),
+    std::fprintf(stderr, "serve: smtp listening on %s for %s%s\n", l.c_str(), recipients.c_str(),
                  smtp.tls_cert.empty() ? "" : " (STARTTLS offered)");
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
@@ -143,15 +153,7 @@ void add_serve_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
                   "Comma-separated addresses and @domains to accept mail for (default smtp.recipients)");
   cmd->callback([o, &global, &exit_code] {
     const config::Settings settings = load_settings(global, o->limits);
-    exit_code = guarded("serve", [&] {
-      try {
-        return run_serve(*o, settings);
-      } catch (const std::runtime_error& e) {
-        if (dynamic_cast<const store::Error*>(&e) || dynamic_cast<const CLI::Error*>(&e)) throw;
-        std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
-        return 1;
-      }
-    });
+    exit_code = guarded("serve", [&] { return run_serve(*o, settings); });
   });
 }
 
