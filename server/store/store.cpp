@@ -145,17 +145,23 @@ std::string report_sql(const std::string& raw_id, bool whole = true) {
   return whole ? sql + " SELECT id FROM r" : sql;
 }
 
+// Inserts a raw message, keeping its bytes only when no earlier row has the same bytes (then
+// duplicate_of points at that one). The arguments are the SQL expressions for the columns.
+std::string raw_sql(const char* transport, const char* source, const char* sha, const char* size, const char* body,
+                    const char* outcome, const char* reason, const char* detail, const char* reports) {
+  return std::string("INSERT INTO raw_messages (transport, source, sha256, size, body, duplicate_of, outcome, reason, "
+                     "detail, reports) SELECT ") + transport + ", " + source + "::jsonb, decode(" + sha + ", 'hex'), " +
+         size + ", CASE WHEN c.id IS NULL THEN " + body + "::bytea END, c.id, " + outcome + ", " + reason + ", " +
+         detail + ", " + reports + " FROM (SELECT (SELECT id FROM raw_messages WHERE sha256 = decode(" + sha +
+         ", 'hex') AND body IS NOT NULL ORDER BY id LIMIT 1) AS id) AS c RETURNING id";
+}
+
 struct Store::Impl {
   pqxx::connection conn;
   std::unique_ptr<pqxx::work> batch;
 
   explicit Impl(const std::string& url) : conn(url) {
-    // The bytes are kept once: a later arrival of the same bytes points at the first copy.
-    conn.prepare("raw_insert",
-                 "INSERT INTO raw_messages (transport, source, sha256, size, body, duplicate_of, outcome, reason, detail, reports) "
-                 "SELECT $1, $2::jsonb, decode($3, 'hex'), $4, CASE WHEN c.id IS NULL THEN $5::bytea END, c.id, $6, $7, $8, $9 "
-                 "FROM (SELECT (SELECT id FROM raw_messages WHERE sha256 = decode($3, 'hex') AND body IS NOT NULL "
-                 "ORDER BY id LIMIT 1) AS id) AS c RETURNING id");
+    conn.prepare("raw_insert", raw_sql("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"));
     conn.prepare("raw_outcome",
                  "UPDATE raw_messages SET outcome = $2, reason = $3, detail = $4, reports = $5, processed_at = now() WHERE id = $1");
     // A report with its quirks, its first policy and that policy's failure-details: one round
@@ -163,10 +169,7 @@ struct Store::Impl {
     conn.prepare("report_insert", report_sql("$1"));
     // The common case, a message with one report: the raw message and the report in one statement.
     conn.prepare("raw_and_report_insert",
-                 "WITH raw AS (INSERT INTO raw_messages (transport, source, sha256, size, body, duplicate_of, outcome, "
-                 "reports) SELECT $1, $27::jsonb, decode($28, 'hex'), $29, CASE WHEN c.id IS NULL THEN $30::bytea END, "
-                 "c.id, 'stored', 1 FROM (SELECT (SELECT id FROM raw_messages WHERE sha256 = decode($28, 'hex') AND body "
-                 "IS NOT NULL ORDER BY id LIMIT 1) AS id) AS c RETURNING id), " +
+                 "WITH raw AS (" + raw_sql("$1", "$27", "$28", "$29", "$30", "'stored'", "NULL", "NULL", "1") + "), " +
                      report_sql("(SELECT id FROM raw)", false) + ", rr AS (SELECT id FROM r) "
                      "SELECT (SELECT id FROM raw), (SELECT id FROM rr)");
     conn.prepare("policy_insert",
@@ -257,10 +260,8 @@ struct Store::Impl {
       StoreResult out;
       out.raw_id = row[0].as<std::int64_t>();
       if (row[1].is_null()) {
-        out.outcome = Outcome::duplicate;
         out.duplicate_reports = 1;
-        tx.exec_prepared("raw_outcome", out.raw_id, "duplicate", std::optional<std::string>(),
-                         std::optional<std::string>(), 1);
+        mark_duplicate(tx, out, 1);
       } else {
         out.outcome = Outcome::stored;
         out.new_reports = 1;
@@ -283,10 +284,15 @@ struct Store::Impl {
                                   static_cast<int>(result.reports.size()))[0][0]
                      .as<std::int64_t>();
     record_reports(tx, out, result);
-    if (out.outcome == Outcome::duplicate)
-      tx.exec_prepared("raw_outcome", out.raw_id, "duplicate", std::optional<std::string>(), std::optional<std::string>(),
-                       static_cast<int>(result.reports.size()));
+    if (out.outcome == Outcome::duplicate) mark_duplicate(tx, out, result.reports.size());
     return out;
+  }
+
+  // Every report of the message was stored before: the raw message is a duplicate.
+  void mark_duplicate(pqxx::transaction_base& tx, StoreResult& out, std::size_t reports) {
+    out.outcome = Outcome::duplicate;
+    tx.exec_prepared("raw_outcome", out.raw_id, "duplicate", std::optional<std::string>(), std::optional<std::string>(),
+                     static_cast<int>(reports));
   }
 
   void record_reports(pqxx::transaction_base& tx, StoreResult& out, const pipeline::Result& result) {
