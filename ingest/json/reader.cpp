@@ -488,12 +488,6 @@ std::variant<report::Report, report::Rejection> read_padded(const char* data, st
 
 }  // namespace
 
-std::variant<report::Report, report::Rejection> read_report(const std::string& json,
-                                                            const report::Limits& limits) {
-  if (json.capacity() - json.size() >= SIMDJSON_PADDING) return read_padded(json.data(), json.size(), limits);
-  return read_report(std::string_view(json), limits);
-}
-
 std::variant<report::Report, report::Rejection> read_padded_report(std::string_view json,
                                                                    const report::Limits& limits) {
   return read_padded(json.data(), json.size(), limits);

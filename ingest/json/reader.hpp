@@ -17,13 +17,11 @@
 
 namespace tlsrpt::json {
 
-// Reads one report. `json` is read in place when its buffer has json padding to spare
-// (see unpack::json_padding); otherwise it is copied first.
-std::variant<report::Report, report::Rejection> read_report(const std::string& json,
-                                                            const report::Limits& limits);
+// Reads one report; `json` is copied into a padded per-thread buffer first.
 std::variant<report::Report, report::Rejection> read_report(std::string_view json,
                                                             const report::Limits& limits);
-// The caller guarantees unpack::json_padding readable bytes after the end of `json`.
+// The same without the copy: the caller guarantees unpack::json_padding readable bytes after
+// the end of `json` (as unpack::gunzip leaves).
 std::variant<report::Report, report::Rejection> read_padded_report(std::string_view json,
                                                                    const report::Limits& limits);
 

@@ -57,18 +57,12 @@ std::size_t header_length(std::string_view s) {
   return s.size();
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 std::string percent_decode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+    if (s[i] == '%' && i + 2 < s.size() && unpack::hex_value(s[i + 1]) >= 0 && unpack::hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(unpack::hex_value(s[i + 1]) * 16 + unpack::hex_value(s[i + 2])));
       i += 2;
     } else {
       out.push_back(s[i]);

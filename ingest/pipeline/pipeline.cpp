@@ -36,20 +36,18 @@ std::string_view basename(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
-// Report JSON (or gzip of it) -> report; `buf` is a scratch buffer for the inflated text.
+// Report JSON (or gzip of it) -> report.
 std::variant<report::Report, Rejection> read_payload(std::string_view payload, bool& was_gzip,
-                                                     const report::Limits& limits, std::string& buf) {
-  report::QuirkSet gzip_quirks;
+                                                     const report::Limits& limits) {
   was_gzip = unpack::is_gzip(payload);
-  std::variant<report::Report, Rejection> result = Rejection{Reason::invalid_json, ""};
-  if (was_gzip) {
-    std::size_t produced = 0;
-    if (auto r = unpack::gunzip(payload, buf, produced, limits, gzip_quirks)) return *r;
-    result = json::read_padded_report(std::string_view(buf.data(), produced), limits);
-    if (buf.size() > 8 * report::MiB) std::string().swap(buf);  // do not keep a huge buffer per thread
-  } else {
-    result = json::read_report(payload, limits);
-  }
+  if (!was_gzip) return json::read_report(payload, limits);
+  // The inflated text, per thread: reused, never zero-filled again (see unpack::gunzip).
+  thread_local std::string buf;
+  report::QuirkSet gzip_quirks;
+  std::size_t produced = 0;
+  if (auto r = unpack::gunzip(payload, buf, produced, limits, gzip_quirks)) return *r;
+  auto result = json::read_padded_report(std::string_view(buf.data(), produced), limits);
+  if (buf.size() > 8 * report::MiB) std::string().swap(buf);  // do not keep a huge buffer per thread
   if (auto* rep = std::get_if<report::Report>(&result)) rep->quirks.merge(gzip_quirks);
   return result;
 }
@@ -101,7 +99,6 @@ Result parse_message(std::string_view input, std::string_view name, const report
   }
   const mime::Message& msg = std::get<mime::Message>(parsed);
   std::string decoded;
-  thread_local std::string inflated;
   std::vector<std::string> seen_payloads;  // to drop the same report attached twice
   std::string types_seen;
 
@@ -150,7 +147,7 @@ Result parse_message(std::string_view input, std::string_view name, const report
     seen_payloads.emplace_back(payload);
 
     bool was_gzip = false;
-    auto rep = read_payload(payload, was_gzip, limits, inflated);
+    auto rep = read_payload(payload, was_gzip, limits);
     if (auto* r = std::get_if<Rejection>(&rep)) {
       r->detail = label + ": " + r->detail;
       result.rejections.push_back(std::move(*r));
@@ -240,9 +237,8 @@ Result parse(std::string_view input, std::string_view name, const report::Limits
   const InputKind kind = detect(input);
   if (kind == InputKind::message) return parse_message(input, name, limits);
 
-  thread_local std::string buf;
   bool was_gzip = false;
-  auto rep = read_payload(input, was_gzip, limits, buf);
+  auto rep = read_payload(input, was_gzip, limits);
   if (auto* r = std::get_if<Rejection>(&rep)) {
     result.rejections.push_back(std::move(*r));
     return result;

@@ -26,12 +26,6 @@ constexpr std::array<signed char, 256> make_base64_table() {
 }
 constexpr auto base64_table = make_base64_table();
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 // A z_stream per thread, reset between uses: inflateInit allocates ~40 KiB each time otherwise.
 struct Inflater {
@@ -46,6 +40,13 @@ struct Inflater {
 };
 
 }  // namespace
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
 
 std::optional<Rejection> decode_base64(std::string_view in, std::string& out, std::size_t max_out) {
   out.clear();

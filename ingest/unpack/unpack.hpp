@@ -32,7 +32,10 @@ std::optional<Rejection> decode_base64(std::string_view in, std::string& out, st
 std::optional<Rejection> decode_quoted_printable(std::string_view in, std::string& out,
                                                  std::size_t max_out);
 
-bool is_gzip(std::string_view data);  // starts with the gzip magic 1f 8b
+bool is_gzip(std::string_view data);
+
+// The value of a hexadecimal digit (either case), or -1.
+int hex_value(char c);  // starts with the gzip magic 1f 8b
 
 // Inflates every gzip member of `in` into the first `produced` bytes of `buf`; records
 // gzip-multi-member and gzip-trailing-garbage quirks. `buf` only grows (at least produced +
