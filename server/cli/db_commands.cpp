@@ -155,6 +155,7 @@ int run_ingest(IngestOptions opt, const config::Settings& settings) {
   const report::Limits& limits = settings.limits;
   apply(opt.db, settings);
   Database db = open_database(opt.db, !opt.db.no_migrate);
+  db.store.reset();  // it served the migration; each worker has its own connection
   const std::string url = db.url;
   const bool tty = opt.progress && isatty(2);
   std::signal(SIGINT, [](int) { interrupted = 1; });
