@@ -6,8 +6,15 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "api/api.hpp"
 #include "cli/database.hpp"
-#include "pipeline/pipeline.hpp"
+#include "http/server.hpp"
+#include "intake/intake.hpp"
+#include "net/listen.hpp"
 #include "smtp/server.hpp"
 
 namespace tlsrpt::cli {
@@ -18,6 +25,7 @@ struct ServeOptions {
   LimitOptions limits;
   std::vector<std::string> listen;
   std::string recipients;
+  std::vector<std::string> http_listen;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -47,6 +55,7 @@ std::size_t number(const std::string& key, const std::string& value) {
 smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOptions& o) {
   smtp_server::Settings out;
   out.listen = o.listen.empty() ? split_list(s.smtp_listen) : o.listen;
+  if (out.listen.empty()) return out;  // no SMTP listener
   out.protocol.recipients = split_list(o.recipients.empty() ? s.smtp_recipients : o.recipients);
   if (out.protocol.recipients.empty())
     throw CLI::ValidationError("smtp.recipients",
@@ -72,68 +81,169 @@ smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOption
   return out;
 }
 
-// A store connection per store thread, made on first use and dropped when it breaks.
-thread_local std::unique_ptr<store::Store> thread_store;
+bool boolean(const std::string& key, const std::string& value) {
+  if (value == "true" || value == "1" || value == "yes") return true;
+  if (value == "false" || value == "0" || value == "no") return false;
+  throw CLI::ValidationError(key, "'" + value + "' is neither true nor false");
+}
+
+http_server::Settings http_settings(const config::Settings& s, const ServeOptions& o) {
+  http_server::Settings out;
+  out.listen = o.http_listen.empty() ? split_list(s.http_listen) : o.http_listen;
+  out.tls_cert = s.http_tls_cert;
+  out.tls_key = s.http_tls_key;
+  if (out.tls_cert.empty() != out.tls_key.empty())
+    throw CLI::ValidationError("http.tls_cert", "set both http.tls_cert and http.tls_key, or neither");
+  out.max_connections = number("http.max_connections", s.http_max_connections);
+  out.worker_threads = static_cast<unsigned>(number("http.workers", s.http_workers));
+  out.body_limit = s.limits.message_size;
+  return out;
+}
+
+api::Settings api_settings(const config::Settings& s, const http_server::Settings& http) {
+  api::Settings out;
+  out.read_tokens = split_list(s.http_read_tokens);
+  out.admin_tokens = split_list(s.http_admin_tokens);
+  for (const auto* list : {&out.read_tokens, &out.admin_tokens})
+    for (const auto& t : *list)
+      if (t.size() < 16)
+        throw CLI::ValidationError("http tokens", "a token is shorter than 16 characters (use e.g. openssl rand -hex 24)");
+  out.protect_metrics = boolean("http.protect_metrics", s.http_protect_metrics);
+  out.intake_per_minute = static_cast<double>(number("http.intake_per_minute", s.http_intake_per_minute));
+  out.intake_burst = number("http.intake_burst", s.http_intake_burst);
+  out.body_limit = http.body_limit;
+  if (out.read_tokens.empty() && out.admin_tokens.empty() && !net::all_loopback(http.listen))
+    throw CLI::ValidationError("http.listen",
+                               "the API has no tokens and would be open on a non-loopback address; set http.read_tokens "
+                               "and http.admin_tokens (or TLSRPT_HTTP_*_TOKENS[_FILE]), or listen on 127.0.0.1 / [::1]");
+  return out;
+}
+
+metrics::LabelSettings label_settings(const config::Settings& s) {
+  metrics::LabelSettings out;
+  out.domains = split_list(s.metrics_domains);
+  out.organizations = split_list(s.metrics_organizations);
+  out.max_domains = number("metrics.max_domains", s.metrics_max_domains);
+  out.max_organizations = number("metrics.max_organizations", s.metrics_max_organizations);
+  return out;
+}
+
+// Whether the database answers and its migrations are applied, checked every 10 s off the I/O
+// thread so that a scrape never waits for the database.
+class DatabaseWatch {
+ public:
+  explicit DatabaseWatch(intake::Intake& intake)
+      : thread_([this, &intake](std::stop_token stop) {
+          while (!stop.stop_requested()) {
+            bool ok = false;
+            try {
+              ok = intake.with_store([](store::Store& s) { return s.pending().empty(); });
+            } catch (const store::Error&) {
+            }
+            up_ = ok;
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, stop, std::chrono::seconds(10), [] { return false; });
+          }
+        }) {}
+  bool up() const { return up_; }
+
+ private:
+  std::atomic<bool> up_{false};
+  std::mutex mutex_;
+  std::condition_variable_any wake_;
+  std::jthread thread_;  // last: starts after the members it uses exist
+};
+
+void add_smtp_sources(metrics::Metrics& m, const smtp_server::Stats& st) {
+  using K = metrics::Metrics::Kind;
+  const std::pair<const char*, const std::atomic<std::uint64_t>*> counters[] = {
+      {"tlsrpt_smtp_sessions_total", &st.sessions},
+      {"tlsrpt_smtp_sessions_refused_total", &st.sessions_refused},
+      {"tlsrpt_smtp_tls_sessions_total", &st.sessions_tls},
+      {"tlsrpt_smtp_timeouts_total", &st.timeouts}};
+  const char* help[] = {"SMTP connections accepted", "SMTP connections refused (over max_sessions or per client)",
+                        "SMTP sessions that completed STARTTLS", "SMTP sessions closed for a command or data timeout"};
+  for (std::size_t i = 0; i < std::size(counters); ++i) {
+    const auto* value = counters[i].second;
+    m.add_source(counters[i].first, help[i], K::counter, [value] { return static_cast<double>(value->load()); });
+  }
+  m.add_source("tlsrpt_smtp_active_sessions", "SMTP sessions open now", K::gauge,
+               [&st] { return static_cast<double>(st.active_sessions.load()); });
+}
 
 int run_serve(ServeOptions opt, const config::Settings& settings) {
   const smtp_server::Settings smtp = smtp_settings(settings, opt);
+  const http_server::Settings http = http_settings(settings, opt);
+  const api::Settings api_config = api_settings(settings, http);
+  if (smtp.listen.empty() && http.listen.empty()) {
+    std::fprintf(stderr, "tlsrpt serve: neither smtp.listen nor http.listen is set: nothing to serve\n");
+    return 2;
+  }
   apply(opt.db, settings);
   Database db = open_database(opt.db, !opt.db.no_migrate);
-  db.store.reset();  // it served the migration; messages are stored on the store threads' own connections
-  const std::string url = db.url;
-  const report::Limits limits = settings.limits;
 
-  smtp_server::Sink sink = [url, limits](const smtp_server::Delivery& d) -> std::string {
-    const pipeline::Result result = pipeline::parse(d.bytes, "", limits);
-    store::RawMessage raw;
-    raw.bytes = d.bytes;
-    raw.transport = "smtp";
-    raw.source_json = d.source_json;
-    // A connection that broke while idle fails its first transaction, which commits nothing:
-    // one retry on a fresh connection is safe.
-    for (int attempt = 1;; ++attempt) {
-      try {
-        if (!thread_store) thread_store = std::make_unique<store::Store>(url);
-        const store::StoreResult r = thread_store->store(raw, result);
-        return std::to_string(r.raw_id) + " (" + std::string(store::to_string(r.outcome)) + ")";
-      } catch (const store::Error& e) {
-        thread_store.reset();
-        if (e.transient() && attempt < 2) continue;
-        if (e.transient()) throw smtp_server::TransientError(e.what());
-        throw;
-      }
+  metrics::Metrics metrics(label_settings(settings));
+  metrics.add_source("tlsrpt_build_info", "tlsrpt version (the value is 1); label-free for now: " TLSRPT_VERSION,
+                     metrics::Metrics::Kind::gauge, [] { return 1.0; });
+  // Bounded label sets start from what the database already knows, newest first.
+  for (const auto& l : db.store->last_reports(1000))
+    metrics.seed_last_report(l.policy_domain, l.organization, static_cast<double>(l.end_epoch));
+  db.store.reset();  // it served the migration; requests and messages use the workers' own connections
+
+  intake::Intake intake(db.url, settings.limits, metrics);
+  DatabaseWatch watch(intake);
+  metrics.add_source("tlsrpt_database_up", "1 when the database answers and its migrations are applied (checked every 10 s)",
+                     metrics::Metrics::Kind::gauge, [&watch] { return watch.up() ? 1.0 : 0.0; });
+
+  smtp_server::Sink sink = [&intake](const smtp_server::Delivery& d) -> std::string {
+    try {
+      const intake::Outcome o = intake.ingest(d.bytes, "smtp", d.source_json);
+      return std::to_string(o.stored.raw_id) + " (" + std::string(store::to_string(o.stored.outcome)) + ")";
+    } catch (const store::Error& e) {
+      if (e.transient()) throw smtp_server::TransientError(e.what());
+      throw;
     }
   };
 
   boost::asio::io_context io;
-  std::unique_ptr<smtp_server::Server> listener;
+  api::Api routes(api_config, intake);
+  std::unique_ptr<smtp_server::Server> smtp_listener;
+  std::unique_ptr<http_server::Server> http_listener;
   try {
-    listener = std::make_unique<smtp_server::Server>(io, smtp, sink);
+    if (!smtp.listen.empty()) smtp_listener = std::make_unique<smtp_server::Server>(io, smtp, sink);
+    if (!http.listen.empty()) http_listener = std::make_unique<http_server::Server>(io, http, routes);
   } catch (const std::runtime_error& e) {  // an address that cannot be bound, a bad certificate
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
     return 1;
   }
-  smtp_server::Server& server = *listener;
+  if (smtp_listener) add_smtp_sources(metrics, smtp_listener->stats());
   std::string recipients;
   for (const auto& r : smtp.protocol.recipients) recipients += (recipients.empty() ? "" : ",") + r;
   for (const auto& l : smtp.listen)
     std::fprintf(stderr, "serve: smtp listening on %s for %s%s\n", l.c_str(), recipients.c_str(),
                  smtp.tls_cert.empty() ? "" : " (STARTTLS offered)");
+  const bool open = api_config.read_tokens.empty() && api_config.admin_tokens.empty();
+  for (const auto& l : http.listen)
+    std::fprintf(stderr, "serve: http%s listening on %s (API %s, intake POST /tlsrpt, /metrics, /healthz, /readyz)\n",
+                 http.tls_cert.empty() ? "" : "s", l.c_str(), open ? "open: loopback only" : "behind tokens");
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     std::fprintf(stderr, "serve: signal %d, stopping\n", sig);
-    server.stop();
+    if (smtp_listener) smtp_listener->stop();
+    if (http_listener) http_listener->stop();
     io.stop();
   });
   io.run();
-  const smtp_server::Stats& st = server.stats();
-  std::fprintf(stderr,
-               "serve: smtp sessions=%llu refused=%llu tls=%llu timeouts=%llu accepted=%llu deferred=%llu failed=%llu\n",
-               static_cast<unsigned long long>(st.sessions.load()), static_cast<unsigned long long>(st.sessions_refused.load()),
-               static_cast<unsigned long long>(st.sessions_tls.load()), static_cast<unsigned long long>(st.timeouts.load()),
-               static_cast<unsigned long long>(st.messages_accepted.load()),
-               static_cast<unsigned long long>(st.messages_deferred.load()),
-               static_cast<unsigned long long>(st.messages_failed.load()));
+  if (smtp_listener) {
+    const smtp_server::Stats& st = smtp_listener->stats();
+    std::fprintf(stderr,
+                 "serve: smtp sessions=%llu refused=%llu tls=%llu timeouts=%llu accepted=%llu deferred=%llu failed=%llu\n",
+                 static_cast<unsigned long long>(st.sessions.load()), static_cast<unsigned long long>(st.sessions_refused.load()),
+                 static_cast<unsigned long long>(st.sessions_tls.load()), static_cast<unsigned long long>(st.timeouts.load()),
+                 static_cast<unsigned long long>(st.messages_accepted.load()),
+                 static_cast<unsigned long long>(st.messages_deferred.load()),
+                 static_cast<unsigned long long>(st.messages_failed.load()));
+  }
   return 0;
 }
 
@@ -142,11 +252,14 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
 void add_serve_command(CLI::App& app, const GlobalOptions& global, int& exit_code) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "serve", "Run the SMTP listener: reports mailed to the configured recipients are stored (250 only once "
-               "committed; 451 while the database is unavailable)");
+      "serve", "Run the SMTP listener (reports mailed to the configured recipients are stored; 250 only once "
+               "committed, 451 while the database is unavailable) and the HTTP server (API, POST /tlsrpt, /metrics)");
   add_database_options(*cmd, o->db, true);
   add_limit_options(*cmd, o->limits);
   cmd->add_option("--smtp-listen", o->listen, "HOST:PORT to listen on, repeatable (default smtp.listen, 127.0.0.1:2525)")
+      ->type_size(1)
+      ->allow_extra_args(false);
+  cmd->add_option("--http-listen", o->http_listen, "HOST:PORT for the HTTP server, repeatable (default http.listen, 127.0.0.1:8080)")
       ->type_size(1)
       ->allow_extra_args(false);
   cmd->add_option("--smtp-recipients", o->recipients,

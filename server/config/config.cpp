@@ -33,6 +33,21 @@ constexpr SettingInfo settings[] = {
     {"smtp.command_timeout", "TLSRPT_SMTP_COMMAND_TIMEOUT", &Settings::smtp_command_timeout},
     {"smtp.data_timeout", "TLSRPT_SMTP_DATA_TIMEOUT", &Settings::smtp_data_timeout},
     {"smtp.store_connections", "TLSRPT_SMTP_STORE_CONNECTIONS", &Settings::smtp_store_connections},
+    {"http.listen", "TLSRPT_HTTP_LISTEN", &Settings::http_listen, false, "(no HTTP server)"},
+    {"http.tls_cert", "TLSRPT_HTTP_TLS_CERT", &Settings::http_tls_cert},
+    {"http.tls_key", "TLSRPT_HTTP_TLS_KEY", &Settings::http_tls_key},
+    {"http.read_tokens", "TLSRPT_HTTP_READ_TOKENS", &Settings::http_read_tokens, true, "(none)"},
+    {"http.admin_tokens", "TLSRPT_HTTP_ADMIN_TOKENS", &Settings::http_admin_tokens, true, "(none)"},
+    {"http.protect_metrics", "TLSRPT_HTTP_PROTECT_METRICS", &Settings::http_protect_metrics},
+    {"http.intake_per_minute", "TLSRPT_HTTP_INTAKE_PER_MINUTE", &Settings::http_intake_per_minute},
+    {"http.intake_burst", "TLSRPT_HTTP_INTAKE_BURST", &Settings::http_intake_burst},
+    {"http.max_connections", "TLSRPT_HTTP_MAX_CONNECTIONS", &Settings::http_max_connections},
+    {"http.workers", "TLSRPT_HTTP_WORKERS", &Settings::http_workers},
+    {"metrics.domains", "TLSRPT_METRICS_DOMAINS", &Settings::metrics_domains, false, "(the first max_domains seen)"},
+    {"metrics.organizations", "TLSRPT_METRICS_ORGANIZATIONS", &Settings::metrics_organizations, false,
+     "(the first max_organizations seen)"},
+    {"metrics.max_domains", "TLSRPT_METRICS_MAX_DOMAINS", &Settings::metrics_max_domains},
+    {"metrics.max_organizations", "TLSRPT_METRICS_MAX_ORGANIZATIONS", &Settings::metrics_max_organizations},
 };
 
 const SettingInfo* find_setting(std::string_view key) {

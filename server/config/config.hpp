@@ -29,6 +29,20 @@ struct Settings {
   std::string smtp_command_timeout = "300";  // seconds
   std::string smtp_data_timeout = "600";     // seconds
   std::string smtp_store_connections = "8";
+  // HTTP server: API, report intake, health, metrics (tlsrpt serve).
+  std::string http_listen = "127.0.0.1:8080";  // comma-separated host:port list; empty: no HTTP server
+  std::string http_tls_cert, http_tls_key;     // PEM files; HTTPS on every listener when both are set
+  std::string http_read_tokens, http_admin_tokens;  // comma-separated bearer tokens
+  std::string http_protect_metrics = "false";  // true: /metrics, /healthz, /readyz need a token
+  std::string http_intake_per_minute = "60";   // POST /tlsrpt per client address
+  std::string http_intake_burst = "60";
+  std::string http_max_connections = "512";
+  std::string http_workers = "8";  // threads (and database connections) answering requests
+  // Metrics label bounds.
+  std::string metrics_domains;        // comma-separated: the only policy_domain label values
+  std::string metrics_organizations;  // comma-separated: the only organization label values
+  std::string metrics_max_domains = "100";
+  std::string metrics_max_organizations = "50";
   report::Limits limits;
 };
 

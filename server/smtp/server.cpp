@@ -1,5 +1,6 @@
 #include "smtp/server.hpp"
 
+#include "net/listen.hpp"
 #include "pipeline/output.hpp"
 
 #include <boost/asio.hpp>
@@ -16,23 +17,6 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
-
-tcp::endpoint parse_endpoint(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("listen address " + text + ": expected HOST:PORT");
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  boost::system::error_code ec;
-  const auto address = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-  if (ec) throw std::runtime_error("listen address " + text + ": " + ec.message());
-  int port = 0;
-  try {
-    port = std::stoi(text.substr(colon + 1));
-  } catch (...) {
-  }
-  if (port <= 0 || port > 65535) throw std::runtime_error("listen address " + text + ": bad port");
-  return {address, static_cast<unsigned short>(port)};
-}
 
 std::string session_id() {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -65,17 +49,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       tls_context->use_private_key_file(settings.tls_key, asio::ssl::context::pem);
       settings.protocol.tls_available = true;
     }
-    for (const auto& l : settings.listen) {
-      const tcp::endpoint ep = parse_endpoint(l);
-      tcp::acceptor a(io, ep.protocol());
-      a.set_option(asio::socket_base::reuse_address(true));
-      if (ep.address().is_v6()) a.set_option(asio::ip::v6_only(true));
-      boost::system::error_code ec;
-      a.bind(ep, ec);
-      if (ec) throw std::runtime_error("cannot listen on " + l + ": " + ec.message());
-      a.listen(asio::socket_base::max_listen_connections);
-      acceptors.push_back(std::move(a));
-    }
+    acceptors = net::listen_all(io, settings.listen);
   }
 
   void start() {

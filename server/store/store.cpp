@@ -90,6 +90,11 @@ auto translate(const char* what, F&& f) -> decltype(f()) {
   }
 }
 
+
+std::optional<std::string> opt(const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); }
+
+}  // namespace
+
 std::string dedup_key(const report::Report& r) {
   std::set<std::string_view> domains;
   for (const auto& p : r.policies) domains.insert(p.policy_domain);
@@ -105,10 +110,6 @@ std::string dedup_key(const report::Report& r) {
   return sha256_hex(key);
 }
 
-std::optional<std::string> opt(const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); }
-
-}  // namespace
-
 std::string sha256_hex(std::string_view bytes) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
@@ -123,6 +124,25 @@ std::string_view to_string(Outcome outcome) {
     case Outcome::rejected: return "rejected";
   }
   return "rejected";
+}
+
+// Adds a policy's sessions to session_counts (see migrations/0002). The arguments are SQL
+// expressions: report start (epoch seconds), policy domain, organisation, policy type, successful
+// and failed totals, and the failure-details' result-type, receiving-mx-hostname and count arrays.
+// `from` limits it to when a row exists there ("r, " in the report statement: nothing for a
+// duplicate). Rows go in key order so that concurrent writers cannot deadlock.
+std::string counts_sql(const std::string& start, const std::string& domain, const std::string& org,
+                       const std::string& type, const std::string& ok, const std::string& failed,
+                       const std::string& results, const std::string& mx, const std::string& counts,
+                       const std::string& from = "") {
+  return "INSERT INTO session_counts (bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions) "
+         "SELECT date_trunc('hour', to_timestamp(" + start + "), 'UTC'), " + domain + ", " + org + ", " + type +
+         ", k.result, k.mx_host, sum(k.sessions) FROM " + from + "(SELECT 'success', '', " + ok +
+         "::bigint UNION ALL SELECT 'failure', '', " + failed + "::bigint UNION ALL SELECT t.rt, coalesce(t.mx, ''), t.n "
+         "FROM unnest(" + results + "::text[], " + mx + "::text[], " + counts + "::bigint[]) AS t (rt, mx, n)) "
+         "AS k (result, mx_host, sessions) WHERE k.sessions > 0 GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1, 5, 3, 4, 6 "
+         "ON CONFLICT (policy_domain, bucket, result, organization_name, policy_type, mx_host) "
+         "DO UPDATE SET sessions = session_counts.sessions + excluded.sessions";
 }
 
 // A report with its quirks, its first policy and that policy's failure-details in one statement
@@ -141,7 +161,8 @@ std::string report_sql(const std::string& raw_id, bool whole = true) {
                     "d AS (INSERT INTO failure_details (policy_id, result_type, sending_mta_ip, receiving_mx_hostname, "
                     "receiving_mx_helo, receiving_ip, failed_session_count, additional_information, failure_reason_code, "
                     "policy_domain, start_datetime) SELECT p.id, t.*, $15, to_timestamp($6) FROM p, unnest($19::text[], "
-                    "$20::text[], $21::text[], $22::text[], $23::text[], $24::bigint[], $25::text[], $26::text[]) AS t)";
+                    "$20::text[], $21::text[], $22::text[], $23::text[], $24::bigint[], $25::text[], $26::text[]) AS t), "
+                    "c AS (" + counts_sql("$6", "$15", "$3", "$13", "$17", "$18", "$19", "$21", "$24", "r, ") + ")";
   return whole ? sql + " SELECT id FROM r" : sql;
 }
 
@@ -176,6 +197,7 @@ struct Store::Impl {
                  "INSERT INTO policies (report_id, position, policy_type, policy_string, policy_domain, mx_host, "
                  "total_successful_session_count, total_failure_session_count, start_datetime, organization_name) "
                  "VALUES ($1, $2, $3, $4::text[], $5, $6::text[], $7, $8, to_timestamp($9), $10) RETURNING id");
+    conn.prepare("counts_insert", counts_sql("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"));
     conn.prepare("details_insert",
                  "INSERT INTO failure_details (policy_id, result_type, sending_mta_ip, receiving_mx_hostname, "
                  "receiving_mx_helo, receiving_ip, failed_session_count, additional_information, failure_reason_code, "
@@ -233,8 +255,10 @@ struct Store::Impl {
                            p.policy_domain, text_array(p.mx_host), p.total_successful_session_count,
                            p.total_failure_session_count, r.start_datetime, r.organization_name)[0][0]
               .as<std::int64_t>();
-      if (p.failure_details.empty()) continue;
       const DetailArrays pd(p);
+      tx.exec_prepared("counts_insert", r.start_datetime, p.policy_domain, r.organization_name, p.policy_type,
+                       p.total_successful_session_count, p.total_failure_session_count, pd.col[0], pd.col[2], pd.col[5]);
+      if (p.failure_details.empty()) continue;
       tx.exec_prepared("details_insert", policy_id, pd.col[0], pd.col[1], pd.col[2], pd.col[3], pd.col[4], pd.col[5],
                        pd.col[6], pd.col[7], p.policy_domain, r.start_datetime);
     }
@@ -259,6 +283,7 @@ struct Store::Impl {
                                               sha, static_cast<std::int64_t>(raw.bytes.size()), body);
       StoreResult out;
       out.raw_id = row[0].as<std::int64_t>();
+      out.fresh.push_back(!row[1].is_null());
       if (row[1].is_null()) {
         out.duplicate_reports = 1;
         mark_duplicate(tx, out, 1);
@@ -297,7 +322,8 @@ struct Store::Impl {
 
   void record_reports(pqxx::transaction_base& tx, StoreResult& out, const pipeline::Result& result) {
     for (const auto& parsed : result.reports) {
-      if (insert_report(tx, out.raw_id, parsed)) ++out.new_reports;
+      out.fresh.push_back(insert_report(tx, out.raw_id, parsed));
+      if (out.fresh.back()) ++out.new_reports;
       else ++out.duplicate_reports;
     }
     out.outcome = out.new_reports > 0 ? Outcome::stored : Outcome::duplicate;
@@ -434,6 +460,39 @@ std::string Store::body(std::int64_t raw_id) {
     if (r.empty() || r[0][0].is_null()) throw Error("raw message " + std::to_string(raw_id) + " has no body", false);
     const pqxx::binarystring bytes(r[0][0]);
     return bytes.str();
+  });
+}
+
+std::string Store::query_json(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+  return translate("query", [&] {
+    pqxx::nontransaction tx(impl_->conn);  // one statement, one round trip
+    const pqxx::result r = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+    return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].as<std::string>();
+  });
+}
+
+std::vector<LastReport> Store::last_reports(std::size_t limit) {
+  return translate("last reports", [&] {
+    pqxx::nontransaction tx(impl_->conn);
+    std::vector<LastReport> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT p.policy_domain, p.organization_name, extract(epoch FROM max(r.end_datetime))::bigint FROM policies p "
+             "JOIN reports r ON r.id = p.report_id GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT $1",
+             static_cast<std::int64_t>(limit)))
+      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::int64_t>()});
+    return out;
+  });
+}
+
+std::optional<std::string> Store::raw_body(std::int64_t raw_id, bool rejected_only) {
+  return translate("load message", [&]() -> std::optional<std::string> {
+    pqxx::nontransaction tx(impl_->conn);
+    const auto r = tx.exec_params(
+        "SELECT COALESCE(m.body, d.body) FROM raw_messages m LEFT JOIN raw_messages d ON d.id = m.duplicate_of "
+        "WHERE m.id = $1 AND (NOT $2 OR m.outcome = 'rejected')",
+        raw_id, rejected_only);
+    if (r.empty() || r[0][0].is_null()) return std::nullopt;
+    return pqxx::binarystring(r[0][0]).str();
   });
 }
 

@@ -43,6 +43,12 @@ struct StoreResult {
   std::int64_t raw_id = 0;
   int new_reports = 0;
   int duplicate_reports = 0;
+  std::vector<bool> fresh;  // per report of the pipeline result, in order: stored now (not a duplicate)
+};
+
+struct LastReport {
+  std::string policy_domain, organization;
+  std::int64_t end_epoch;
 };
 
 struct RejectedMessage {
@@ -81,6 +87,15 @@ class Store {
   std::vector<RejectedMessage> rejected(const std::optional<std::string>& reason,
                                         const std::optional<std::string>& since);
   std::string body(std::int64_t raw_id);
+  // The bytes of a raw message (only if it was rejected, when asked); nullopt when there is none.
+  std::optional<std::string> raw_body(std::int64_t raw_id, bool rejected_only);
+
+  // The newest report's end per policy domain and organisation, newest first, at most `limit`.
+  std::vector<LastReport> last_reports(std::size_t limit);
+
+  // Runs one read-only statement whose first row and column is text (JSON built by PostgreSQL,
+  // see queries.hpp); empty when there is no row. Parameters are text or NULL.
+  std::string query_json(const std::string& sql, const std::vector<std::optional<std::string>>& params);
   // Records the outcome of re-running the pipeline on a stored raw message.
   StoreResult restore(std::int64_t raw_id, const pipeline::Result& result);
 
@@ -88,6 +103,10 @@ class Store {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// What makes two reports the same (lower-case hex SHA-256 of organisation, report-id, range and
+// policy domains): the reports.dedup_key of a stored report.
+std::string dedup_key(const report::Report& r);
 
 // SHA-256 of the bytes, lower-case hex.
 std::string sha256_hex(std::string_view bytes);

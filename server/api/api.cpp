@@ -1,0 +1,498 @@
+#include "api/api.hpp"
+
+#include <openssl/crypto.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "pipeline/output.hpp"
+#include "store/queries.hpp"
+
+namespace tlsrpt::api {
+namespace {
+
+using http_server::Request;
+using http_server::Response;
+
+enum class Access { open, health, read, admin };
+
+// A bad request, answered 400 with the message.
+struct BadRequest {
+  std::string message;
+};
+
+std::string json_string(std::string_view text) { return pipeline::json_literal_for_bytes(text); }
+
+Response json_error(unsigned status, std::string_view message) {
+  Response r;
+  r.status = status;
+  r.body = "{\"status\":" + std::to_string(status) + ",\"error\":" + json_string(message) + "}";
+  return r;
+}
+
+Response json_ok(std::string body, unsigned status = 200) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s, std::string_view what) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%') {
+      const int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
+      const int lo = i + 2 < s.size() ? hex_digit(s[i + 2]) : -1;
+      if (hi < 0 || lo < 0) throw BadRequest{"bad percent-encoding in " + std::string(what)};
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Query parameters: every name known to the route, none repeated, values decoded.
+std::map<std::string, std::string> query_params(std::string_view query, const std::set<std::string_view>& allowed) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    const std::string name = percent_decode(item.substr(0, eq), "a parameter name");
+    if (!allowed.count(name)) {
+      std::string known;
+      for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
+      throw BadRequest{"unknown parameter " + json_string(name) + " (this route takes: " + (known.empty() ? "none" : known) + ")"};
+    }
+    std::string value = eq == std::string_view::npos ? std::string() : percent_decode(item.substr(eq + 1), name);
+    if (value.size() > 512) throw BadRequest{"parameter " + name + " is longer than 512 bytes"};
+    if (!out.emplace(name, std::move(value)).second) throw BadRequest{"parameter " + name + " is given twice"};
+  }
+  return out;
+}
+
+std::optional<std::string> take(std::map<std::string, std::string>& q, const std::string& name) {
+  auto it = q.find(name);
+  if (it == q.end()) return std::nullopt;
+  std::string v = std::move(it->second);
+  q.erase(it);
+  if (v.empty()) throw BadRequest{"parameter " + name + " is empty"};
+  return v;
+}
+
+std::optional<std::string> time_param(std::map<std::string, std::string>& q, const std::string& name) {
+  auto v = take(q, name);
+  if (!v) return v;
+  const auto t = report::parse_datetime(*v);
+  if (!t || (v->size() > 10 && t->quirks.has(report::Quirk::datetime_no_timezone)) ||
+      t->quirks.has(report::Quirk::datetime_space_separator))
+    throw BadRequest{"parameter " + name + ": " + json_string(*v) +
+                     " is not a date (YYYY-MM-DD) or an RFC 3339 date-time with a time zone"};
+  return report::format_datetime(t->epoch);
+}
+
+std::optional<std::string> domain_param(std::map<std::string, std::string>& q, const std::string& name) {
+  auto v = take(q, name);
+  if (!v) return v;
+  report::QuirkSet ignored;
+  if (v->size() > 253 || !report::normalise_domain(*v, ignored))
+    throw BadRequest{"parameter " + name + ": " + json_string(*v) + " is not a domain name"};
+  return v;
+}
+
+std::optional<std::string> enum_param(std::map<std::string, std::string>& q, const std::string& name,
+                                      std::initializer_list<std::string_view> values) {
+  auto v = take(q, name);
+  if (!v) return v;
+  std::string list;
+  for (auto x : values) {
+    if (x == *v) return v;
+    list += (list.empty() ? "" : ", ") + std::string(x);
+  }
+  throw BadRequest{"parameter " + name + ": " + json_string(*v) + " is not one of " + list};
+}
+
+std::optional<std::string> token_param(std::map<std::string, std::string>& q, const std::string& name) {
+  auto v = take(q, name);
+  if (v && (v->size() > 64 || v->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos))
+    throw BadRequest{"parameter " + name + ": " + json_string(*v) + " is not a result-type (lower-case letters, digits, -)"};
+  return v;
+}
+
+std::int64_t positive(const std::string& text, const std::string& name) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos || std::stoll(text) <= 0)
+    throw BadRequest{name + ": " + json_string(text) + " is not a positive integer"};
+  return std::stoll(text);
+}
+
+store::Page page_param(std::map<std::string, std::string>& q) {
+  store::Page p;
+  if (auto l = take(q, "limit")) {
+    const auto n = positive(*l, "parameter limit");
+    if (n > 500) throw BadRequest{"parameter limit: at most 500"};
+    p.limit = static_cast<std::size_t>(n);
+  }
+  if (auto c = take(q, "cursor")) p.before = positive(*c, "parameter cursor");
+  return p;
+}
+
+store::Filter filter_params(std::map<std::string, std::string>& q) {
+  store::Filter f;
+  f.from = time_param(q, "from");
+  f.to = time_param(q, "to");
+  f.policy_domain = domain_param(q, "domain");
+  f.organization = take(q, "organization");
+  f.policy_type = enum_param(q, "policy_type", {"sts", "tlsa", "no-policy-found"});
+  f.result_type = token_param(q, "result_type");
+  f.mx_host = domain_param(q, "mx_host");
+  return f;
+}
+
+// Whether `token` is one of `tokens`, compared in constant time.
+bool token_in(const std::string& token, const std::vector<std::string>& tokens) {
+  bool found = false;
+  for (const auto& t : tokens)
+    if (t.size() == token.size() && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0) found = true;
+  return found;
+}
+
+// A per-client-address token bucket.
+class RateLimit {
+ public:
+  RateLimit(double per_minute, std::size_t burst) : per_second_(per_minute / 60.0), burst_(static_cast<double>(burst)) {}
+  // 0 when allowed, else seconds until a token is due.
+  unsigned take(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (buckets_.size() > 100000) prune(now);
+    auto [it, fresh] = buckets_.try_emplace(client, Bucket{burst_, now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      b.tokens = std::min(burst_, b.tokens + per_second_ * std::chrono::duration<double>(now - b.last).count());
+      b.last = now;
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return static_cast<unsigned>((1 - b.tokens) / per_second_) + 1;
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point last;
+  };
+  void prune(std::chrono::steady_clock::time_point now) {  // forget clients whose bucket is full again
+    for (auto it = buckets_.begin(); it != buckets_.end();)
+      it = it->second.tokens + per_second_ * std::chrono::duration<double>(now - it->second.last).count() >= burst_
+               ? buckets_.erase(it)
+               : std::next(it);
+  }
+  std::mutex mutex_;
+  std::map<std::string, Bucket> buckets_;
+  double per_second_, burst_;
+};
+
+bool media_type_is(std::string_view content_type, std::string_view want) {
+  const auto semi = content_type.find(';');
+  std::string_view t = content_type.substr(0, semi);
+  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  if (t.size() != want.size()) return false;
+  for (std::size_t i = 0; i < t.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(t[i])) != want[i]) return false;
+  return true;
+}
+
+}  // namespace
+
+struct Api::Impl {
+  Settings settings;
+  intake::Intake& intake;
+  RateLimit intake_rate;
+
+  using Handler = Response (Impl::*)(const Request&, const std::vector<std::string>&);
+  struct Route {
+    std::string_view method;
+    std::string_view pattern;  // segments; "{id}" matches a positive integer
+    Access access;
+    Handler handler;
+  };
+  static const Route routes[];
+
+  Impl(Settings s, intake::Intake& i)
+      : settings(std::move(s)), intake(i), intake_rate(settings.intake_per_minute, settings.intake_burst) {}
+
+  bool open_api() const { return settings.read_tokens.empty() && settings.admin_tokens.empty(); }
+
+  // The route for a path and method, with its {id} values; nullptr when none (`allow` then lists
+  // the methods the path has).
+  static const Route* match(std::string_view method, std::string_view path, std::vector<std::string>& ids,
+                            std::string& allow);
+
+  std::optional<Response> authorize(const Request& req, Access access) const {
+    if (access == Access::open || (access == Access::health && !settings.protect_metrics) || open_api())
+      return std::nullopt;
+    std::string_view auth = req.authorization;
+    if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
+      Response r = json_error(401, "this route needs a bearer token (Authorization: Bearer <token>)");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt\"");
+      return r;
+    }
+    const std::string token(auth.substr(7));
+    if (token_in(token, settings.admin_tokens)) return std::nullopt;
+    if (token_in(token, settings.read_tokens)) {
+      if (access != Access::admin) return std::nullopt;
+      return json_error(403, "this route needs an admin token");
+    }
+    Response r = json_error(401, "unknown token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt\", error=\"invalid_token\"");
+    return r;
+  }
+
+  std::optional<Response> check(const Request& req) {
+    std::vector<std::string> ids;
+    std::string allow;
+    const Route* route = match(req.method, req.path, ids, allow);
+    if (!route) {
+      if (allow.empty()) return json_error(404, "no such route: see schema/openapi.yaml");
+      Response r = json_error(405, "method " + req.method + " not allowed here (allowed: " + allow + ")");
+      r.headers.emplace_back("Allow", allow);
+      r.route = "unmatched";
+      return r;
+    }
+    if (auto refusal = authorize(req, route->access)) {
+      refusal->route = route->pattern;
+      return refusal;
+    }
+    std::optional<Response> out;
+    if (route->handler == &Impl::report_intake) {
+      if (!media_type_is(req.content_type, "application/tlsrpt+gzip") &&
+          !media_type_is(req.content_type, "application/tlsrpt+json"))
+        out = json_error(415, "send application/tlsrpt+gzip or application/tlsrpt+json (RFC 8460 section 5.3), not " +
+                                  (req.content_type.empty() ? std::string("nothing") : json_string(req.content_type)));
+      else if (req.content_length && *req.content_length > settings.body_limit)
+        out = json_error(413, "body of " + std::to_string(*req.content_length) + " bytes; the limit is " +
+                                  std::to_string(settings.body_limit));
+      else if (const unsigned wait = intake_rate.take(req.peer)) {
+        out = json_error(429, "too many reports from " + req.peer + "; retry later");
+        out->headers.emplace_back("Retry-After", std::to_string(wait));
+      }
+    } else if (req.content_length && *req.content_length > 0) {
+      out = json_error(413, "this route takes no request body");
+    }
+    if (out) out->route = route->pattern;
+    return out;
+  }
+
+  Response handle(const Request& req) {
+    std::vector<std::string> ids;
+    std::string allow;
+    const Route* route = match(req.method, req.path, ids, allow);
+    if (!route) return json_error(404, "no such route");  // check() answered already
+    Response r;
+    try {
+      r = (this->*(route->handler))(req, ids);
+    } catch (const BadRequest& e) {
+      r = json_error(400, e.message);
+    } catch (const store::Error& e) {
+      std::fprintf(stderr, "http: %s %s: %s\n", req.method.c_str(), route->pattern.data(), e.what());
+      r = e.transient() ? json_error(503, "database unavailable; retry later") : json_error(500, "internal error");
+      if (e.transient()) r.headers.emplace_back("Retry-After", "30");
+    }
+    r.route = route->pattern;
+    return r;
+  }
+
+  // Routes. ---------------------------------------------------------------------------------
+
+  Response healthz(const Request&, const std::vector<std::string>&) { return json_ok("{\"status\":\"ok\"}"); }
+
+  Response readyz(const Request&, const std::vector<std::string>&) {
+    try {
+      const auto pending = intake.with_store([](store::Store& s) { return s.pending(); });
+      if (!pending.empty()) return json_error(503, "migrations pending: " + pending.front() + " (run tlsrpt migrate)");
+    } catch (const store::Error& e) {
+      std::fprintf(stderr, "http: readyz: %s\n", e.what());
+      return json_error(503, "database unavailable");
+    }
+    return json_ok("{\"status\":\"ready\"}");
+  }
+
+  Response metrics(const Request&, const std::vector<std::string>&) {
+    Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = intake.metrics().expose();
+    return r;
+  }
+
+  Response report_intake(const Request& req, const std::vector<std::string>&) {
+    query_params(req.query, {});
+    const std::string source = "{\"peer\":" + json_string(req.peer) + ",\"content_type\":" +
+                               json_string(req.content_type) + ",\"user_agent\":" + json_string(req.user_agent) + "}";
+    const intake::Outcome o = intake.ingest(req.body, "https", source);
+    const std::string id = std::to_string(o.stored.raw_id);
+    if (o.stored.outcome == store::Outcome::rejected) {
+      const report::Rejection& rej = o.parsed.rejections.front();
+      Response r = json_error(400, std::string(report::to_string(rej.reason)) + ": " + rej.detail);
+      r.body.pop_back();
+      r.body += ",\"reason\":" + json_string(report::to_string(rej.reason)) + ",\"detail\":" + json_string(rej.detail) +
+                ",\"raw_message_id\":" + id + "}";
+      return r;
+    }
+    const bool stored = o.stored.outcome == store::Outcome::stored;
+    return json_ok("{\"status\":" + std::string(stored ? "201" : "200") + ",\"outcome\":\"" +
+                       std::string(store::to_string(o.stored.outcome)) + "\",\"raw_message_id\":" + id +
+                       ",\"new_reports\":" + std::to_string(o.stored.new_reports) +
+                       ",\"duplicate_reports\":" + std::to_string(o.stored.duplicate_reports) + "}",
+                   stored ? 201 : 200);
+  }
+
+  template <class F>
+  Response query(F&& f) {
+    return json_ok(intake.with_store(std::forward<F>(f)));
+  }
+
+  Response domains(const Request& req, const std::vector<std::string>&) {
+    auto q = query_params(req.query, {"from", "to", "organization", "policy_type"});
+    const store::Filter f = filter_params(q);
+    return query([&](store::Store& s) { return store::domains_json(s, f); });
+  }
+
+  Response summary(const Request& req, const std::vector<std::string>&) {
+    auto q = query_params(req.query, {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host"});
+    const store::Filter f = filter_params(q);
+    return query([&](store::Store& s) { return store::summary_json(s, f); });
+  }
+
+  Response timeseries(const Request& req, const std::vector<std::string>&) {
+    auto q = query_params(req.query,
+                          {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "bucket"});
+    const std::string bucket = enum_param(q, "bucket", {"day", "hour"}).value_or("day");
+    const store::Filter f = filter_params(q);
+    return query([&](store::Store& s) { return store::timeseries_json(s, f, bucket); });
+  }
+
+  Response reports(const Request& req, const std::vector<std::string>&) {
+    auto q = query_params(req.query, {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host",
+                                      "limit", "cursor"});
+    const store::Page page = page_param(q);
+    const store::Filter f = filter_params(q);
+    return query([&](store::Store& s) { return store::reports_json(s, f, page); });
+  }
+
+  Response report(const Request& req, const std::vector<std::string>& ids) {
+    query_params(req.query, {});
+    const std::int64_t id = positive(ids.at(0), "report id");
+    const auto stored = intake.with_store([&](store::Store& s) { return store::stored_report(s, id); });
+    if (!stored) return json_error(404, "no report " + std::to_string(id));
+    // The normalised report exactly as `tlsrpt parse` prints it, read again from the stored bytes.
+    const pipeline::Result parsed = pipeline::parse(stored->body, "", intake.limits());
+    std::string body = stored->meta_json;
+    body.pop_back();
+    body += ",\"report\":";
+    bool found = false;
+    for (const auto& p : parsed.reports)
+      if (store::dedup_key(p.report) == stored->dedup_key) {
+        pipeline::append_json(body, p, "", false);
+        found = true;
+        break;
+      }
+    if (!found) body += "null,\"error\":\"the stored message no longer yields this report under the current limits\"";
+    body += "}";
+    return json_ok(std::move(body));
+  }
+
+  Response rejected(const Request& req, const std::vector<std::string>&) {
+    auto q = query_params(req.query, {"from", "to", "reason", "limit", "cursor"});
+    const store::Page page = page_param(q);
+    const store::Filter f = filter_params(q);
+    auto reason = take(q, "reason");
+    if (reason && !report::reason_from_string(*reason))
+      throw BadRequest{"parameter reason: " + json_string(*reason) + " is not a rejection reason (tlsrpt parse --list-reasons)"};
+    return query([&](store::Store& s) { return store::rejected_json(s, f, reason, page); });
+  }
+
+  Response rejected_raw(const Request& req, const std::vector<std::string>& ids) {
+    query_params(req.query, {});
+    const std::int64_t id = positive(ids.at(0), "raw message id");
+    auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, true); });
+    if (!body) return json_error(404, "no rejected input " + std::to_string(id));
+    Response r;
+    r.content_type = "application/octet-stream";
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"rejected-" + std::to_string(id) + ".bin\"");
+    r.body = std::move(*body);
+    return r;
+  }
+};
+
+const Api::Impl::Route Api::Impl::routes[] = {
+    {"GET", "/healthz", Access::health, &Impl::healthz},
+    {"GET", "/readyz", Access::health, &Impl::readyz},
+    {"GET", "/metrics", Access::health, &Impl::metrics},
+    {"POST", "/tlsrpt", Access::open, &Impl::report_intake},
+    {"GET", "/api/v1/domains", Access::read, &Impl::domains},
+    {"GET", "/api/v1/summary", Access::read, &Impl::summary},
+    {"GET", "/api/v1/timeseries", Access::read, &Impl::timeseries},
+    {"GET", "/api/v1/reports", Access::read, &Impl::reports},
+    {"GET", "/api/v1/reports/{id}", Access::read, &Impl::report},
+    {"GET", "/api/v1/rejected", Access::read, &Impl::rejected},
+    {"GET", "/api/v1/rejected/{id}/raw", Access::admin, &Impl::rejected_raw},
+};
+
+const Api::Impl::Route* Api::Impl::match(std::string_view method, std::string_view path, std::vector<std::string>& ids,
+                          std::string& allow) {
+  const Route* found = nullptr;
+  for (const Route& r : routes) {
+    std::vector<std::string> values;
+    std::string_view p = path, t = r.pattern;
+    bool ok = true;
+    while (ok && !t.empty() && !p.empty()) {
+      const auto ts = t.find('/', 1), ps = p.find('/', 1);
+      const std::string_view tseg = t.substr(0, ts), pseg = p.substr(0, ps);
+      if (tseg == "/{id}") {
+        values.emplace_back(pseg.substr(1));
+        ok = pseg.size() > 1;
+      } else {
+        ok = tseg == pseg;
+      }
+      t = ts == std::string_view::npos ? std::string_view() : t.substr(ts);
+      p = ps == std::string_view::npos ? std::string_view() : p.substr(ps);
+    }
+    if (!ok || !t.empty() || !p.empty()) continue;
+    allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+    if (r.method == method) {
+      found = &r;
+      ids = std::move(values);
+    }
+  }
+  return found;
+}
+
+Api::Api(Settings settings, intake::Intake& intake) : impl_(std::make_unique<Impl>(std::move(settings), intake)) {}
+Api::~Api() = default;
+
+std::optional<Response> Api::check(const Request& head) { return impl_->check(head); }
+Response Api::handle(const Request& request) { return impl_->handle(request); }
+
+void Api::finished(const Request&, const Response& response, double seconds) {
+  impl_->intake.metrics().http_request(response.route.empty() ? "unmatched" : response.route, response.status, seconds);
+}
+
+}  // namespace tlsrpt::api

@@ -1,0 +1,42 @@
+// The routes of tlsrpt's HTTP server: analytics API (/api/v1/...), RFC 8460 report intake
+// (POST /tlsrpt), /healthz, /readyz and /metrics. Described in schema/openapi.yaml.
+//
+// Trusts: nothing in a request. Every query parameter is checked (unknown, repeated or
+// malformed ones get 400 naming it) before it reaches SQL, and only as a bound parameter.
+// Access: bearer tokens with a read or admin scope; with none configured the API is open (the
+// server refuses that on a non-loopback address, see serve). Intake is open by design and
+// bounded by media type, body size and a per-client-address rate.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/server.hpp"
+#include "intake/intake.hpp"
+
+namespace tlsrpt::api {
+
+struct Settings {
+  std::vector<std::string> read_tokens;   // may call the read-only API
+  std::vector<std::string> admin_tokens;  // may also fetch raw bytes
+  bool protect_metrics = false;           // /metrics, /healthz, /readyz need a token too
+  double intake_per_minute = 60;          // POST /tlsrpt per client address (a token bucket)
+  std::size_t intake_burst = 60;
+  std::size_t body_limit = 20 * 1024 * 1024;
+};
+
+class Api : public http_server::Handler {
+ public:
+  Api(Settings settings, intake::Intake& intake);
+  ~Api() override;
+  std::optional<http_server::Response> check(const http_server::Request& head) override;
+  http_server::Response handle(const http_server::Request& request) override;
+  void finished(const http_server::Request& request, const http_server::Response& response, double seconds) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tlsrpt::api

@@ -1,0 +1,78 @@
+// The HTTP server: Boost.Beast on Asio coroutines, plain or TLS, HTTP/1.1 keep-alive.
+//
+// Purpose: carry requests to a Handler (the API, the report intake, /metrics) and its answers
+// back. It knows nothing of routes. Trusts: nothing from the network. Bounded: connections in
+// all, header size (16 KiB), body size (body_limit; 413 without reading the rest), time to read
+// a request and time a kept-alive connection may idle. Handler::check() sees the headers before
+// the body is read, so a request refused for its media type, size, credentials or rate is never
+// read; handle() runs on a worker thread and may block (database queries).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace tlsrpt::http_server {
+
+struct Settings {
+  std::vector<std::string> listen{"127.0.0.1:8080"};
+  std::string tls_cert, tls_key;  // PEM; when both are set every listener speaks TLS
+  std::size_t max_connections = 512;
+  std::size_t body_limit = 20 * 1024 * 1024;
+  std::chrono::seconds read_timeout{30};  // to receive one whole request
+  std::chrono::seconds idle_timeout{60};  // between requests on a kept-alive connection
+  unsigned worker_threads = 8;
+};
+
+struct Request {
+  std::string method;  // as sent: "GET", "POST", ...
+  std::string path;    // the target before '?', not decoded
+  std::string query;   // after '?', not decoded
+  std::string content_type, authorization, user_agent, expect;
+  std::optional<std::uint64_t> content_length;
+  std::string peer;  // client address
+  std::string body;  // empty in Handler::check()
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string route;  // the route template it answered, for metrics ("" when none matched)
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // On the I/O thread with the headers only; must not block. A response refuses the request
+  // before its body is read (the connection is closed after it).
+  virtual std::optional<Response> check(const Request& head) = 0;
+  // On a worker thread with the whole request.
+  virtual Response handle(const Request& request) = 0;
+  // After each response is sent (or failed to be), with the time since the request's headers.
+  virtual void finished(const Request& request, const Response& response, double seconds) = 0;
+};
+
+class Server {
+ public:
+  // Binds every listen address (throws std::runtime_error naming the one that failed).
+  Server(boost::asio::io_context& io, Settings settings, Handler& handler);
+  ~Server();
+  void stop();
+  bool tls() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tlsrpt::http_server

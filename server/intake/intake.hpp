@@ -1,0 +1,56 @@
+// Intake: the one path from received bytes to a committed outcome, shared by every network
+// receiver (SMTP, HTTPS, IMAP): parse with the pipeline, store, count in the metrics.
+//
+// Blocking: call it on a worker thread. Each thread gets its own database connection on first
+// use and drops it when it breaks; a connection that broke while idle gets one retry on a fresh
+// one (the failed transaction committed nothing, so retrying cannot store twice).
+// Errors: store::Error; transient() means the caller should make the sender retry later.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "metrics/metrics.hpp"
+#include "pipeline/pipeline.hpp"
+#include "store/store.hpp"
+
+namespace tlsrpt::intake {
+
+struct Outcome {
+  pipeline::Result parsed;
+  store::StoreResult stored;
+};
+
+class Intake {
+ public:
+  Intake(std::string database_url, report::Limits limits, metrics::Metrics& metrics)
+      : url_(std::move(database_url)), limits_(limits), metrics_(metrics) {}
+
+  Outcome ingest(std::string_view bytes, std::string_view transport, std::string source_json);
+
+  // Runs f(store) on this thread's connection with the same retry rule (for API queries).
+  template <class F>
+  auto with_store(F&& f) -> decltype(f(std::declval<store::Store&>())) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return f(connection());
+      } catch (const store::Error& e) {
+        drop_connection();
+        if (!e.transient() || attempt >= 2) throw;
+      }
+    }
+  }
+
+  const report::Limits& limits() const { return limits_; }
+  metrics::Metrics& metrics() { return metrics_; }
+
+ private:
+  store::Store& connection();
+  static void drop_connection();
+
+  std::string url_;
+  report::Limits limits_;
+  metrics::Metrics& metrics_;
+};
+
+}  // namespace tlsrpt::intake

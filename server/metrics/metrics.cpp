@@ -1,0 +1,197 @@
+#include "metrics/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace tlsrpt::metrics {
+namespace {
+
+using prometheus::Labels;
+
+// Label values from untrusted text: the configured set, or the first `max` values seen.
+class BoundedLabel {
+ public:
+  BoundedLabel(const std::vector<std::string>& fixed, std::size_t max)
+      : allowed_(fixed.begin(), fixed.end()), fixed_(!fixed.empty()), max_(max) {}
+  std::string operator()(std::string_view value) {
+    std::lock_guard lock(mutex_);
+    const std::string v(value);
+    if (allowed_.count(v)) return v;
+    if (!fixed_ && allowed_.size() < max_ && usable(v)) {
+      allowed_.insert(v);
+      return v;
+    }
+    return std::string(other_label);
+  }
+
+ private:
+  // Printable text of a sane length only (report strings are valid UTF-8 already).
+  static bool usable(const std::string& v) {
+    return !v.empty() && v.size() <= 128 && v != other_label &&
+           std::all_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f; });
+  }
+  std::mutex mutex_;
+  std::set<std::string> allowed_;
+  bool fixed_;
+  std::size_t max_;
+};
+
+const prometheus::Histogram::BucketBoundaries latency_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                              0.1,    0.25,  0.5,    1,     2.5,   5,     10};
+
+}  // namespace
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  BoundedLabel domains, organizations;
+
+  prometheus::Family<prometheus::Counter>& messages =
+      prometheus::BuildCounter().Name("tlsrpt_messages_total")
+          .Help("Inputs received, by transport and outcome (stored, duplicate, rejected, deferred: database "
+                "unavailable, failed: internal error)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& rejections =
+      prometheus::BuildCounter().Name("tlsrpt_rejections_total").Help("Rejected inputs, by reason").Register(*registry);
+  prometheus::Family<prometheus::Counter>& quirks =
+      prometheus::BuildCounter().Name("tlsrpt_quirks_total")
+          .Help("Deviations from RFC 8460 tolerated in newly stored reports, by quirk").Register(*registry);
+  prometheus::Family<prometheus::Counter>& reports =
+      prometheus::BuildCounter().Name("tlsrpt_reports_total")
+          .Help("Reports read from stored inputs, by transport and outcome (new, duplicate)").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& store_seconds =
+      prometheus::BuildHistogram().Name("tlsrpt_store_duration_seconds")
+          .Help("Time to parse and commit one input, by transport").Register(*registry);
+  prometheus::Family<prometheus::Counter>& sessions =
+      prometheus::BuildCounter().Name("tlsrpt_report_sessions_total")
+          .Help("TLS sessions counted by newly stored reports, by policy domain, policy type and result (success, "
+                "a registered result-type, other, or unspecified: failed sessions without a failure-detail)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& last_report =
+      prometheus::BuildGauge().Name("tlsrpt_last_report_end_timestamp_seconds")
+          .Help("End of the period covered by the newest stored report, by policy domain and reporting organisation")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& http_requests =
+      prometheus::BuildCounter().Name("tlsrpt_http_requests_total")
+          .Help("HTTP requests, by route and status code").Register(*registry);
+  prometheus::Family<prometheus::Histogram>& http_seconds =
+      prometheus::BuildHistogram().Name("tlsrpt_http_request_duration_seconds")
+          .Help("HTTP request handling time, by route").Register(*registry);
+
+  struct Source {
+    std::string name, help;
+    Kind kind;
+    std::function<double()> read;
+  };
+  std::mutex sources_mutex;
+  std::vector<Source> sources;
+
+  explicit Impl(const LabelSettings& l)
+      : domains(l.domains, l.max_domains), organizations(l.organizations, l.max_organizations) {
+    // Series that alerts and dashboards compare against exist from the start, at zero.
+    for (const char* t : {"cli", "smtp", "imap", "https"})
+      for (const char* o : {"stored", "duplicate", "rejected", "deferred", "failed"})
+        messages.Add({{"transport", t}, {"outcome", o}});
+    for (const auto& r : report::all_reasons()) rejections.Add({{"reason", std::string(r.name)}});
+  }
+
+  void set_last_report(std::string_view domain, std::string_view org, double end) {
+    prometheus::Gauge& g = last_report.Add({{"policy_domain", domains(domain)}, {"organization", organizations(org)}});
+    if (end > g.Value()) g.Set(end);
+  }
+};
+
+Metrics::Metrics(LabelSettings labels) : impl_(std::make_unique<Impl>(labels)) {}
+Metrics::~Metrics() = default;
+
+void Metrics::stored(std::string_view transport, const pipeline::Result& parsed, const store::StoreResult& result,
+                     double store_seconds) {
+  Impl& m = *impl_;
+  const std::string t(transport);
+  m.messages.Add({{"transport", t}, {"outcome", std::string(store::to_string(result.outcome))}}).Increment();
+  m.store_seconds.Add({{"transport", t}}, latency_buckets).Observe(store_seconds);
+  if (result.outcome == store::Outcome::rejected && !parsed.rejections.empty()) {
+    m.rejections.Add({{"reason", std::string(report::to_string(parsed.rejections.front().reason))}}).Increment();
+    return;
+  }
+  if (result.new_reports) m.reports.Add({{"transport", t}, {"outcome", "new"}}).Increment(result.new_reports);
+  if (result.duplicate_reports)
+    m.reports.Add({{"transport", t}, {"outcome", "duplicate"}}).Increment(result.duplicate_reports);
+  for (std::size_t i = 0; i < parsed.reports.size() && i < result.fresh.size(); ++i) {
+    if (!result.fresh[i]) continue;
+    const report::Report& r = parsed.reports[i].report;
+    r.quirks.for_each([&m](report::Quirk q) { m.quirks.Add({{"quirk", std::string(report::to_string(q))}}).Increment(); });
+    for (const auto& p : r.policies) {
+      const std::string domain = m.domains(p.policy_domain);
+      auto add = [&](const std::string& result_label, std::int64_t n) {
+        if (n > 0)
+          m.sessions.Add({{"policy_domain", domain}, {"policy_type", p.policy_type}, {"result", result_label}})
+              .Increment(static_cast<double>(n));
+      };
+      add("success", p.total_successful_session_count);
+      std::int64_t detailed = 0;
+      for (const auto& fd : p.failure_details) {
+        const std::string_view type = fd.get(report::FailureDetail::result_type);
+        add(report::is_registered_result_type(type) ? std::string(type) : "other", fd.failed_session_count);
+        detailed += fd.failed_session_count;
+      }
+      if (p.total_failure_session_count > detailed) add("unspecified", p.total_failure_session_count - detailed);
+      m.set_last_report(p.policy_domain, r.organization_name, static_cast<double>(r.end_datetime));
+    }
+  }
+}
+
+void Metrics::deferred(std::string_view transport) {
+  impl_->messages.Add({{"transport", std::string(transport)}, {"outcome", "deferred"}}).Increment();
+}
+
+void Metrics::failed(std::string_view transport) {
+  impl_->messages.Add({{"transport", std::string(transport)}, {"outcome", "failed"}}).Increment();
+}
+
+void Metrics::seed_last_report(std::string_view domain, std::string_view organization, double end_seconds) {
+  impl_->set_last_report(domain, organization, end_seconds);
+}
+
+void Metrics::http_request(std::string_view route, unsigned status, double seconds) {
+  const std::string r(route);
+  impl_->http_requests.Add({{"route", r}, {"code", std::to_string(status)}}).Increment();
+  impl_->http_seconds.Add({{"route", r}}, latency_buckets).Observe(seconds);
+}
+
+void Metrics::add_source(std::string name, std::string help, Kind kind, std::function<double()> read) {
+  std::lock_guard lock(impl_->sources_mutex);
+  impl_->sources.push_back({std::move(name), std::move(help), kind, std::move(read)});
+}
+
+std::string Metrics::expose() const {
+  std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
+  {
+    std::lock_guard lock(impl_->sources_mutex);
+    for (const auto& s : impl_->sources) {
+      prometheus::MetricFamily f;
+      f.name = s.name;
+      f.help = s.help;
+      prometheus::ClientMetric c;
+      if (s.kind == Kind::counter) {
+        f.type = prometheus::MetricType::Counter;
+        c.counter.value = s.read();
+      } else {
+        f.type = prometheus::MetricType::Gauge;
+        c.gauge.value = s.read();
+      }
+      f.metric.push_back(std::move(c));
+      families.push_back(std::move(f));
+    }
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace tlsrpt::metrics

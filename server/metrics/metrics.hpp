@@ -1,0 +1,65 @@
+// Prometheus metrics (prometheus-cpp): what was ingested and what the reports say.
+//
+// Purpose: one registry for the whole process, exposed in the text format by the HTTP server's
+// /metrics. Counters for ingestion (messages by transport and outcome, rejections by reason,
+// quirks, reports new and duplicate, store latency), HTTP requests, sources read at scrape time
+// (SMTP counters, database state), and report data for trends: sessions by policy domain, policy
+// type and result, and the end of the newest report per policy domain and organisation.
+// Trusts: nothing in a report: policy-domain and organisation labels come from a configured set
+// or from the first N values seen (others become "_other"); results are the registered
+// result-types, "success", "other" or "unspecified"; never an IP, a report-id or free text.
+// Thread-safe: every method may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pipeline/pipeline.hpp"
+#include "store/store.hpp"
+
+namespace tlsrpt::metrics {
+
+struct LabelSettings {
+  std::vector<std::string> domains;        // when set: the only policy_domain label values
+  std::vector<std::string> organizations;  // when set: the only organization label values
+  std::size_t max_domains = 100;           // otherwise the first this many seen
+  std::size_t max_organizations = 50;
+};
+
+// The value every label outside the bounded set is folded into.
+inline constexpr std::string_view other_label = "_other";
+
+class Metrics {
+ public:
+  explicit Metrics(LabelSettings labels);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // A message the store took: its outcome, the new reports' sessions and quirks, the time spent.
+  void stored(std::string_view transport, const pipeline::Result& parsed, const store::StoreResult& result,
+              double store_seconds);
+  void deferred(std::string_view transport);  // database unavailable: the sender retries
+  void failed(std::string_view transport);    // a bug: the sender retries
+  // Newest report end per domain and organisation known at start-up (seconds since the epoch).
+  void seed_last_report(std::string_view domain, std::string_view organization, double end_seconds);
+
+  // `route` is the route template ("/api/v1/reports/{id}"), never the request's path.
+  void http_request(std::string_view route, unsigned status, double seconds);
+
+  // A value read at every scrape (counters kept elsewhere, the database state).
+  enum class Kind { counter, gauge };
+  void add_source(std::string name, std::string help, Kind kind, std::function<double()> read);
+
+  // The exposition in Prometheus' text format 0.0.4.
+  std::string expose() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tlsrpt::metrics

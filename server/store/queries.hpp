@@ -1,0 +1,42 @@
+// The analytics API's questions as SQL: each function runs one statement in which PostgreSQL
+// builds the whole JSON answer (see schema/openapi.yaml for the shapes).
+//
+// Purpose: answer from session_counts (hourly rollup) where counts are asked, from reports and
+// raw_messages where rows are listed. Trusts: Filter values are validated by the caller (formats
+// and lengths); they only ever travel as bound parameters.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "store/store.hpp"
+
+namespace tlsrpt::store {
+
+struct Filter {
+  std::optional<std::string> from, to;  // timestamptz text; from inclusive, to exclusive
+  std::optional<std::string> policy_domain, organization, policy_type, result_type, mx_host;
+};
+
+struct Page {
+  std::size_t limit = 50;
+  std::optional<std::int64_t> before;  // cursor: ids below this one
+};
+
+std::string domains_json(Store& s, const Filter& f);
+std::string summary_json(Store& s, const Filter& f);
+std::string timeseries_json(Store& s, const Filter& f, const std::string& bucket);  // "day" or "hour"
+std::string reports_json(Store& s, const Filter& f, const Page& page);
+std::string rejected_json(Store& s, const Filter& f, const std::optional<std::string>& reason, const Page& page);
+
+// A stored report: its row as JSON (without the report body), the dedup key and the raw bytes
+// it came from, so the caller can show the normalised report exactly as `tlsrpt parse` does.
+struct StoredReport {
+  std::string meta_json;
+  std::string dedup_key;
+  std::string body;
+};
+std::optional<StoredReport> stored_report(Store& s, std::int64_t id);
+
+}  // namespace tlsrpt::store
