@@ -1,5 +1,11 @@
 -- Schema snapshot: pg_dump --schema-only of a database migrated from empty (comments, SET lines
 -- and blank lines dropped). tests/integration/store_test.sh keeps it equal to migrations/.
+CREATE FUNCTION public.success_ratio(ok numeric, failed numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT CASE WHEN ok + failed > 0 THEN round(ok / (ok + failed), 6) END $$;
+CREATE FUNCTION public.utc_text(t timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
 CREATE TABLE public.failure_details (
     policy_id bigint NOT NULL,
     result_type text NOT NULL,
@@ -98,6 +104,16 @@ CREATE TABLE public.schema_migrations (
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
+CREATE TABLE public.session_counts (
+    bucket timestamp with time zone NOT NULL,
+    policy_domain text NOT NULL,
+    organization_name text NOT NULL,
+    policy_type text NOT NULL,
+    result text NOT NULL,
+    mx_host text NOT NULL,
+    sessions bigint NOT NULL,
+    CONSTRAINT session_counts_sessions_check CHECK ((sessions >= 0))
+);
 ALTER TABLE ONLY public.policies ALTER COLUMN id SET DEFAULT nextval('public.policies_id_seq'::regclass);
 ALTER TABLE ONLY public.raw_messages ALTER COLUMN id SET DEFAULT nextval('public.raw_messages_id_seq'::regclass);
 ALTER TABLE ONLY public.reports ALTER COLUMN id SET DEFAULT nextval('public.reports_id_seq'::regclass);
@@ -115,6 +131,8 @@ ALTER TABLE ONLY public.reports
     ADD CONSTRAINT reports_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (name);
+ALTER TABLE ONLY public.session_counts
+    ADD CONSTRAINT session_counts_pkey PRIMARY KEY (policy_domain, bucket, result, organization_name, policy_type, mx_host);
 CREATE INDEX failure_details_domain_type ON public.failure_details USING btree (policy_domain, result_type, start_datetime);
 CREATE INDEX failure_details_mx_start ON public.failure_details USING btree (receiving_mx_hostname, start_datetime);
 CREATE INDEX failure_details_policy ON public.failure_details USING btree (policy_id);
@@ -126,6 +144,7 @@ CREATE INDEX raw_messages_sha256 ON public.raw_messages USING btree (sha256);
 CREATE INDEX report_quirks_quirk ON public.report_quirks USING btree (quirk);
 CREATE INDEX reports_raw_message ON public.reports USING btree (raw_message_id);
 CREATE INDEX reports_start ON public.reports USING btree (start_datetime);
+CREATE INDEX session_counts_bucket ON public.session_counts USING btree (bucket);
 ALTER TABLE ONLY public.failure_details
     ADD CONSTRAINT failure_details_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES public.policies(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.policies

@@ -42,6 +42,16 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+// Listen addresses from the command line (repeatable, each may be a list), else the setting;
+// an empty value turns the listener off.
+std::vector<std::string> listen_list(const std::vector<std::string>& flags, const std::string& setting) {
+  if (flags.empty()) return split_list(setting);
+  std::vector<std::string> out;
+  for (const auto& f : flags)
+    for (auto& a : split_list(f)) out.push_back(std::move(a));
+  return out;
+}
+
 std::size_t number(const std::string& key, const std::string& value) {
   try {
     std::size_t used = 0;
@@ -54,7 +64,7 @@ std::size_t number(const std::string& key, const std::string& value) {
 
 smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOptions& o) {
   smtp_server::Settings out;
-  out.listen = o.listen.empty() ? split_list(s.smtp_listen) : o.listen;
+  out.listen = listen_list(o.listen, s.smtp_listen);
   if (out.listen.empty()) return out;  // no SMTP listener
   out.protocol.recipients = split_list(o.recipients.empty() ? s.smtp_recipients : o.recipients);
   if (out.protocol.recipients.empty())
@@ -89,7 +99,7 @@ bool boolean(const std::string& key, const std::string& value) {
 
 http_server::Settings http_settings(const config::Settings& s, const ServeOptions& o) {
   http_server::Settings out;
-  out.listen = o.http_listen.empty() ? split_list(s.http_listen) : o.http_listen;
+  out.listen = listen_list(o.http_listen, s.http_listen);
   out.tls_cert = s.http_tls_cert;
   out.tls_key = s.http_tls_key;
   if (out.tls_cert.empty() != out.tls_key.empty())

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cstdio>
+#include <limits>
 
 #include "net/listen.hpp"
 
@@ -133,6 +134,23 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     co_return !ec && keep_alive;
   }
 
+  // After refusing a request whose body was not read: stop sending, then read and discard what
+  // the client is still sending (at most 2 s and 64 MiB), so that it sees the answer instead of
+  // a connection reset.
+  template <class Stream>
+  awaitable<void> linger(Stream& stream) {
+    auto& tcp = beast::get_lowest_layer(stream);
+    boost::system::error_code ignored;
+    tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp.expires_after(std::chrono::seconds(2));
+    char chunk[16384];
+    for (std::size_t drained = 0; drained < (64u << 20);) {
+      auto [ec, n] = co_await tcp.async_read_some(asio::buffer(chunk), tuple_awaitable);
+      if (ec) break;
+      drained += n;
+    }
+  }
+
   template <class Stream>
   awaitable<void> serve(Stream& stream, const std::string& peer) {
     beast::flat_buffer buffer;
@@ -140,7 +158,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     while (!stopping) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(16 * 1024);
-      parser.body_limit(settings.body_limit);
+      // The body limit applies once check() has seen the headers (which answers a too-large
+      // Content-Length itself); until then Beast would fail the header read on it.
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       beast::get_lowest_layer(stream).expires_after(first ? settings.read_timeout : settings.idle_timeout);
       first = false;
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
@@ -161,8 +181,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       const unsigned version = parser.get().version();
       if (auto refusal = handler.check(req)) {
         co_await send(stream, req, *refusal, version, false, started);  // the body stays unread: close
+        if (req.content_length.value_or(0) > 0 || parser.chunked()) co_await linger(stream);
         co_return;
       }
+      parser.body_limit(settings.body_limit);
       if (beast::iequals(req.expect, "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, version};
         auto [cec, cn] = co_await http::async_write(stream, cont, tuple_awaitable);
@@ -176,6 +198,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (bec == http::error::body_limit) {
           Response r = plain_error(413, "body larger than " + std::to_string(settings.body_limit) + " bytes");
           co_await send(stream, req, r, version, false, started);
+          co_await linger(stream);
         }
         co_return;
       }

@@ -54,11 +54,11 @@ grep -v "passed, .* failed" "$tmp/edge.log"; tail -1 "$tmp/edge.log"
 # 3. Outage: PostgreSQL stops while mail flows: 451 (the sender retries), nothing acknowledged;
 #    PostgreSQL back: delivery resumes.
 before=$(sql "SELECT count(*) FROM raw_messages")
-as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -m immediate stop >/dev/null
+pg_down
 swaks --server 127.0.0.1 --port "$port" --from a@reporter.example --to tls@example.net \
   --data @tests/fixtures/corpus/google_2022-09-15_mox.eml >"$tmp/swaks.log" 2>&1
 check "database down: 451 4.3.0" 1 "$(grep -c '^<\*\* 451 4.3.0' "$tmp/swaks.log")"
-as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o "-k $PG_DIR -c listen_addresses='' -c fsync=off" start >/dev/null
+pg_up
 check "database down: nothing stored" "$before" "$(sql "SELECT count(*) FROM raw_messages")"
 swaks --server 127.0.0.1 --port "$port" --from a@reporter.example --to tls@example.net \
   --data @tests/fixtures/corpus/google_2022-09-15_mox.eml >"$tmp/swaks.log" 2>&1

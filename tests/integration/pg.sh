@@ -9,7 +9,7 @@ pg_start() {
   PG_USER=$([ "$(id -u)" = 0 ] && echo postgres || id -un)
   as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -A trust -E UTF8 -U "$PG_USER" --no-sync >"$PG_DIR/initdb.log" 2>&1 || {
     cat "$PG_DIR/initdb.log"; return 1; }
-  as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o "-k $PG_DIR -c listen_addresses='' -c fsync=${PG_FSYNC:-off} -c synchronous_commit=${PG_SYNC:-off}" start >/dev/null
+  pg_up
   PG_ADMIN="host=$PG_DIR port=5432 user=$PG_USER dbname=postgres"
   pg_newdb tlsrpt
 }
@@ -19,4 +19,7 @@ pg_newdb() {
   PG_URL="host=$PG_DIR port=5432 user=$PG_USER dbname=$1"
 }
 pg_stop() { [ -n "${PG_DIR:-}" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -m fast stop >/dev/null 2>&1; rm -rf "$PG_DIR"; }
+# pg_down / pg_up: the server stops at once (as in a crash) and comes back with the same data.
+pg_down() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -m immediate stop >/dev/null; }
+pg_up() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o "-k $PG_DIR -c listen_addresses='' -c fsync=${PG_FSYNC:-off} -c synchronous_commit=${PG_SYNC:-off}" start >/dev/null; }
 sql() { psql -qAt "$PG_URL" -c "$1"; }

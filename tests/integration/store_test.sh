@@ -75,6 +75,15 @@ pg_newdb concurrent
 "$tlsrpt" ingest --database-url "$PG_URL" --no-progress --batch 1 $corpus >/dev/null 2>&1; wait
 check "concurrent ingest: reports once" "$want_reports" "$(sql 'SELECT count(*) FROM reports')"
 check "concurrent ingest: every arrival kept" "$((2 * messages))" "$(sql 'SELECT count(*) FROM raw_messages')"
+# The hourly rollup the API reads equals a recount from policies and failure-details.
+recount="SELECT date_trunc('hour', p.start_datetime, 'UTC') AS bucket, p.policy_domain, p.organization_name, p.policy_type,
+  k.result, k.mx_host, sum(k.n) AS sessions FROM policies p CROSS JOIN LATERAL (SELECT 'success' AS result, '' AS mx_host,
+  p.total_successful_session_count AS n UNION ALL SELECT 'failure', '', p.total_failure_session_count UNION ALL
+  SELECT d.result_type, coalesce(d.receiving_mx_hostname, ''), d.failed_session_count FROM failure_details d
+  WHERE d.policy_id = p.id) k WHERE k.n > 0 GROUP BY 1, 2, 3, 4, 5, 6"
+rollup="SELECT bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions FROM session_counts"
+check "concurrent ingest: session_counts equals a recount" "0 t" \
+  "$(sql "SELECT count(*), (SELECT count(*) > 10 FROM session_counts) FROM (($recount EXCEPT $rollup) UNION ALL ($rollup EXCEPT $recount)) x" | tr '|' ' ')"
 
 # 6. Reprocess: a message rejected under a tight limit reads after the limit is lifted.
 pg_newdb reprocess
