@@ -1,11 +1,53 @@
 -- Schema snapshot: pg_dump --schema-only of a database migrated from empty (comments, SET lines
 -- and blank lines dropped). tests/integration/store_test.sh keeps it equal to migrations/.
+CREATE FUNCTION public.add_counts(a jsonb, b jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT CASE WHEN a = '{}' THEN b WHEN b = '{}' THEN a ELSE
+        (SELECT jsonb_object_agg(k, n) FROM (SELECT k, sum(v::bigint) AS n
+            FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) AS e (k, v) GROUP BY k) AS s)
+    END $$;
+CREATE FUNCTION public.compact_session_counts() RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    WITH moved AS (DELETE FROM session_counts_new RETURNING *),
+    hourly AS (
+        INSERT INTO session_counts (bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions)
+        SELECT bucket, policy_domain, organization_name, policy_type, result, mx_host, sum(sessions) FROM moved
+        GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1, 5, 3, 4, 6
+        ON CONFLICT (policy_domain, bucket, result, organization_name, policy_type, mx_host)
+        DO UPDATE SET sessions = session_counts.sessions + excluded.sessions),
+    per_result AS (
+        SELECT policy_domain, date_bin('1 day', bucket, '2000-01-01Z') AS day, result, sum(sessions) AS n FROM moved
+        GROUP BY 1, 2, 3),
+    daily AS (
+        INSERT INTO daily_sessions (policy_domain, day, successful, failed, by_result)
+        SELECT policy_domain, day, coalesce(sum(n) FILTER (WHERE result = 'success'), 0),
+               coalesce(sum(n) FILTER (WHERE result = 'failure'), 0),
+               coalesce(jsonb_object_agg(result, n) FILTER (WHERE result NOT IN ('success', 'failure')), '{}')
+        FROM per_result GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (policy_domain, day) DO UPDATE SET successful = daily_sessions.successful + excluded.successful,
+            failed = daily_sessions.failed + excluded.failed,
+            by_result = add_counts(daily_sessions.by_result, excluded.by_result))
+    SELECT count(*) FROM moved $$;
 CREATE FUNCTION public.success_ratio(ok numeric, failed numeric) RETURNS numeric
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT CASE WHEN ok + failed > 0 THEN round(ok / (ok + failed), 6) END $$;
 CREATE FUNCTION public.utc_text(t timestamp with time zone) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
+CREATE AGGREGATE public.sum_counts(jsonb) (
+    SFUNC = public.add_counts,
+    STYPE = jsonb,
+    INITCOND = '{}'
+);
+CREATE TABLE public.daily_sessions (
+    policy_domain text NOT NULL,
+    day timestamp with time zone NOT NULL,
+    successful bigint NOT NULL,
+    failed bigint NOT NULL,
+    by_result jsonb NOT NULL
+);
 CREATE TABLE public.failure_details (
     policy_id bigint NOT NULL,
     result_type text NOT NULL,
@@ -114,9 +156,21 @@ CREATE TABLE public.session_counts (
     sessions bigint NOT NULL,
     CONSTRAINT session_counts_sessions_check CHECK ((sessions >= 0))
 );
+CREATE TABLE public.session_counts_new (
+    bucket timestamp with time zone NOT NULL,
+    policy_domain text NOT NULL,
+    organization_name text NOT NULL,
+    policy_type text NOT NULL,
+    result text NOT NULL,
+    mx_host text NOT NULL,
+    sessions bigint NOT NULL,
+    CONSTRAINT session_counts_sessions_check CHECK ((sessions >= 0))
+);
 ALTER TABLE ONLY public.policies ALTER COLUMN id SET DEFAULT nextval('public.policies_id_seq'::regclass);
 ALTER TABLE ONLY public.raw_messages ALTER COLUMN id SET DEFAULT nextval('public.raw_messages_id_seq'::regclass);
 ALTER TABLE ONLY public.reports ALTER COLUMN id SET DEFAULT nextval('public.reports_id_seq'::regclass);
+ALTER TABLE ONLY public.daily_sessions
+    ADD CONSTRAINT daily_sessions_pkey PRIMARY KEY (policy_domain, day);
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.policies
@@ -145,6 +199,7 @@ CREATE INDEX report_quirks_quirk ON public.report_quirks USING btree (quirk);
 CREATE INDEX reports_raw_message ON public.reports USING btree (raw_message_id);
 CREATE INDEX reports_start ON public.reports USING btree (start_datetime);
 CREATE INDEX session_counts_bucket ON public.session_counts USING btree (bucket);
+CREATE INDEX session_counts_new_domain ON public.session_counts_new USING btree (policy_domain, bucket);
 ALTER TABLE ONLY public.failure_details
     ADD CONSTRAINT failure_details_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES public.policies(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.policies

@@ -210,6 +210,44 @@ class RateLimit {
   double per_second_, burst_;
 };
 
+// Answers of the analytics routes by route and query text, for Settings::cache, valid while the
+// intake's write count is unchanged. Bounded: at most 4,096 answers and 64 MiB (then it starts over).
+class ResponseCache {
+ public:
+  std::optional<std::string> get(const std::string& key, std::uint64_t writes) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    if (it->second.writes != writes || std::chrono::steady_clock::now() >= it->second.expires) {
+      bytes_ -= it->second.body.size();
+      entries_.erase(it);
+      return std::nullopt;
+    }
+    return it->second.body;
+  }
+  void put(const std::string& key, const std::string& body, std::uint64_t writes, std::chrono::seconds ttl) {
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= 4096 || bytes_ + body.size() > (64u << 20)) {
+      entries_.clear();
+      bytes_ = 0;
+    }
+    auto [it, fresh] = entries_.try_emplace(key);
+    if (!fresh) bytes_ -= it->second.body.size();
+    it->second = {body, writes, std::chrono::steady_clock::now() + ttl};
+    bytes_ += body.size();
+  }
+
+ private:
+  struct Entry {
+    std::string body;
+    std::uint64_t writes;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+  std::size_t bytes_ = 0;
+};
+
 bool media_type_is(std::string_view content_type, std::string_view want) {
   const auto semi = content_type.find(';');
   std::string_view t = content_type.substr(0, semi);
@@ -226,6 +264,7 @@ struct Api::Impl {
   Settings settings;
   intake::Intake& intake;
   RateLimit intake_rate;
+  ResponseCache cache;
 
   using Handler = Response (Impl::*)(const Request&, const std::vector<std::string>&);
   struct Route {
@@ -364,21 +403,35 @@ struct Api::Impl {
                    stored ? 201 : 200);
   }
 
+  // An analytics answer from the cache or, on a miss, from the database (then cached).
   template <class F>
-  Response query(F&& f) {
-    return json_ok(intake.with_store(std::forward<F>(f)));
+  Response query(const Request& req, F&& f) {
+    const std::string key = req.path + "?" + req.query;
+    const std::uint64_t writes = intake.writes();  // read before the query: a write during it makes the entry stale
+    if (settings.cache.count() > 0)
+      if (auto body = cache.get(key, writes)) {
+        Response r = json_ok(std::move(*body));
+        r.headers.emplace_back("X-Cache", "hit");
+        return r;
+      }
+    Response r = json_ok(intake.with_store(std::forward<F>(f)));
+    if (settings.cache.count() > 0) {
+      cache.put(key, r.body, writes, settings.cache);
+      r.headers.emplace_back("X-Cache", "miss");
+    }
+    return r;
   }
 
   Response domains(const Request& req, const std::vector<std::string>&) {
     auto q = query_params(req.query, {"from", "to", "organization", "policy_type"});
     const store::Filter f = filter_params(q);
-    return query([&](store::Store& s) { return store::domains_json(s, f); });
+    return query(req, [&](store::Store& s) { return store::domains_json(s, f); });
   }
 
   Response summary(const Request& req, const std::vector<std::string>&) {
     auto q = query_params(req.query, {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host"});
     const store::Filter f = filter_params(q);
-    return query([&](store::Store& s) { return store::summary_json(s, f); });
+    return query(req, [&](store::Store& s) { return store::summary_json(s, f); });
   }
 
   Response timeseries(const Request& req, const std::vector<std::string>&) {
@@ -386,7 +439,7 @@ struct Api::Impl {
                           {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "bucket"});
     const std::string bucket = enum_param(q, "bucket", {"day", "hour"}).value_or("day");
     const store::Filter f = filter_params(q);
-    return query([&](store::Store& s) { return store::timeseries_json(s, f, bucket); });
+    return query(req, [&](store::Store& s) { return store::timeseries_json(s, f, bucket); });
   }
 
   Response reports(const Request& req, const std::vector<std::string>&) {
@@ -394,7 +447,7 @@ struct Api::Impl {
                                       "limit", "cursor"});
     const store::Page page = page_param(q);
     const store::Filter f = filter_params(q);
-    return query([&](store::Store& s) { return store::reports_json(s, f, page); });
+    return query(req, [&](store::Store& s) { return store::reports_json(s, f, page); });
   }
 
   Response report(const Request& req, const std::vector<std::string>& ids) {
@@ -426,7 +479,7 @@ struct Api::Impl {
     auto reason = take(q, "reason");
     if (reason && !report::reason_from_string(*reason))
       throw BadRequest{"parameter reason: " + json_string(*reason) + " is not a rejection reason (tlsrpt parse --list-reasons)"};
-    return query([&](store::Store& s) { return store::rejected_json(s, f, reason, page); });
+    return query(req, [&](store::Store& s) { return store::rejected_json(s, f, reason, page); });
   }
 
   Response rejected_raw(const Request& req, const std::vector<std::string>& ids) {

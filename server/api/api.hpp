@@ -8,6 +8,7 @@
 // bounded by media type, body size and a per-client-address rate.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ struct Settings {
   double intake_per_minute = 60;          // POST /tlsrpt per client address (a token bucket)
   std::size_t intake_burst = 60;
   std::size_t body_limit = 20 * 1024 * 1024;
+  // Analytics answers are kept this long (0: not at all) and dropped as soon as this process
+  // stores anything; writes by other processes (tlsrpt ingest) show after at most this long.
+  std::chrono::seconds cache{10};
 };
 
 class Api : public http_server::Handler {

@@ -81,4 +81,14 @@ int guarded(const char* name, F&& f) {
 }
 
 
+// Moves the rollup rows a command appended into the compact rollups (migrations/0002). A failure
+// only costs the API some speed (it reads pending rows too), so it is reported, not fatal.
+inline void compact_rollups(const std::string& url, const char* command) {
+  try {
+    store::Store(url).compact();
+  } catch (const store::Error& e) {
+    std::fprintf(stderr, "%s: compacting the rollups failed (answers stay right, only slower): %s\n", command, e.what());
+  }
+}
+
 }  // namespace tlsrpt::cli

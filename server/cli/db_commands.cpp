@@ -216,6 +216,7 @@ int run_ingest(IngestOptions opt, const config::Settings& settings) {
   for (auto& w : workers) w->finish();
   for (auto& w : workers)
     if (w->error()) throw *w->error();
+  if (counters.new_reports.load() > 0) compact_rollups(url, "ingest");
   progress(true);
 
   std::string by_reason;

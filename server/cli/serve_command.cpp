@@ -52,14 +52,14 @@ std::vector<std::string> listen_list(const std::vector<std::string>& flags, cons
   return out;
 }
 
-std::size_t number(const std::string& key, const std::string& value) {
+std::size_t number(const std::string& key, const std::string& value, bool zero_allowed = false) {
   try {
     std::size_t used = 0;
     const unsigned long long n = std::stoull(value, &used);
-    if (used == value.size() && n > 0) return static_cast<std::size_t>(n);
+    if (used == value.size() && (n > 0 || zero_allowed) && value[0] != '-') return static_cast<std::size_t>(n);
   } catch (...) {
   }
-  throw CLI::ValidationError(key, "'" + value + "' is not a positive number");
+  throw CLI::ValidationError(key, "'" + value + "' is not a " + (zero_allowed ? "number" : "positive number"));
 }
 
 smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOptions& o) {
@@ -122,6 +122,7 @@ api::Settings api_settings(const config::Settings& s, const http_server::Setting
   out.intake_per_minute = static_cast<double>(number("http.intake_per_minute", s.http_intake_per_minute));
   out.intake_burst = number("http.intake_burst", s.http_intake_burst);
   out.body_limit = http.body_limit;
+  out.cache = std::chrono::seconds(number("http.cache_seconds", s.http_cache_seconds, true));
   if (out.read_tokens.empty() && out.admin_tokens.empty() && !net::all_loopback(http.listen))
     throw CLI::ValidationError("http.listen",
                                "the API has no tokens and would be open on a non-loopback address; set http.read_tokens "
@@ -138,8 +139,8 @@ metrics::LabelSettings label_settings(const config::Settings& s) {
   return out;
 }
 
-// Whether the database answers and its migrations are applied, checked every 10 s off the I/O
-// thread so that a scrape never waits for the database.
+// Every 10 s, off the I/O thread: whether the database answers and its migrations are applied
+// (so that a scrape never waits for the database), and compaction of the rollups.
 class DatabaseWatch {
  public:
   explicit DatabaseWatch(intake::Intake& intake)
@@ -148,6 +149,7 @@ class DatabaseWatch {
             bool ok = false;
             try {
               ok = intake.with_store([](store::Store& s) { return s.pending().empty(); });
+              if (ok) intake.with_store([](store::Store& s) { return s.compact(); });
             } catch (const store::Error&) {
             }
             up_ = ok;

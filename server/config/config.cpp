@@ -43,6 +43,7 @@ constexpr SettingInfo settings[] = {
     {"http.intake_burst", "TLSRPT_HTTP_INTAKE_BURST", &Settings::http_intake_burst},
     {"http.max_connections", "TLSRPT_HTTP_MAX_CONNECTIONS", &Settings::http_max_connections},
     {"http.workers", "TLSRPT_HTTP_WORKERS", &Settings::http_workers},
+    {"http.cache_seconds", "TLSRPT_HTTP_CACHE_SECONDS", &Settings::http_cache_seconds},
     {"metrics.domains", "TLSRPT_METRICS_DOMAINS", &Settings::metrics_domains, false, "(the first max_domains seen)"},
     {"metrics.organizations", "TLSRPT_METRICS_ORGANIZATIONS", &Settings::metrics_organizations, false,
      "(the first max_organizations seen)"},

@@ -37,7 +37,8 @@ struct Settings {
   std::string http_intake_per_minute = "60";   // POST /tlsrpt per client address
   std::string http_intake_burst = "60";
   std::string http_max_connections = "512";
-  std::string http_workers = "8";  // threads (and database connections) answering requests
+  std::string http_workers = "8";
+  std::string http_cache_seconds = "10";  // analytics answers cached this long (0: off)  // threads (and database connections) answering requests
   // Metrics label bounds.
   std::string metrics_domains;        // comma-separated: the only policy_domain label values
   std::string metrics_organizations;  // comma-separated: the only organization label values

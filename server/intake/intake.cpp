@@ -30,6 +30,7 @@ Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::
     else metrics_.failed(transport);
     throw;
   }
+  ++writes_;
   metrics_.stored(transport, out.parsed, out.stored,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return out;

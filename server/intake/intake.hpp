@@ -7,6 +7,8 @@
 // Errors: store::Error; transient() means the caller should make the sender retry later.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -43,6 +45,8 @@ class Intake {
 
   const report::Limits& limits() const { return limits_; }
   metrics::Metrics& metrics() { return metrics_; }
+  // Counts inputs this process has stored (any outcome): cached answers older than a change are stale.
+  std::uint64_t writes() const { return writes_.load(); }
 
  private:
   store::Store& connection();
@@ -51,6 +55,7 @@ class Intake {
   std::string url_;
   report::Limits limits_;
   metrics::Metrics& metrics_;
+  std::atomic<std::uint64_t> writes_{0};
 };
 
 }  // namespace tlsrpt::intake

@@ -1,127 +1,281 @@
 #include "store/queries.hpp"
 
+#include <simdjson.h>
+
+#include <map>
+
+#include "pipeline/output.hpp"
+
 namespace tlsrpt::store {
 namespace {
 
 using Params = std::vector<std::optional<std::string>>;
 
-// $1..$7 in every statement: the filter.
-Params filter_params(const Filter& f) {
-  return {f.from, f.to, f.policy_domain, f.organization, f.policy_type, f.result_type, f.mx_host};
+// A statement under construction: a condition only for each filter given (so every shape of
+// filter is its own prepared statement with a plan that fits it), every value a bound parameter.
+class Sql {
+ public:
+  std::string param(const std::string& value) {
+    params_.emplace_back(value);
+    return "$" + std::to_string(params_.size());
+  }
+  const Params& params() const { return params_; }
+
+ private:
+  Params params_;
+};
+
+// session_counts rows in the range (against the hour bucket) for the domain, organisation and
+// policy type.
+std::string counts_where(Sql& q, const Filter& f) {
+  std::string w = "TRUE";
+  if (f.from) w += " AND bucket >= date_trunc('hour', " + q.param(*f.from) + "::timestamptz, 'UTC')";
+  if (f.to) w += " AND bucket < " + q.param(*f.to) + "::timestamptz";
+  if (f.policy_domain) w += " AND policy_domain = " + q.param(*f.policy_domain);
+  if (f.organization) w += " AND organization_name = " + q.param(*f.organization);
+  if (f.policy_type) w += " AND policy_type = " + q.param(*f.policy_type);
+  return w;
 }
 
-// session_counts rows in the range ($1, $2 against the hour bucket) for the domain,
-// organisation and policy type.
-constexpr const char* counts_in_filter =
-    "SELECT * FROM session_counts WHERE bucket >= coalesce(date_trunc('hour', $1::timestamptz, 'UTC'), '-infinity') "
-    "AND bucket < coalesce($2::timestamptz, 'infinity') AND ($3::text IS NULL OR policy_domain = $3) "
-    "AND ($4::text IS NULL OR organization_name = $4) AND ($5::text IS NULL OR policy_type = $5)";
+// The hourly rollup rows matching `where`, compacted or still pending, as a FROM item named sc.
+std::string counts_from(const std::string& where) {
+  return "(SELECT * FROM session_counts WHERE " + where + " UNION ALL SELECT * FROM session_counts_new WHERE " + where +
+         ") AS sc";
+}
 
-// Failure-detail rows of `sc` narrowed by result type ($6) and receiving MX ($7).
-constexpr const char* details_in_filter =
-    "SELECT * FROM sc WHERE result NOT IN ('success', 'failure') AND ($6::text IS NULL OR result = $6) "
-    "AND ($7::text IS NULL OR mx_host = $7)";
+// Failure-detail rows (of session_counts) narrowed by result type and receiving MX.
+std::string details_where(Sql& q, const Filter& f) {
+  std::string w = "result NOT IN ('success', 'failure')";
+  if (f.result_type) w += " AND result = " + q.param(*f.result_type);
+  if (f.mx_host) w += " AND mx_host = " + q.param(*f.mx_host);
+  return w;
+}
 
-// Successful and failed totals of `sc` grouped by `column`, as a JSON array named by `key`.
-std::string totals_by(const std::string& column, const std::string& key) {
+// The range of report start times and the organisation, on reports r.
+std::string reports_where(Sql& q, const Filter& f) {
+  std::string w = "TRUE";
+  if (f.from) w += " AND r.start_datetime >= " + q.param(*f.from) + "::timestamptz";
+  if (f.to) w += " AND r.start_datetime < " + q.param(*f.to) + "::timestamptz";
+  if (f.organization) w += " AND r.organization_name = " + q.param(*f.organization);
+  return w;
+}
+
+// Successful and failed totals of the grouping set `k` of g by `column`, as a JSON array whose
+// objects name the group `key`.
+std::string totals_by(int k, const std::string& column, const std::string& key) {
   return "(SELECT coalesce(json_agg(json_build_object('" + key + "', g, 'successful_sessions', ok, 'failed_sessions', "
          "failed, 'success_ratio', success_ratio(ok, failed)) ORDER BY failed DESC, g), '[]') FROM (SELECT " + column +
-         " AS g, coalesce(sum(sessions) FILTER (WHERE result = 'success'), 0) AS ok, coalesce(sum(sessions) FILTER "
-         "(WHERE result = 'failure'), 0) AS failed FROM sc GROUP BY 1) AS x)";
+         " AS g, coalesce(sum(n) FILTER (WHERE result = 'success'), 0) AS ok, coalesce(sum(n) FILTER "
+         "(WHERE result = 'failure'), 0) AS failed FROM g WHERE k = " + std::to_string(k) + " GROUP BY 1) AS x)";
 }
 
 // A page of rows of `inner` (which selects id and a JSON object o, newest first, at most
-// limit + 1 rows) as {"<key>": [...], "next_cursor": "<id>" or null}. $8 is the limit.
-std::string page_of(const std::string& key, const std::string& inner) {
-  return "SELECT json_build_object('" + key + "', coalesce(json_agg(o ORDER BY id DESC) FILTER (WHERE n <= $8), '[]'), "
-         "'next_cursor', CASE WHEN count(*) > $8 THEN (min(id) FILTER (WHERE n <= $8))::text END)::text FROM (SELECT "
-         "id, o, row_number() OVER (ORDER BY id DESC) AS n FROM (" + inner + ") AS i) AS x";
+// limit + 1 rows) as {"<key>": [...], "next_cursor": "<id>" or null}.
+std::string page_of(const std::string& key, const std::string& inner, const std::string& limit) {
+  return "SELECT json_build_object('" + key + "', coalesce(json_agg(o ORDER BY id DESC) FILTER (WHERE n <= " + limit +
+         "), '[]'), 'next_cursor', CASE WHEN count(*) > " + limit + " THEN (min(id) FILTER (WHERE n <= " + limit +
+         "))::text END)::text FROM (SELECT id, o, row_number() OVER (ORDER BY id DESC) AS n FROM (" + inner + ") AS i) AS x";
 }
 
-Params page_params(const Filter& f, const Page& p) {
-  Params a = filter_params(f);
-  a.emplace_back(std::to_string(p.limit));
-  a.emplace_back(p.before ? std::optional<std::string>(std::to_string(*p.before)) : std::nullopt);
-  return a;
+// The cursor condition and the LIMIT of a page on `id_column`; returns the limit's parameter.
+std::string page_tail(Sql& q, const Page& p, const std::string& id_column, std::string& limit) {
+  limit = q.param(std::to_string(p.limit)) + "::int";
+  std::string t = p.before ? " AND " + id_column + " < " + q.param(std::to_string(*p.before)) + "::bigint" : "";
+  return t + " ORDER BY " + id_column + " DESC LIMIT " + limit + " + 1";
 }
 
 }  // namespace
 
 std::string domains_json(Store& s, const Filter& f) {
-  static const std::string sql =
-      std::string("WITH sc AS (") + counts_in_filter + ") "
+  Sql q;
+  const std::string sql =
       "SELECT json_build_object('domains', coalesce(json_agg(json_build_object('policy_domain', policy_domain, "
       "'successful_sessions', ok, 'failed_sessions', failed, 'success_ratio', success_ratio(ok, failed), "
       "'last_report_start', (SELECT utc_text(max(p.start_datetime)) FROM policies p WHERE p.policy_domain = d.policy_domain)) "
       "ORDER BY policy_domain), '[]'))::text FROM (SELECT policy_domain, coalesce(sum(sessions) FILTER (WHERE result = "
-      "'success'), 0) AS ok, coalesce(sum(sessions) FILTER (WHERE result = 'failure'), 0) AS failed FROM sc "
-      "WHERE $6::text IS NULL AND $7::text IS NULL GROUP BY 1) AS d";  // the route takes neither
-  return s.query_json(sql, filter_params(f));
+      "'success'), 0) AS ok, coalesce(sum(sessions) FILTER (WHERE result = 'failure'), 0) AS failed FROM " +
+      counts_from(counts_where(q, f)) + " GROUP BY 1) AS d";
+  return s.query_json(sql, q.params());
 }
 
 std::string summary_json(Store& s, const Filter& f) {
-  static const std::string sql =
-      std::string("WITH sc AS (") + counts_in_filter + "), dt AS (" + details_in_filter + "), "
-      "t AS (SELECT coalesce(sum(sessions) FILTER (WHERE result = 'success'), 0) AS ok, "
-      "coalesce(sum(sessions) FILTER (WHERE result = 'failure'), 0) AS failed FROM sc) "
+  // One pass over the rows in range: grouping sets by (result, mx_host) [k = 6],
+  // (policy_type, result) [k = 3] and (organization_name, result) [k = 5]; the rest is small.
+  Sql q;
+  const std::string where = counts_where(q, f);
+  const std::string details = details_where(q, f);
+  const std::string sql =
+      "WITH g AS (SELECT result, policy_type, organization_name, mx_host, GROUPING(policy_type, organization_name, "
+      "mx_host) AS k, sum(sessions) AS n FROM " + counts_from(where) + " GROUP BY GROUPING SETS ((result, "
+      "mx_host), (policy_type, result), (organization_name, result))), "
+      "t AS (SELECT coalesce(sum(n) FILTER (WHERE k = 6 AND result = 'success'), 0) AS ok, "
+      "coalesce(sum(n) FILTER (WHERE k = 6 AND result = 'failure'), 0) AS failed FROM g) "
       "SELECT json_build_object('successful_sessions', t.ok, 'failed_sessions', t.failed, "
       "'success_ratio', success_ratio(t.ok, t.failed), "
       "'by_result_type', (SELECT coalesce(json_agg(json_build_object('result_type', result, 'sessions', n) "
-      "ORDER BY n DESC, result), '[]') FROM (SELECT result, sum(sessions) AS n FROM dt GROUP BY 1) AS x), "
-      "'by_policy_type', " + totals_by("policy_type", "policy_type") + ", "
-      "'by_organization', " + totals_by("organization_name", "organization_name") + ", "
+      "ORDER BY n DESC, result), '[]') FROM (SELECT result, sum(n) AS n FROM g WHERE k = 6 AND " + details +
+      " GROUP BY 1) AS x), "
+      "'by_policy_type', " + totals_by(3, "policy_type", "policy_type") + ", "
+      "'by_organization', " + totals_by(5, "organization_name", "organization_name") + ", "
       "'by_mx_host', (SELECT coalesce(json_agg(json_build_object('mx_host', nullif(mx_host, ''), 'sessions', n) "
-      "ORDER BY n DESC, mx_host), '[]') FROM (SELECT mx_host, sum(sessions) AS n FROM dt GROUP BY 1 "
-      "ORDER BY 2 DESC, 1 LIMIT 1000) AS x))::text FROM t";
-  return s.query_json(sql, filter_params(f));
+      "ORDER BY n DESC, mx_host), '[]') FROM (SELECT mx_host, sum(n) AS n FROM g WHERE k = 6 AND " + details +
+      " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1000) AS x))::text FROM t";
+  return s.query_json(sql, q.params());
 }
 
+namespace {
+
+// Daily points from daily_sessions plus what is pending, JSON built here: the common chart
+// (daily, one domain or all, optionally one result type). PostgreSQL only hands over rows
+// (its JSON functions and jsonb aggregation cost more than the query); a day that also has
+// pending rows gets them added here.
+std::string daily_series(Store& s, const Filter& f) {
+  Sql q;
+  std::string daily = "TRUE", pending = "TRUE";
+  const std::string day = "date_bin('1 day', bucket, '2000-01-01Z')";
+  if (f.from) {
+    const std::string p = q.param(*f.from);
+    daily += " AND day >= date_bin('1 day', " + p + "::timestamptz, '2000-01-01Z')";
+    pending += " AND " + day + " >= date_bin('1 day', " + p + "::timestamptz, '2000-01-01Z')";
+  }
+  if (f.to) {
+    const std::string p = q.param(*f.to);
+    daily += " AND day < " + p + "::timestamptz";
+    pending += " AND " + day + " < " + p + "::timestamptz";
+  }
+  if (f.policy_domain) {
+    const std::string p = q.param(*f.policy_domain);
+    daily += " AND policy_domain = " + p;
+    pending += " AND policy_domain = " + p;
+  }
+  std::string by_result = "by_result";
+  if (f.result_type) {
+    const std::string p = q.param(*f.result_type);
+    by_result = "jsonb_strip_nulls(jsonb_build_object(" + p + "::text, by_result -> " + p + "::text))";
+    pending += " AND result IN ('success', 'failure', " + p + "::text)";
+  }
+  // Rows: (day, successful, failed, by_result JSON) from daily_sessions; (day, result, sessions,
+  // NULL) from what is pending.
+  const std::string sql =
+      "SELECT extract(epoch FROM day)::bigint, successful::text, failed::text, " + by_result + "::text FROM "
+      "daily_sessions WHERE " + daily + " UNION ALL SELECT extract(epoch FROM " + day + ")::bigint, result, "
+      "sum(sessions)::text, NULL FROM session_counts_new WHERE " + pending + " GROUP BY 1, 2 ORDER BY 1";
+  struct Point {
+    std::int64_t ok = 0, failed = 0;
+    std::string by_result;                       // JSON from daily_sessions, if that is all
+    std::map<std::string, std::int64_t> merged;  // by result-type, once pending rows are added
+  };
+  std::map<std::int64_t, Point> points;
+  simdjson::dom::parser parser;
+  const auto merge = [&parser](Point& p) {  // from JSON text to the map, once
+    if (p.by_result.empty()) return;
+    simdjson::dom::object counts;
+    if (parser.parse(p.by_result).get_object().get(counts)) throw Error("daily_sessions.by_result is not an object", false);
+    for (const auto field : counts) {
+      std::int64_t n = 0;
+      if (field.value.get_int64().get(n)) throw Error("daily_sessions.by_result holds a non-integer", false);
+      p.merged[std::string(field.key)] += n;
+    }
+    p.by_result.clear();
+  };
+  for (const auto& row : s.query_rows(sql, q.params())) {
+    Point& p = points[std::stoll(row[0])];
+    if (!row[3].empty()) {  // a daily_sessions row (one per domain and day)
+      p.ok += std::stoll(row[1]);
+      p.failed += std::stoll(row[2]);
+      const bool alone = p.by_result.empty() && p.merged.empty();
+      merge(p);
+      p.by_result = row[3];
+      if (!alone) merge(p);
+    } else if (row[1] == "success") {
+      p.ok += std::stoll(row[2]);
+    } else if (row[1] == "failure") {
+      p.failed += std::stoll(row[2]);
+    } else {
+      merge(p);
+      p.merged[row[1]] += std::stoll(row[2]);
+    }
+  }
+  std::string out = "{\"bucket\":\"day\",\"points\":[";
+  bool first = true;
+  for (auto& [epoch, p] : points) {
+    merge(p);
+    if (p.ok == 0 && p.failed == 0 && p.merged.empty()) continue;  // nothing left after the filter
+    out += first ? "{\"time\":\"" : ",{\"time\":\"";
+    first = false;
+    out += report::format_datetime(epoch) + "\",\"successful_sessions\":" + std::to_string(p.ok) +
+           ",\"failed_sessions\":" + std::to_string(p.failed) + ",\"by_result_type\":{";
+    bool first_result = true;
+    for (const auto& [result, n] : p.merged) {
+      if (!first_result) out += ',';
+      first_result = false;
+      pipeline::append_json_string(out, result);
+      out += ':' + std::to_string(n);
+    }
+    out += "}}";
+  }
+  return out + "]}";
+}
+
+}  // namespace
+
 std::string timeseries_json(Store& s, const Filter& f, const std::string& bucket) {
-  static const std::string sql =
-      std::string("WITH sc AS (") + counts_in_filter + "), "
-      "b AS (SELECT date_trunc($8, bucket, 'UTC') AS t, result, sum(sessions) AS n FROM sc WHERE result IN "
-      "('success', 'failure') OR (($6::text IS NULL OR result = $6) AND ($7::text IS NULL OR mx_host = $7)) GROUP BY 1, 2) "
-      "SELECT json_build_object('bucket', $8::text, 'points', coalesce(json_agg(json_build_object('time', utc_text(t), "
-      "'successful_sessions', ok, 'failed_sessions', failed, 'by_result_type', by_result) ORDER BY t), '[]'))::text "
-      "FROM (SELECT t, coalesce(sum(n) FILTER (WHERE result = 'success'), 0) AS ok, "
-      "coalesce(sum(n) FILTER (WHERE result = 'failure'), 0) AS failed, coalesce(json_object_agg(result, n ORDER BY result) "
-      "FILTER (WHERE result NOT IN ('success', 'failure')), '{}') AS by_result FROM b GROUP BY t) AS p";
-  Params a = filter_params(f);
-  a.emplace_back(bucket);
-  return s.query_json(sql, a);
+  if (bucket != "day" && bucket != "hour") throw Error("time series bucket must be day or hour", false);
+  if (bucket == "day" && !f.organization && !f.policy_type && !f.mx_host) return daily_series(s, f);
+  Sql q;
+  const std::string where = counts_where(q, f);
+  const std::string sql =
+      "WITH b AS (SELECT " + std::string(bucket == "day" ? "date_bin('1 day', bucket, '2000-01-01Z')" : "bucket") +
+      " AS t, result, sum(sessions) AS n FROM " + counts_from(where) + " WHERE (result IN ('success', 'failure') OR (" +
+      details_where(q, f) + ")) GROUP BY 1, 2) "
+      "SELECT json_build_object('bucket', '" + bucket + "', 'points', coalesce(json_agg(json_build_object('time', "
+      "utc_text(t), 'successful_sessions', ok, 'failed_sessions', failed, 'by_result_type', by_result) ORDER BY t), "
+      "'[]'))::text FROM (SELECT t, coalesce(sum(n) FILTER (WHERE result = 'success'), 0) AS ok, "
+      "coalesce(sum(n) FILTER (WHERE result = 'failure'), 0) AS failed, coalesce(json_object_agg(result, n ORDER BY "
+      "result) FILTER (WHERE result NOT IN ('success', 'failure')), '{}') AS by_result FROM b GROUP BY t) AS p";
+  return s.query_json(sql, q.params());
 }
 
 std::string reports_json(Store& s, const Filter& f, const Page& page) {
-  static const std::string sql = page_of(
+  Sql q;
+  std::string where = reports_where(q, f);
+  std::string policy = "p.report_id = r.id";
+  if (f.policy_domain) policy += " AND p.policy_domain = " + q.param(*f.policy_domain);
+  if (f.policy_type) policy += " AND p.policy_type = " + q.param(*f.policy_type);
+  if (f.policy_domain || f.policy_type) where += " AND EXISTS (SELECT 1 FROM policies p WHERE " + policy + ")";
+  if (f.result_type || f.mx_host) {
+    std::string detail = policy;
+    if (f.result_type) detail += " AND d.result_type = " + q.param(*f.result_type);
+    if (f.mx_host) detail += " AND d.receiving_mx_hostname = " + q.param(*f.mx_host);
+    where += " AND EXISTS (SELECT 1 FROM policies p JOIN failure_details d ON d.policy_id = p.id WHERE " + detail + ")";
+  }
+  std::string limit;
+  const std::string tail = page_tail(q, page, "r.id", limit);
+  const std::string sql = page_of(
       "reports",
       "SELECT r.id, json_build_object('id', r.id, 'organization_name', r.organization_name, 'report_id', r.report_id, "
       "'start_datetime', utc_text(r.start_datetime), 'end_datetime', utc_text(r.end_datetime), "
       "'successful_sessions', r.successful_sessions, 'failed_sessions', r.failed_sessions, "
       "'policy_domains', (SELECT json_agg(DISTINCT p.policy_domain) FROM policies p WHERE p.report_id = r.id), "
-      "'stored_at', utc_text(r.stored_at), 'raw_message_id', r.raw_message_id) AS o FROM reports r "
-      "WHERE r.start_datetime >= coalesce($1::timestamptz, '-infinity') AND r.start_datetime < "
-      "coalesce($2::timestamptz, 'infinity') AND ($4::text IS NULL OR r.organization_name = $4) "
-      "AND ($3::text IS NULL AND $5::text IS NULL OR EXISTS (SELECT 1 FROM policies p WHERE p.report_id = r.id "
-      "AND ($3::text IS NULL OR p.policy_domain = $3) AND ($5::text IS NULL OR p.policy_type = $5))) "
-      "AND ($6::text IS NULL AND $7::text IS NULL OR EXISTS (SELECT 1 FROM policies p JOIN failure_details d ON "
-      "d.policy_id = p.id WHERE p.report_id = r.id AND ($3::text IS NULL OR p.policy_domain = $3) AND ($5::text IS "
-      "NULL OR p.policy_type = $5) AND ($6::text IS NULL OR d.result_type = $6) AND ($7::text IS NULL OR "
-      "d.receiving_mx_hostname = $7))) AND ($9::bigint IS NULL OR r.id < $9) ORDER BY r.id DESC LIMIT $8::int + 1");
-  return s.query_json(sql, page_params(f, page));
+      "'stored_at', utc_text(r.stored_at), 'raw_message_id', r.raw_message_id) AS o FROM reports r WHERE " + where + tail,
+      limit);
+  return s.query_json(sql, q.params());
 }
 
 std::string rejected_json(Store& s, const Filter& f, const std::optional<std::string>& reason, const Page& page) {
-  static const std::string sql = page_of(
+  Sql q;
+  std::string where = "outcome = 'rejected'";
+  if (f.from) where += " AND received_at >= " + q.param(*f.from) + "::timestamptz";
+  if (f.to) where += " AND received_at < " + q.param(*f.to) + "::timestamptz";
+  if (reason) where += " AND reason = " + q.param(*reason);
+  std::string limit;
+  const std::string tail = page_tail(q, page, "id", limit);
+  const std::string sql = page_of(
       "rejected",
       "SELECT id, json_build_object('id', id, 'received_at', utc_text(received_at), 'transport', transport, "
-      "'reason', reason, 'detail', detail, 'size', size, 'source', source) AS o FROM raw_messages "
-      "WHERE outcome = 'rejected' AND received_at >= coalesce($1::timestamptz, '-infinity') AND received_at < "
-      "coalesce($2::timestamptz, 'infinity') AND ($10::text IS NULL OR reason = $10) AND ($9::bigint IS NULL OR "
-      "id < $9) AND $3::text IS NULL AND $4::text IS NULL AND $5::text IS NULL AND $6::text IS NULL AND $7::text IS "
-      "NULL ORDER BY id DESC LIMIT $8::int + 1");
-  Params a = page_params(f, page);
-  a.push_back(reason);
-  return s.query_json(sql, a);
+      "'reason', reason, 'detail', detail, 'size', size, 'source', source) AS o FROM raw_messages WHERE " + where + tail,
+      limit);
+  return s.query_json(sql, q.params());
 }
 
 std::optional<StoredReport> stored_report(Store& s, std::int64_t id) {

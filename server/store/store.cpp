@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <pqxx/pqxx>
+#include <map>
 #include <set>
 
 #include "store/migrations.hpp"
@@ -126,23 +127,21 @@ std::string_view to_string(Outcome outcome) {
   return "rejected";
 }
 
-// Adds a policy's sessions to session_counts (see migrations/0002). The arguments are SQL
+// Appends a policy's sessions to session_counts_new (see migrations/0002). The arguments are SQL
 // expressions: report start (epoch seconds), policy domain, organisation, policy type, successful
 // and failed totals, and the failure-details' result-type, receiving-mx-hostname and count arrays.
 // `from` limits it to when a row exists there ("r, " in the report statement: nothing for a
-// duplicate). Rows go in key order so that concurrent writers cannot deadlock.
+// duplicate). Plain inserts: concurrent writers never wait for each other here.
 std::string counts_sql(const std::string& start, const std::string& domain, const std::string& org,
                        const std::string& type, const std::string& ok, const std::string& failed,
                        const std::string& results, const std::string& mx, const std::string& counts,
                        const std::string& from = "") {
-  return "INSERT INTO session_counts (bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions) "
+  return "INSERT INTO session_counts_new (bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions) "
          "SELECT date_trunc('hour', to_timestamp(" + start + "), 'UTC'), " + domain + ", " + org + ", " + type +
          ", k.result, k.mx_host, sum(k.sessions) FROM " + from + "(SELECT 'success', '', " + ok +
          "::bigint UNION ALL SELECT 'failure', '', " + failed + "::bigint UNION ALL SELECT t.rt, coalesce(t.mx, ''), t.n "
          "FROM unnest(" + results + "::text[], " + mx + "::text[], " + counts + "::bigint[]) AS t (rt, mx, n)) "
-         "AS k (result, mx_host, sessions) WHERE k.sessions > 0 GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1, 5, 3, 4, 6 "
-         "ON CONFLICT (policy_domain, bucket, result, organization_name, policy_type, mx_host) "
-         "DO UPDATE SET sessions = session_counts.sessions + excluded.sessions";
+         "AS k (result, mx_host, sessions) WHERE k.sessions > 0 GROUP BY 1, 2, 3, 4, 5, 6";
 }
 
 // A report with its quirks, its first policy and that policy's failure-details in one statement
@@ -180,6 +179,7 @@ std::string raw_sql(const char* transport, const char* source, const char* sha, 
 struct Store::Impl {
   pqxx::connection conn;
   std::unique_ptr<pqxx::work> batch;
+  std::map<std::string, std::string> api_statements;  // statement text -> prepared name
 
   explicit Impl(const std::string& url) : conn(url) {
     conn.prepare("raw_insert", raw_sql("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"));
@@ -204,6 +204,15 @@ struct Store::Impl {
                  "policy_domain, start_datetime) "
                  "SELECT $1, t.*, $10, to_timestamp($11) FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], "
                  "$6::text[], $7::bigint[], $8::text[], $9::text[]) AS t");
+  }
+
+  // Runs a read-only statement, prepared once per connection and statement text (the API builds
+  // one text per shape of filter), so that repeated questions skip planning; one round trip.
+  pqxx::result run_prepared(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+    auto [it, fresh] = api_statements.try_emplace(sql, "api_" + std::to_string(api_statements.size()));
+    if (fresh) conn.prepare(it->second, sql);
+    pqxx::nontransaction tx(conn);
+    return tx.exec_prepared(it->second, pqxx::prepare::make_dynamic_params(params));
   }
 
   // The failure-details of a policy as the eight column arrays the insert statements unnest.
@@ -465,9 +474,15 @@ std::string Store::body(std::int64_t raw_id) {
 
 std::string Store::query_json(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
   return translate("query", [&] {
-    pqxx::nontransaction tx(impl_->conn);  // one statement, one round trip
-    const pqxx::result r = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+    const pqxx::result r = impl_->run_prepared(sql, params);
     return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].as<std::string>();
+  });
+}
+
+std::int64_t Store::compact() {
+  return translate("compact rollups", [&] {
+    pqxx::nontransaction tx(impl_->conn);
+    return tx.exec("SELECT compact_session_counts()")[0][0].as<std::int64_t>();
   });
 }
 
@@ -480,6 +495,21 @@ std::vector<LastReport> Store::last_reports(std::size_t limit) {
              "JOIN reports r ON r.id = p.report_id GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT $1",
              static_cast<std::int64_t>(limit)))
       out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::int64_t>()});
+    return out;
+  });
+}
+
+std::vector<std::vector<std::string>> Store::query_rows(const std::string& sql,
+                                                       const std::vector<std::optional<std::string>>& params) {
+  return translate("query", [&] {
+    const pqxx::result r = impl_->run_prepared(sql, params);
+    std::vector<std::vector<std::string>> out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+      auto& o = out.emplace_back();
+      o.reserve(row.size());
+      for (const auto& field : row) o.emplace_back(field.is_null() ? std::string() : field.c_str());
+    }
     return out;
   });
 }

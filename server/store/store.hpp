@@ -90,12 +90,19 @@ class Store {
   // The bytes of a raw message (only if it was rejected, when asked); nullopt when there is none.
   std::optional<std::string> raw_body(std::int64_t raw_id, bool rejected_only);
 
+  // Moves the rollup rows appended since the last call into the compact rollups (see
+  // migrations/0002); returns how many moved. Safe to run from several processes at once.
+  std::int64_t compact();
+
   // The newest report's end per policy domain and organisation, newest first, at most `limit`.
   std::vector<LastReport> last_reports(std::size_t limit);
 
   // Runs one read-only statement whose first row and column is text (JSON built by PostgreSQL,
   // see queries.hpp); empty when there is no row. Parameters are text or NULL.
   std::string query_json(const std::string& sql, const std::vector<std::optional<std::string>>& params);
+  // The same for statements whose rows the caller formats: every value as text, NULL as "".
+  std::vector<std::vector<std::string>> query_rows(const std::string& sql,
+                                                   const std::vector<std::optional<std::string>>& params);
   // Records the outcome of re-running the pipeline on a stored raw message.
   StoreResult restore(std::int64_t raw_id, const pipeline::Result& result);
 

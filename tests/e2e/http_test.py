@@ -34,7 +34,12 @@ def check(name, want, got):
         passed += 1
     else:
         failed += 1
-        print(f"FAIL {name}: expected {want!r} got {got!r}"[:2000])
+        if isinstance(want, list) and isinstance(got, list):  # say where they part
+            k = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+            print(f"FAIL {name}: {len(want)} expected, {len(got)} got; first difference at {k}: "
+                  f"expected {want[k:k + 2]!r} got {got[k:k + 2]!r}"[:2000])
+        else:
+            print(f"FAIL {name}: expected {want!r} got {got!r}"[:2000])
 
 
 def sql(query, *args):
@@ -417,8 +422,8 @@ pg = lambda fn: subprocess.run(["bash", "-c", f"source tests/integration/pg.sh; 
 pg("pg_down")
 status, body = api(s1, "/readyz")
 check("database down: readyz 503", 503, status)
-status, body = api(s1, "/api/v1/domains")
-check("database down: API 503", 503, status)
+status, body = api(s1, "/api/v1/domains", "organization=not-asked-before")
+check("database down: API 503 (for a question not in the answer cache)", 503, status)
 new_report = json.dumps({"organization-name": "Outage Test", "date-range": {"start-datetime": "2026-11-01T00:00:00Z",
                          "end-datetime": "2026-11-01T23:59:59Z"}, "contact-info": "x@outage.example",
                          "report-id": "outage-1", "policies": [{"policy": {"policy-type": "sts", "policy-domain":
@@ -431,6 +436,16 @@ status, body = api(s1, "/tlsrpt", method="POST", body=new_report, headers={"Cont
 check("database back: the report is stored (201)", 201, status)
 status, body = api(s1, "/readyz")
 check("database back: readyz 200", 200, status)
+# The answer cache: a repeated question is a hit; a report stored by this server makes it stale.
+_, h1, b1 = s1.request("/api/v1/domains?policy_type=sts")
+_, h2, b2 = s1.request("/api/v1/domains?policy_type=sts")
+check("cache: the same question twice: miss, then hit with the same answer", ("miss", "hit", True),
+      (h1.get("X-Cache"), h2.get("X-Cache"), b1 == b2))
+later = new_report.replace(b"outage-1", b"outage-2").replace(b"2026-11-01", b"2026-11-02")
+status, _ = api(s1, "/tlsrpt", method="POST", body=later, headers={"Content-Type": "application/tlsrpt+json"})
+_, h3, b3 = s1.request("/api/v1/domains?policy_type=sts")
+d3 = {d["policy_domain"]: d["successful_sessions"] for d in json.loads(b3)["domains"]}
+check("cache: after a report is stored the answer is fresh", ("miss", 10), (h3.get("X-Cache"), d3.get("outage.example")))
 check("database back: stored once", "1", sql("SELECT count(*) FROM reports WHERE report_id = 'outage-1'")[0][0])
 check("open server stops cleanly on SIGTERM", 0, s1.stop())
 

@@ -75,15 +75,30 @@ pg_newdb concurrent
 "$tlsrpt" ingest --database-url "$PG_URL" --no-progress --batch 1 $corpus >/dev/null 2>&1; wait
 check "concurrent ingest: reports once" "$want_reports" "$(sql 'SELECT count(*) FROM reports')"
 check "concurrent ingest: every arrival kept" "$((2 * messages))" "$(sql 'SELECT count(*) FROM raw_messages')"
-# The hourly rollup the API reads equals a recount from policies and failure-details.
+# The rollups the API reads equal a recount from policies and failure-details (both ingests
+# compacted at their end: nothing pending).
 recount="SELECT date_trunc('hour', p.start_datetime, 'UTC') AS bucket, p.policy_domain, p.organization_name, p.policy_type,
   k.result, k.mx_host, sum(k.n) AS sessions FROM policies p CROSS JOIN LATERAL (SELECT 'success' AS result, '' AS mx_host,
   p.total_successful_session_count AS n UNION ALL SELECT 'failure', '', p.total_failure_session_count UNION ALL
   SELECT d.result_type, coalesce(d.receiving_mx_hostname, ''), d.failed_session_count FROM failure_details d
   WHERE d.policy_id = p.id) k WHERE k.n > 0 GROUP BY 1, 2, 3, 4, 5, 6"
 rollup="SELECT bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions FROM session_counts"
+check "concurrent ingest: rollup compacted, nothing pending" 0 "$(sql 'SELECT count(*) FROM session_counts_new')"
 check "concurrent ingest: session_counts equals a recount" "0 t" \
   "$(sql "SELECT count(*), (SELECT count(*) > 10 FROM session_counts) FROM (($recount EXCEPT $rollup) UNION ALL ($rollup EXCEPT $recount)) x" | tr '|' ' ')"
+daily="SELECT policy_domain, date_bin('1 day', bucket, '2000-01-01Z') AS day, sum(sessions) FILTER (WHERE result = 'success') AS ok,
+  sum(sessions) FILTER (WHERE result = 'failure') AS failed, sum(sessions) FILTER (WHERE result NOT IN ('success', 'failure')) AS detailed
+  FROM ($recount) r GROUP BY 1, 2"
+daily_rollup="SELECT policy_domain, day, nullif(successful, 0), nullif(failed, 0),
+  (SELECT sum(value::bigint) FROM jsonb_each_text(by_result)) FROM daily_sessions"
+check "daily_sessions equals a recount by day" "0 t" \
+  "$(sql "SELECT count(*), (SELECT count(*) > 5 FROM daily_sessions) FROM (($daily EXCEPT $daily_rollup) UNION ALL ($daily_rollup EXCEPT $daily)) x" | tr '|' ' ')"
+# Rows appended after a compaction are moved by the next one, added to what is there.
+before=$(sql "SELECT sum(sessions) FROM session_counts")
+sql "INSERT INTO session_counts_new SELECT * FROM session_counts ORDER BY 1, 2 LIMIT 3" >/dev/null
+added=$(sql "SELECT sum(sessions) FROM session_counts_new")
+check "compaction moves pending rows" "3" "$(sql 'SELECT compact_session_counts()')"
+check "compaction adds them up" "$((before + added))" "$(sql 'SELECT sum(sessions) FROM session_counts')"
 
 # 6. Reprocess: a message rejected under a tight limit reads after the limit is lifted.
 pg_newdb reprocess
