@@ -2,7 +2,8 @@
 # Installs what is missing, builds tlsrpt into build/, and runs it.
 # Without arguments: stores the bundled sample reports in the embedded database (a private
 # PostgreSQL cluster under data/, or TLSRPT_DATABASE_URL when set), then runs the server
-# (SMTP on 127.0.0.1:2525 for tls-reports@localhost unless TLSRPT_SMTP_* say otherwise) until
+# (SMTP on 127.0.0.1:2525 for tls-reports@localhost unless TLSRPT_SMTP_* say otherwise; HTTP
+# API, intake and /metrics on 127.0.0.1:8080 unless TLSRPT_HTTP_LISTEN says otherwise) until
 # Ctrl-C. With arguments they go to tlsrpt (e.g. scripts/run.sh parse --pretty report.eml).
 set -euo pipefail
 cd "$(dirname "$0")/.."

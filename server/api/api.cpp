@@ -1,5 +1,7 @@
 #include "api/api.hpp"
 
+#include "api/params.hpp"
+
 #include <openssl/crypto.h>
 
 #include <chrono>
@@ -19,12 +21,6 @@ using http_server::Response;
 
 enum class Access { open, health, read, admin };
 
-// A bad request, answered 400 with the message.
-struct BadRequest {
-  std::string message;
-};
-
-std::string json_string(std::string_view text) { return pipeline::json_literal_for_bytes(text); }
 
 Response json_error(unsigned status, std::string_view message) {
   Response r;
@@ -38,130 +34,6 @@ Response json_ok(std::string body, unsigned status = 200) {
   r.status = status;
   r.body = std::move(body);
   return r;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s, std::string_view what) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%') {
-      const int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
-      const int lo = i + 2 < s.size() ? hex_digit(s[i + 2]) : -1;
-      if (hi < 0 || lo < 0) throw BadRequest{"bad percent-encoding in " + std::string(what)};
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-// Query parameters: every name known to the route, none repeated, values decoded.
-std::map<std::string, std::string> query_params(std::string_view query, const std::set<std::string_view>& allowed) {
-  std::map<std::string, std::string> out;
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view item = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (item.empty()) continue;
-    const auto eq = item.find('=');
-    const std::string name = percent_decode(item.substr(0, eq), "a parameter name");
-    if (!allowed.count(name)) {
-      std::string known;
-      for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
-      throw BadRequest{"unknown parameter " + json_string(name) + " (this route takes: " + (known.empty() ? "none" : known) + ")"};
-    }
-    std::string value = eq == std::string_view::npos ? std::string() : percent_decode(item.substr(eq + 1), name);
-    if (value.size() > 512) throw BadRequest{"parameter " + name + " is longer than 512 bytes"};
-    if (!out.emplace(name, std::move(value)).second) throw BadRequest{"parameter " + name + " is given twice"};
-  }
-  return out;
-}
-
-std::optional<std::string> take(std::map<std::string, std::string>& q, const std::string& name) {
-  auto it = q.find(name);
-  if (it == q.end()) return std::nullopt;
-  std::string v = std::move(it->second);
-  q.erase(it);
-  if (v.empty()) throw BadRequest{"parameter " + name + " is empty"};
-  return v;
-}
-
-std::optional<std::string> time_param(std::map<std::string, std::string>& q, const std::string& name) {
-  auto v = take(q, name);
-  if (!v) return v;
-  const auto t = report::parse_datetime(*v);
-  if (!t || (v->size() > 10 && t->quirks.has(report::Quirk::datetime_no_timezone)) ||
-      t->quirks.has(report::Quirk::datetime_space_separator))
-    throw BadRequest{"parameter " + name + ": " + json_string(*v) +
-                     " is not a date (YYYY-MM-DD) or an RFC 3339 date-time with a time zone"};
-  return report::format_datetime(t->epoch);
-}
-
-std::optional<std::string> domain_param(std::map<std::string, std::string>& q, const std::string& name) {
-  auto v = take(q, name);
-  if (!v) return v;
-  report::QuirkSet ignored;
-  if (v->size() > 253 || !report::normalise_domain(*v, ignored))
-    throw BadRequest{"parameter " + name + ": " + json_string(*v) + " is not a domain name"};
-  return v;
-}
-
-std::optional<std::string> enum_param(std::map<std::string, std::string>& q, const std::string& name,
-                                      std::initializer_list<std::string_view> values) {
-  auto v = take(q, name);
-  if (!v) return v;
-  std::string list;
-  for (auto x : values) {
-    if (x == *v) return v;
-    list += (list.empty() ? "" : ", ") + std::string(x);
-  }
-  throw BadRequest{"parameter " + name + ": " + json_string(*v) + " is not one of " + list};
-}
-
-std::optional<std::string> token_param(std::map<std::string, std::string>& q, const std::string& name) {
-  auto v = take(q, name);
-  if (v && (v->size() > 64 || v->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos))
-    throw BadRequest{"parameter " + name + ": " + json_string(*v) + " is not a result-type (lower-case letters, digits, -)"};
-  return v;
-}
-
-std::int64_t positive(const std::string& text, const std::string& name) {
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos || std::stoll(text) <= 0)
-    throw BadRequest{name + ": " + json_string(text) + " is not a positive integer"};
-  return std::stoll(text);
-}
-
-store::Page page_param(std::map<std::string, std::string>& q) {
-  store::Page p;
-  if (auto l = take(q, "limit")) {
-    const auto n = positive(*l, "parameter limit");
-    if (n > 500) throw BadRequest{"parameter limit: at most 500"};
-    p.limit = static_cast<std::size_t>(n);
-  }
-  if (auto c = take(q, "cursor")) p.before = positive(*c, "parameter cursor");
-  return p;
-}
-
-store::Filter filter_params(std::map<std::string, std::string>& q) {
-  store::Filter f;
-  f.from = time_param(q, "from");
-  f.to = time_param(q, "to");
-  f.policy_domain = domain_param(q, "domain");
-  f.organization = take(q, "organization");
-  f.policy_type = enum_param(q, "policy_type", {"sts", "tlsa", "no-policy-found"});
-  f.result_type = token_param(q, "result_type");
-  f.mx_host = domain_param(q, "mx_host");
-  return f;
 }
 
 // Whether `token` is one of `tokens`, compared in constant time.
@@ -266,11 +138,12 @@ struct Api::Impl {
   RateLimit intake_rate;
   ResponseCache cache;
 
-  using Handler = Response (Impl::*)(const Request&, const std::vector<std::string>&);
+  using Handler = Response (Impl::*)(const Request&, const Query&, const std::vector<std::string>&);
   struct Route {
     std::string_view method;
-    std::string_view pattern;  // segments; "{id}" matches a positive integer
+    std::string_view pattern;  // segments; "{id}" matches any segment (the handler checks it)
     Access access;
+    Params params;  // what its query string may hold
     Handler handler;
   };
   static const Route routes[];
@@ -347,7 +220,7 @@ struct Api::Impl {
     if (!route) return json_error(404, "no such route");  // check() answered already
     Response r;
     try {
-      r = (this->*(route->handler))(req, ids);
+      r = (this->*(route->handler))(req, parse_query(route->params, req.query), ids);
     } catch (const BadRequest& e) {
       r = json_error(400, e.message);
     } catch (const store::Error& e) {
@@ -361,9 +234,9 @@ struct Api::Impl {
 
   // Routes. ---------------------------------------------------------------------------------
 
-  Response healthz(const Request&, const std::vector<std::string>&) { return json_ok("{\"status\":\"ok\"}"); }
+  Response healthz(const Request&, const Query&, const std::vector<std::string>&) { return json_ok("{\"status\":\"ok\"}"); }
 
-  Response readyz(const Request&, const std::vector<std::string>&) {
+  Response readyz(const Request&, const Query&, const std::vector<std::string>&) {
     try {
       const auto pending = intake.with_store([](store::Store& s) { return s.pending(); });
       if (!pending.empty()) return json_error(503, "migrations pending: " + pending.front() + " (run tlsrpt migrate)");
@@ -374,15 +247,14 @@ struct Api::Impl {
     return json_ok("{\"status\":\"ready\"}");
   }
 
-  Response metrics(const Request&, const std::vector<std::string>&) {
+  Response metrics(const Request&, const Query&, const std::vector<std::string>&) {
     Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = intake.metrics().expose();
     return r;
   }
 
-  Response report_intake(const Request& req, const std::vector<std::string>&) {
-    query_params(req.query, {});
+  Response report_intake(const Request& req, const Query&, const std::vector<std::string>&) {
     const std::string source = "{\"peer\":" + json_string(req.peer) + ",\"content_type\":" +
                                json_string(req.content_type) + ",\"user_agent\":" + json_string(req.user_agent) + "}";
     const intake::Outcome o = intake.ingest(req.body, "https", source);
@@ -422,36 +294,23 @@ struct Api::Impl {
     return r;
   }
 
-  Response domains(const Request& req, const std::vector<std::string>&) {
-    auto q = query_params(req.query, {"from", "to", "organization", "policy_type"});
-    const store::Filter f = filter_params(q);
-    return query(req, [&](store::Store& s) { return store::domains_json(s, f); });
+  Response domains(const Request& req, const Query& q, const std::vector<std::string>&) {
+    return query(req, [&](store::Store& s) { return store::domains_json(s, q.filter); });
   }
 
-  Response summary(const Request& req, const std::vector<std::string>&) {
-    auto q = query_params(req.query, {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host"});
-    const store::Filter f = filter_params(q);
-    return query(req, [&](store::Store& s) { return store::summary_json(s, f); });
+  Response summary(const Request& req, const Query& q, const std::vector<std::string>&) {
+    return query(req, [&](store::Store& s) { return store::summary_json(s, q.filter); });
   }
 
-  Response timeseries(const Request& req, const std::vector<std::string>&) {
-    auto q = query_params(req.query,
-                          {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "bucket"});
-    const std::string bucket = enum_param(q, "bucket", {"day", "hour"}).value_or("day");
-    const store::Filter f = filter_params(q);
-    return query(req, [&](store::Store& s) { return store::timeseries_json(s, f, bucket); });
+  Response timeseries(const Request& req, const Query& q, const std::vector<std::string>&) {
+    return query(req, [&](store::Store& s) { return store::timeseries_json(s, q.filter, q.bucket); });
   }
 
-  Response reports(const Request& req, const std::vector<std::string>&) {
-    auto q = query_params(req.query, {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host",
-                                      "limit", "cursor"});
-    const store::Page page = page_param(q);
-    const store::Filter f = filter_params(q);
-    return query(req, [&](store::Store& s) { return store::reports_json(s, f, page); });
+  Response reports(const Request& req, const Query& q, const std::vector<std::string>&) {
+    return query(req, [&](store::Store& s) { return store::reports_json(s, q.filter, q.page); });
   }
 
-  Response report(const Request& req, const std::vector<std::string>& ids) {
-    query_params(req.query, {});
+  Response report(const Request&, const Query&, const std::vector<std::string>& ids) {
     const std::int64_t id = positive(ids.at(0), "report id");
     const auto stored = intake.with_store([&](store::Store& s) { return store::stored_report(s, id); });
     if (!stored) return json_error(404, "no report " + std::to_string(id));
@@ -472,18 +331,11 @@ struct Api::Impl {
     return json_ok(std::move(body));
   }
 
-  Response rejected(const Request& req, const std::vector<std::string>&) {
-    auto q = query_params(req.query, {"from", "to", "reason", "limit", "cursor"});
-    const store::Page page = page_param(q);
-    const store::Filter f = filter_params(q);
-    auto reason = take(q, "reason");
-    if (reason && !report::reason_from_string(*reason))
-      throw BadRequest{"parameter reason: " + json_string(*reason) + " is not a rejection reason (tlsrpt parse --list-reasons)"};
-    return query(req, [&](store::Store& s) { return store::rejected_json(s, f, reason, page); });
+  Response rejected(const Request& req, const Query& q, const std::vector<std::string>&) {
+    return query(req, [&](store::Store& s) { return store::rejected_json(s, q.filter, q.reason, q.page); });
   }
 
-  Response rejected_raw(const Request& req, const std::vector<std::string>& ids) {
-    query_params(req.query, {});
+  Response rejected_raw(const Request&, const Query&, const std::vector<std::string>& ids) {
     const std::int64_t id = positive(ids.at(0), "raw message id");
     auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, true); });
     if (!body) return json_error(404, "no rejected input " + std::to_string(id));
@@ -496,17 +348,17 @@ struct Api::Impl {
 };
 
 const Api::Impl::Route Api::Impl::routes[] = {
-    {"GET", "/healthz", Access::health, &Impl::healthz},
-    {"GET", "/readyz", Access::health, &Impl::readyz},
-    {"GET", "/metrics", Access::health, &Impl::metrics},
-    {"POST", "/tlsrpt", Access::open, &Impl::report_intake},
-    {"GET", "/api/v1/domains", Access::read, &Impl::domains},
-    {"GET", "/api/v1/summary", Access::read, &Impl::summary},
-    {"GET", "/api/v1/timeseries", Access::read, &Impl::timeseries},
-    {"GET", "/api/v1/reports", Access::read, &Impl::reports},
-    {"GET", "/api/v1/reports/{id}", Access::read, &Impl::report},
-    {"GET", "/api/v1/rejected", Access::read, &Impl::rejected},
-    {"GET", "/api/v1/rejected/{id}/raw", Access::admin, &Impl::rejected_raw},
+    {"GET", "/healthz", Access::health, Params::none, &Impl::healthz},
+    {"GET", "/readyz", Access::health, Params::none, &Impl::readyz},
+    {"GET", "/metrics", Access::health, Params::none, &Impl::metrics},
+    {"POST", "/tlsrpt", Access::open, Params::none, &Impl::report_intake},
+    {"GET", "/api/v1/domains", Access::read, Params::domains, &Impl::domains},
+    {"GET", "/api/v1/summary", Access::read, Params::summary, &Impl::summary},
+    {"GET", "/api/v1/timeseries", Access::read, Params::timeseries, &Impl::timeseries},
+    {"GET", "/api/v1/reports", Access::read, Params::reports, &Impl::reports},
+    {"GET", "/api/v1/reports/{id}", Access::read, Params::none, &Impl::report},
+    {"GET", "/api/v1/rejected", Access::read, Params::rejected, &Impl::rejected},
+    {"GET", "/api/v1/rejected/{id}/raw", Access::admin, Params::none, &Impl::rejected_raw},
 };
 
 const Api::Impl::Route* Api::Impl::match(std::string_view method, std::string_view path, std::vector<std::string>& ids,
@@ -514,21 +366,7 @@ const Api::Impl::Route* Api::Impl::match(std::string_view method, std::string_vi
   const Route* found = nullptr;
   for (const Route& r : routes) {
     std::vector<std::string> values;
-    std::string_view p = path, t = r.pattern;
-    bool ok = true;
-    while (ok && !t.empty() && !p.empty()) {
-      const auto ts = t.find('/', 1), ps = p.find('/', 1);
-      const std::string_view tseg = t.substr(0, ts), pseg = p.substr(0, ps);
-      if (tseg == "/{id}") {
-        values.emplace_back(pseg.substr(1));
-        ok = pseg.size() > 1;
-      } else {
-        ok = tseg == pseg;
-      }
-      t = ts == std::string_view::npos ? std::string_view() : t.substr(ts);
-      p = ps == std::string_view::npos ? std::string_view() : p.substr(ps);
-    }
-    if (!ok || !t.empty() || !p.empty()) continue;
+    if (!match_path(r.pattern, path, values)) continue;
     allow += (allow.empty() ? "" : ", ") + std::string(r.method);
     if (r.method == method) {
       found = &r;

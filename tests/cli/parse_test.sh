@@ -78,6 +78,11 @@ for list in reasons quirks limits; do
   done
 done
 
+# ... and every setting (limits are above).
+for key in $("$tlsrpt" check-config | awk '{print $1}' | grep -v '^limits\.'); do
+  grep -q "\`$key\`" README.md; check "README documents setting $key" 0 $?
+done
+
 # A gzip bomb through the CLI: rejected quickly, within 512 MiB.
 python3 -c "
 import zlib,sys

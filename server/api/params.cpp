@@ -1,0 +1,181 @@
+#include "api/params.hpp"
+
+#include <map>
+#include <set>
+
+#include "pipeline/output.hpp"
+
+namespace tlsrpt::api {
+
+std::string json_string(std::string_view text) { return pipeline::json_literal_for_bytes(text); }
+
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s, std::string_view what) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%') {
+      const int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
+      const int lo = i + 2 < s.size() ? hex_digit(s[i + 2]) : -1;
+      if (hi < 0 || lo < 0) throw BadRequest{"bad percent-encoding in " + std::string(what)};
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Query parameters: every name known to the route, none repeated, values decoded.
+std::map<std::string, std::string> query_params(std::string_view query, const std::set<std::string_view>& allowed) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (item.empty()) continue;
+    const auto eq = item.find('=');
+    const std::string name = percent_decode(item.substr(0, eq), "a parameter name");
+    if (!allowed.count(name)) {
+      std::string known;
+      for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
+      throw BadRequest{"unknown parameter " + json_string(name) + " (this route takes: " + (known.empty() ? "none" : known) + ")"};
+    }
+    std::string value = eq == std::string_view::npos ? std::string() : percent_decode(item.substr(eq + 1), name);
+    if (value.size() > 512) throw BadRequest{"parameter " + name + " is longer than 512 bytes"};
+    if (!out.emplace(name, std::move(value)).second) throw BadRequest{"parameter " + name + " is given twice"};
+  }
+  return out;
+}
+
+std::optional<std::string> take(std::map<std::string, std::string>& q, const std::string& name) {
+  auto it = q.find(name);
+  if (it == q.end()) return std::nullopt;
+  std::string v = std::move(it->second);
+  q.erase(it);
+  if (v.empty()) throw BadRequest{"parameter " + name + " is empty"};
+  return v;
+}
+
+std::optional<std::string> time_param(std::map<std::string, std::string>& q, const std::string& name) {
+  auto v = take(q, name);
+  if (!v) return v;
+  const auto t = report::parse_datetime(*v);
+  if (!t || (v->size() > 10 && t->quirks.has(report::Quirk::datetime_no_timezone)) ||
+      t->quirks.has(report::Quirk::datetime_space_separator))
+    throw BadRequest{"parameter " + name + ": " + json_string(*v) +
+                     " is not a date (YYYY-MM-DD) or an RFC 3339 date-time with a time zone"};
+  return report::format_datetime(t->epoch);
+}
+
+std::optional<std::string> domain_param(std::map<std::string, std::string>& q, const std::string& name) {
+  auto v = take(q, name);
+  if (!v) return v;
+  report::QuirkSet ignored;
+  if (v->size() > 253 || !report::normalise_domain(*v, ignored))
+    throw BadRequest{"parameter " + name + ": " + json_string(*v) + " is not a domain name"};
+  return v;
+}
+
+std::optional<std::string> enum_param(std::map<std::string, std::string>& q, const std::string& name,
+                                      std::initializer_list<std::string_view> values) {
+  auto v = take(q, name);
+  if (!v) return v;
+  std::string list;
+  for (auto x : values) {
+    if (x == *v) return v;
+    list += (list.empty() ? "" : ", ") + std::string(x);
+  }
+  throw BadRequest{"parameter " + name + ": " + json_string(*v) + " is not one of " + list};
+}
+
+std::optional<std::string> token_param(std::map<std::string, std::string>& q, const std::string& name) {
+  auto v = take(q, name);
+  if (v && (v->size() > 64 || v->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos))
+    throw BadRequest{"parameter " + name + ": " + json_string(*v) + " is not a result-type (lower-case letters, digits, -)"};
+  return v;
+}
+
+}  // namespace
+
+std::int64_t positive(const std::string& text, const std::string& name) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos || std::stoll(text) <= 0)
+    throw BadRequest{name + ": " + json_string(text) + " is not a positive integer"};
+  return std::stoll(text);
+}
+
+namespace {
+
+store::Page page_param(std::map<std::string, std::string>& q) {
+  store::Page p;
+  if (auto l = take(q, "limit")) {
+    const auto n = positive(*l, "parameter limit");
+    if (n > 500) throw BadRequest{"parameter limit: at most 500"};
+    p.limit = static_cast<std::size_t>(n);
+  }
+  if (auto c = take(q, "cursor")) p.before = positive(*c, "parameter cursor");
+  return p;
+}
+
+store::Filter filter_params(std::map<std::string, std::string>& q) {
+  store::Filter f;
+  f.from = time_param(q, "from");
+  f.to = time_param(q, "to");
+  f.policy_domain = domain_param(q, "domain");
+  f.organization = take(q, "organization");
+  f.policy_type = enum_param(q, "policy_type", {"sts", "tlsa", "no-policy-found"});
+  f.result_type = token_param(q, "result_type");
+  f.mx_host = domain_param(q, "mx_host");
+  return f;
+}
+
+}  // namespace
+
+Query parse_query(Params kind, std::string_view query) {
+  static const std::set<std::string_view> allowed[] = {
+      {},
+      {"from", "to", "organization", "policy_type"},
+      {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host"},
+      {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "bucket"},
+      {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "limit", "cursor"},
+      {"from", "to", "reason", "limit", "cursor"},
+  };
+  auto q = query_params(query, allowed[static_cast<int>(kind)]);
+  Query out;
+  out.bucket = enum_param(q, "bucket", {"day", "hour"}).value_or("day");
+  out.page = page_param(q);
+  out.reason = take(q, "reason");
+  if (out.reason && !report::reason_from_string(*out.reason))
+    throw BadRequest{"parameter reason: " + json_string(*out.reason) + " is not a rejection reason (tlsrpt parse --list-reasons)"};
+  out.filter = filter_params(q);
+  return out;
+}
+
+bool match_path(std::string_view pattern, std::string_view path, std::vector<std::string>& ids) {
+  std::string_view p = path, t = pattern;
+  while (!t.empty() && !p.empty()) {
+    const auto ts = t.find('/', 1), ps = p.find('/', 1);
+    const std::string_view tseg = t.substr(0, ts), pseg = p.substr(0, ps);
+    if (tseg == "/{id}") {
+      if (pseg.size() <= 1) return false;
+      ids.emplace_back(pseg.substr(1));
+    } else if (tseg != pseg) {
+      return false;
+    }
+    t = ts == std::string_view::npos ? std::string_view() : t.substr(ts);
+    p = ps == std::string_view::npos ? std::string_view() : p.substr(ps);
+  }
+  return t.empty() && p.empty();
+}
+
+}  // namespace tlsrpt::api

@@ -1,0 +1,43 @@
+// The HTTP API's request checks: any bytes as "PATH?QUERY" for every kind of route. Parsing
+// either throws BadRequest or yields values within their bounds; path matching never fills more
+// ids than the pattern has.
+#include <cstdlib>
+#include <string>
+
+#include "api/params.hpp"
+#include "common.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace tlsrpt::api;
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const auto q = input.find('?');
+  const std::string_view path = input.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? std::string_view() : input.substr(q + 1);
+  for (const char* pattern : {"/api/v1/reports/{id}", "/api/v1/rejected/{id}/raw", "/healthz"}) {
+    std::vector<std::string> ids;
+    const bool matched = match_path(pattern, path, ids);
+    const std::size_t slots = std::string_view(pattern).find("{id}") == std::string_view::npos ? 0 : 1;
+    if (ids.size() > slots || (matched && ids.size() != slots)) std::abort();
+    for (const auto& id : ids) {
+      try {
+        if (positive(id, "id") <= 0) std::abort();
+      } catch (const BadRequest&) {
+      }
+    }
+  }
+  for (Params kind : {Params::none, Params::domains, Params::summary, Params::timeseries, Params::reports, Params::rejected}) {
+    try {
+      const Query parsed = parse_query(kind, query);
+      if (parsed.page.limit < 1 || parsed.page.limit > 500) std::abort();
+      if (parsed.bucket != "day" && parsed.bucket != "hour") std::abort();
+      const auto& f = parsed.filter;
+      for (const auto* v : {&f.from, &f.to, &f.policy_domain, &f.organization, &f.policy_type, &f.result_type, &f.mx_host})
+        if (*v && (v->value().empty() || v->value().size() > 512)) std::abort();
+      if (f.from && f.from->size() != 20) std::abort();  // normalised to YYYY-MM-DDTHH:MM:SSZ
+      if (kind == Params::none && (f.from || f.policy_domain || parsed.reason)) std::abort();
+    } catch (const BadRequest& e) {
+      if (e.message.empty()) std::abort();
+    }
+  }
+  return 0;
+}
