@@ -217,8 +217,8 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     }
   };
 
+  api::Api routes(api_config, intake);  // before io: its coroutines and worker threads use it
   boost::asio::io_context io;
-  api::Api routes(api_config, intake);
   std::unique_ptr<smtp_server::Server> smtp_listener;
   std::unique_ptr<http_server::Server> http_listener;
   try {
