@@ -460,16 +460,9 @@ std::vector<RejectedMessage> Store::rejected(const std::optional<std::string>& r
 }
 
 std::string Store::body(std::int64_t raw_id) {
-  return translate("load message", [&] {
-    pqxx::work tx(impl_->conn);
-    const auto r = tx.exec_params(
-        "SELECT COALESCE(m.body, d.body) FROM raw_messages m LEFT JOIN raw_messages d ON d.id = m.duplicate_of "
-        "WHERE m.id = $1",
-        raw_id);
-    if (r.empty() || r[0][0].is_null()) throw Error("raw message " + std::to_string(raw_id) + " has no body", false);
-    const pqxx::binarystring bytes(r[0][0]);
-    return bytes.str();
-  });
+  auto bytes = raw_body(raw_id, false);
+  if (!bytes) throw Error("raw message " + std::to_string(raw_id) + " has no body", false);
+  return std::move(*bytes);
 }
 
 std::string Store::query_json(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
