@@ -166,6 +166,50 @@ CREATE TABLE public.session_counts_new (
     sessions bigint NOT NULL,
     CONSTRAINT session_counts_sessions_check CHECK ((sessions >= 0))
 );
+CREATE VIEW public.tlsrpt_daily AS
+ SELECT d.policy_domain,
+    d.day,
+    (sum(d.successful))::bigint AS successful,
+    (sum(d.failed))::bigint AS failed,
+    public.sum_counts(d.by_result) AS by_result
+   FROM ( SELECT daily_sessions.policy_domain,
+            daily_sessions.day,
+            daily_sessions.successful,
+            daily_sessions.failed,
+            daily_sessions.by_result
+           FROM public.daily_sessions
+        UNION ALL
+         SELECT p.policy_domain,
+            p.day,
+            COALESCE(sum(p.n) FILTER (WHERE (p.result = 'success'::text)), (0)::numeric) AS "coalesce",
+            COALESCE(sum(p.n) FILTER (WHERE (p.result = 'failure'::text)), (0)::numeric) AS "coalesce",
+            COALESCE(jsonb_object_agg(p.result, p.n) FILTER (WHERE (p.result <> ALL (ARRAY['success'::text, 'failure'::text]))), '{}'::jsonb) AS "coalesce"
+           FROM ( SELECT session_counts_new.policy_domain,
+                    date_bin('1 day'::interval, session_counts_new.bucket, '2000-01-01 00:00:00+00'::timestamp with time zone) AS day,
+                    session_counts_new.result,
+                    sum(session_counts_new.sessions) AS n
+                   FROM public.session_counts_new
+                  GROUP BY session_counts_new.policy_domain, (date_bin('1 day'::interval, session_counts_new.bucket, '2000-01-01 00:00:00+00'::timestamp with time zone)), session_counts_new.result) p
+          GROUP BY p.policy_domain, p.day) d
+  GROUP BY d.policy_domain, d.day;
+CREATE VIEW public.tlsrpt_sessions AS
+ SELECT session_counts.bucket,
+    session_counts.policy_domain,
+    session_counts.organization_name,
+    session_counts.policy_type,
+    session_counts.result,
+    session_counts.mx_host,
+    session_counts.sessions
+   FROM public.session_counts
+UNION ALL
+ SELECT session_counts_new.bucket,
+    session_counts_new.policy_domain,
+    session_counts_new.organization_name,
+    session_counts_new.policy_type,
+    session_counts_new.result,
+    session_counts_new.mx_host,
+    session_counts_new.sessions
+   FROM public.session_counts_new;
 ALTER TABLE ONLY public.policies ALTER COLUMN id SET DEFAULT nextval('public.policies_id_seq'::regclass);
 ALTER TABLE ONLY public.raw_messages ALTER COLUMN id SET DEFAULT nextval('public.raw_messages_id_seq'::regclass);
 ALTER TABLE ONLY public.reports ALTER COLUMN id SET DEFAULT nextval('public.reports_id_seq'::regclass);

@@ -25,35 +25,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 TLSRPT, PG_URL, TMP = os.environ["TLSRPT"], os.environ["PG_URL"], Path(os.environ["TMP"])
 CORPUS = [Path(c) for c in os.environ["CORPUS"].split()]
-passed = failed = 0
-
-
-def check(name, want, got):
-    global passed, failed
-    if want == got:
-        passed += 1
-    else:
-        failed += 1
-        if isinstance(want, list) and isinstance(got, list):  # say where they part
-            k = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
-            print(f"FAIL {name}: {len(want)} expected, {len(got)} got; first difference at {k}: "
-                  f"expected {want[k:k + 2]!r} got {got[k:k + 2]!r}"[:2000])
-        else:
-            print(f"FAIL {name}: expected {want!r} got {got!r}"[:2000])
-
-
-def sql(query, *args):
-    """Rows of a query (psql, unaligned); $1.. are substituted as quoted literals."""
-    for i, a in reversed(list(enumerate(args, 1))):
-        query = query.replace(f"${i}", "NULL" if a is None else "'" + str(a).replace("'", "''") + "'")
-    out = subprocess.run(["psql", "-qAt", "-F", "\t", PG_URL, "-c", query], capture_output=True, text=True, check=True)
-    return [line.split("\t") for line in out.stdout.splitlines()]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import check, finish, free_port, sql, wait_port  # noqa: E402
 
 
 class Server:
@@ -67,13 +40,7 @@ class Server:
         self.proc = subprocess.Popen([TLSRPT, "serve", "--http-listen", f"127.0.0.1:{self.port}", *args,
                                       "--data-dir", str(TMP / name)], env=e, stdout=self.log.open("w"),
                                      stderr=subprocess.STDOUT)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{name} did not start: {self.log.read_text()}")
+        wait_port(self.port, name, self.log)
 
     def request(self, path, method="GET", body=None, headers=None):
         req = urllib.request.Request(f"{self.scheme}://localhost:{self.port}{path}", data=body, method=method,
@@ -491,5 +458,4 @@ r = subprocess.run([TLSRPT, "serve", "--http-listen", f"0.0.0.0:{free_port()}"],
 check("open API on 0.0.0.0 refused (exit 2, says why)", (2, True), (r.returncode, "tokens" in r.stderr))
 
 check("every documented route and method exercised", sorted(documented), sorted(exercised))
-print(f"e2e.http: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish("e2e.http")
