@@ -7,12 +7,14 @@
 #include <cstdio>
 
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "api/api.hpp"
 #include "cli/database.hpp"
 #include "http/server.hpp"
+#include "imap/poller.hpp"
 #include "intake/intake.hpp"
 #include "net/listen.hpp"
 #include "smtp/server.hpp"
@@ -130,6 +132,57 @@ api::Settings api_settings(const config::Settings& s, const http_server::Setting
   return out;
 }
 
+std::vector<imap_poller::Mailbox> imap_mailboxes(const config::Settings& s) {
+  std::vector<imap_poller::Mailbox> out;
+  for (std::size_t i = 0; i < s.imap.size(); ++i) {
+    const config::ImapMailbox& c = s.imap[i];
+    const std::string key = "imap[" + std::to_string(i) + "]";
+    imap_poller::Mailbox m;
+    m.name = c.name;
+    m.host = c.host;
+    if (m.host.empty()) throw CLI::ValidationError(key + ".host", "missing");
+    if (c.tls == "implicit") m.tls = imap_poller::Mailbox::Tls::implicit;
+    else if (c.tls == "starttls") m.tls = imap_poller::Mailbox::Tls::starttls;
+    else if (c.tls == "plain") m.tls = imap_poller::Mailbox::Tls::plain;
+    else throw CLI::ValidationError(key + ".tls", "'" + c.tls + "' is not implicit, starttls or plain");
+    if (m.tls == imap_poller::Mailbox::Tls::plain) {
+      boost::system::error_code ec;
+      const auto address = boost::asio::ip::make_address(m.host, ec);
+      if (ec || !address.is_loopback())
+        throw CLI::ValidationError(key + ".tls", "plain (no TLS) is allowed only to a loopback address such as 127.0.0.1");
+    }
+    const std::string port = c.port.empty() ? (m.tls == imap_poller::Mailbox::Tls::implicit ? "993" : "143") : c.port;
+    const std::size_t p = number(key + ".port", port);
+    if (p > 65535) throw CLI::ValidationError(key + ".port", "'" + port + "' is not a port");
+    m.port = static_cast<unsigned short>(p);
+    m.username = c.username;
+    if (m.username.empty()) throw CLI::ValidationError(key + ".username", "missing");
+    m.password = c.password;
+    if (!c.password_file.empty()) {
+      std::ifstream in(c.password_file);
+      if (!in) throw CLI::ValidationError(key + ".password_file", "cannot read " + c.password_file);
+      std::getline(in, m.password);
+    }
+    if (m.password.empty()) throw CLI::ValidationError(key + ".password", "set password or password_file");
+    m.folder = c.folder;
+    if (c.after == "move") m.after = imap_poller::Mailbox::After::move;
+    else if (c.after == "flag") m.after = imap_poller::Mailbox::After::flag;
+    else if (c.after == "delete") m.after = imap_poller::Mailbox::After::remove;
+    else throw CLI::ValidationError(key + ".after", "'" + c.after + "' is not move, flag or delete");
+    m.processed_folder = c.processed_folder;
+    m.invalid_folder = c.invalid_folder;
+    for (const auto* f : {&m.folder, &m.processed_folder, &m.invalid_folder})
+      for (char ch : *f)
+        if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e || ch == '"' || ch == '\\')
+          throw CLI::ValidationError(key, "folder names must be printable ASCII without quotes or backslashes");
+    m.poll_interval = std::chrono::seconds(number(key + ".poll_interval", c.poll_interval));
+    m.ca_file = c.ca_file;
+    m.verify = boolean(key + ".verify", c.verify);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 metrics::LabelSettings label_settings(const config::Settings& s) {
   metrics::LabelSettings out;
   out.domains = split_list(s.metrics_domains);
@@ -187,8 +240,9 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   const smtp_server::Settings smtp = smtp_settings(settings, opt);
   const http_server::Settings http = http_settings(settings, opt);
   const api::Settings api_config = api_settings(settings, http);
-  if (smtp.listen.empty() && http.listen.empty()) {
-    std::fprintf(stderr, "tlsrpt serve: neither smtp.listen nor http.listen is set: nothing to serve\n");
+  std::vector<imap_poller::Mailbox> mailboxes = imap_mailboxes(settings);
+  if (smtp.listen.empty() && http.listen.empty() && mailboxes.empty()) {
+    std::fprintf(stderr, "tlsrpt serve: no smtp.listen, no http.listen and no [[imap]] mailbox: nothing to do\n");
     return 2;
   }
   apply(opt.db, settings);
@@ -229,6 +283,27 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     return 1;
   }
   if (smtp_listener) add_smtp_sources(metrics, smtp_listener->stats());
+  std::unique_ptr<imap_poller::Poller> poller;
+  if (!mailboxes.empty()) {
+    for (const auto& m : mailboxes)
+      std::fprintf(stderr, "serve: imap polling %s (%s:%u, folder %s, then %s)\n", m.name.c_str(), m.host.c_str(),
+                   static_cast<unsigned>(m.port), m.folder.c_str(),
+                   m.after == imap_poller::Mailbox::After::move ? ("move to " + m.processed_folder).c_str()
+                   : m.after == imap_poller::Mailbox::After::flag ? "flag \\Seen" : "delete");
+    poller = std::make_unique<imap_poller::Poller>(mailboxes, intake, db.url);
+    using K = metrics::Metrics::Kind;
+    const imap_poller::Stats& st = poller->stats();
+    metrics.add_source("tlsrpt_imap_logins_total", "IMAP logins that succeeded", K::counter,
+                       [&st] { return static_cast<double>(st.connections.load()); });
+    metrics.add_source("tlsrpt_imap_errors_total", "IMAP connection, protocol and login failures (then retried with backoff)",
+                       K::counter, [&st] { return static_cast<double>(st.errors.load()); });
+    metrics.add_source("tlsrpt_imap_messages_total", "messages fetched from IMAP, stored and filed", K::counter,
+                       [&st] { return static_cast<double>(st.messages.load()); });
+    metrics.add_source("tlsrpt_imap_deferred_total", "IMAP batches left in place because the database was unavailable",
+                       K::counter, [&st] { return static_cast<double>(st.deferred.load()); });
+    metrics.add_source("tlsrpt_imap_polling_mailboxes", "mailboxes this server polls now (it holds their lock)", K::gauge,
+                       [&st] { return static_cast<double>(st.polling.load()); });
+  }
   std::string recipients;
   for (const auto& r : smtp.protocol.recipients) recipients += (recipients.empty() ? "" : ",") + r;
   for (const auto& l : smtp.listen)
@@ -243,6 +318,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     std::fprintf(stderr, "serve: signal %d, stopping\n", sig);
     if (smtp_listener) smtp_listener->stop();
     if (http_listener) http_listener->stop();
+    if (poller) poller->stop();
     io.stop();
   });
   io.run();

@@ -74,6 +74,47 @@ std::optional<std::string> environment(const SettingInfo& s) {
   return std::nullopt;
 }
 
+// The keys of an [[imap]] table and the members they set.
+constexpr std::pair<std::string_view, std::string ImapMailbox::*> imap_keys[] = {
+    {"name", &ImapMailbox::name},
+    {"host", &ImapMailbox::host},
+    {"port", &ImapMailbox::port},
+    {"tls", &ImapMailbox::tls},
+    {"username", &ImapMailbox::username},
+    {"password", &ImapMailbox::password},
+    {"password_file", &ImapMailbox::password_file},
+    {"folder", &ImapMailbox::folder},
+    {"after", &ImapMailbox::after},
+    {"processed_folder", &ImapMailbox::processed_folder},
+    {"invalid_folder", &ImapMailbox::invalid_folder},
+    {"poll_interval", &ImapMailbox::poll_interval},
+    {"ca_file", &ImapMailbox::ca_file},
+    {"verify", &ImapMailbox::verify},
+};
+
+void load_imap(const std::string& path, const toml::node& node, Settings& out) {
+  const toml::array* list = node.as_array();
+  if (!list) throw Error(path + ": imap must be a list of tables ([[imap]]), one per mailbox");
+  for (const auto& item : *list) {
+    const toml::table* tbl = item.as_table();
+    if (!tbl) throw Error(path + ": each imap entry must be a table ([[imap]])");
+    ImapMailbox m;
+    const std::string where = path + ": imap[" + std::to_string(out.imap.size()) + "]";
+    for (const auto& [name, value] : *tbl) {
+      std::string ImapMailbox::*field = nullptr;
+      for (const auto& [key, member] : imap_keys)
+        if (key == name.str()) field = member;
+      if (!field) throw Error(where + ": unknown key " + std::string(name.str()) + " (see README, IMAP)");
+      if (const auto* str = value.as_string()) m.*field = str->get();
+      else if (const auto* i = value.as_integer()) m.*field = std::to_string(i->get());
+      else if (const auto* b = value.as_boolean()) m.*field = b->get() ? "true" : "false";
+      else throw Error(where + "." + std::string(name.str()) + ": expected a string, number or boolean");
+    }
+    if (m.name.empty()) m.name = m.username + "@" + m.host;
+    out.imap.push_back(std::move(m));
+  }
+}
+
 void load_file(const std::string& path, Settings& out) {
   toml::table doc;
   try {
@@ -84,6 +125,10 @@ void load_file(const std::string& path, Settings& out) {
     throw Error(msg.str());
   }
   for (const auto& [section, node] : doc) {
+    if (section.str() == "imap") {
+      load_imap(path, node, out);
+      continue;
+    }
     const toml::table* tbl = node.as_table();
     if (!tbl) throw Error(path + ": " + std::string(section.str()) + " must be a table ([" + std::string(section.str()) + "])");
     for (const auto& [name, value] : *tbl) {
@@ -136,6 +181,12 @@ std::string describe(const Settings& s) {
     out += value.empty() ? std::string(info.when_empty) : info.secret ? "(set, not shown)" : value;
     out += "\n";
   }
+  for (std::size_t i = 0; i < s.imap.size(); ++i)
+    for (const auto& [key, member] : imap_keys) {
+      const std::string& value = s.imap[i].*member;
+      if (value.empty()) continue;
+      out += "imap[" + std::to_string(i) + "]." + std::string(key) + " = " + (key == "password" ? "(set, not shown)" : value) + "\n";
+    }
   for (const auto& l : report::all_limits())
     out += "limits." + std::string(l.name) + " = " + std::to_string(s.limits.*(l.field)) + "\n";
   return out;

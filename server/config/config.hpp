@@ -15,6 +15,13 @@
 
 namespace tlsrpt::config {
 
+// One mailbox for the IMAP poller ([[imap]] tables in the settings file); checked where used.
+struct ImapMailbox {
+  std::string name, host, port, tls = "implicit", username, password, password_file, folder = "INBOX",
+      after = "move", processed_folder = "tlsrpt/processed", invalid_folder = "tlsrpt/invalid", poll_interval = "60",
+      ca_file, verify = "true";
+};
+
 struct Settings {
   std::string database_url;    // empty: the embedded cluster
   std::string data_dir = "data";
@@ -44,6 +51,7 @@ struct Settings {
   std::string metrics_organizations;  // comma-separated: the only organization label values
   std::string metrics_max_domains = "100";
   std::string metrics_max_organizations = "50";
+  std::vector<ImapMailbox> imap;  // [[imap]] tables, in order
   report::Limits limits;
 };
 

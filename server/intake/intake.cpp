@@ -1,5 +1,6 @@
 #include "intake/intake.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -33,6 +34,42 @@ Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::
   ++writes_;
   metrics_.stored(transport, out.parsed, out.stored,
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return out;
+}
+
+std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std::string_view transport) {
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<Outcome> out(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) out[i].parsed = pipeline::parse(inputs[i].bytes, "", limits_);
+  try {
+    with_store([&](store::Store& s) {
+      s.begin_batch();
+      try {
+        for (std::size_t i = 0; i < inputs.size(); ++i) {
+          store::RawMessage raw;
+          raw.bytes = inputs[i].bytes;
+          raw.transport = std::string(transport);
+          raw.source_json = inputs[i].source_json;
+          out[i].stored = s.store(raw, out[i].parsed);
+        }
+        s.commit_batch();
+      } catch (...) {
+        s.abort_batch();
+        throw;
+      }
+      return 0;
+    });
+  } catch (const store::Error& e) {
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      if (e.transient()) metrics_.deferred(transport);
+      else metrics_.failed(transport);
+    }
+    throw;
+  }
+  ++writes_;
+  const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
+                      static_cast<double>(std::max<std::size_t>(1, inputs.size()));
+  for (const auto& o : out) metrics_.stored(transport, o.parsed, o.stored, each);
   return out;
 }
 

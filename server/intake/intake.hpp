@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "metrics/metrics.hpp"
 #include "pipeline/pipeline.hpp"
@@ -29,6 +30,14 @@ class Intake {
       : url_(std::move(database_url)), limits_(limits), metrics_(metrics) {}
 
   Outcome ingest(std::string_view bytes, std::string_view transport, std::string source_json);
+
+  // Several inputs in one transaction (one commit for all: what a mailbox drain needs to be
+  // fast); all or nothing. Same errors as ingest().
+  struct Input {
+    std::string_view bytes;
+    std::string source_json;
+  };
+  std::vector<Outcome> ingest_batch(const std::vector<Input>& inputs, std::string_view transport);
 
   // Runs f(store) on this thread's connection with the same retry rule (for API queries).
   template <class F>

@@ -472,6 +472,23 @@ std::string Store::query_json(const std::string& sql, const std::vector<std::opt
   });
 }
 
+bool Store::try_advisory_lock(std::int64_t key) {
+  return translate("advisory lock", [&] {
+    pqxx::nontransaction tx(impl_->conn);
+    return tx.exec_params("SELECT pg_try_advisory_lock($1)", key)[0][0].as<bool>();
+  });
+}
+
+bool Store::alive() {
+  try {
+    pqxx::nontransaction tx(impl_->conn);
+    tx.exec("SELECT 1");
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 std::int64_t Store::compact() {
   return translate("compact rollups", [&] {
     pqxx::nontransaction tx(impl_->conn);

@@ -90,6 +90,12 @@ class Store {
   // The bytes of a raw message (only if it was rejected, when asked); nullopt when there is none.
   std::optional<std::string> raw_body(std::int64_t raw_id, bool rejected_only);
 
+  // A session-level advisory lock on this connection (held until the connection ends): whether
+  // this connection has it now. For one poller per mailbox among several servers.
+  bool try_advisory_lock(std::int64_t key);
+  // Whether the connection still answers (SELECT 1).
+  bool alive();
+
   // Moves the rollup rows appended since the last call into the compact rollups (see
   // migrations/0002); returns how many moved. Safe to run from several processes at once.
   std::int64_t compact();
