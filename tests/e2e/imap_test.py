@@ -95,6 +95,19 @@ bad = [f for f in emails if reports_in[f] == 0]
 check("appended to reports-plain", len(emails) + 1,
       append("plain", [f.read_bytes() for f in emails] + [b"Subject: hello\r\n\r\nnot a report\r\n"]))
 check("appended to reports-tls", len(good), append("tls", [f.read_bytes() for f in good]))
+# Settings: check-config shows the mailboxes without their passwords; mistakes are named.
+shown = subprocess.run([TLSRPT, "--config", str(config("shown", [block("plain")])), "check-config"],
+                       capture_output=True, text=True).stdout
+check("check-config lists the mailbox, password hidden", (True, True, False),
+      ("imap[0].host = 127.0.0.1" in shown, "imap[0].password = (set, not shown)" in shown, "pw-plain" in shown))
+typo = subprocess.run([TLSRPT, "--config", str(config("typo", [block("plain", extra='pasword = "x"')])), "check-config"],
+                      capture_output=True, text=True)
+check("an unknown [[imap]] key is an error naming it", (True, True), (typo.returncode != 0, "pasword" in typo.stderr))
+public = subprocess.run([TLSRPT, "--config", str(config("public", [block("plain").replace('"127.0.0.1"', '"imap.example.net"')])),
+                         "serve", "--database-url", PG_URL, "--smtp-listen", "", "--http-listen", ""],
+                        capture_output=True, text=True, timeout=30)
+check("plain IMAP to a non-loopback host is refused", (2, True), (public.returncode, "loopback" in public.stderr))
+
 # A long poll interval: only IDLE can explain a quick pickup (step 2).
 main = serve("main", config("main", [block("plain", poll=120), block("tls", tls="implicit")]))
 check("plain mailbox drained", True, wait_for("plain INBOX empty", lambda: count("plain", "INBOX") == 0))
