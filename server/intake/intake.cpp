@@ -17,24 +17,7 @@ store::Store& Intake::connection() {
 void Intake::drop_connection() { thread_store.reset(); }
 
 Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::string source_json) {
-  const auto started = std::chrono::steady_clock::now();
-  Outcome out;
-  out.parsed = pipeline::parse(bytes, "", limits_);
-  store::RawMessage raw;
-  raw.bytes = bytes;
-  raw.transport = std::string(transport);
-  raw.source_json = std::move(source_json);
-  try {
-    out.stored = with_store([&](store::Store& s) { return s.store(raw, out.parsed); });
-  } catch (const store::Error& e) {
-    if (e.transient()) metrics_.deferred(transport);
-    else metrics_.failed(transport);
-    throw;
-  }
-  ++writes_;
-  metrics_.stored(transport, out.parsed, out.stored,
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  return out;
+  return std::move(ingest_batch({{bytes, std::move(source_json)}}, transport).front());
 }
 
 std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std::string_view transport) {
