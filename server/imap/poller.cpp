@@ -280,7 +280,7 @@ struct Poller::Impl {
   void run(const Mailbox& m) {
     std::unique_ptr<store::Store> lock_connection;
     std::chrono::seconds backoff{1};
-    bool standing_by = false;
+    bool standing_by = false, announced = false;
     while (!stopping) {
       // The mailbox lock: only the server that holds it polls.
       try {
@@ -292,11 +292,13 @@ struct Poller::Impl {
         }
         if (standing_by) {
           if (!lock_connection->try_advisory_lock(lock_key(m))) {
-            log(m, "event=standby reason=\"another tlsrpt polls this mailbox\"");
+            if (!announced) log(m, "event=standby reason=\"another tlsrpt polls this mailbox\"");
+            announced = true;  // once, not every poll interval
             if (!sleep(m.poll_interval)) break;
             continue;
           }
           standing_by = false;
+          announced = false;
           ++stats.polling;
           log(m, "event=lock host=" + m.host + " folder=" + m.folder);
         }
