@@ -221,19 +221,24 @@ class DatabaseWatch {
 
 void add_smtp_sources(metrics::Metrics& m, const smtp_server::Stats& st) {
   using K = metrics::Metrics::Kind;
-  const std::pair<const char*, const std::atomic<std::uint64_t>*> counters[] = {
-      {"tlsrpt_smtp_sessions_total", &st.sessions},
-      {"tlsrpt_smtp_sessions_refused_total", &st.sessions_refused},
-      {"tlsrpt_smtp_tls_sessions_total", &st.sessions_tls},
-      {"tlsrpt_smtp_timeouts_total", &st.timeouts}};
-  const char* help[] = {"SMTP connections accepted", "SMTP connections refused (over max_sessions or per client)",
-                        "SMTP sessions that completed STARTTLS", "SMTP sessions closed for a command or data timeout"};
-  for (std::size_t i = 0; i < std::size(counters); ++i) {
-    const auto* value = counters[i].second;
-    m.add_source(counters[i].first, help[i], K::counter, [value] { return static_cast<double>(value->load()); });
-  }
-  m.add_source("tlsrpt_smtp_active_sessions", "SMTP sessions open now", K::gauge,
-               [&st] { return static_cast<double>(st.active_sessions.load()); });
+  m.add_source("tlsrpt_smtp_sessions_total", "SMTP connections accepted", K::counter, st.sessions);
+  m.add_source("tlsrpt_smtp_sessions_refused_total", "SMTP connections refused (over max_sessions or per client)",
+               K::counter, st.sessions_refused);
+  m.add_source("tlsrpt_smtp_tls_sessions_total", "SMTP sessions that completed STARTTLS", K::counter, st.sessions_tls);
+  m.add_source("tlsrpt_smtp_timeouts_total", "SMTP sessions closed for a command or data timeout", K::counter, st.timeouts);
+  m.add_source("tlsrpt_smtp_active_sessions", "SMTP sessions open now", K::gauge, st.active_sessions);
+}
+
+void add_imap_sources(metrics::Metrics& m, const imap_poller::Stats& st) {
+  using K = metrics::Metrics::Kind;
+  m.add_source("tlsrpt_imap_logins_total", "IMAP logins that succeeded", K::counter, st.connections);
+  m.add_source("tlsrpt_imap_errors_total", "IMAP connection, protocol and login failures (then retried with backoff)",
+               K::counter, st.errors);
+  m.add_source("tlsrpt_imap_messages_total", "messages fetched from IMAP, stored and filed", K::counter, st.messages);
+  m.add_source("tlsrpt_imap_deferred_total", "IMAP batches left in place because the database was unavailable",
+               K::counter, st.deferred);
+  m.add_source("tlsrpt_imap_polling_mailboxes", "mailboxes this server polls now (it holds their lock)", K::gauge,
+               st.polling);
 }
 
 int run_serve(ServeOptions opt, const config::Settings& settings) {
@@ -291,18 +296,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
                    m.after == imap_poller::Mailbox::After::move ? ("move to " + m.processed_folder).c_str()
                    : m.after == imap_poller::Mailbox::After::flag ? "flag \\Seen" : "delete");
     poller = std::make_unique<imap_poller::Poller>(mailboxes, intake, db.url);
-    using K = metrics::Metrics::Kind;
-    const imap_poller::Stats& st = poller->stats();
-    metrics.add_source("tlsrpt_imap_logins_total", "IMAP logins that succeeded", K::counter,
-                       [&st] { return static_cast<double>(st.connections.load()); });
-    metrics.add_source("tlsrpt_imap_errors_total", "IMAP connection, protocol and login failures (then retried with backoff)",
-                       K::counter, [&st] { return static_cast<double>(st.errors.load()); });
-    metrics.add_source("tlsrpt_imap_messages_total", "messages fetched from IMAP, stored and filed", K::counter,
-                       [&st] { return static_cast<double>(st.messages.load()); });
-    metrics.add_source("tlsrpt_imap_deferred_total", "IMAP batches left in place because the database was unavailable",
-                       K::counter, [&st] { return static_cast<double>(st.deferred.load()); });
-    metrics.add_source("tlsrpt_imap_polling_mailboxes", "mailboxes this server polls now (it holds their lock)", K::gauge,
-                       [&st] { return static_cast<double>(st.polling.load()); });
+    add_imap_sources(metrics, poller->stats());
   }
   std::string recipients;
   for (const auto& r : smtp.protocol.recipients) recipients += (recipients.empty() ? "" : ",") + r;

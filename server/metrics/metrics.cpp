@@ -171,6 +171,10 @@ void Metrics::add_source(std::string name, std::string help, Kind kind, std::fun
   impl_->sources.push_back({std::move(name), std::move(help), kind, std::move(read)});
 }
 
+void Metrics::add_source(std::string name, std::string help, Kind kind, const std::atomic<std::uint64_t>& value) {
+  add_source(std::move(name), std::move(help), kind, [&value] { return static_cast<double>(value.load()); });
+}
+
 std::string Metrics::expose() const {
   std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
   {

@@ -11,6 +11,8 @@
 // Thread-safe: every method may be called from any thread.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -53,6 +55,8 @@ class Metrics {
   // A value read at every scrape (counters kept elsewhere, the database state).
   enum class Kind { counter, gauge };
   void add_source(std::string name, std::string help, Kind kind, std::function<double()> read);
+  // The same for a count kept in an atomic by a listener or poller (it must outlive the scrapes).
+  void add_source(std::string name, std::string help, Kind kind, const std::atomic<std::uint64_t>& value);
 
   // The exposition in Prometheus' text format 0.0.4.
   std::string expose() const;
