@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
-#include <set>
 
 #include "pipeline/output.hpp"
 #include "store/queries.hpp"
