@@ -99,7 +99,11 @@ CREATE TABLE public.raw_messages (
     detail text,
     reports integer DEFAULT 0 NOT NULL,
     processed_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT raw_messages_check CHECK (((body IS NOT NULL) OR (duplicate_of IS NOT NULL))),
+    client text,
+    body_dropped text,
+    head bytea,
+    CONSTRAINT raw_messages_body_check CHECK (((body IS NOT NULL) OR (duplicate_of IS NOT NULL) OR (body_dropped IS NOT NULL))),
+    CONSTRAINT raw_messages_body_dropped_check CHECK ((body_dropped = 'quota'::text)),
     CONSTRAINT raw_messages_check1 CHECK (((outcome = 'rejected'::text) = (reason IS NOT NULL))),
     CONSTRAINT raw_messages_outcome_check CHECK ((outcome = ANY (ARRAY['stored'::text, 'rejected'::text, 'duplicate'::text]))),
     CONSTRAINT raw_messages_sha256_check CHECK ((octet_length(sha256) = 32)),
@@ -114,6 +118,12 @@ CREATE SEQUENCE public.raw_messages_id_seq
     NO MAXVALUE
     CACHE 1;
 ALTER SEQUENCE public.raw_messages_id_seq OWNED BY public.raw_messages.id;
+CREATE TABLE public.rejected_quota (
+    day date NOT NULL,
+    client text NOT NULL,
+    bytes bigint NOT NULL,
+    messages bigint NOT NULL
+);
 CREATE TABLE public.report_quirks (
     report_id bigint NOT NULL,
     quirk text NOT NULL
@@ -221,6 +231,8 @@ ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_report_id_position_key UNIQUE (report_id, "position");
 ALTER TABLE ONLY public.raw_messages
     ADD CONSTRAINT raw_messages_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.rejected_quota
+    ADD CONSTRAINT rejected_quota_pkey PRIMARY KEY (day, client);
 ALTER TABLE ONLY public.report_quirks
     ADD CONSTRAINT report_quirks_pkey PRIMARY KEY (report_id, quirk);
 ALTER TABLE ONLY public.reports

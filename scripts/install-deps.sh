@@ -8,7 +8,7 @@ packages=(build-essential cmake ninja-build pkg-config ccache libpq-dev libboost
 if [ "${1:-build}" = test ]; then
   packages+=(python3 python3-jsonschema time openssl swaks libnet-ssleay-perl libio-socket-ssl-perl
     libio-socket-inet6-perl postfix python3-yaml prometheus
-    prometheus-alertmanager docker-compose wrk dovecot-imapd)
+    prometheus-alertmanager docker-compose wrk dovecot-imapd haproxy)
   # npm (for the dashboards' type check) comes with the machine's Node.js; Debian's otherwise.
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi

@@ -503,4 +503,6 @@ std::variant<report::Report, report::Rejection> read_report(std::string_view jso
   return result;
 }
 
+bool is_valid_utf8(std::string_view text) { return simdjson::validate_utf8(text.data(), text.size()); }
+
 }  // namespace tlsrpt::json

@@ -25,4 +25,7 @@ std::variant<report::Report, report::Rejection> read_report(std::string_view jso
 std::variant<report::Report, report::Rejection> read_padded_report(std::string_view json,
                                                                    const report::Limits& limits);
 
+// Whether the bytes are valid UTF-8 (simdjson's validator; for checks outside the reader).
+bool is_valid_utf8(std::string_view text);
+
 }  // namespace tlsrpt::json

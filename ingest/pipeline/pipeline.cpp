@@ -176,7 +176,7 @@ Result parse_message(std::string_view input, std::string_view name, const report
     hints.header = headers.tls_report_domain.empty() ? msg.messages[0].tls_report_domain : headers.tls_report_domain;
     hints.subject = headers.subject.empty() ? msg.messages[0].subject : headers.subject;
     hints.filename = e.filename.empty() ? std::string(basename(name)) : e.filename;
-    if (auto r = report::finish(report, hints)) {
+    if (auto r = report::finish(report, hints, limits)) {
       r->detail = label + ": " + r->detail;
       result.rejections.push_back(std::move(*r));
       continue;
@@ -246,7 +246,7 @@ Result parse(std::string_view input, std::string_view name, const report::Limits
   report::Report& report = std::get<report::Report>(rep);
   report::DomainHints hints;
   hints.filename = std::string(basename(name));
-  if (auto r = report::finish(report, hints)) {
+  if (auto r = report::finish(report, hints, limits)) {
     result.rejections.push_back(std::move(*r));
     return result;
   }

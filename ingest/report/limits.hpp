@@ -23,8 +23,10 @@ inline constexpr std::uint64_t MiB = 1024 * KiB;
   X(inflated_size, bytes, 16 * MiB, "largest report after gunzip")                                 \
   X(inflate_ratio, count, 250, "largest gunzip expansion ratio, checked once output passes 1 MiB") \
   X(json_depth, count, 16, "deepest JSON nesting of arrays and objects")                           \
-  X(policies, count, 10000, "most policies in one report")                                         \
-  X(failure_details, count, 100000, "most failure-details in one policy")                          \
+  X(policies, count, 100, "most policies in one report")                                           \
+  X(failure_details, count, 20000, "most failure-details in one policy")                           \
+  X(report_failure_details, count, 20000, "most failure-details in one report, all policies together") \
+  X(rollup_rows, count, 1000, "most rows one report adds to the rollups (distinct policy domain, type, result, MX)") \
   X(string_length, bytes, 64 * KiB, "longest string value in a report")
 
 enum class LimitUnit { bytes, count };

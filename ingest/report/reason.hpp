@@ -33,7 +33,8 @@ namespace tlsrpt::report {
   X(invalid_value, "a field has a value RFC 8460 does not allow")                                  \
   X(count_out_of_range, "a session count is negative or larger than 2^63-1")                       \
   X(too_many_policies, "the report has more policies than limit policies")                         \
-  X(too_many_failure_details, "a policy has more failure-details than limit failure_details")      \
+  X(too_many_failure_details, "a policy or the whole report has more failure-details than limit failure_details or report_failure_details") \
+  X(too_many_rollup_rows, "the report's sessions spread over more rollup rows than limit rollup_rows") \
   X(string_too_long, "a string is longer than limit string_length")
 
 enum class Reason : unsigned char {

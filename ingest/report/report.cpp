@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 #include <limits>
+#include <set>
+#include <tuple>
 
 namespace tlsrpt::report {
 
@@ -340,7 +342,20 @@ std::string domain_from_report_id(std::string_view report_id) {
   return looks_like_domain(tail) ? std::string(tail) : std::string();
 }
 
-std::optional<Rejection> finish(Report& report, const DomainHints& hints) {
+std::size_t rollup_rows(const Report& report) {
+  std::set<std::tuple<std::string_view, std::string_view, std::string_view, std::string_view>> keys;
+  for (const auto& p : report.policies) {
+    if (p.total_successful_session_count > 0) keys.emplace(p.policy_domain, p.policy_type, "\1success", "");
+    if (p.total_failure_session_count > 0) keys.emplace(p.policy_domain, p.policy_type, "\1failure", "");
+    for (const auto& fd : p.failure_details)
+      if (fd.failed_session_count > 0)
+        keys.emplace(p.policy_domain, p.policy_type, fd.get(FailureDetail::result_type),
+                     fd.get(FailureDetail::receiving_mx_hostname));
+  }
+  return keys.size();
+}
+
+std::optional<Rejection> finish(Report& report, const DomainHints& hints, const Limits& limits) {
   if (report.end_datetime < report.start_datetime)
     return Rejection{Reason::invalid_value, "date-range: end-datetime is before start-datetime"};
   if (report.end_datetime > report.start_datetime && report.end_datetime % 86400 == 0)
@@ -376,6 +391,15 @@ std::optional<Rejection> finish(Report& report, const DomainHints& hints) {
       if (sum != p.total_failure_session_count) report.quirks.add(Quirk::failure_count_mismatch);
     }
   }
+  std::uint64_t details = 0;
+  for (const auto& p : report.policies) details += p.failure_details.size();
+  if (details > limits.report_failure_details)
+    return Rejection{Reason::too_many_failure_details, std::to_string(details) + " failure-details in the report (limit " +
+                                                           std::to_string(limits.report_failure_details) + ")"};
+  if (const auto rows = rollup_rows(report); rows > limits.rollup_rows)
+    return Rejection{Reason::too_many_rollup_rows,
+                     std::to_string(rows) + " distinct (policy domain, policy type, result, receiving MX) rows (limit " +
+                         std::to_string(limits.rollup_rows) + ")"};
   return std::nullopt;
 }
 

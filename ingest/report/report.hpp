@@ -85,8 +85,14 @@ struct DomainHints {
 };
 
 // Cross-field rules: fills missing policy-domains from hints, flags count mismatches and
-// half-open ranges, rejects an end before the start.
-std::optional<Rejection> finish(Report& report, const DomainHints& hints);
+// half-open ranges, rejects an end before the start; then the limits that span the whole report
+// (report_failure_details, rollup_rows), which bound what one report costs to store and query.
+std::optional<Rejection> finish(Report& report, const DomainHints& hints, const Limits& limits = {});
+
+// The rows a report adds to the rollups (see migrations/0002): distinct (policy domain, policy
+// type, result, receiving MX) with sessions > 0, where result is "success", "failure" or a
+// failure-detail's result-type.
+std::size_t rollup_rows(const Report& report);
 
 // RFC 8460 result types (the IANA "STARTTLS Validation Result Types" registry).
 bool is_registered_result_type(std::string_view type);

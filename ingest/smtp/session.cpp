@@ -69,6 +69,7 @@ void Session::reset_transaction() {
   envelope_.mail_from.clear();
   envelope_.recipients.clear();
   message_.clear();
+  if (message_.capacity() > 256 * 1024) message_.shrink_to_fit();  // a long session keeps no large buffer
   too_big_ = false;
   if (state_ != State::fresh) state_ = State::greeted;
 }
@@ -226,6 +227,10 @@ Session::Output Session::command(std::string_view line) {
       } else {
         return bad("555 5.5.4 Unsupported MAIL parameter " + std::string(p.substr(0, 64)) + "\r\n");
       }
+    }
+    if (admit_ && !admit_()) {
+      out.reply = "450 4.7.1 Too many messages from your address; try again later\r\n";
+      return out;
     }
     envelope_.mail_from = path;
     state_ = State::mail;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,9 @@ class Session {
   std::string message_deferred();                     // 451: the sender will retry
 
   void tls_started();  // RFC 3207: forget everything from before the handshake
+  // Asked at each otherwise valid MAIL command (the adapter's per-client message rate): false
+  // defers the transaction with 450 4.7.1, so the sender keeps the message and retries later.
+  void set_admission(std::function<bool()> admit) { admit_ = std::move(admit); }
   bool in_data() const { return state_ == State::data; }
   bool tls_active() const { return tls_active_; }
 
@@ -86,6 +90,7 @@ class Session {
   std::string message_;
   bool too_big_ = false;
   bool last_crlf_ = true;  // the previous data line ended with CRLF
+  std::function<bool()> admit_;
 };
 
 }  // namespace tlsrpt::smtp

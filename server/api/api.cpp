@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 
+#include "net/client.hpp"
 #include "pipeline/output.hpp"
 #include "store/queries.hpp"
 
@@ -42,44 +43,6 @@ bool token_in(const std::string& token, const std::vector<std::string>& tokens) 
     if (t.size() == token.size() && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0) found = true;
   return found;
 }
-
-// A per-client-address token bucket.
-class RateLimit {
- public:
-  RateLimit(double per_minute, std::size_t burst) : per_second_(per_minute / 60.0), burst_(static_cast<double>(burst)) {}
-  // 0 when allowed, else seconds until a token is due.
-  unsigned take(const std::string& client) {
-    std::lock_guard lock(mutex_);
-    const auto now = std::chrono::steady_clock::now();
-    if (buckets_.size() > 100000) prune(now);
-    auto [it, fresh] = buckets_.try_emplace(client, Bucket{burst_, now});
-    Bucket& b = it->second;
-    if (!fresh) {
-      b.tokens = std::min(burst_, b.tokens + per_second_ * std::chrono::duration<double>(now - b.last).count());
-      b.last = now;
-    }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return static_cast<unsigned>((1 - b.tokens) / per_second_) + 1;
-  }
-
- private:
-  struct Bucket {
-    double tokens;
-    std::chrono::steady_clock::time_point last;
-  };
-  void prune(std::chrono::steady_clock::time_point now) {  // forget clients whose bucket is full again
-    for (auto it = buckets_.begin(); it != buckets_.end();)
-      it = it->second.tokens + per_second_ * std::chrono::duration<double>(now - it->second.last).count() >= burst_
-               ? buckets_.erase(it)
-               : std::next(it);
-  }
-  std::mutex mutex_;
-  std::map<std::string, Bucket> buckets_;
-  double per_second_, burst_;
-};
 
 // Answers of the analytics routes by route and query text, for Settings::cache, valid while the
 // intake's write count is unchanged. Bounded: at most 4,096 answers and 64 MiB (then it starts over).
@@ -134,7 +97,7 @@ bool media_type_is(std::string_view content_type, std::string_view want) {
 struct Api::Impl {
   Settings settings;
   intake::Intake& intake;
-  RateLimit intake_rate;
+  net::RateLimit intake_rate;
   ResponseCache cache;
 
   using Handler = Response (Impl::*)(const Request&, const Query&, const std::vector<std::string>&);
@@ -180,7 +143,9 @@ struct Api::Impl {
   std::optional<Response> check(const Request& req) {
     std::vector<std::string> ids;
     std::string allow;
-    const Route* route = match(req.method, req.path, ids, allow);
+    const auto path = decode_path(req.path);
+    if (!path) return json_error(400, "the path has bad percent-encoding, an encoded \"/\" or a control character");
+    const Route* route = match(req.method, *path, ids, allow);
     if (!route) {
       if (allow.empty()) return json_error(404, "no such route: see schema/openapi.yaml");
       Response r = json_error(405, "method " + req.method + " not allowed here (allowed: " + allow + ")");
@@ -201,11 +166,11 @@ struct Api::Impl {
       else if (req.content_length && *req.content_length > settings.body_limit)
         out = json_error(413, "body of " + std::to_string(*req.content_length) + " bytes; the limit is " +
                                   std::to_string(settings.body_limit));
-      else if (const unsigned wait = intake_rate.take(req.peer)) {
-        out = json_error(429, "too many reports from " + req.peer + "; retry later");
+      else if (const unsigned wait = intake_rate.take(req.client)) {
+        out = json_error(429, "too many reports from " + req.client + "; retry later");
         out->headers.emplace_back("Retry-After", std::to_string(wait));
       }
-    } else if (req.content_length && *req.content_length > 0) {
+    } else if ((req.content_length && *req.content_length > 0) || req.chunked) {
       out = json_error(413, "this route takes no request body");
     }
     if (out) out->route = route->pattern;
@@ -215,7 +180,8 @@ struct Api::Impl {
   Response handle(const Request& req) {
     std::vector<std::string> ids;
     std::string allow;
-    const Route* route = match(req.method, req.path, ids, allow);
+    const auto path = decode_path(req.path);
+    const Route* route = path ? match(req.method, *path, ids, allow) : nullptr;
     if (!route) return json_error(404, "no such route");  // check() answered already
     Response r;
     try {
@@ -254,9 +220,10 @@ struct Api::Impl {
   }
 
   Response report_intake(const Request& req, const Query&, const std::vector<std::string>&) {
-    const std::string source = "{\"peer\":" + json_string(req.peer) + ",\"content_type\":" +
+    const std::string source = "{\"peer\":" + json_string(req.peer) +
+                               (req.proxy.empty() ? "" : ",\"proxy\":" + json_string(req.proxy)) + ",\"content_type\":" +
                                json_string(req.content_type) + ",\"user_agent\":" + json_string(req.user_agent) + "}";
-    const intake::Outcome o = intake.ingest(req.body, "https", source);
+    const intake::Outcome o = intake.ingest(req.body, "https", source, req.client);
     const std::string id = std::to_string(o.stored.raw_id);
     if (o.stored.outcome == store::Outcome::rejected) {
       const report::Rejection& rej = o.parsed.rejections.front();
@@ -286,7 +253,7 @@ struct Api::Impl {
         return r;
       }
     Response r = json_ok(intake.with_store(std::forward<F>(f)));
-    if (settings.cache.count() > 0) {
+    if (settings.cache.count() > 0 && !r.body.empty()) {
       cache.put(key, r.body, writes, settings.cache);
       r.headers.emplace_back("X-Cache", "miss");
     }
@@ -309,25 +276,29 @@ struct Api::Impl {
     return query(req, [&](store::Store& s) { return store::reports_json(s, q.filter, q.page); });
   }
 
-  Response report(const Request&, const Query&, const std::vector<std::string>& ids) {
+  Response report(const Request& req, const Query&, const std::vector<std::string>& ids) {
     const std::int64_t id = positive(ids.at(0), "report id");
-    const auto stored = intake.with_store([&](store::Store& s) { return store::stored_report(s, id); });
-    if (!stored) return json_error(404, "no report " + std::to_string(id));
-    // The normalised report exactly as `tlsrpt parse` prints it, read again from the stored bytes.
-    const pipeline::Result parsed = pipeline::parse(stored->body, "", intake.limits());
-    std::string body = stored->meta_json;
-    body.pop_back();
-    body += ",\"report\":";
-    bool found = false;
-    for (const auto& p : parsed.reports)
-      if (store::dedup_key(p.report) == stored->dedup_key) {
-        pipeline::append_json(body, p, "", false);
-        found = true;
-        break;
-      }
-    if (!found) body += "null,\"error\":\"the stored message no longer yields this report under the current limits\"";
-    body += "}";
-    return json_ok(std::move(body));
+    // The normalised report exactly as `tlsrpt parse` prints it, read again from the stored bytes
+    // (cached like the other answers, so that repeated calls do not parse it again).
+    Response r = query(req, [&](store::Store& s) -> std::string {
+      const auto stored = store::stored_report(s, id);
+      if (!stored) return {};
+      const pipeline::Result parsed = pipeline::parse(stored->body, "", intake.limits());
+      std::string body = stored->meta_json;
+      body.pop_back();
+      body += ",\"report\":";
+      bool found = false;
+      for (const auto& p : parsed.reports)
+        if (store::dedup_key(p.report) == stored->dedup_key) {
+          pipeline::append_json(body, p, "", false);
+          found = true;
+          break;
+        }
+      if (!found) body += "null,\"error\":\"the stored message no longer yields this report under the current limits\"";
+      body += "}";
+      return body;
+    });
+    return r.body.empty() ? json_error(404, "no report " + std::to_string(id)) : r;
   }
 
   Response rejected(const Request& req, const Query& q, const std::vector<std::string>&) {

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "json/reader.hpp"
 #include "pipeline/output.hpp"
 
 namespace tlsrpt::api {
@@ -18,10 +19,13 @@ int hex_digit(char c) {
   return -1;
 }
 
-std::string percent_decode(std::string_view s, std::string_view what) {
+// Decodes %XX (and '+' as a space in a query); the result must be UTF-8 without control
+// characters, since every value is compared with text in PostgreSQL (which refuses NUL and
+// invalid UTF-8) or with names.
+std::string percent_decode(std::string_view s, std::string_view what, bool plus_is_space = true) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
+    if (s[i] == '+' && plus_is_space) {
       out += ' ';
     } else if (s[i] == '%') {
       const int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
@@ -33,6 +37,9 @@ std::string percent_decode(std::string_view s, std::string_view what) {
       out += s[i];
     }
   }
+  if (!json::is_valid_utf8(out)) throw BadRequest{std::string(what) + " is not valid UTF-8"};
+  for (char c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) throw BadRequest{std::string(what) + " holds a control character"};
   return out;
 }
 
@@ -51,7 +58,8 @@ std::map<std::string, std::string> query_params(std::string_view query, const st
       for (auto a : allowed) known += (known.empty() ? "" : ", ") + std::string(a);
       throw BadRequest{"unknown parameter " + json_string(name) + " (this route takes: " + (known.empty() ? "none" : known) + ")"};
     }
-    std::string value = eq == std::string_view::npos ? std::string() : percent_decode(item.substr(eq + 1), name);
+    std::string value =
+        eq == std::string_view::npos ? std::string() : percent_decode(item.substr(eq + 1), "parameter " + name);
     if (value.size() > 512) throw BadRequest{"parameter " + name + " is longer than 512 bytes"};
     if (!out.emplace(name, std::move(value)).second) throw BadRequest{"parameter " + name + " is given twice"};
   }
@@ -159,6 +167,18 @@ Query parse_query(Params kind, std::string_view query) {
     throw BadRequest{"parameter reason: " + json_string(*out.reason) + " is not a rejection reason (tlsrpt parse --list-reasons)"};
   out.filter = filter_params(q);
   return out;
+}
+
+std::optional<std::string> decode_path(std::string_view path) {
+  try {
+    std::string out = percent_decode(path, "the path", false);
+    // An encoded "/" would join two segments into one: it never names a route.
+    for (std::size_t i = 0; i + 2 < path.size(); ++i)
+      if (path[i] == '%' && path[i + 1] == '2' && (path[i + 2] == 'f' || path[i + 2] == 'F')) return std::nullopt;
+    return out;
+  } catch (const BadRequest&) {
+    return std::nullopt;
+  }
 }
 
 bool match_path(std::string_view pattern, std::string_view path, std::vector<std::string>& ids) {

@@ -1,8 +1,8 @@
 // Query strings and paths of the HTTP API, checked before anything reaches the database.
 //
 // Pure functions (no I/O), fuzzed by tests/fuzz/fuzz_http.cpp. Trusts nothing: every name must
-// be one the route takes, none repeated, every value well-formed and at most 512 bytes; a
-// violation is a BadRequest naming the parameter.
+// be one the route takes, none repeated, every value well-formed UTF-8 without control
+// characters and at most 512 bytes; a violation is a BadRequest naming the parameter.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,10 @@ struct Query {
 
 // Parses and checks the query string of a route. Throws BadRequest.
 Query parse_query(Params kind, std::string_view query);
+
+// The request path with %XX decoded; nullopt when the encoding is bad, when it encodes a "/",
+// or when the result is not UTF-8 without control characters.
+std::optional<std::string> decode_path(std::string_view path);
 
 // Whether `path` matches `pattern` segment by segment ("{id}" matches any non-empty segment,
 // appended to `ids`).

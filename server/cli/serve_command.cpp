@@ -1,5 +1,6 @@
 #include "cli/serve_command.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -8,6 +9,7 @@
 
 #include <condition_variable>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -16,6 +18,7 @@
 #include "http/server.hpp"
 #include "imap/poller.hpp"
 #include "intake/intake.hpp"
+#include "net/client.hpp"
 #include "net/listen.hpp"
 #include "smtp/server.hpp"
 
@@ -90,7 +93,44 @@ smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOption
   out.command_timeout = std::chrono::seconds(number("smtp.command_timeout", s.smtp_command_timeout));
   out.data_timeout = std::chrono::seconds(number("smtp.data_timeout", s.smtp_data_timeout));
   out.store_threads = static_cast<unsigned>(number("smtp.store_connections", s.smtp_store_connections));
+  out.messages_per_minute = static_cast<double>(number("smtp.messages_per_minute", s.smtp_messages_per_minute));
+  out.message_burst = number("smtp.message_burst", s.smtp_message_burst);
   return out;
+}
+
+// A size in bytes: a number with an optional K, M or G suffix (powers of 1024); 0 allowed.
+std::size_t size_setting(const std::string& key, const std::string& value) {
+  std::string digits = value;
+  std::size_t unit = 1;
+  if (!digits.empty()) {
+    const char suffix = static_cast<char>(std::toupper(static_cast<unsigned char>(digits.back())));
+    if (suffix == 'K' || suffix == 'M' || suffix == 'G') {
+      unit = suffix == 'K' ? 1024 : suffix == 'M' ? 1024 * 1024 : std::size_t(1024) * 1024 * 1024;
+      digits.pop_back();
+    }
+  }
+  const std::size_t n = number(key, digits, true);
+  if (n > std::numeric_limits<std::size_t>::max() / unit)
+    throw CLI::ValidationError(key, "'" + value + "' is too large");
+  return n * unit;
+}
+
+// A list of secrets (tokens): comma-separated, spaces around items ignored; an empty item (",,",
+// a trailing comma, "" in a TOML list) is an error, not a silent omission.
+std::vector<std::string> secret_list(const std::string& key, const std::string& text) {
+  std::vector<std::string> out;
+  if (text.find_first_not_of(" ") == std::string::npos) return out;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (item.empty()) throw CLI::ValidationError(key, "the list has an empty entry (two commas, or one at an end)");
+    out.push_back(std::move(item));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
 }
 
 bool boolean(const std::string& key, const std::string& value) {
@@ -107,15 +147,25 @@ http_server::Settings http_settings(const config::Settings& s, const ServeOption
   if (out.tls_cert.empty() != out.tls_key.empty())
     throw CLI::ValidationError("http.tls_cert", "set both http.tls_cert and http.tls_key, or neither");
   out.max_connections = number("http.max_connections", s.http_max_connections);
+  out.max_connections_per_client = number("http.max_connections_per_client", s.http_max_connections_per_client);
   out.worker_threads = static_cast<unsigned>(number("http.workers", s.http_workers));
   out.body_limit = s.limits.message_size;
+  out.buffer_memory = size_setting("http.buffer_memory", s.http_buffer_memory);
+  if (out.buffer_memory < out.body_limit)
+    throw CLI::ValidationError("http.buffer_memory", "must be at least limits.message_size (" +
+                                                         std::to_string(out.body_limit) + " bytes), the largest body");
+  out.read_timeout = std::chrono::seconds(number("http.request_timeout", s.http_request_timeout));
+  out.idle_timeout = std::chrono::seconds(number("http.idle_timeout", s.http_idle_timeout));
+  out.trusted_proxies = split_list(s.http_trusted_proxies);
+  for (const auto& t : out.trusted_proxies)
+    if (!net::parse_cidr(t)) throw CLI::ValidationError("http.trusted_proxies", "'" + t + "' is not an address or address/prefix");
   return out;
 }
 
 api::Settings api_settings(const config::Settings& s, const http_server::Settings& http) {
   api::Settings out;
-  out.read_tokens = split_list(s.http_read_tokens);
-  out.admin_tokens = split_list(s.http_admin_tokens);
+  out.read_tokens = secret_list("http.read_tokens", s.http_read_tokens);
+  out.admin_tokens = secret_list("http.admin_tokens", s.http_admin_tokens);
   for (const auto* list : {&out.read_tokens, &out.admin_tokens})
     for (const auto& t : *list)
       if (t.size() < 16)
@@ -206,6 +256,9 @@ class DatabaseWatch {
             } catch (const store::Error&) {
             }
             up_ = ok;
+            // Give freed memory back to the system (a flood's buffers would otherwise stay in
+            // malloc's arenas for good); cheap when there is nothing to return.
+            malloc_trim(0);
             std::unique_lock lock(mutex_);
             wake_.wait_for(lock, stop, std::chrono::seconds(10), [] { return false; });
           }
@@ -225,8 +278,26 @@ void add_smtp_sources(metrics::Metrics& m, const smtp_server::Stats& st) {
   m.add_source("tlsrpt_smtp_sessions_refused_total", "SMTP connections refused (over max_sessions or per client)",
                K::counter, st.sessions_refused);
   m.add_source("tlsrpt_smtp_tls_sessions_total", "SMTP sessions that completed STARTTLS", K::counter, st.sessions_tls);
-  m.add_source("tlsrpt_smtp_timeouts_total", "SMTP sessions closed for a command or data timeout", K::counter, st.timeouts);
+  m.add_source("tlsrpt_smtp_timeouts_total",
+               "SMTP sessions closed for a command, data or write timeout (a client that does not read its replies)",
+               K::counter, st.timeouts);
+  m.add_source("tlsrpt_smtp_rate_limited_total", "MAIL commands deferred (450) for the per-client message rate",
+               K::counter, st.rate_limited);
   m.add_source("tlsrpt_smtp_active_sessions", "SMTP sessions open now", K::gauge, st.active_sessions);
+}
+
+void add_http_sources(metrics::Metrics& m, const http_server::Stats& st) {
+  using K = metrics::Metrics::Kind;
+  m.add_source("tlsrpt_http_connections_total", "HTTP connections accepted", K::counter, st.connections);
+  m.add_source("tlsrpt_http_connections_refused_total",
+               "HTTP connections closed at once (over http.max_connections or the per-client limit)", K::counter,
+               st.connections_refused);
+  m.add_source("tlsrpt_http_memory_refused_total",
+               "HTTP requests answered 503 because request and response bodies held reached http.buffer_memory",
+               K::counter, st.memory_refused);
+  m.add_source("tlsrpt_http_active_connections", "HTTP connections open now", K::gauge, st.active_connections);
+  m.add_source("tlsrpt_http_buffered_bytes", "bytes of request and response bodies held now (at most http.buffer_memory)",
+               K::gauge, st.buffered_bytes);
 }
 
 void add_imap_sources(metrics::Metrics& m, const imap_poller::Stats& st) {
@@ -242,6 +313,10 @@ void add_imap_sources(metrics::Metrics& m, const imap_poller::Stats& st) {
 }
 
 int run_serve(ServeOptions opt, const config::Settings& settings) {
+  // Buffers of 256 KiB and more (message bodies) are mapped on their own and unmapped when
+  // freed, instead of glibc's default, whose threshold rises to the largest block freed so far
+  // (after one 20 MiB message, every later one would stay in the heap once freed).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   const smtp_server::Settings smtp = smtp_settings(settings, opt);
   const http_server::Settings http = http_settings(settings, opt);
   const api::Settings api_config = api_settings(settings, http);
@@ -256,19 +331,22 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   metrics::Metrics metrics(label_settings(settings));
   metrics.add_source("tlsrpt_build_info", "tlsrpt version (the value is 1); label-free for now: " TLSRPT_VERSION,
                      metrics::Metrics::Kind::gauge, [] { return 1.0; });
-  // Bounded label sets start from what the database already knows, newest first.
+  // Bounded label sets start from what the database already knows, most reports first.
   for (const auto& l : db.store->last_reports(1000))
     metrics.seed_last_report(l.policy_domain, l.organization, static_cast<double>(l.end_epoch));
   db.store.reset();  // it served the migration; requests and messages use the workers' own connections
 
-  intake::Intake intake(db.url, settings.limits, metrics);
+  store::RejectedQuota quota;
+  quota.per_client = size_setting("quota.rejected_per_client", settings.quota_rejected_per_client);
+  quota.total = size_setting("quota.rejected_total", settings.quota_rejected_total);
+  intake::Intake intake(db.url, settings.limits, metrics, quota);
   DatabaseWatch watch(intake);
   metrics.add_source("tlsrpt_database_up", "1 when the database answers and its migrations are applied (checked every 10 s)",
                      metrics::Metrics::Kind::gauge, [&watch] { return watch.up() ? 1.0 : 0.0; });
 
   smtp_server::Sink sink = [&intake](const smtp_server::Delivery& d) -> std::string {
     try {
-      const intake::Outcome o = intake.ingest(d.bytes, "smtp", d.source_json);
+      const intake::Outcome o = intake.ingest(d.bytes, "smtp", d.source_json, d.client);
       return std::to_string(o.stored.raw_id) + " (" + std::string(store::to_string(o.stored.outcome)) + ")";
     } catch (const store::Error& e) {
       if (e.transient()) throw smtp_server::TransientError(e.what());
@@ -288,6 +366,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     return 1;
   }
   if (smtp_listener) add_smtp_sources(metrics, smtp_listener->stats());
+  if (http_listener) add_http_sources(metrics, http_listener->stats());
   std::unique_ptr<imap_poller::Poller> poller;
   if (!mailboxes.empty()) {
     for (const auto& m : mailboxes)

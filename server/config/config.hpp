@@ -36,6 +36,8 @@ struct Settings {
   std::string smtp_command_timeout = "300";  // seconds
   std::string smtp_data_timeout = "600";     // seconds
   std::string smtp_store_connections = "8";
+  std::string smtp_messages_per_minute = "60";  // per client (IPv4 address, IPv6 /64)
+  std::string smtp_message_burst = "60";
   // HTTP server: API, report intake, health, metrics (tlsrpt serve).
   std::string http_listen = "127.0.0.1:8080";  // comma-separated host:port list; empty: no HTTP server
   std::string http_tls_cert, http_tls_key;     // PEM files; HTTPS on every listener when both are set
@@ -44,8 +46,16 @@ struct Settings {
   std::string http_intake_per_minute = "60";   // POST /tlsrpt per client address
   std::string http_intake_burst = "60";
   std::string http_max_connections = "512";
-  std::string http_workers = "8";
-  std::string http_cache_seconds = "10";  // analytics answers cached this long (0: off)  // threads (and database connections) answering requests
+  std::string http_max_connections_per_client = "32";
+  std::string http_buffer_memory = "128M";  // request and response bodies held at once
+  std::string http_request_timeout = "30";  // seconds
+  std::string http_idle_timeout = "15";     // seconds
+  std::string http_trusted_proxies;         // addresses / CIDR blocks whose X-Forwarded-For is believed
+  std::string http_workers = "8";           // threads (and database connections) answering requests
+  std::string http_cache_seconds = "10";    // analytics answers cached this long (0: off)
+  // Rejected inputs from network senders: bytes per UTC day whose bodies are kept.
+  std::string quota_rejected_per_client = "64M";
+  std::string quota_rejected_total = "1G";
   // Metrics label bounds.
   std::string metrics_domains;        // comma-separated: the only policy_domain label values
   std::string metrics_organizations;  // comma-separated: the only organization label values

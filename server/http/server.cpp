@@ -5,9 +5,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <arpa/inet.h>
+
 #include <cstdio>
 #include <limits>
+#include <map>
 
+#include "net/client.hpp"
 #include "net/listen.hpp"
 
 namespace tlsrpt::http_server {
@@ -33,14 +37,56 @@ Request head_of(const http::request_parser<http::string_body>& parser, const std
   r.user_agent = std::string(m[http::field::user_agent]);
   r.expect = std::string(m[http::field::expect]);
   if (parser.content_length()) r.content_length = *parser.content_length();
+  r.chunked = parser.chunked();
   r.peer = peer;
+  r.client = net::client_key(peer);
   return r;
 }
+
+// All X-Forwarded-For fields of a request, joined with ",".
+std::string forwarded_for(const http::request_parser<http::string_body>& parser) {
+  std::string out;
+  for (const auto& f : parser.get())
+    if (beast::iequals(f.name_string(), "X-Forwarded-For"))
+      out += (out.empty() ? "" : ",") + std::string(f.value());
+  return out;
+}
+
+// Bytes held against Settings::buffer_memory, given back when it goes.
+class Reservation {
+ public:
+  Reservation(std::size_t& used, std::size_t limit, Stats& stats) : used_(used), limit_(limit), stats_(stats) {}
+  ~Reservation() { release(); }
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+  // Holds `total` bytes in all (more or fewer than now); false, holding what it held, when that
+  // would take the servers' total past the limit.
+  bool hold(std::size_t total) {
+    if (total > held_ && used_ + (total - held_) > limit_) return false;
+    used_ = used_ - held_ + total;
+    held_ = total;
+    stats_.buffered_bytes = used_;
+    return true;
+  }
+  void release() { hold(0); }
+
+ private:
+  std::size_t& used_;
+  std::size_t limit_;
+  Stats& stats_;
+  std::size_t held_ = 0;
+};
 
 Response plain_error(unsigned status, const std::string& message) {
   Response r;
   r.status = status;
   r.body = "{\"status\":" + std::to_string(status) + ",\"error\":\"" + message + "\"}";
+  return r;
+}
+
+Response busy() {
+  Response r = plain_error(503, "the server holds as many request and response bodies as it may; retry later");
+  r.headers.emplace_back("Retry-After", "5");
   return r;
 }
 
@@ -54,6 +100,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<asio::ssl::context> tls_context;
   asio::thread_pool workers;
   std::size_t connections = 0;
+  std::map<std::string, std::size_t> per_client;  // open connections by net::client_key
+  std::vector<net::Cidr> trusted;
+  std::size_t buffered = 0;  // bytes held against settings.buffer_memory (I/O thread only)
+  Stats stats;
   bool stopping = false;
 
   Impl(asio::io_context& io_, Settings s, Handler& h)
@@ -66,10 +116,20 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       tls_context->use_certificate_chain_file(settings.tls_cert);
       tls_context->use_private_key_file(settings.tls_key, asio::ssl::context::pem);
     }
+    for (const auto& t : settings.trusted_proxies) {
+      const auto c = net::parse_cidr(t);
+      if (!c) throw std::runtime_error("http.trusted_proxies: '" + t + "' is not an address or address/prefix");
+      trusted.push_back(*c);
+    }
     acceptors = net::listen_all(io, settings.listen);
   }
 
   ~Impl() { workers.join(); }
+
+  bool is_trusted(const std::string& peer) const {
+    const auto a = net::parse_address(peer);
+    return a && net::contains(trusted, *a);
+  }
 
   void start() {
     for (auto& a : acceptors) asio::co_spawn(io, accept_loop(a), asio::detached);
@@ -83,25 +143,37 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (ec == asio::error::operation_aborted) co_return;
         continue;
       }
-      if (connections >= settings.max_connections) {
-        boost::system::error_code ignored;
-        socket.close(ignored);  // over the limit: the client sees a closed connection and retries
+      boost::system::error_code rec;
+      const auto remote = socket.remote_endpoint(rec);
+      const std::string peer = rec ? std::string("unknown") : remote.address().to_string();
+      // Trusted proxies carry many clients: they are exempt from the per-client limit.
+      const std::string key = is_trusted(peer) ? std::string() : net::client_key(peer);
+      const auto held = key.empty() ? per_client.end() : per_client.find(key);
+      if (connections >= settings.max_connections ||
+          (held != per_client.end() && held->second >= settings.max_connections_per_client)) {
+        ++stats.connections_refused;
+        socket.close(rec);  // over a limit: the client sees a closed connection and retries
         continue;
       }
-      asio::co_spawn(io, connection(std::move(socket)), asio::detached);
+      asio::co_spawn(io, connection(std::move(socket), peer, key), asio::detached);
     }
   }
 
-  awaitable<void> connection(tcp::socket socket) {
+  awaitable<void> connection(tcp::socket socket, std::string peer, std::string key) {
     auto self = shared_from_this();
     ++connections;
+    ++stats.connections;
+    ++stats.active_connections;
+    if (!key.empty()) ++per_client[key];
     struct Count {
-      std::size_t& n;
-      ~Count() { --n; }
-    } count{connections};
-    boost::system::error_code ec;
-    const auto remote = socket.remote_endpoint(ec);
-    const std::string peer = ec ? std::string("unknown") : remote.address().to_string();
+      Impl& impl;
+      std::string key;
+      ~Count() {
+        --impl.connections;
+        --impl.stats.active_connections;
+        if (!key.empty() && --impl.per_client[key] == 0) impl.per_client.erase(key);
+      }
+    } count{*this, key};
     beast::tcp_stream tcp(std::move(socket));
     if (!tls_context) {
       co_await serve(tcp, peer);
@@ -124,6 +196,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     res.set(http::field::content_type, resp.content_type);
     res.set(http::field::cache_control, "no-store");
     for (const auto& [name, value] : resp.headers) res.set(name, value);
+    Reservation held(buffered, settings.buffer_memory, stats);
+    if (resp.body.size() > settings.small_response && !held.hold(resp.body.size())) {
+      ++stats.memory_refused;
+      Response b = busy();
+      co_return co_await send(stream, req, b, version, false, started);
+    }
     res.keep_alive(keep_alive);
     res.body() = std::move(resp.body);
     res.prepare_payload();
@@ -149,6 +227,31 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       if (ec) break;
       drained += n;
     }
+  }
+
+  // The request's client: the TCP peer, or behind a trusted proxy the address X-Forwarded-For
+  // names (see net::forwarded_client).
+  void identify(Request& req, const http::request_parser<http::string_body>& parser) const {
+    if (trusted.empty() || !is_trusted(req.peer)) return;
+    const std::string header = forwarded_for(parser);
+    if (header.empty()) return;
+    const auto client = net::forwarded_client(header, trusted);
+    if (!client) return;  // a proxy that sends garbage is the client itself
+    req.proxy = req.peer;
+    req.client = net::client_key(*client);
+    char text[INET6_ADDRSTRLEN];
+    const bool v4 = client->v4;
+    inet_ntop(v4 ? AF_INET : AF_INET6, client->bytes.data() + (v4 ? 12 : 0), text, sizeof text);
+    req.peer = text;
+  }
+
+  // Refuses a request without reading its body (which is then drained for a moment, so that the
+  // client sees the answer rather than a reset).
+  template <class Stream>
+  awaitable<void> refuse(Stream& stream, const Request& req, Response& r, unsigned version,
+                         std::chrono::steady_clock::time_point started) {
+    co_await send(stream, req, r, version, false, started);
+    if (req.content_length.value_or(0) > 0 || req.chunked) co_await linger(stream);
   }
 
   template <class Stream>
@@ -178,28 +281,60 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_return;
       }
       Request req = head_of(parser, peer);
+      identify(req, parser);
       const unsigned version = parser.get().version();
+      const bool expect_continue = beast::iequals(req.expect, "100-continue");
+      if (!req.expect.empty() && !expect_continue) {
+        Response r = plain_error(417, "the only expectation understood is 100-continue");
+        co_await refuse(stream, req, r, version, started);
+        co_return;
+      }
       if (auto refusal = handler.check(req)) {
-        co_await send(stream, req, *refusal, version, false, started);  // the body stays unread: close
-        if (req.content_length.value_or(0) > 0 || parser.chunked()) co_await linger(stream);
+        co_await refuse(stream, req, *refusal, version, started);
         co_return;
       }
       parser.body_limit(settings.body_limit);
-      if (beast::iequals(req.expect, "100-continue")) {
+      // The body's bytes are held against buffer_memory: all of a declared length before any of
+      // it is read (Beast allocates that much at once), a chunked body as it grows.
+      Reservation held(buffered, settings.buffer_memory, stats);
+      if (req.content_length && !held.hold(static_cast<std::size_t>(std::min<std::uint64_t>(*req.content_length, settings.body_limit)))) {
+        ++stats.memory_refused;
+        Response r = busy();
+        co_await refuse(stream, req, r, version, started);
+        co_return;
+      }
+      if (expect_continue) {
         http::response<http::empty_body> cont{http::status::continue_, version};
         auto [cec, cn] = co_await http::async_write(stream, cont, tuple_awaitable);
         (void)cn;
         if (cec) co_return;
       }
       beast::get_lowest_layer(stream).expires_after(settings.read_timeout);
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
-      (void)bn;
-      if (bec) {
-        if (bec == http::error::body_limit) {
-          Response r = plain_error(413, "body larger than " + std::to_string(settings.body_limit) + " bytes");
+      boost::system::error_code bec;
+      while (!parser.is_done()) {
+        auto [rec, rn] = co_await http::async_read_some(stream, buffer, parser, tuple_awaitable);
+        (void)rn;
+        if ((bec = rec)) break;
+        if (req.chunked && !held.hold(parser.get().body().capacity())) {
+          ++stats.memory_refused;
+          Response r = busy();
           co_await send(stream, req, r, version, false, started);
           co_await linger(stream);
+          co_return;
         }
+      }
+      if (bec) {
+        Response r;
+        if (bec == http::error::body_limit) {
+          r = plain_error(413, "body larger than " + std::to_string(settings.body_limit) + " bytes");
+        } else if (bec.category() == http::make_error_code(http::error::bad_chunk).category() &&
+                   bec != http::error::partial_message && bec != http::error::end_of_stream) {
+          r = plain_error(400, "malformed request body (" + bec.message() + ")");
+        } else {
+          co_return;  // the client went away or timed out
+        }
+        co_await send(stream, req, r, version, false, started);
+        co_await linger(stream);
         co_return;
       }
       req.body = std::move(parser.get().body());
@@ -212,6 +347,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         std::fprintf(stderr, "http: %s %s: internal error: %s\n", req.method.c_str(), req.path.c_str(), e.what());
         resp = plain_error(500, "internal error");
       }
+      std::string().swap(req.body);
+      held.release();
       if (!co_await send(stream, req, resp, version, keep_alive, started)) co_return;
     }
   }
@@ -233,5 +370,7 @@ void Server::stop() {
 }
 
 bool Server::tls() const { return impl_->tls_context != nullptr; }
+
+const Stats& Server::stats() const { return impl_->stats; }
 
 }  // namespace tlsrpt::http_server

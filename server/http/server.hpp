@@ -8,6 +8,7 @@
 // read; handle() runs on a worker thread and may block (database queries).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -26,10 +27,25 @@ struct Settings {
   std::vector<std::string> listen{"127.0.0.1:8080"};
   std::string tls_cert, tls_key;  // PEM; when both are set every listener speaks TLS
   std::size_t max_connections = 512;
+  std::size_t max_connections_per_client = 32;
   std::size_t body_limit = 20 * 1024 * 1024;
-  std::chrono::seconds read_timeout{30};  // to receive one whole request
-  std::chrono::seconds idle_timeout{60};  // between requests on a kept-alive connection
+  // Request bodies being read or handled and responses larger than small_response being sent,
+  // all connections together. At least body_limit.
+  std::size_t buffer_memory = 128 * 1024 * 1024;
+  std::size_t small_response = 256 * 1024;
+  std::chrono::seconds read_timeout{30};  // to receive one whole request, and to send one answer
+  std::chrono::seconds idle_timeout{15};  // between requests on a kept-alive connection
   unsigned worker_threads = 8;
+  std::vector<std::string> trusted_proxies;  // addresses or CIDR blocks whose X-Forwarded-For is believed
+};
+
+// Counters for the metrics exporter (read at any time from any thread).
+struct Stats {
+  std::atomic<std::uint64_t> connections{0};          // accepted
+  std::atomic<std::uint64_t> connections_refused{0};  // over max_connections or the per-client limit
+  std::atomic<std::uint64_t> memory_refused{0};       // 503 for want of buffer_memory
+  std::atomic<std::uint64_t> active_connections{0};
+  std::atomic<std::uint64_t> buffered_bytes{0};        // held against buffer_memory now
 };
 
 struct Request {
@@ -38,7 +54,10 @@ struct Request {
   std::string query;   // after '?', not decoded
   std::string content_type, authorization, user_agent, expect;
   std::optional<std::uint64_t> content_length;
-  std::string peer;  // client address
+  bool chunked = false;  // Transfer-Encoding: chunked (a body of unknown length follows)
+  std::string peer;      // client address (behind a trusted proxy: from X-Forwarded-For)
+  std::string client;    // what per-client limits count under (net::client_key of peer)
+  std::string proxy;     // the trusted proxy's address when peer came from X-Forwarded-For
   std::string body;  // empty in Handler::check()
 };
 
@@ -69,6 +88,7 @@ class Server {
   ~Server();
   void stop();
   bool tls() const;
+  const Stats& stats() const;
 
  private:
   struct Impl;

@@ -423,7 +423,8 @@ struct Poller::Impl {
       inputs.push_back({bytes, "{\"mailbox\":" + pipeline::json_literal_for_bytes(m.name) + ",\"host\":" +
                                    pipeline::json_literal_for_bytes(m.host) + ",\"folder\":" +
                                    pipeline::json_literal_for_bytes(m.folder) + ",\"uid\":" + std::to_string(uid) +
-                                   ",\"uidvalidity\":" + std::to_string(uidvalidity) + "}"});
+                                   ",\"uidvalidity\":" + std::to_string(uidvalidity) + "}",
+                        {}});  // no client: the rejected-input quota is for senders on the open internet
     const auto t1 = Clock::now();
     std::vector<intake::Outcome> outcomes;
     try {

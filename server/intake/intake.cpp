@@ -16,8 +16,8 @@ store::Store& Intake::connection() {
 
 void Intake::drop_connection() { thread_store.reset(); }
 
-Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::string source_json) {
-  return std::move(ingest_batch({{bytes, std::move(source_json)}}, transport).front());
+Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client) {
+  return std::move(ingest_batch({{bytes, std::move(source_json), std::move(client)}}, transport).front());
 }
 
 std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std::string_view transport) {
@@ -33,6 +33,8 @@ std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std:
           raw.bytes = inputs[i].bytes;
           raw.transport = std::string(transport);
           raw.source_json = inputs[i].source_json;
+          raw.client = inputs[i].client;
+          raw.quota = quota_;
           out[i].stored = s.store(raw, out[i].parsed);
         }
         s.commit_batch();

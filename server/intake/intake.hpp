@@ -26,16 +26,18 @@ struct Outcome {
 
 class Intake {
  public:
-  Intake(std::string database_url, report::Limits limits, metrics::Metrics& metrics)
-      : url_(std::move(database_url)), limits_(limits), metrics_(metrics) {}
+  Intake(std::string database_url, report::Limits limits, metrics::Metrics& metrics, store::RejectedQuota quota = {})
+      : url_(std::move(database_url)), limits_(limits), metrics_(metrics), quota_(quota) {}
 
-  Outcome ingest(std::string_view bytes, std::string_view transport, std::string source_json);
+  // `client`: the sender's net::client_key, for the rejected-input quota ("" for none).
+  Outcome ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client = {});
 
   // Several inputs in one transaction (one commit for all: what a mailbox drain needs to be
   // fast); all or nothing. Same errors as ingest().
   struct Input {
     std::string_view bytes;
     std::string source_json;
+    std::string client;
   };
   std::vector<Outcome> ingest_batch(const std::vector<Input>& inputs, std::string_view transport);
 
@@ -64,6 +66,7 @@ class Intake {
   std::string url_;
   report::Limits limits_;
   metrics::Metrics& metrics_;
+  store::RejectedQuota quota_;
   std::atomic<std::uint64_t> writes_{0};
 };
 

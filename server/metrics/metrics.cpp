@@ -60,6 +60,9 @@ struct Metrics::Impl {
           .Register(*registry);
   prometheus::Family<prometheus::Counter>& rejections =
       prometheus::BuildCounter().Name("tlsrpt_rejections_total").Help("Rejected inputs, by reason").Register(*registry);
+  prometheus::Family<prometheus::Counter>& bodies_dropped =
+      prometheus::BuildCounter().Name("tlsrpt_rejected_bodies_dropped_total")
+          .Help("Rejected inputs whose body was not kept (past the rejected-input quota), by transport").Register(*registry);
   prometheus::Family<prometheus::Counter>& quirks =
       prometheus::BuildCounter().Name("tlsrpt_quirks_total")
           .Help("Deviations from RFC 8460 tolerated in newly stored reports, by quirk").Register(*registry);
@@ -119,6 +122,7 @@ void Metrics::stored(std::string_view transport, const pipeline::Result& parsed,
   m.store_seconds.Add({{"transport", t}}, latency_buckets).Observe(store_seconds);
   if (result.outcome == store::Outcome::rejected && !parsed.rejections.empty()) {
     m.rejections.Add({{"reason", std::string(report::to_string(parsed.rejections.front().reason))}}).Increment();
+    if (result.body_dropped) m.bodies_dropped.Add({{"transport", t}}).Increment();
     return;
   }
   if (result.new_reports) m.reports.Add({{"transport", t}, {"outcome", "new"}}).Increment(result.new_reports);

@@ -1,5 +1,6 @@
 #include "smtp/server.hpp"
 
+#include "net/client.hpp"
 #include "net/listen.hpp"
 #include "pipeline/output.hpp"
 
@@ -36,11 +37,16 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::thread_pool store_pool;
   std::size_t sessions = 0;
   Stats stats;
-  std::map<asio::ip::address, std::size_t> per_client;
+  std::map<std::string, std::size_t> per_client;  // by net::client_key
+  net::RateLimit message_rate;
   bool stopping = false;
 
   Impl(asio::io_context& io_, Settings s, Sink k)
-      : io(io_), settings(std::move(s)), sink(std::move(k)), store_pool(std::max(1u, settings.store_threads)) {
+      : io(io_),
+        settings(std::move(s)),
+        sink(std::move(k)),
+        store_pool(std::max(1u, settings.store_threads)),
+        message_rate(settings.messages_per_minute, settings.message_burst) {
     if (!settings.tls_cert.empty() && !settings.tls_key.empty()) {
       tls_context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
       tls_context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -85,17 +91,25 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     co_return true;
   }
 
+  // Writes all of `text` within the command timeout; false on error or timeout (a client that
+  // does not read its replies: the session is closed and counted as a timeout).
   template <class Stream>
   awaitable<bool> write(Stream& stream, const std::string& text) {
     if (text.empty()) co_return true;
-    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(text), asio::as_tuple(asio::use_awaitable));
-    (void)n;
-    co_return !ec;
+    asio::steady_timer timer(io, settings.command_timeout);
+    auto result = co_await (asio::async_write(stream, asio::buffer(text), asio::as_tuple(asio::use_awaitable)) ||
+                            timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (result.index() == 1) {
+      ++stats.timeouts;
+      co_return false;
+    }
+    co_return !std::get<0>(std::get<0>(result));
   }
 
   struct Context {
     std::string id;
     std::string peer;
+    std::string client;  // net::client_key(peer)
     smtp::Session session;
     std::string buf;
     bool discarding = false;  // inside an over-long command line
@@ -150,9 +164,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
       } else if (c.buf.size() > settings.line_length) {
         c.buf.clear();
-        c.discarding = true;
-        const auto out = c.session.on_overlong_line();
-        if (!co_await write(stream, out.reply) || out.close) co_return false;
+        if (!c.discarding) {  // one reply per over-long line, however many reads it takes
+          c.discarding = true;
+          const auto out = c.session.on_overlong_line();
+          if (!co_await write(stream, out.reply) || out.close) co_return false;
+        }
       }
       bool timed_out = false;
       const auto timeout = c.session.in_data() ? settings.data_timeout : settings.command_timeout;
@@ -174,7 +190,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     for (std::size_t i = 0; i < env.recipients.size(); ++i)
       source += (i ? "," : "") + json_literal_for_bytes(env.recipients[i]);
     source += "],\"tls\":" + std::string(c.session.tls_active() ? "true" : "false") + "}";
-    const Delivery d{c.session.message(), std::move(source)};
+    const Delivery d{c.session.message(), std::move(source), c.client};
     const std::size_t size = d.bytes.size(), recipients = env.recipients.size();
     const auto started = std::chrono::steady_clock::now();
     std::string outcome, id;
@@ -212,9 +228,16 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     boost::system::error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     if (ec) co_return;
-    const auto address = remote.address();
-    Context c{session_id(), address.to_string(), smtp::Session(settings.protocol), {}, false, 0};
-    if (sessions >= settings.max_sessions || per_client[address] >= settings.max_sessions_per_client) {
+    const std::string address = net::client_key(remote.address().to_string());
+    Context c{session_id(), remote.address().to_string(), address, smtp::Session(settings.protocol), {}, false, 0};
+    c.session.set_admission([this, address] {
+      if (message_rate.take(address) == 0) return true;
+      ++stats.rate_limited;
+      return false;
+    });
+    const auto held = per_client.find(address);
+    if (sessions >= settings.max_sessions ||
+        (held != per_client.end() && held->second >= settings.max_sessions_per_client)) {
       ++stats.sessions_refused;
       std::fprintf(stderr, "smtp session=%s event=refused peer=%s reason=too-many-sessions\n", c.id.c_str(), c.peer.c_str());
       co_await write(socket, "421 4.7.0 " + settings.protocol.hostname + " Too many connections, try again later\r\n");
@@ -226,7 +249,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     ++stats.active_sessions;
     struct Release {
       Impl& impl;
-      asio::ip::address a;
+      std::string a;
       ~Release() {
         --impl.stats.active_sessions;
         --impl.sessions;

@@ -4,10 +4,12 @@
 // its outcome are committed (the sink returns); 451 when the database is unavailable, so the
 // sender retries; 421 on a bug or a timeout.
 // Trusts: nothing from the network. Bounded: command line length, message size, recipients,
-// sessions in all and per client address, command and data timeouts, bad commands.
+// sessions in all and per client (an IPv4 address, an IPv6 /64), messages per client and minute,
+// command, data and write timeouts (a client that never reads its replies is closed like one
+// that never writes), bad commands.
 // Memory: at most max_sessions * (2 * message_size + 80 KiB) (a message buffer grows by
 // doubling, plus the line buffer) + store_threads * 4 * message_size (the copies on their way
-// into PostgreSQL).
+// into PostgreSQL). A session gives its message buffer back after each message.
 #pragma once
 
 #include <atomic>
@@ -37,6 +39,9 @@ struct Settings {
   std::size_t max_sessions_per_client = 10;
   std::chrono::seconds command_timeout{300};
   std::chrono::seconds data_timeout{600};
+  // Messages (MAIL commands) per client and minute, a token bucket; past it 450 4.7.1.
+  double messages_per_minute = 60;
+  std::size_t message_burst = 60;
   unsigned store_threads = 8;  // blocking store calls run on these, one database connection each
 };
 
@@ -45,6 +50,7 @@ struct Settings {
 struct Delivery {
   std::string_view bytes;
   std::string source_json;  // peer, helo, envelope, tls, session id
+  std::string client;       // net::client_key of the peer (for the rejected-input quota)
 };
 class TransientError : public std::runtime_error {
  public:
@@ -57,7 +63,8 @@ struct Stats {
   std::atomic<std::uint64_t> sessions{0};          // accepted connections
   std::atomic<std::uint64_t> sessions_refused{0};  // over max_sessions or max_sessions_per_client
   std::atomic<std::uint64_t> sessions_tls{0};      // STARTTLS handshakes completed
-  std::atomic<std::uint64_t> timeouts{0};
+  std::atomic<std::uint64_t> timeouts{0};           // command, data or write timeouts: the session was closed
+  std::atomic<std::uint64_t> rate_limited{0};       // MAIL deferred with 450 for the per-client message rate
   std::atomic<std::uint64_t> messages_accepted{0};  // 250 after commit
   std::atomic<std::uint64_t> messages_deferred{0};  // 451: database unavailable
   std::atomic<std::uint64_t> messages_failed{0};    // 421: a bug

@@ -96,6 +96,34 @@ std::optional<std::string> opt(const std::string& s) { return s.empty() ? std::n
 
 }  // namespace
 
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string_view header_section(std::string_view bytes) {
+  const std::string_view window = bytes.substr(0, 64 * 1024);
+  const auto colon = window.find(':');
+  const auto eol = window.find('\n');
+  if (colon == std::string_view::npos || colon == 0 || eol == std::string_view::npos || colon > eol) return {};
+  for (char c : window.substr(0, colon))  // a field name: printable ASCII but ':' and space
+    if (c <= ' ' || c > '~') return {};
+  for (std::size_t at = eol; at != std::string_view::npos; at = window.find('\n', at + 1)) {
+    const std::string_view rest = window.substr(at + 1);
+    if (rest.starts_with("\n") || rest.starts_with("\r\n")) return window.substr(0, at + 1);
+  }
+  return window;  // no end within 64 KiB: the first 64 KiB
+}
+
 std::string dedup_key(const report::Report& r) {
   std::set<std::string_view> domains;
   for (const auto& p : r.policies) domains.insert(p.policy_domain);
@@ -167,12 +195,16 @@ std::string report_sql(const std::string& raw_id, bool whole = true) {
 
 // Inserts a raw message, keeping its bytes only when no earlier row has the same bytes (then
 // duplicate_of points at that one). The arguments are the SQL expressions for the columns.
+// `client`, `head` and `dropped` are the client key, the header section kept in place of a
+// dropped body, and why it was dropped (NULL when kept).
 std::string raw_sql(const char* transport, const char* source, const char* sha, const char* size, const char* body,
-                    const char* outcome, const char* reason, const char* detail, const char* reports) {
+                    const char* outcome, const char* reason, const char* detail, const char* reports,
+                    const char* client, const char* head, const char* dropped) {
   return std::string("INSERT INTO raw_messages (transport, source, sha256, size, body, duplicate_of, outcome, reason, "
-                     "detail, reports) SELECT ") + transport + ", " + source + "::jsonb, decode(" + sha + ", 'hex'), " +
-         size + ", CASE WHEN c.id IS NULL THEN " + body + "::bytea END, c.id, " + outcome + ", " + reason + ", " +
-         detail + ", " + reports + " FROM (SELECT (SELECT id FROM raw_messages WHERE sha256 = decode(" + sha +
+                     "detail, reports, client, head, body_dropped) SELECT ") + transport + ", " + source +
+         "::jsonb, decode(" + sha + ", 'hex'), " + size + ", CASE WHEN c.id IS NULL THEN " + body + "::bytea END, c.id, " +
+         outcome + ", " + reason + ", " + detail + ", " + reports + ", " + client + ", " + head + "::bytea, " + dropped +
+         " FROM (SELECT (SELECT id FROM raw_messages WHERE sha256 = decode(" + sha +
          ", 'hex') AND body IS NOT NULL ORDER BY id LIMIT 1) AS id) AS c RETURNING id";
 }
 
@@ -182,7 +214,16 @@ struct Store::Impl {
   std::map<std::string, std::string> api_statements;  // statement text -> prepared name
 
   explicit Impl(const std::string& url) : conn(url) {
-    conn.prepare("raw_insert", raw_sql("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"));
+    conn.prepare("raw_insert", raw_sql("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12"));
+    // Adds a rejected input's bytes to its client's and everyone's count for the UTC day; returns both totals.
+    conn.prepare("rejected_quota",
+                 "WITH mine AS (INSERT INTO rejected_quota AS q (day, client, bytes, messages) "
+                 "VALUES ((now() AT TIME ZONE 'UTC')::date, $1, $2, 1) ON CONFLICT (day, client) DO UPDATE "
+                 "SET bytes = q.bytes + excluded.bytes, messages = q.messages + 1 RETURNING bytes), "
+                 "everyone AS (INSERT INTO rejected_quota AS q (day, client, bytes, messages) "
+                 "VALUES ((now() AT TIME ZONE 'UTC')::date, '', $2, 1) ON CONFLICT (day, client) DO UPDATE "
+                 "SET bytes = q.bytes + excluded.bytes, messages = q.messages + 1 RETURNING bytes) "
+                 "SELECT (SELECT bytes FROM mine), (SELECT bytes FROM everyone)");
     conn.prepare("raw_outcome",
                  "UPDATE raw_messages SET outcome = $2, reason = $3, detail = $4, reports = $5, processed_at = now() WHERE id = $1");
     // A report with its quirks, its first policy and that policy's failure-details: one round
@@ -190,7 +231,8 @@ struct Store::Impl {
     conn.prepare("report_insert", report_sql("$1"));
     // The common case, a message with one report: the raw message and the report in one statement.
     conn.prepare("raw_and_report_insert",
-                 "WITH raw AS (" + raw_sql("$1", "$27", "$28", "$29", "$30", "'stored'", "NULL", "NULL", "1") + "), " +
+                 "WITH raw AS (" + raw_sql("$1", "$27", "$28", "$29", "$30", "'stored'", "NULL", "NULL", "1", "$31", "NULL",
+                                           "NULL") + "), " +
                      report_sql("(SELECT id FROM raw)", false) + ", rr AS (SELECT id FROM r) "
                      "SELECT (SELECT id FROM raw), (SELECT id FROM rr)");
     conn.prepare("policy_insert",
@@ -289,7 +331,7 @@ struct Store::Impl {
       const pipeline::Parsed& parsed = result.reports.front();
       const pqxx::row row = tx.exec_prepared1("raw_and_report_insert", raw.transport,
                                               pqxx::prepare::make_dynamic_params(report_args(parsed)), raw.source_json,
-                                              sha, static_cast<std::int64_t>(raw.bytes.size()), body);
+                                              sha, static_cast<std::int64_t>(raw.bytes.size()), body, opt(raw.client));
       StoreResult out;
       out.raw_id = row[0].as<std::int64_t>();
       out.fresh.push_back(!row[1].is_null());
@@ -305,21 +347,36 @@ struct Store::Impl {
     }
 
     StoreResult out;
+    const std::optional<std::string> none;
     if (!result.accepted()) {
       const report::Rejection& rej = result.rejections.front();
+      out.body_dropped = over_quota(tx, raw);
+      const std::optional<std::string> head =
+          out.body_dropped ? std::optional<std::string>(bytea_literal(header_section(raw.bytes))) : none;
       out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
-                                    body, "rejected", std::string(report::to_string(rej.reason)), rej.detail, 0)[0][0]
+                                    out.body_dropped ? none : std::optional<std::string>(body), "rejected",
+                                    std::string(report::to_string(rej.reason)), rej.detail, 0, opt(raw.client), head,
+                                    out.body_dropped ? std::optional<std::string>("quota") : none)[0][0]
                        .as<std::int64_t>();
       out.outcome = Outcome::rejected;
       return out;
     }
     out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
-                                  body, "stored", std::optional<std::string>(), std::optional<std::string>(),
-                                  static_cast<int>(result.reports.size()))[0][0]
+                                  body, "stored", none, none, static_cast<int>(result.reports.size()), opt(raw.client),
+                                  none, none)[0][0]
                      .as<std::int64_t>();
     record_reports(tx, out, result);
     if (out.outcome == Outcome::duplicate) mark_duplicate(tx, out, result.reports.size());
     return out;
+  }
+
+  // Counts a rejected input against its client's and everyone's quota for the day; whether either
+  // is now exceeded (then its body is not kept).
+  bool over_quota(pqxx::transaction_base& tx, const RawMessage& raw) {
+    if (raw.client.empty() || (raw.quota.per_client == 0 && raw.quota.total == 0)) return false;
+    const pqxx::row r = tx.exec_prepared1("rejected_quota", raw.client, static_cast<std::int64_t>(raw.bytes.size()));
+    const auto mine = r[0].as<std::uint64_t>(), everyone = r[1].as<std::uint64_t>();
+    return (raw.quota.per_client && mine > raw.quota.per_client) || (raw.quota.total && everyone > raw.quota.total);
   }
 
   // Every report of the message was stored before: the raw message is a duplicate.
@@ -451,7 +508,7 @@ std::vector<RejectedMessage> Store::rejected(const std::optional<std::string>& r
     pqxx::work tx(impl_->conn);
     std::vector<RejectedMessage> out;
     for (const auto& row : tx.exec_params(
-             "SELECT id, reason, source::text FROM raw_messages WHERE outcome = 'rejected' "
+             "SELECT id, reason, source::text FROM raw_messages WHERE outcome = 'rejected' AND body_dropped IS NULL "
              "AND ($1::text IS NULL OR reason = $1) AND ($2::timestamptz IS NULL OR received_at >= $2) ORDER BY id",
              reason, since))
       out.push_back({row[0].as<std::int64_t>(), row[1].as<std::string>(), row[2].as<std::string>()});
@@ -502,7 +559,7 @@ std::vector<LastReport> Store::last_reports(std::size_t limit) {
     std::vector<LastReport> out;
     for (const auto& row : tx.exec_params(
              "SELECT p.policy_domain, p.organization_name, extract(epoch FROM max(r.end_datetime))::bigint FROM policies p "
-             "JOIN reports r ON r.id = p.report_id GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT $1",
+             "JOIN reports r ON r.id = p.report_id GROUP BY 1, 2 ORDER BY count(DISTINCT r.id) DESC, 3 DESC, 1, 2 LIMIT $1",
              static_cast<std::int64_t>(limit)))
       out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::int64_t>()});
     return out;

@@ -20,19 +20,31 @@
 
 namespace tlsrpt::store {
 
+// One line of text: libpq's messages carry DETAIL and HINT lines; a log line must not.
+std::string one_line(std::string_view text);
+
 class Error : public std::runtime_error {
  public:
-  Error(const std::string& what, bool transient) : std::runtime_error(what), transient_(transient) {}
+  Error(const std::string& what, bool transient) : std::runtime_error(one_line(what)), transient_(transient) {}
   bool transient() const { return transient_; }
 
  private:
   bool transient_;
 };
 
+// Bytes of rejected inputs offered per UTC day whose bodies are kept (0: no quota). Past one,
+// a rejected input keeps its hash, size, reason, source and header section, not its body.
+struct RejectedQuota {
+  std::uint64_t per_client = 0;
+  std::uint64_t total = 0;
+};
+
 struct RawMessage {
   std::string_view bytes;
   std::string transport = "cli";  // cli | smtp | imap | https
   std::string source_json = "{}";  // where it came from, e.g. {"path": "..."}
+  std::string client;              // net::client_key of a network sender; "" when none (no quota)
+  RejectedQuota quota;             // applies when client is set
 };
 
 enum class Outcome { stored, duplicate, rejected };
@@ -44,6 +56,7 @@ struct StoreResult {
   int new_reports = 0;
   int duplicate_reports = 0;
   std::vector<bool> fresh;  // per report of the pipeline result, in order: stored now (not a duplicate)
+  bool body_dropped = false;  // rejected past a quota: the body was not kept
 };
 
 struct LastReport {
@@ -100,7 +113,9 @@ class Store {
   // migrations/0002); returns how many moved. Safe to run from several processes at once.
   std::int64_t compact();
 
-  // The newest report's end per policy domain and organisation, newest first, at most `limit`.
+  // The newest report's end per policy domain and organisation, those with the most reports
+  // first (then the newest), at most `limit`: what seeds the metrics' bounded label sets, so that
+  // one report naming many new domains cannot take the slots of the domains that report daily.
   std::vector<LastReport> last_reports(std::size_t limit);
 
   // Runs one read-only statement whose first row and column is text (JSON built by PostgreSQL,
@@ -120,6 +135,10 @@ class Store {
 // What makes two reports the same (lower-case hex SHA-256 of organisation, report-id, range and
 // policy domains): the reports.dedup_key of a stored report.
 std::string dedup_key(const report::Report& r);
+
+// The header section of a message (up to the first empty line, at most 64 KiB), or "" when the
+// bytes do not start like one: what a rejected input keeps when its body is not kept.
+std::string_view header_section(std::string_view bytes);
 
 // SHA-256 of the bytes, lower-case hex.
 std::string sha256_hex(std::string_view bytes);

@@ -30,6 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return c;
   }();
   smtp::Session s(config);
+  unsigned admitted = 0;  // the adapter's per-client message rate: here, every other MAIL
+  s.set_admission([&admitted] { return ++admitted % 2 == 1; });
   std::string_view in = fuzz::view(data, size);
   while (!in.empty()) {
     const auto nl = in.find('\n');

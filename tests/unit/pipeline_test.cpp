@@ -54,6 +54,9 @@ std::map<Reason, std::pair<std::string, report::Limits>> generated_rejections() 
   l = {};
   l.string_length = 3;
   out[Reason::string_too_long] = {report, l};
+  l = {};
+  l.rollup_rows = 0;
+  out[Reason::too_many_rollup_rows] = {report, l};
   return out;
 }
 
@@ -161,4 +164,40 @@ TEST_CASE("a report with a policy-domain taken from the file name of a bare file
   REQUIRE(r.accepted());
   CHECK(r.reports[0].report.policies[0].policy_domain == "named.example");
   CHECK(r.reports[0].report.quirks.has(Quirk::policy_domain_from_filename));
+}
+
+TEST_CASE("report-wide limits: failure-details of all policies together, and rollup rows") {
+  // Two policies of 3 failure-details each: within failure_details per policy, over 5 in all.
+  std::string policy = R"({"policy":{"policy-type":"sts","policy-string":["mode: enforce"],"policy-domain":"DOMAIN",)"
+                       R"("mx-host":["mx.example.net"]},"summary":{"total-successful-session-count":5,)"
+                       R"("total-failure-session-count":3},"failure-details":[)"
+                       R"({"result-type":"certificate-expired","receiving-mx-hostname":"mx1.example.net","failed-session-count":1},)"
+                       R"({"result-type":"certificate-expired","receiving-mx-hostname":"mx2.example.net","failed-session-count":1},)"
+                       R"({"result-type":"certificate-expired","receiving-mx-hostname":"mx2.example.net","failed-session-count":1}]})";
+  auto with_domain = [&](const std::string& d) {
+    std::string p = policy;
+    p.replace(p.find("DOMAIN"), 6, d);
+    return p;
+  };
+  const std::string two = R"({"organization-name":"o","date-range":{"start-datetime":"2024-01-01T00:00:00Z",)"
+                          R"("end-datetime":"2024-01-01T23:59:59Z"},"contact-info":"c","report-id":"r","policies":[)" +
+                          with_domain("a.example") + "," + with_domain("b.example") + "]}";
+  report::Limits l;
+  l.failure_details = 3;
+  l.report_failure_details = 6;
+  auto r = pipeline::parse(two, "", l);
+  REQUIRE(r.accepted());
+  // Per domain: success, failure, and two (result, MX) pairs (the repeated pair is one row).
+  CHECK(report::rollup_rows(r.reports[0].report) == 8);
+  l.report_failure_details = 5;
+  r = pipeline::parse(two, "", l);
+  REQUIRE(r.rejections.size() == 1);
+  CHECK(r.rejections[0].reason == Reason::too_many_failure_details);
+  l = {};
+  l.rollup_rows = 7;
+  r = pipeline::parse(two, "", l);
+  REQUIRE(r.rejections.size() == 1);
+  CHECK(r.rejections[0].reason == Reason::too_many_rollup_rows);
+  l.rollup_rows = 8;
+  CHECK(pipeline::parse(two, "", l).accepted());
 }

@@ -157,7 +157,7 @@ TEST_CASE("limits: defaults, NAME=VALUE overrides, environment") {
   ::setenv("TLSRPT_LIMIT_POLICIES", "many", 1);
   CHECK(apply_limit_environment(l));
   ::unsetenv("TLSRPT_LIMIT_POLICIES");
-  CHECK(all_limits().size() == 11);
+  CHECK(all_limits().size() == 13);
 }
 
 TEST_CASE("printable() keeps rejection details to one safe line") {
