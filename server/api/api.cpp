@@ -308,7 +308,7 @@ struct Api::Impl {
   Response rejected_raw(const Request&, const Query&, const std::vector<std::string>& ids) {
     const std::int64_t id = positive(ids.at(0), "raw message id");
     auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, true); });
-    if (!body) return json_error(404, "no rejected input " + std::to_string(id));
+    if (!body) return json_error(404, "no rejected input " + std::to_string(id) + " whose body was kept (see quota.rejected_*)");
     Response r;
     r.content_type = "application/octet-stream";
     r.headers.emplace_back("Content-Disposition", "attachment; filename=\"rejected-" + std::to_string(id) + ".bin\"");

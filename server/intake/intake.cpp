@@ -52,6 +52,11 @@ std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std:
     throw;
   }
   ++writes_;
+  // libpq keeps a connection's largest buffer (the hex text of the largest body it carried) for
+  // the connection's life: after large inputs, a fresh connection next time instead.
+  std::size_t bytes = 0;
+  for (const auto& in : inputs) bytes += in.bytes.size();
+  if (bytes > large_input) drop_connection();
   const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
                       static_cast<double>(std::max<std::size_t>(1, inputs.size()));
   for (const auto& o : out) metrics_.stored(transport, o.parsed, o.stored, each);

@@ -2,8 +2,9 @@
 // receiver (SMTP, HTTPS, IMAP): parse with the pipeline, store, count in the metrics.
 //
 // Blocking: call it on a worker thread. Each thread gets its own database connection on first
-// use and drops it when it breaks; a connection that broke while idle gets one retry on a fresh
-// one (the failed transaction committed nothing, so retrying cannot store twice).
+// use and drops it when it breaks, or after inputs of more than 1 MiB (whose buffers libpq would
+// keep); a connection that broke while idle gets one retry on a fresh one (the failed
+// transaction committed nothing, so retrying cannot store twice).
 // Errors: store::Error; transient() means the caller should make the sender retry later.
 #pragma once
 
@@ -60,6 +61,7 @@ class Intake {
   std::uint64_t writes() const { return writes_.load(); }
 
  private:
+  static constexpr std::size_t large_input = 1024 * 1024;
   store::Store& connection();
   static void drop_connection();
 

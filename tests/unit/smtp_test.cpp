@@ -160,3 +160,17 @@ TEST_CASE("smtp: a long data line arrives in fragments") {
   CHECK(s.on_line(".", true).message_ready);
   CHECK(s.message() == ".abcdef.\r\n");
 }
+
+TEST_CASE("smtp: the admission hook defers a transaction with 450 and leaves the session usable") {
+  const auto c = config();
+  smtp::Session s(c);
+  bool open = false;
+  s.set_admission([&open] { return open; });
+  send(s, "EHLO a");
+  CHECK(code(send(s, "MAIL FROM:<a@b>")) == "450");
+  CHECK(code(send(s, "RCPT TO:<tls-reports@example.net>")) == "503");  // no transaction was opened
+  open = true;
+  CHECK(code(send(s, "MAIL FROM:<a@b>")) == "250");
+  CHECK(code(send(s, "RCPT TO:<tls-reports@example.net>")) == "250");
+  CHECK(code(send(s, "DATA")) == "354");
+}
