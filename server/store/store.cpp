@@ -549,6 +549,8 @@ bool Store::alive() {
 std::int64_t Store::compact() {
   return translate("compact rollups", [&] {
     pqxx::nontransaction tx(impl_->conn);
+    // Only today's and yesterday's quota counts are ever read again.
+    tx.exec("DELETE FROM rejected_quota WHERE day < (now() AT TIME ZONE 'UTC')::date - 1");
     return tx.exec("SELECT compact_session_counts()")[0][0].as<std::int64_t>();
   });
 }

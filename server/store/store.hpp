@@ -110,7 +110,8 @@ class Store {
   bool alive();
 
   // Moves the rollup rows appended since the last call into the compact rollups (see
-  // migrations/0002); returns how many moved. Safe to run from several processes at once.
+  // migrations/0002); returns how many moved. Safe to run from several processes at once. Also
+  // forgets rejected-input quota counts older than yesterday.
   std::int64_t compact();
 
   // The newest report's end per policy domain and organisation, those with the most reports
