@@ -5,21 +5,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "report/kebab.hpp"
 #include "report/limits.hpp"
 #include "report/quirk.hpp"
 #include "report/reason.hpp"
 
 namespace tlsrpt::report {
 namespace {
-
-template <std::size_t N>
-struct Kebab {
-  char text[N] = {};
-  constexpr explicit Kebab(const char (&ident)[N]) {
-    for (std::size_t i = 0; i < N; ++i) text[i] = ident[i] == '_' ? '-' : ident[i];
-  }
-  constexpr std::string_view view() const { return {text, N - 1}; }
-};
 
 #define TLSRPT_X(name, desc) inline constexpr Kebab reason_name_##name{#name};
 TLSRPT_REASONS(TLSRPT_X)
