@@ -16,7 +16,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTLSRPT_BUILD_TESTS
 
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmimetic0v5 libsimdjson14 libpqxx-6.4 libprometheus-cpp-core1.0 libtomlplusplus3 libssl3 zlib1g \
+      libmimetic0v5 libsimdjson14 libpqxx-6.4 libprometheus-cpp-core1.0 libtomlplusplus3 libssl3 zlib1g libunbound8 dns-root-data \
       ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/tlsrpt --create-home tlsrpt

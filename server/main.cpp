@@ -2,6 +2,7 @@
 // main only wires the subcommands together.
 #include <CLI/CLI.hpp>
 
+#include "cli/check_command.hpp"
 #include "cli/db_commands.hpp"
 #include "cli/parse_command.hpp"
 #include "cli/serve_command.hpp"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   tlsrpt::cli::add_parse_command(app, global, exit_code);
   tlsrpt::cli::add_db_commands(app, global, exit_code);
   tlsrpt::cli::add_serve_command(app, global, exit_code);
+  tlsrpt::cli::add_check_command(app, global, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

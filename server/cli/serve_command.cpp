@@ -15,6 +15,7 @@
 
 #include "api/api.hpp"
 #include "cli/database.hpp"
+#include "cli/setting_values.hpp"
 #include "http/server.hpp"
 #include "imap/poller.hpp"
 #include "intake/intake.hpp"
@@ -33,19 +34,6 @@ struct ServeOptions {
   std::vector<std::string> http_listen;
 };
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::string item;
-  for (char c : text + ",") {
-    if (c == ',' || c == ' ') {
-      if (!item.empty()) out.push_back(item);
-      item.clear();
-    } else {
-      item += c;
-    }
-  }
-  return out;
-}
 
 // Listen addresses from the command line (repeatable, each may be a list), else the setting;
 // an empty value turns the listener off.
@@ -57,15 +45,6 @@ std::vector<std::string> listen_list(const std::vector<std::string>& flags, cons
   return out;
 }
 
-std::size_t number(const std::string& key, const std::string& value, bool zero_allowed = false) {
-  try {
-    std::size_t used = 0;
-    const unsigned long long n = std::stoull(value, &used);
-    if (used == value.size() && (n > 0 || zero_allowed) && value[0] != '-') return static_cast<std::size_t>(n);
-  } catch (...) {
-  }
-  throw CLI::ValidationError(key, "'" + value + "' is not a " + (zero_allowed ? "number" : "positive number"));
-}
 
 smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOptions& o) {
   smtp_server::Settings out;
@@ -98,46 +77,8 @@ smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOption
   return out;
 }
 
-// A size in bytes: a number with an optional K, M or G suffix (powers of 1024); 0 allowed.
-std::size_t size_setting(const std::string& key, const std::string& value) {
-  std::string digits = value;
-  std::size_t unit = 1;
-  if (!digits.empty()) {
-    const char suffix = static_cast<char>(std::toupper(static_cast<unsigned char>(digits.back())));
-    if (suffix == 'K' || suffix == 'M' || suffix == 'G') {
-      unit = suffix == 'K' ? 1024 : suffix == 'M' ? 1024 * 1024 : std::size_t(1024) * 1024 * 1024;
-      digits.pop_back();
-    }
-  }
-  const std::size_t n = number(key, digits, true);
-  if (n > std::numeric_limits<std::size_t>::max() / unit)
-    throw CLI::ValidationError(key, "'" + value + "' is too large");
-  return n * unit;
-}
 
-// A list of secrets (tokens): comma-separated, spaces around items ignored; an empty item (",,",
-// a trailing comma, "" in a TOML list) is an error, not a silent omission.
-std::vector<std::string> secret_list(const std::string& key, const std::string& text) {
-  std::vector<std::string> out;
-  if (text.find_first_not_of(" ") == std::string::npos) return out;
-  std::size_t start = 0;
-  while (true) {
-    const auto comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (item.empty()) throw CLI::ValidationError(key, "the list has an empty entry (two commas, or one at an end)");
-    out.push_back(std::move(item));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
 
-bool boolean(const std::string& key, const std::string& value) {
-  if (value == "true" || value == "1" || value == "yes") return true;
-  if (value == "false" || value == "0" || value == "no") return false;
-  throw CLI::ValidationError(key, "'" + value + "' is neither true nor false");
-}
 
 http_server::Settings http_settings(const config::Settings& s, const ServeOptions& o) {
   http_server::Settings out;

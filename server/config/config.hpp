@@ -56,6 +56,15 @@ struct Settings {
   // Rejected inputs from network senders: bytes per UTC day whose bodies are kept.
   std::string quota_rejected_per_client = "64M";
   std::string quota_rejected_total = "1G";
+  // Posture checks (tlsrpt check).
+  std::string dns_server;  // HOST:PORT getting every query; empty: resolve from the root
+  std::string dns_trust_anchor_file = "/usr/share/dns/root.key";
+  std::string dns_timeout = "5";  // seconds per query
+  std::string checks_ca_file;     // extra trusted CAs (PEM)
+  std::string checks_smtp_port = "25";
+  std::string checks_https_port = "443";
+  std::string checks_timeout = "15";  // seconds per policy fetch and per MX probe
+  std::string checks_expiry_warning_days = "14";
   // Metrics label bounds.
   std::string metrics_domains;        // comma-separated: the only policy_domain label values
   std::string metrics_organizations;  // comma-separated: the only organization label values

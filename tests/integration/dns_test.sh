@@ -15,8 +15,9 @@ has() { if grep -qF -- "$2" <<<"$3"; then passed=$((passed + 1)); else failed=$(
 for tool in nsd ldns-keygen ldns-signzone; do
   command -v $tool >/dev/null || { echo "skipped: $tool is not installed (scripts/install-deps.sh test installs it)"; exit 77; }
 done
+source tests/integration/nsd.sh
 tmp=$(mktemp -d)
-nsd_pid= drop_pid=
+drop_pid=
 https_pid=
 trap '[ -n "$nsd_pid" ] && kill $nsd_pid 2>/dev/null; [ -n "$drop_pid" ] && kill $drop_pid 2>/dev/null; [ -n "$https_pid" ] && kill $https_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -61,38 +62,10 @@ cat >plain.net.zone <<ZONE
 @ NS ns.plain.net.
 @ TXT "unsigned"
 ZONE
-for zone in example.net bogus.net; do
-  ksk=$(ldns-keygen -a ECDSAP256SHA256 -k $zone) && zsk=$(ldns-keygen -a ECDSAP256SHA256 $zone) &&
-    ldns-signzone -f $zone.signed $zone.zone "$zsk" "$ksk" || { echo "FAIL signing $zone"; exit 1; }
-  cat "$ksk.ds" >>anchors.ds
-done
+for zone in example.net bogus.net; do sign_zone $zone $zone.zone || exit 1; done
 # A record changed after signing: its RRSIG no longer matches.
-sed -i 's/"genuine"/"forged"/' bogus.net.signed
-cat >nsd.conf <<CONF
-server:
-  ip-address: 127.0.0.1@$port
-  username: ""
-  chroot: ""
-  database: ""
-  zonesdir: "$tmp"
-  zonelistfile: "$tmp/zone.list"
-  xfrdfile: "$tmp/xfrd.state"
-  pidfile: "$tmp/nsd.pid"
-  logfile: "$tmp/nsd.log"
-  verbosity: 1
-zone:
-  name: example.net
-  zonefile: example.net.signed
-zone:
-  name: bogus.net
-  zonefile: bogus.net.signed
-zone:
-  name: plain.net
-  zonefile: plain.net.zone
-CONF
-nsd -d -c nsd.conf >nsd.out 2>&1 &
-nsd_pid=$!
-for _ in $(seq 50); do grep -q "nsd started" nsd.log 2>/dev/null && break; sleep 0.1; done
+sed -i 's/"genuine"/"forged"/' bogus.net.zone.signed
+nsd_start $port example.net=example.net.zone.signed bogus.net=bogus.net.zone.signed plain.net=plain.net.zone || exit 1
 
 out=$("$probe" "127.0.0.1:$port" anchors.ds 3000 \
   _mta-sts.example.net TXT _smtp._tls.example.net TXT example.net MX mx1.example.net A mx1.example.net AAAA \
@@ -128,18 +101,10 @@ has "silent server: timeout" 'silent.example.net TXT timeout insecure' "$(line s
 has "silent server: every query" 'other.example.net MX timeout insecure' "$(line other.example.net MX)"
 check "silent server: answered within the 1 s deadline (+ 1 s)" 1 "$([ "$elapsed" -lt 2000 ] && echo 1 || echo 0)"
 # The policy fetch. A test CA; one certificate for the five good names, one for another name.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=tlsrpt-test-ca \
-  -keyout ca.key -out ca.pem >/dev/null 2>&1
-leaf() {  # leaf NAME SAN...
-  local name=$1; shift
-  local san; san=$(printf 'DNS:%s,' "$@"); san=${san%,}
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" -keyout "$name.key" -out "$name.csr" >/dev/null 2>&1
-  openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out "$name.pem" \
-    -extfile <(printf 'subjectAltName=%s' "$san") >/dev/null 2>&1
-}
-leaf good mta-sts.good.example.net mta-sts.redirect.example.net mta-sts.notfound.example.net \
+test_ca
+leaf good 2 mta-sts.good.example.net mta-sts.redirect.example.net mta-sts.notfound.example.net \
   mta-sts.big.example.net mta-sts.ctype.example.net
-leaf other mta-sts.other.example.net
+leaf other 2 mta-sts.other.example.net
 https_port=$((port + 2))
 python3 - "$https_port" >https.log 2>&1 <<'PY' &
 import http.server, ssl, sys, threading

@@ -1,0 +1,12 @@
+// `tlsrpt check`: the posture checks of domains, once, without a database.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/parse_command.hpp"
+
+namespace tlsrpt::cli {
+
+void add_check_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
+
+}  // namespace tlsrpt::cli

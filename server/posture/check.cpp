@@ -1,0 +1,260 @@
+#include "posture/check.hpp"
+
+// g++ 12 reports Asio's coroutine frame operator delete as mismatched with its operator new in
+// these coroutines (a false positive of its inlining; the pair is Asio's own, sized and matched).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+
+#include "pipeline/output.hpp"
+
+namespace tlsrpt::posture {
+namespace {
+
+namespace asio = boost::asio;
+using policy::Finding;
+
+// The TXT texts at `name`, or nullopt when the lookup did not give a usable answer (a finding
+// says why: incomplete or bogus); no records is an empty list.
+asio::awaitable<std::optional<std::vector<std::string>>> txt(dns::Resolver& resolver, const std::string& name,
+                                                           Result& out) {
+  const dns::Answer a = co_await resolver.query(name, dns::Type::txt);
+  std::vector<std::string> texts;
+  switch (a.outcome) {
+    case dns::Outcome::answer:
+      for (const auto& r : a.rdata)
+        if (auto t = dns::txt_text(r)) texts.push_back(std::move(*t));
+      co_return texts;
+    case dns::Outcome::nodata:
+    case dns::Outcome::nxdomain: co_return texts;
+    case dns::Outcome::bogus: out.findings.push_back({Finding::dnssec_bogus, name, a.why}); co_return std::nullopt;
+    default:
+      out.findings.push_back({Finding::check_incomplete, name, "TXT lookup: " + std::string(dns::to_string(a.outcome)) +
+                                                                   (a.why.empty() ? "" : ": " + a.why)});
+      co_return std::nullopt;
+  }
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    out += digits[md[i] >> 4];
+    out += digits[md[i] & 15];
+  }
+  return out;
+}
+
+std::string str(std::string_view s) { return pipeline::json_literal_for_bytes(s); }
+
+template <class T, class F>
+std::string array(const std::vector<T>& items, F&& each) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + each(items[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+bool Result::incomplete() const {
+  return std::any_of(findings.begin(), findings.end(), [](const auto& f) { return f.finding == Finding::check_incomplete; });
+}
+
+bool Result::has_error() const {
+  return std::any_of(findings.begin(), findings.end(),
+                     [](const auto& f) { return policy::info(f.finding).severity == policy::Severity::error; });
+}
+
+asio::awaitable<Result> check_domain(dns::Resolver& resolver, std::string domain, CheckSettings settings) {
+  Result out;
+  out.domain = domain;
+  auto add = [&out](Finding f, std::string subject, std::string detail) {
+    out.findings.push_back({f, std::move(subject), std::move(detail)});
+  };
+
+  // MTA-STS: the record, then (only with a valid record, as senders do) the policy.
+  if (auto records = co_await txt(resolver, "_mta-sts." + domain, out)) {
+    const auto parsed = policy::parse_sts_records(*records);
+    if (const auto* p = std::get_if<policy::Problem>(&parsed)) {
+      add(p->finding, domain, p->detail);
+    } else {
+      out.sts_id = std::get<policy::StsRecord>(parsed).id;
+      const Fetched f = co_await fetch_policy(resolver, domain, settings.fetch);
+      for (const auto& fp : f.problems) add(fp.finding, "mta-sts." + domain, fp.detail);
+      if (f.body) {
+        out.policy_text = *f.body;
+        const auto pol = policy::parse_sts_policy(*f.body);
+        if (const auto* pp = std::get_if<policy::Problem>(&pol)) {
+          add(pp->finding, "mta-sts." + domain, pp->detail);
+        } else {
+          out.policy = std::get<policy::StsPolicy>(pol);
+          if (out.policy->mode == policy::Mode::testing) add(Finding::sts_mode_testing, domain, "mode: testing");
+          if (out.policy->mode == policy::Mode::none) add(Finding::sts_mode_none, domain, "mode: none");
+        }
+      }
+    }
+  }
+
+  // TLS-RPT: the record, and tlsrpt's own address in it, first.
+  if (auto records = co_await txt(resolver, "_smtp._tls." + domain, out)) {
+    const auto parsed = policy::parse_tlsrpt_records(*records);
+    if (const auto* p = std::get_if<policy::Problem>(&parsed)) {
+      add(p->finding, domain, p->detail);
+    } else {
+      out.rua = std::get<policy::TlsrptRecord>(parsed).rua;
+      if (!settings.expected_rua.empty()) {
+        const auto it = std::find_if(out.rua->begin(), out.rua->end(),
+                                     [&](const std::string& u) { return policy::rua_names(u, settings.expected_rua); });
+        if (it == out.rua->end())
+          add(Finding::tlsrpt_rua_missing, domain, "rua does not list mailto:" + settings.expected_rua);
+        else if (it != out.rua->begin())
+          add(Finding::tlsrpt_rua_not_first, domain,
+              "mailto:" + settings.expected_rua + " is rua number " + std::to_string(it - out.rua->begin() + 1));
+      }
+    }
+  }
+
+  // MX hosts, their addresses, TLSA records and STARTTLS.
+  const dns::Answer mx = co_await resolver.query(domain, dns::Type::mx);
+  out.mx_secure = mx.secure;
+  if (mx.outcome == dns::Outcome::answer) {
+    for (const auto& r : mx.rdata)
+      if (auto m = dns::mx(r); m && !m->host.empty()) out.mx.push_back({m->preference, m->host, {}, false, {}, {}});
+    std::sort(out.mx.begin(), out.mx.end(), [](const MxEntry& a, const MxEntry& b) {
+      return a.preference != b.preference ? a.preference < b.preference : a.host < b.host;
+    });
+    if (out.mx.size() > settings.max_mx) out.mx.resize(settings.max_mx);
+    if (out.mx.empty()) add(Finding::mx_missing, domain, "only a null MX (the domain takes no mail)");
+  } else if (mx.outcome == dns::Outcome::nodata || mx.outcome == dns::Outcome::nxdomain) {
+    add(Finding::mx_missing, domain, std::string("MX lookup: ") + std::string(dns::to_string(mx.outcome)));
+  } else if (mx.outcome == dns::Outcome::bogus) {
+    add(Finding::dnssec_bogus, domain, "MX: " + mx.why);
+  } else {
+    add(Finding::check_incomplete, domain, "MX lookup: " + std::string(dns::to_string(mx.outcome)) + " " + mx.why);
+  }
+  for (auto& m : out.mx) {
+    for (const dns::Type type : {dns::Type::a, dns::Type::aaaa}) {
+      const dns::Answer a = co_await resolver.query(m.host, type);
+      if (a.outcome == dns::Outcome::answer) {
+        for (const auto& r : a.rdata)
+          if (auto text = dns::address(r); text && m.addresses.size() < settings.max_addresses) m.addresses.push_back(*text);
+      } else if (a.outcome == dns::Outcome::bogus) {
+        add(Finding::dnssec_bogus, m.host, a.why);
+      } else if (a.outcome == dns::Outcome::timeout || a.outcome == dns::Outcome::error || a.outcome == dns::Outcome::servfail) {
+        add(Finding::check_incomplete, m.host, "address lookup: " + std::string(dns::to_string(a.outcome)));
+      }
+    }
+    // DANE counts only when the MX answer and the TLSA answer are both DNSSEC-secure (RFC 7672).
+    const dns::Answer t = co_await resolver.query("_25._tcp." + m.host, dns::Type::tlsa);
+    if (t.outcome == dns::Outcome::answer) {
+      for (const auto& r : t.rdata)
+        if (auto rec = dns::tlsa(r)) m.tlsa.push_back(std::move(*rec));
+      m.tlsa_secure = t.secure && out.mx_secure;
+      if (!m.tlsa_secure)
+        add(Finding::tlsa_not_secure, m.host,
+            std::string(t.secure ? "the MX answer" : "the TLSA answer") + " is not DNSSEC-secure, so senders ignore the TLSA records");
+    } else if (t.outcome == dns::Outcome::bogus) {
+      add(Finding::dnssec_bogus, "_25._tcp." + m.host, t.why);
+    } else if (t.outcome == dns::Outcome::timeout || t.outcome == dns::Outcome::error) {
+      add(Finding::check_incomplete, m.host, "TLSA lookup: " + std::string(dns::to_string(t.outcome)));
+    }
+    if (m.addresses.empty()) add(Finding::check_incomplete, m.host, "no address to probe");
+    for (const auto& address : m.addresses) {
+      Probe p = co_await probe_mx(m.host, address, m.tlsa_secure ? m.tlsa : std::vector<dns::Tlsa>{}, settings.probe);
+      for (const auto& problem : p.problems) add(problem.finding, m.host, problem.detail);
+      m.probes.push_back(std::move(p));
+    }
+  }
+
+  // The policy against the MX hosts.
+  if (out.policy && out.policy->mode != policy::Mode::none && !out.mx.empty()) {
+    for (const auto& m : out.mx)
+      if (std::none_of(out.policy->mx.begin(), out.policy->mx.end(), [&](const std::string& p) { return policy::mx_matches(p, m.host); }))
+        add(Finding::sts_mx_not_covered, m.host, "no mx pattern of the policy matches " + m.host);
+    for (const auto& pattern : out.policy->mx)
+      if (std::none_of(out.mx.begin(), out.mx.end(), [&](const MxEntry& m) { return policy::mx_matches(pattern, m.host); }))
+        add(Finding::sts_pattern_unused, domain, "mx: " + pattern + " matches no MX host");
+  }
+  co_return out;
+}
+
+std::string to_json(const Result& r) {
+  std::string out = "{\"domain\":" + str(r.domain) + ",\"findings\":" + array(r.findings, [](const FindingEntry& f) {
+    return "{\"finding\":" + str(policy::to_string(f.finding)) + ",\"severity\":" +
+           str(policy::to_string(policy::info(f.finding).severity)) + ",\"subject\":" + str(f.subject) +
+           ",\"detail\":" + str(f.detail) + "}";
+  });
+  out += ",\"complete\":" + std::string(r.incomplete() ? "false" : "true");
+  out += ",\"mta-sts\":";
+  if (r.sts_id) {
+    out += "{\"id\":" + str(*r.sts_id);
+    if (r.policy) {
+      out += ",\"mode\":" + str(policy::to_string(r.policy->mode)) + ",\"max_age\":" + std::to_string(r.policy->max_age) +
+             ",\"mx\":" + array(r.policy->mx, [](const std::string& s) { return str(s); });
+    } else {
+      out += ",\"mode\":null,\"max_age\":null,\"mx\":null";
+    }
+    out += ",\"text\":" + (r.policy_text ? str(*r.policy_text) : std::string("null")) +
+           ",\"sha256\":" + (r.policy_text ? str(sha256_hex(*r.policy_text)) : std::string("null")) + "}";
+  } else {
+    out += "null";
+  }
+  out += ",\"tlsrpt\":" + (r.rua ? "{\"rua\":" + array(*r.rua, [](const std::string& s) { return str(s); }) + "}" : std::string("null"));
+  out += ",\"mx_secure\":" + std::string(r.mx_secure ? "true" : "false");
+  out += ",\"mx\":" + array(r.mx, [](const MxEntry& m) {
+    std::string e = "{\"preference\":" + std::to_string(m.preference) + ",\"host\":" + str(m.host) +
+                    ",\"addresses\":" + array(m.addresses, [](const std::string& s) { return str(s); }) +
+                    ",\"tlsa\":{\"secure\":" + (m.tlsa_secure ? "true" : "false") + ",\"records\":" +
+                    array(m.tlsa, [](const dns::Tlsa& t) {
+                      static constexpr char digits[] = "0123456789abcdef";
+                      std::string data;
+                      for (unsigned char c : t.data) {
+                        data += digits[c >> 4];
+                        data += digits[c & 15];
+                      }
+                      return str(std::to_string(t.usage) + " " + std::to_string(t.selector) + " " +
+                                 std::to_string(t.matching) + " " + data);
+                    }) + "}";
+    e += ",\"probes\":" + array(m.probes, [](const Probe& p) {
+      std::string s = "{\"address\":" + str(p.address) + ",\"complete\":" + (p.complete ? "true" : "false") +
+                      ",\"starttls\":" + (p.starttls ? "true" : "false") +
+                      ",\"tls_version\":" + (p.tls_version.empty() ? std::string("null") : str(p.tls_version));
+      if (!p.sha256.empty()) {
+        s += ",\"certificate\":{\"not_after\":" +
+             (p.not_after ? str(report::format_datetime(*p.not_after)) : std::string("null")) +
+             ",\"names\":" + array(p.names, [](const std::string& n) { return str(n); }) + ",\"sha256\":" + str(p.sha256) +
+             ",\"trusted\":" + (p.trusted ? "true" : "false") + ",\"name_matches\":" + (p.name_matches ? "true" : "false") + "}";
+      } else {
+        s += ",\"certificate\":null";
+      }
+      s += ",\"tlsa_matched\":" + std::string(p.tlsa_match ? "true" : "false") + "}";
+      return s;
+    });
+    return e + "}";
+  });
+  return out + "}";
+}
+
+std::string to_text(const Result& r) {
+  std::size_t counts[3] = {0, 0, 0};
+  for (const auto& f : r.findings) ++counts[static_cast<int>(policy::info(f.finding).severity)];
+  std::string out = r.domain + ": " + (r.incomplete() ? "INCOMPLETE, " : "") + std::to_string(counts[0]) + " errors, " +
+                    std::to_string(counts[1]) + " warnings, " + std::to_string(counts[2]) + " notes";
+  if (r.policy) out += "; MTA-STS " + std::string(policy::to_string(r.policy->mode));
+  out += "; " + std::to_string(r.mx.size()) + " MX\n";
+  for (const auto& f : r.findings) {
+    char line[96];
+    std::snprintf(line, sizeof line, "  %-8s %-24s %s: ", std::string(policy::to_string(policy::info(f.finding).severity)).c_str(),
+                  std::string(policy::to_string(f.finding)).c_str(), f.subject.c_str());
+    out += line + f.detail + "\n";
+  }
+  return out;
+}
+
+}  // namespace tlsrpt::posture
