@@ -79,7 +79,10 @@ asio::awaitable<Result> check_domain(dns::Resolver& resolver, std::string domain
   };
 
   // MTA-STS: the record, then (only with a valid record, as senders do) the policy.
-  if (auto records = co_await txt(resolver, "_mta-sts." + domain, out)) {
+  // Arguments of co_await calls are named locals, not temporaries: g++ 12 mishandles temporaries
+  // (and conditional expressions) in a co_await's full expression.
+  const std::string sts_name = "_mta-sts." + domain, tlsrpt_name = "_smtp._tls." + domain;
+  if (auto records = co_await txt(resolver, sts_name, out)) {
     const auto parsed = policy::parse_sts_records(*records);
     if (const auto* p = std::get_if<policy::Problem>(&parsed)) {
       add(p->finding, domain, p->detail);
@@ -102,7 +105,7 @@ asio::awaitable<Result> check_domain(dns::Resolver& resolver, std::string domain
   }
 
   // TLS-RPT: the record, and tlsrpt's own address in it, first.
-  if (auto records = co_await txt(resolver, "_smtp._tls." + domain, out)) {
+  if (auto records = co_await txt(resolver, tlsrpt_name, out)) {
     const auto parsed = policy::parse_tlsrpt_records(*records);
     if (const auto* p = std::get_if<policy::Problem>(&parsed)) {
       add(p->finding, domain, p->detail);
@@ -151,7 +154,8 @@ asio::awaitable<Result> check_domain(dns::Resolver& resolver, std::string domain
       }
     }
     // DANE counts only when the MX answer and the TLSA answer are both DNSSEC-secure (RFC 7672).
-    const dns::Answer t = co_await resolver.query("_25._tcp." + m.host, dns::Type::tlsa);
+    const std::string tlsa_name = "_25._tcp." + m.host;
+    const dns::Answer t = co_await resolver.query(tlsa_name, dns::Type::tlsa);
     if (t.outcome == dns::Outcome::answer) {
       for (const auto& r : t.rdata)
         if (auto rec = dns::tlsa(r)) m.tlsa.push_back(std::move(*rec));
@@ -165,9 +169,19 @@ asio::awaitable<Result> check_domain(dns::Resolver& resolver, std::string domain
       add(Finding::check_incomplete, m.host, "TLSA lookup: " + std::string(dns::to_string(t.outcome)));
     }
     if (m.addresses.empty()) add(Finding::check_incomplete, m.host, "no address to probe");
+    std::vector<dns::Tlsa> usable;
+    if (m.tlsa_secure) usable = m.tlsa;
     for (const auto& address : m.addresses) {
-      Probe p = co_await probe_mx(m.host, address, m.tlsa_secure ? m.tlsa : std::vector<dns::Tlsa>{}, settings.probe);
-      for (const auto& problem : p.problems) add(problem.finding, m.host, problem.detail);
+      Probe p = co_await probe_mx(m.host, address, usable, settings.probe);
+      // DANE-EE (usage 3) authenticates the key alone, names and dates aside (RFC 7672 3.1.1):
+      // without an MTA-STS policy to satisfy too, those are not findings.
+      const bool dane_only = p.tlsa_match && !out.policy && std::all_of(usable.begin(), usable.end(), [](const dns::Tlsa& rec) {
+                               return rec.usage == 3;
+                             });
+      for (const auto& problem : p.problems)
+        if (!dane_only || (problem.finding != Finding::mx_cert_name_mismatch && problem.finding != Finding::mx_cert_untrusted &&
+                           problem.finding != Finding::mx_cert_expired && problem.finding != Finding::mx_cert_expiring))
+          add(problem.finding, m.host, problem.detail);
       m.probes.push_back(std::move(p));
     }
   }

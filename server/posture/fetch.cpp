@@ -79,8 +79,8 @@ asio::awaitable<Fetched> fetch_policy(dns::Resolver& resolver, std::string domai
     if (ec) continue;
     beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
     beast::get_lowest_layer(stream).expires_at(deadline);
-    auto [cec] = co_await beast::get_lowest_layer(stream).async_connect(asio::ip::tcp::endpoint(ip, settings.https_port),
-                                                                       tuple_awaitable);
+    const asio::ip::tcp::endpoint endpoint(ip, settings.https_port);
+    auto [cec] = co_await beast::get_lowest_layer(stream).async_connect(endpoint, tuple_awaitable);
     if (cec) {
       connect_detail += (connect_detail.empty() ? "" : "; ") + address + ": " +
                         (cec == beast::error::timeout ? std::string("timed out") : cec.message());

@@ -63,15 +63,15 @@ std::string hex(const unsigned char* p, std::size_t n) {
   return out;
 }
 
-// The chain's verification under WebPKI with the system's CAs and `ca_file`, at `when` (so that
-// an expired certificate is judged for its trust apart from its expiry).
-bool webpki_trusted(X509* leaf, STACK_OF(X509)* chain, const std::string& ca_file, std::time_t when) {
+// The chain's verification under WebPKI with the system's CAs and `ca_file`, with validity
+// dates left out (X509_V_FLAG_NO_CHECK_TIME): expiry is a finding of its own.
+bool webpki_trusted(X509* leaf, STACK_OF(X509)* chain, const std::string& ca_file) {
   std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
   X509_STORE_set_default_paths(store.get());
   if (!ca_file.empty()) X509_STORE_load_file(store.get(), ca_file.c_str());
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
   if (!X509_STORE_CTX_init(ctx.get(), store.get(), leaf, chain)) return false;
-  X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()), when);
+  X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx.get()), X509_V_FLAG_NO_CHECK_TIME);
   return X509_verify_cert(ctx.get()) == 1;
 }
 
@@ -119,7 +119,9 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
   const std::string ehlo = "EHLO " + settings.helo + "\r\n";
   auto [wec, wn] = co_await asio::async_write(socket, asio::buffer(ehlo), tuple_awaitable);
   (void)wn;
-  auto caps = wec ? std::nullopt : co_await read_reply(socket, buffer);
+  // (no co_await inside a conditional expression: g++ 12 miscompiles that)
+  std::optional<Reply> caps;
+  if (!wec) caps = co_await read_reply(socket, buffer);
   if (!caps || caps->code != 250) {
     problem(Finding::check_incomplete, where + ": EHLO refused or unanswered");
     co_return out;
@@ -131,9 +133,11 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
     problem(Finding::mx_no_starttls, where + ": STARTTLS is not offered");
     co_return out;
   }
-  auto [sec, sn] = co_await asio::async_write(socket, asio::buffer(std::string("STARTTLS\r\n")), tuple_awaitable);
+  static const std::string starttls = "STARTTLS\r\n", quit = "QUIT\r\n";
+  auto [sec, sn] = co_await asio::async_write(socket, asio::buffer(starttls), tuple_awaitable);
   (void)sn;
-  auto go = sec ? std::nullopt : co_await read_reply(socket, buffer);
+  std::optional<Reply> go;
+  if (!sec) go = co_await read_reply(socket, buffer);
   if (!go || go->code != 220) {
     out.complete = true;
     problem(Finding::mx_no_starttls, where + ": STARTTLS offered but refused");
@@ -154,6 +158,8 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
   SSL_set_tlsext_host_name(ssl, mx_host.c_str());
   int usable = 0;
   if (dane && SSL_dane_enable(ssl, mx_host.c_str()) > 0) {
+    // DANE-EE authenticates the key alone: no name checks (RFC 7672 3.1.1), as SMTP senders do.
+    SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
     for (const auto& t : tlsa)
       if ((t.usage == 2 || t.usage == 3) &&
           SSL_dane_tlsa_add(ssl, t.usage, t.selector, t.matching, reinterpret_cast<const unsigned char*>(t.data.data()),
@@ -207,10 +213,8 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
     problem(Finding::mx_cert_name_mismatch,
             where + ": the certificate names " + (names.empty() ? std::string("no DNS name") : names));
   }
-  // Trust under WebPKI, judged at a moment the certificate is valid, so expiry is not counted twice.
-  std::time_t judged = now;
-  if (out.not_after && *out.not_after <= now) judged = static_cast<std::time_t>(*out.not_after - 1);
-  out.trusted = webpki_trusted(leaf, SSL_get_peer_cert_chain(ssl), settings.ca_file, judged);
+  // Trust under WebPKI, dates aside, so that expiry is not counted twice.
+  out.trusted = webpki_trusted(leaf, SSL_get_peer_cert_chain(ssl), settings.ca_file);
   if (!out.trusted) problem(Finding::mx_cert_untrusted, where + ": the chain does not lead to a trusted CA");
   // DANE.
   if (dane && usable > 0) {
@@ -226,7 +230,7 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
     if (usable < 2) problem(Finding::tlsa_no_rollover, where + ": one TLSA record; publish the next key's before a rollover");
   }
   out.complete = true;
-  co_await asio::async_write(stream, asio::buffer(std::string("QUIT\r\n")), tuple_awaitable);
+  co_await asio::async_write(stream, asio::buffer(quit), tuple_awaitable);
   co_return out;
 }
 

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# `tlsrpt check` against a small world on loopback: nsd serving a DNSSEC-signed zone (signed now)
+# and an unsigned one, HTTPS policy hosts with a test CA, and MX hosts that are tlsrpt's own SMTP
+# listeners with STARTTLS certificates made for each case: good, expired, expiring, wrong name,
+# self-signed, none; TLSA matching and not. One domain per finding; every finding asserted; a
+# healthy domain has no error finding; a silent DNS server ends as "check incomplete" in time.
+# Usage: tests/e2e/check_test.sh path/to/tlsrpt
+set -u
+tlsrpt=$(realpath "$1")
+passed=0 failed=0
+check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; fi; }
+for tool in nsd ldns-keygen ldns-signzone; do
+  command -v $tool >/dev/null || { echo "skipped: $tool is not installed (scripts/install-deps.sh test installs it)"; exit 77; }
+done
+source tests/integration/pg.sh
+source tests/integration/nsd.sh
+tmp=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; [ -n "$nsd_pid" ] && kill $nsd_pid 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
+pg_start >/dev/null || exit 1
+cd "$tmp"
+dns_port=$((20000 + RANDOM % 20000)) smtp_port=$((dns_port + 1)) https_port=$((dns_port + 2))
+
+test_ca
+leaf mx-good 30 mx.good.example.net
+leaf mx-good2 30 mx2.good.example.net
+leaf mx-expired 0 mx.expired.example.net
+leaf mx-expiring 5 mx.expiring.example.net
+leaf mx-wrongname 30 mail.elsewhere.example.org
+leaf mx-dane 30 mx.dane.example.net
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=mx.selfsigned.example.net \
+  -addext subjectAltName=DNS:mx.selfsigned.example.net -keyout mx-selfsigned.key -out mx-selfsigned.pem >/dev/null 2>&1
+leaf policy 30 mta-sts.good.example.net mta-sts.testing.example.net mta-sts.uncovered.example.net \
+  mta-sts.dane.example.net
+sleep 1  # the 0-day certificate is now expired
+
+# MX hosts: name, address, certificate (none: no STARTTLS).
+mxs="good:127.0.2.1:mx-good good2:127.0.2.2:mx-good2 expired:127.0.2.3:mx-expired expiring:127.0.2.4:mx-expiring
+wrongname:127.0.2.5:mx-wrongname selfsigned:127.0.2.6:mx-selfsigned plain:127.0.2.7: dane:127.0.2.8:mx-dane"
+for m in $mxs; do
+  IFS=: read -r name addr cert <<<"$m"
+  env TLSRPT_DATABASE_URL="$PG_URL" TLSRPT_HTTP_LISTEN= TLSRPT_SMTP_RECIPIENTS=tls@example.net TLSRPT_SMTP_HOSTNAME="mx.$name" \
+    ${cert:+TLSRPT_SMTP_TLS_CERT=$PWD/$cert.pem TLSRPT_SMTP_TLS_KEY=$PWD/$cert.key} \
+    "$tlsrpt" serve --smtp-listen "$addr:$smtp_port" >"serve-$name.log" 2>&1 &
+  pids+=($!)
+done
+
+dane_hash=$(spki_sha256 mx-dane.pem)
+rua='"v=TLSRPTv1; rua=mailto:tls@example.net"'
+sts='"v=STSv1; id=2026120101"'
+cat >example.net.zone <<ZONE
+\$ORIGIN example.net.
+\$TTL 300
+@ SOA ns.example.net. admin.example.net. 1 3600 600 86400 300
+@ NS ns.example.net.
+ns A 127.0.0.1
+; good: everything right, two MX hosts under one pattern
+_mta-sts.good TXT $sts
+mta-sts.good A 127.0.1.1
+_smtp._tls.good TXT $rua
+good MX 10 mx.good.example.net.
+good MX 20 mx2.good.example.net.
+mx.good A 127.0.2.1
+mx2.good A 127.0.2.2
+; one finding each
+expired MX 10 mx.expired.example.net.
+mx.expired A 127.0.2.3
+_smtp._tls.expired TXT $rua
+expiring MX 10 mx.expiring.example.net.
+mx.expiring A 127.0.2.4
+_smtp._tls.expiring TXT $rua
+wrongname MX 10 mx.wrongname.example.net.
+mx.wrongname A 127.0.2.5
+_smtp._tls.wrongname TXT $rua
+selfsigned MX 10 mx.selfsigned.example.net.
+mx.selfsigned A 127.0.2.6
+_smtp._tls.selfsigned TXT $rua
+nostarttls MX 10 mx.nostarttls.example.net.
+mx.nostarttls A 127.0.2.7
+_smtp._tls.nostarttls TXT $rua
+testing MX 10 mx.good.example.net.
+_mta-sts.testing TXT $sts
+mta-sts.testing A 127.0.1.2
+_smtp._tls.testing TXT $rua
+uncovered MX 10 mx.good.example.net.
+_mta-sts.uncovered TXT $sts
+mta-sts.uncovered A 127.0.1.3
+_smtp._tls.uncovered TXT $rua
+notfirst MX 10 mx.good.example.net.
+_smtp._tls.notfirst TXT "v=TLSRPTv1; rua=mailto:other@example.org,mailto:tls@example.net"
+norua MX 10 mx.good.example.net.
+_smtp._tls.norua TXT "v=TLSRPTv1; rua=mailto:other@example.org"
+norecord MX 10 mx.good.example.net.
+twosts MX 10 mx.good.example.net.
+_mta-sts.twosts TXT "v=STSv1; id=a"
+_mta-sts.twosts TXT "v=STSv1; id=b"
+_smtp._tls.twosts TXT $rua
+nomx TXT "no mail here"
+_smtp._tls.nomx TXT $rua
+dane MX 10 mx.dane.example.net.
+mx.dane A 127.0.2.8
+_25._tcp.mx.dane TLSA 3 1 1 $dane_hash
+_25._tcp.mx.dane TLSA 3 1 1 $(printf '%064d' 0)
+_smtp._tls.dane TXT $rua
+danebad MX 10 mx.dane.example.net.
+_25._tcp.mx.danebad TLSA 3 1 1 $(printf '%064d' 0)
+_smtp._tls.danebad TXT $rua
+danebad MX 20 mx.danebad.example.net.
+mx.danebad A 127.0.2.8
+daneonly MX 10 mx.daneonly.example.net.
+mx.daneonly A 127.0.2.6
+_25._tcp.mx.daneonly TLSA 3 1 1 $(spki_sha256 mx-selfsigned.pem)
+_25._tcp.mx.daneonly TLSA 3 1 1 $(printf '%064d' 1)
+_smtp._tls.daneonly TXT $rua
+ZONE
+cat >plain.org.zone <<ZONE
+\$ORIGIN plain.org.
+\$TTL 300
+@ SOA ns.plain.org. admin.plain.org. 1 3600 600 86400 300
+@ NS ns.plain.org.
+@ MX 10 mx.plain.org.
+mx A 127.0.2.8
+_25._tcp.mx TLSA 3 1 1 $dane_hash
+_smtp._tls TXT $rua
+ZONE
+sign_zone example.net example.net.zone || exit 1
+nsd_start $dns_port example.net=example.net.zone.signed plain.org=plain.org.zone || exit 1
+
+python3 - "$https_port" >https.log 2>&1 <<'PY' &
+import http.server, ssl, sys, threading
+port = int(sys.argv[1])
+policies = {"127.0.1.1": "enforce\nmx: *.good.example.net", "127.0.1.2": "testing\nmx: mx.good.example.net",
+            "127.0.1.3": "enforce\nmx: mx.elsewhere.example.net"}
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("version: STSv1\nmode: " + policies[self.server.server_address[0]] + "\nmax_age: 86400\n").encode()
+        self.send_response(200); self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+for address in policies:
+    server = http.server.ThreadingHTTPServer((address, port), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain("policy.pem", "policy.key")
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+print("ready", flush=True)
+threading.Event().wait()
+PY
+pids+=($!)
+for _ in $(seq 50); do grep -q ready https.log && break; sleep 0.1; done
+for m in $mxs; do
+  IFS=: read -r name addr cert <<<"$m"
+  for _ in $(seq 100); do grep -q "listening on" "serve-$name.log" 2>/dev/null && break; sleep 0.1; done
+done
+
+export TLSRPT_DNS_SERVER="127.0.0.1:$dns_port" TLSRPT_DNS_TRUST_ANCHOR_FILE=$PWD/anchors.ds TLSRPT_CHECKS_CA_FILE=$PWD/ca.pem \
+  TLSRPT_CHECKS_SMTP_PORT=$smtp_port TLSRPT_CHECKS_HTTPS_PORT=$https_port TLSRPT_CHECKS_TIMEOUT=5 TLSRPT_DNS_TIMEOUT=3 \
+  TLSRPT_SMTP_RECIPIENTS=tls@example.net
+domains="good expired expiring wrongname selfsigned nostarttls testing uncovered notfirst norua norecord twosts nomx dane danebad
+  daneonly"
+"$tlsrpt" check --json $(for d in $domains; do echo $d.example.net; done) plain.org >check.json 2>check.err
+check_exit=$?
+# The findings of each domain, sorted: "finding@subject ...".
+findings() {
+  python3 -c "
+import json, sys
+for line in open('check.json'):
+    r = json.loads(line)
+    if r['domain'] == sys.argv[1]:
+        print(' '.join(sorted(f['finding'] + '@' + f['subject'] for f in r['findings'])))" "$1"
+}
+check "good: no finding" "" "$(findings good.example.net)"
+check "expired certificate" "mx-cert-expired@mx.expired.example.net sts-record-missing@expired.example.net" "$(findings expired.example.net)"
+check "expiring certificate" "mx-cert-expiring@mx.expiring.example.net sts-record-missing@expiring.example.net" "$(findings expiring.example.net)"
+check "wrong name" "mx-cert-name-mismatch@mx.wrongname.example.net sts-record-missing@wrongname.example.net" "$(findings wrongname.example.net)"
+check "self-signed" "mx-cert-untrusted@mx.selfsigned.example.net sts-record-missing@selfsigned.example.net" "$(findings selfsigned.example.net)"
+check "no STARTTLS" "mx-no-starttls@mx.nostarttls.example.net sts-record-missing@nostarttls.example.net" "$(findings nostarttls.example.net)"
+check "mode testing" "sts-mode-testing@testing.example.net" "$(findings testing.example.net)"
+check "an MX the policy does not cover, a pattern that matches none" \
+  "sts-mx-not-covered@mx.good.example.net sts-pattern-unused@uncovered.example.net" "$(findings uncovered.example.net)"
+check "own rua not first" "sts-record-missing@notfirst.example.net tlsrpt-rua-not-first@notfirst.example.net" "$(findings notfirst.example.net)"
+check "own rua missing" "sts-record-missing@norua.example.net tlsrpt-rua-missing@norua.example.net" "$(findings norua.example.net)"
+check "no TLS-RPT record" "sts-record-missing@norecord.example.net tlsrpt-record-missing@norecord.example.net" "$(findings norecord.example.net)"
+check "two STS records" "sts-record-multiple@twosts.example.net" "$(findings twosts.example.net)"
+check "no MX" "mx-missing@nomx.example.net sts-record-missing@nomx.example.net" "$(findings nomx.example.net)"
+check "DANE matching, with a second record for a rollover" "sts-record-missing@dane.example.net" "$(findings dane.example.net)"
+# mx.danebad and mx.plain.org present mx.dane's certificate: without DANE its name is wrong.
+check "DANE: no TLSA record matches" \
+  "mx-cert-name-mismatch@mx.danebad.example.net sts-record-missing@danebad.example.net tlsa-no-match@mx.danebad.example.net tlsa-no-rollover@mx.danebad.example.net" \
+  "$(findings danebad.example.net)"
+check "DANE-EE alone: a self-signed certificate for another name is fine" "sts-record-missing@daneonly.example.net" \
+  "$(findings daneonly.example.net)"
+check "TLSA in an unsigned zone is ignored" "mx-cert-name-mismatch@mx.plain.org sts-record-missing@plain.org tlsa-not-secure@mx.plain.org" \
+  "$(findings plain.org)"
+check "exit status: error findings" 1 "$check_exit"
+check "the good domain's policy in the JSON" "enforce *.good.example.net" \
+  "$(python3 -c "
+import json
+for l in open('check.json'):
+    r = json.loads(l)
+    if r['domain'] == 'good.example.net': print(r['mta-sts']['mode'], *r['mta-sts']['mx'])")"
+check "the good MX's certificate in the JSON" "True True" \
+  "$(python3 -c "
+import json
+for l in open('check.json'):
+    r = json.loads(l)
+    if r['domain'] == 'good.example.net': c = r['mx'][0]['probes'][0]['certificate']; print(c['trusted'], c['name_matches'])")"
+"$tlsrpt" check good.example.net >good.txt 2>&1
+check "a healthy domain: exit 0" 0 $?
+check "readable output" "good.example.net: 0 errors, 0 warnings, 0 notes; MTA-STS enforce; 2 MX" "$(head -1 good.txt)"
+
+# A DNS server that never answers: incomplete (exit 3), within the deadline.
+python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', $((dns_port + 3))))
+while True: s.recv(4096)" &
+pids+=($!)
+sleep 0.3
+start=$(date +%s)
+TLSRPT_DNS_SERVER="127.0.0.1:$((dns_port + 3))" TLSRPT_DNS_TIMEOUT=1 "$tlsrpt" check --json good.example.net >silent.json 2>&1
+check "silent DNS: exit 3" 3 $?
+check "silent DNS: never all clear" "false" "$(python3 -c "import json; print(str(json.load(open('silent.json'))['complete']).lower())")"
+elapsed=$(($(date +%s) - start))
+check "silent DNS: done within 10 s" 1 "$([ $elapsed -le 10 ] && echo 1 || echo 0)"
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
