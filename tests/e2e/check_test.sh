@@ -153,7 +153,7 @@ for m in $mxs; do
 done
 
 export TLSRPT_DNS_SERVER="127.0.0.1:$dns_port" TLSRPT_DNS_TRUST_ANCHOR_FILE=$PWD/anchors.ds TLSRPT_CHECKS_CA_FILE=$PWD/ca.pem \
-  TLSRPT_CHECKS_SMTP_PORT=$smtp_port TLSRPT_CHECKS_HTTPS_PORT=$https_port TLSRPT_CHECKS_TIMEOUT=5 TLSRPT_DNS_TIMEOUT=3 \
+  TLSRPT_CHECKS_SMTP_PORT=$smtp_port TLSRPT_CHECKS_HTTPS_PORT=$https_port TLSRPT_CHECKS_TIMEOUT=10 TLSRPT_DNS_TIMEOUT=10 \
   TLSRPT_SMTP_RECIPIENTS=tls@example.net
 domains="good expired expiring wrongname selfsigned nostarttls testing uncovered notfirst norua norecord twosts nomx dane danebad
   daneonly"
@@ -204,6 +204,11 @@ import json
 for l in open('check.json'):
     r = json.loads(l)
     if r['domain'] == 'good.example.net': c = r['mx'][0]['probes'][0]['certificate']; print(c['trusted'], c['name_matches'])")"
+"$tlsrpt" check expiring.example.net >expiring.txt 2>&1
+check "readable output, as the README shows it" "expiring.example.net: 0 errors, 2 warnings, 0 notes; 1 MX
+  warning  sts-record-missing       expiring.example.net: no TXT record starts with v=STSv1
+  warning  mx-cert-expiring         mx.expiring.example.net: mx.expiring.example.net (127.0.2.4): expires in 4 days" \
+  "$(cat expiring.txt)"
 "$tlsrpt" check good.example.net >good.txt 2>&1
 check "a healthy domain: exit 0" 0 $?
 check "readable output" "good.example.net: 0 errors, 0 warnings, 0 notes; MTA-STS enforce; 2 MX" "$(head -1 good.txt)"

@@ -77,7 +77,8 @@ grafana_url = PG_URL.replace("user=" + PG_URL.split("user=")[1].split()[0], "use
 http_port, smtp_port, prom_port, am_port = free_port(), free_port(), free_port(), free_port()
 tlsrpt = subprocess.Popen([TLSRPT, "serve", "--database-url", PG_URL, "--http-listen", f"127.0.0.1:{http_port}",
                            "--smtp-listen", f"127.0.0.1:{smtp_port}", "--smtp-recipients", "tls@localhost",
-                           "--data-dir", str(TMP)], stdout=open(TMP / "tlsrpt.log", "w"), stderr=subprocess.STDOUT)
+                           "--data-dir", str(TMP)], stdout=open(TMP / "tlsrpt.log", "w"), stderr=subprocess.STDOUT,
+                          env=dict(os.environ, TLSRPT_SMTP_MESSAGE_BURST="100000"))  # the corpus comes from one address
 wait_port(http_port, "tlsrpt", TMP / "tlsrpt.log")
 alertmanager = subprocess.Popen(["prometheus-alertmanager", f"--config.file={D / 'alertmanager/alertmanager.yml'}",
                                  f"--storage.path={TMP / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
