@@ -206,7 +206,9 @@ def smtp_write_stall(binary, strict):
     srv.stop()
     if strict:
         check("smtp stall: the stuck sessions hold every slot of the address", ["421"], full)
-        check("smtp stall: a slot is free again within command_timeout (5 s) + 2 s", True, freed is not None and freed <= 7)
+        # Measured from the end of the flood; the server's writes stall only once it has answered
+        # what it had already read (seconds more under a sanitizer), so the bound is 2 x the timeout.
+        check("smtp stall: a slot is free again within 2 x command_timeout (5 s)", True, freed is not None and freed <= 10)
         check("smtp stall: every stuck session closed and counted", True, timeouts >= 10)
     return {"noop_mib_sent": round(sent / MiB, 1), "slots_full": full, "slot_freed_after_s": freed,
             "timeouts_counted": timeouts}
