@@ -43,7 +43,7 @@ echo "loaded $(psql -qAt "$PG_URL" -c "SELECT (SELECT count(*) FROM reports) || 
 
 # Two servers on the same database: the default answer cache (http.cache_seconds = 10) and none.
 start() {  # start NAME CACHE_SECONDS -> sets port_NAME
-  local p=$((20000 + RANDOM % 20000))
+  local p=$((20000 + RANDOM % 12000))
   TLSRPT_DATABASE_URL="$PG_URL" TLSRPT_HTTP_CACHE_SECONDS=$2 "$tlsrpt" serve --smtp-listen "" --http-listen "127.0.0.1:$p" >"$tmp/serve-$1.log" 2>&1 &
   servers+=($!)
   for _ in $(seq 50); do curl -fs "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.2; done

@@ -15,7 +15,7 @@ tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
 pg_start
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 limit=$((1024 * 1024))
 TLSRPT_SMTP_MAX_SESSIONS=250 TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT=250 TLSRPT_SMTP_MESSAGE_BURST=100000000 \
   "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net \

@@ -19,7 +19,7 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; [ -n "$nsd_pid" ] && kill $nsd_pid 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
 pg_start >/dev/null || exit 1
 cd "$tmp"
-dns_port=$((20000 + RANDOM % 20000)) smtp_port=$((dns_port + 1)) https_port=$((dns_port + 2))
+dns_port=$((20000 + RANDOM % 12000)) smtp_port=$((dns_port + 1)) https_port=$((dns_port + 2))
 
 test_ca
 leaf mx-good 30 mx.good.example.net

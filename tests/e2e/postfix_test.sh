@@ -22,7 +22,7 @@ cleanup() {
 trap cleanup EXIT
 pg_start || exit 1
 
-port=$((20000 + RANDOM % 20000)) relay_port=$((port + 1))
+port=$((20000 + RANDOM % 12000)) relay_port=$((port + 1))
 "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net >"$tmp/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 50); do grep -q listening "$tmp/serve.log" && break; sleep 0.1; done

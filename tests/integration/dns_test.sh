@@ -21,7 +21,7 @@ drop_pid=
 https_pid=
 trap '[ -n "$nsd_pid" ] && kill $nsd_pid 2>/dev/null; [ -n "$drop_pid" ] && kill $drop_pid 2>/dev/null; [ -n "$https_pid" ] && kill $https_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 cd "$tmp"
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 
 cat >example.net.zone <<ZONE
 \$ORIGIN example.net.
@@ -67,7 +67,7 @@ for zone in example.net bogus.net; do sign_zone $zone $zone.zone || exit 1; done
 sed -i 's/"genuine"/"forged"/' bogus.net.zone.signed
 nsd_start $port example.net=example.net.zone.signed bogus.net=bogus.net.zone.signed plain.net=plain.net.zone || exit 1
 
-out=$("$probe" "127.0.0.1:$port" anchors.ds 3000 \
+out=$("$probe" "127.0.0.1:$port" anchors.ds 10000 \
   _mta-sts.example.net TXT _smtp._tls.example.net TXT example.net MX mx1.example.net A mx1.example.net AAAA \
   _25._tcp.mx1.example.net TLSA alias.example.net A missing.example.net TXT mx1.example.net TXT \
   bogus.net TXT plain.net TXT)
@@ -133,7 +133,7 @@ threading.Event().wait()
 PY
 https_pid=$!
 for _ in $(seq 50); do grep -q ready https.log && break; sleep 0.1; done
-out=$("$fetch" "127.0.0.1:$port" anchors.ds ca.pem "$https_port" 3000 good.example.net redirect.example.net \
+out=$("$fetch" "127.0.0.1:$port" anchors.ds ca.pem "$https_port" 10000 good.example.net redirect.example.net \
   notfound.example.net big.example.net ctype.example.net wrongname.example.net closed.example.net nodns.example.net \
   alias.example.net)
 fetched() { grep "^$1 " <<<"$out"; }
