@@ -96,6 +96,11 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::uintptr_t, Pending> pending;  // by our own sequence number (libunbound's mydata)
   std::uintptr_t next = 1;
   bool waiting = false;
+  // Asio's epoll reactor is edge-triggered and an async_wait never checks the descriptor first:
+  // a result written to libunbound's pipe between ub_process() and the next async_wait would
+  // wake nobody. While queries are pending, a short tick looks anyway (ub_poll).
+  std::unique_ptr<asio::steady_timer> tick;
+  bool ticking = false;
 
   Impl(asio::io_context& io_, Settings s) : io(io_), settings(std::move(s)) {
     ctx = ub_ctx_create();
@@ -174,13 +179,28 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void wait_readable() {
+    start_tick();
     if (waiting || !fd) return;
     waiting = true;
     fd->async_wait(asio::posix::stream_descriptor::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
       self->waiting = false;
-      if (ec) return;
-      ub_process(self->ctx);
+      if (ec && ec != asio::error::operation_aborted) return;
+      if (!ec) ub_process(self->ctx);
+      // (a wait cancelled while a new query was being started must be armed again)
       if (!self->pending.empty()) self->wait_readable();
+    });
+  }
+
+  void start_tick() {
+    if (ticking || pending.empty()) return;
+    ticking = true;
+    if (!tick) tick = std::make_unique<asio::steady_timer>(io);
+    tick->expires_after(std::chrono::milliseconds(20));
+    tick->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      self->ticking = false;
+      if (ec) return;
+      if (ub_poll(self->ctx)) ub_process(self->ctx);
+      self->start_tick();
     });
   }
 
@@ -223,6 +243,7 @@ Resolver::~Resolver() {
   for (auto& [seq, p] : impl_->pending) p.timer->cancel();
   impl_->pending.clear();
   if (impl_->fd) impl_->fd->cancel();
+  if (impl_->tick) impl_->tick->cancel();
 }
 
 void Resolver::resolve(std::string name, Type type, std::function<void(Answer)> done) {

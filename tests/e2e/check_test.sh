@@ -228,5 +228,12 @@ check "silent DNS: exit 3" 3 $?
 check "silent DNS: never all clear" "false" "$(python3 -c "import json; print(str(json.load(open('silent.json'))['complete']).lower())")"
 elapsed=$(($(date +%s) - start))
 check "silent DNS: done within 10 s" 1 "$([ $elapsed -le 10 ] && echo 1 || echo 0)"
+if [ "$failed" -gt 0 ]; then  # say why: every finding with its detail
+  python3 -c "
+import json
+for line in open('check.json'):
+    r = json.loads(line)
+    for f in r['findings']: print(r['domain'], f['finding'], f['subject'], f['detail'])"
+fi
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
