@@ -21,7 +21,7 @@ TLSRPT_SMTP_TLS_CERT="$tmp/cert.pem" TLSRPT_SMTP_TLS_KEY="$tmp/key.pem" \
   "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-listen "[::1]:$port" \
   --smtp-recipients "tls@example.net,@reports.example.org" --limit message_size=100K >"$tmp/serve.log" 2>&1 &
 serve_pid=$!
-for _ in $(seq 50); do grep -q "listening on \[::1\]" "$tmp/serve.log" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "listening on \[::1\]" "$tmp/serve.log" && break; sleep 0.1; done  # up to 30 s: a sanitizer build under load starts slowly
 check "serve started" 1 "$(grep -c "listening on 127.0.0.1:$port" "$tmp/serve.log")"
 
 # 1. swaks delivers every report email byte for byte, alternating plain and STARTTLS, IPv4 and IPv6.
