@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "unpack/unpack.hpp"
+
 namespace tlsrpt::policy {
 namespace {
 
@@ -86,12 +88,6 @@ bool host_name(std::string_view s) {
 std::string normal_host(std::string_view s) {
   if (!s.empty() && s.back() == '.') s.remove_suffix(1);
   return lower(s);
-}
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 }  // namespace
@@ -224,8 +220,8 @@ bool rua_names(std::string_view uri, std::string_view address) {
   uri = uri.substr(0, uri.find('?'));  // RFC 6068 header fields
   std::string decoded;
   for (std::size_t i = 0; i < uri.size(); ++i) {
-    if (uri[i] == '%' && i + 2 < uri.size() && hex(uri[i + 1]) >= 0 && hex(uri[i + 2]) >= 0) {
-      decoded += static_cast<char>(hex(uri[i + 1]) * 16 + hex(uri[i + 2]));
+    if (uri[i] == '%' && i + 2 < uri.size() && unpack::hex_value(uri[i + 1]) >= 0 && unpack::hex_value(uri[i + 2]) >= 0) {
+      decoded += static_cast<char>(unpack::hex_value(uri[i + 1]) * 16 + unpack::hex_value(uri[i + 2]));
       i += 2;
     } else {
       decoded += uri[i];

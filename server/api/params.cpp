@@ -4,6 +4,7 @@
 #include <set>
 
 #include "json/reader.hpp"
+#include "unpack/unpack.hpp"
 #include "pipeline/output.hpp"
 
 namespace tlsrpt::api {
@@ -11,13 +12,6 @@ namespace tlsrpt::api {
 std::string json_string(std::string_view text) { return pipeline::json_literal_for_bytes(text); }
 
 namespace {
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Decodes %XX (and '+' as a space in a query); the result must be UTF-8 without control
 // characters, since every value is compared with text in PostgreSQL (which refuses NUL and
@@ -28,8 +22,8 @@ std::string percent_decode(std::string_view s, std::string_view what, bool plus_
     if (s[i] == '+' && plus_is_space) {
       out += ' ';
     } else if (s[i] == '%') {
-      const int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
-      const int lo = i + 2 < s.size() ? hex_digit(s[i + 2]) : -1;
+      const int hi = i + 2 < s.size() ? unpack::hex_value(s[i + 1]) : -1;
+      const int lo = i + 2 < s.size() ? unpack::hex_value(s[i + 2]) : -1;
       if (hi < 0 || lo < 0) throw BadRequest{"bad percent-encoding in " + std::string(what)};
       out += static_cast<char>(hi * 16 + lo);
       i += 2;

@@ -1,8 +1,5 @@
 #include "posture/check.hpp"
 
-// g++ 12 reports Asio's coroutine frame operator delete as mismatched with its operator new in
-// these coroutines (a false positive of its inlining; the pair is Asio's own, sized and matched).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 #include <openssl/evp.h>
 
@@ -175,7 +172,7 @@ asio::awaitable<Result> check_domain(dns::Resolver& resolver, std::string domain
       Probe p = co_await probe_mx(m.host, address, usable, settings.probe);
       // DANE-EE (usage 3) authenticates the key alone, names and dates aside (RFC 7672 3.1.1):
       // without an MTA-STS policy to satisfy too, those are not findings.
-      const bool dane_only = p.tlsa_match && !out.policy && std::all_of(usable.begin(), usable.end(), [](const dns::Tlsa& rec) {
+      const bool dane_only = p.tlsa_matched && !out.policy && std::all_of(usable.begin(), usable.end(), [](const dns::Tlsa& rec) {
                                return rec.usage == 3;
                              });
       for (const auto& problem : p.problems)
@@ -247,7 +244,7 @@ std::string to_json(const Result& r) {
       } else {
         s += ",\"certificate\":null";
       }
-      s += ",\"tlsa_matched\":" + std::string(p.tlsa_match ? "true" : "false") + "}";
+      s += ",\"tlsa_matched\":" + std::string(p.tlsa_matched ? "true" : "false") + "}";
       return s;
     });
     return e + "}";

@@ -1,8 +1,5 @@
 #include "posture/fetch.hpp"
 
-// g++ 12 reports Asio's coroutine frame operator delete as mismatched with its operator new in
-// this coroutine (a false positive of its inlining; the pair is Asio's own, sized and matched).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>

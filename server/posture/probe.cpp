@@ -1,8 +1,5 @@
 #include "posture/probe.hpp"
 
-// g++ 12 reports Asio's coroutine frame operator delete as mismatched with its operator new in
-// this coroutine (a false positive of its inlining; the pair is Asio's own, sized and matched).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -220,13 +217,9 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
   if (dane && usable > 0) {
     X509* mcert = nullptr;
     EVP_PKEY* mspki = nullptr;
-    const int depth = SSL_get0_dane_authority(ssl, &mcert, &mspki);
-    if (depth >= 0) {
-      // Which record: the first usable one whose data the matched certificate or key gives.
-      out.tlsa_match = 0;
-    } else {
+    out.tlsa_matched = SSL_get0_dane_authority(ssl, &mcert, &mspki) >= 0;
+    if (!out.tlsa_matched)
       problem(Finding::tlsa_no_match, where + ": none of " + std::to_string(usable) + " TLSA records matches");
-    }
     if (usable < 2) problem(Finding::tlsa_no_rollover, where + ": one TLSA record; publish the next key's before a rollover");
   }
   out.complete = true;

@@ -40,7 +40,7 @@ struct Probe {
   std::string sha256;                     // of the leaf certificate (DER), hex
   bool trusted = false;                   // chain valid under WebPKI (expiry aside)
   bool name_matches = false;
-  std::optional<int> tlsa_match;          // index in the TLSA list of the record that matched
+  bool tlsa_matched = false;              // a usable TLSA record authenticated the server
   std::vector<policy::Problem> problems;
 };
 
