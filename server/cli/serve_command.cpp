@@ -97,9 +97,11 @@ http_server::Settings http_settings(const config::Settings& s, const ServeOption
                                                          std::to_string(out.body_limit) + " bytes), the largest body");
   out.read_timeout = std::chrono::seconds(number("http.request_timeout", s.http_request_timeout));
   out.idle_timeout = std::chrono::seconds(number("http.idle_timeout", s.http_idle_timeout));
-  out.trusted_proxies = split_list(s.http_trusted_proxies);
-  for (const auto& t : out.trusted_proxies)
-    if (!net::parse_cidr(t)) throw CLI::ValidationError("http.trusted_proxies", "'" + t + "' is not an address or address/prefix");
+  for (const auto& t : split_list(s.http_trusted_proxies)) {
+    const auto block = net::parse_cidr(t);
+    if (!block) throw CLI::ValidationError("http.trusted_proxies", "'" + t + "' is not an address or address/prefix");
+    out.trusted_proxies.push_back(*block);
+  }
   return out;
 }
 

@@ -101,7 +101,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::thread_pool workers;
   std::size_t connections = 0;
   std::map<std::string, std::size_t> per_client;  // open connections by net::client_key
-  std::vector<net::Cidr> trusted;
   std::size_t buffered = 0;  // bytes held against settings.buffer_memory (I/O thread only)
   Stats stats;
   bool stopping = false;
@@ -116,11 +115,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       tls_context->use_certificate_chain_file(settings.tls_cert);
       tls_context->use_private_key_file(settings.tls_key, asio::ssl::context::pem);
     }
-    for (const auto& t : settings.trusted_proxies) {
-      const auto c = net::parse_cidr(t);
-      if (!c) throw std::runtime_error("http.trusted_proxies: '" + t + "' is not an address or address/prefix");
-      trusted.push_back(*c);
-    }
     acceptors = net::listen_all(io, settings.listen);
   }
 
@@ -128,7 +122,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   bool is_trusted(const std::string& peer) const {
     const auto a = net::parse_address(peer);
-    return a && net::contains(trusted, *a);
+    return a && net::contains(settings.trusted_proxies, *a);
   }
 
   void start() {
@@ -232,10 +226,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   // The request's client: the TCP peer, or behind a trusted proxy the address X-Forwarded-For
   // names (see net::forwarded_client).
   void identify(Request& req, const http::request_parser<http::string_body>& parser) const {
-    if (trusted.empty() || !is_trusted(req.peer)) return;
+    if (settings.trusted_proxies.empty() || !is_trusted(req.peer)) return;
     const std::string header = forwarded_for(parser);
     if (header.empty()) return;
-    const auto client = net::forwarded_client(header, trusted);
+    const auto client = net::forwarded_client(header, settings.trusted_proxies);
     if (!client) return;  // a proxy that sends garbage is the client itself
     req.proxy = req.peer;
     req.client = net::client_key(*client);

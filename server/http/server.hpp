@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "net/client.hpp"
+
 namespace boost::asio {
 class io_context;
 }
@@ -36,7 +38,7 @@ struct Settings {
   std::chrono::seconds read_timeout{30};  // to receive one whole request, and to send one answer
   std::chrono::seconds idle_timeout{15};  // between requests on a kept-alive connection
   unsigned worker_threads = 8;
-  std::vector<std::string> trusted_proxies;  // addresses or CIDR blocks whose X-Forwarded-For is believed
+  std::vector<net::Cidr> trusted_proxies;  // blocks whose X-Forwarded-For is believed
 };
 
 // Counters for the metrics exporter (read at any time from any thread).

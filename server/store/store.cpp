@@ -326,12 +326,12 @@ struct Store::Impl {
 
   StoreResult store_in(pqxx::transaction_base& tx, const RawMessage& raw, const pipeline::Result& result) {
     const std::string sha = sha256_hex(raw.bytes);
-    const std::string body = bytea_literal(raw.bytes);
     if (result.reports.size() == 1) {  // the common case: one statement
       const pipeline::Parsed& parsed = result.reports.front();
       const pqxx::row row = tx.exec_prepared1("raw_and_report_insert", raw.transport,
                                               pqxx::prepare::make_dynamic_params(report_args(parsed)), raw.source_json,
-                                              sha, static_cast<std::int64_t>(raw.bytes.size()), body, opt(raw.client));
+                                              sha, static_cast<std::int64_t>(raw.bytes.size()), bytea_literal(raw.bytes),
+                                              opt(raw.client));
       StoreResult out;
       out.raw_id = row[0].as<std::int64_t>();
       out.fresh.push_back(!row[1].is_null());
@@ -354,7 +354,7 @@ struct Store::Impl {
       const std::optional<std::string> head =
           out.body_dropped ? std::optional<std::string>(bytea_literal(header_section(raw.bytes))) : none;
       out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
-                                    out.body_dropped ? none : std::optional<std::string>(body), "rejected",
+                                    out.body_dropped ? none : std::optional<std::string>(bytea_literal(raw.bytes)), "rejected",
                                     std::string(report::to_string(rej.reason)), rej.detail, 0, opt(raw.client), head,
                                     out.body_dropped ? std::optional<std::string>("quota") : none)[0][0]
                        .as<std::int64_t>();
@@ -362,7 +362,7 @@ struct Store::Impl {
       return out;
     }
     out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
-                                  body, "stored", none, none, static_cast<int>(result.reports.size()), opt(raw.client),
+                                  bytea_literal(raw.bytes), "stored", none, none, static_cast<int>(result.reports.size()), opt(raw.client),
                                   none, none)[0][0]
                      .as<std::int64_t>();
     record_reports(tx, out, result);
