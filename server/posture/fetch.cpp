@@ -1,5 +1,7 @@
 #include "posture/fetch.hpp"
 
+#include "posture/trust.hpp"
+
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -59,12 +61,9 @@ asio::awaitable<Fetched> fetch_policy(dns::Resolver& resolver, std::string domai
   asio::ssl::context tls(asio::ssl::context::tls_client);
   tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-  tls.set_default_verify_paths();
-  if (!settings.ca_file.empty()) {
-    boost::system::error_code ec;
-    tls.load_verify_file(settings.ca_file, ec);
-    if (ec) co_return fail(Finding::check_incomplete, "checks.ca_file " + settings.ca_file + ": " + ec.message());
-  }
+  X509_STORE* store = webpki_store(settings.ca_file);
+  if (!store) co_return fail(Finding::check_incomplete, "checks.ca_file " + settings.ca_file + " cannot be read");
+  SSL_CTX_set1_cert_store(tls.native_handle(), store);
   tls.set_verify_mode(asio::ssl::verify_peer);
 
   const auto deadline = std::chrono::steady_clock::now() + settings.timeout;

@@ -1,5 +1,7 @@
 #include "posture/probe.hpp"
 
+#include "posture/trust.hpp"
+
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -63,11 +65,10 @@ std::string hex(const unsigned char* p, std::size_t n) {
 // The chain's verification under WebPKI with the system's CAs and `ca_file`, with validity
 // dates left out (X509_V_FLAG_NO_CHECK_TIME): expiry is a finding of its own.
 bool webpki_trusted(X509* leaf, STACK_OF(X509)* chain, const std::string& ca_file) {
-  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
-  X509_STORE_set_default_paths(store.get());
-  if (!ca_file.empty()) X509_STORE_load_file(store.get(), ca_file.c_str());
+  X509_STORE* store = webpki_store(ca_file);
+  if (!store) return false;
   std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> ctx(X509_STORE_CTX_new(), X509_STORE_CTX_free);
-  if (!X509_STORE_CTX_init(ctx.get(), store.get(), leaf, chain)) return false;
+  if (!X509_STORE_CTX_init(ctx.get(), store, leaf, chain)) return false;
   X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx.get()), X509_V_FLAG_NO_CHECK_TIME);
   return X509_verify_cert(ctx.get()) == 1;
 }
