@@ -7,11 +7,29 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh test
 jobs=$(nproc)
 
+# Runs the suite in build folder $1; when tests fail, prints the end of each failing test's output
+# once more after ctest's summary, so that the last lines of a CI log say why.
+run_suite() {
+  local dir=$1; shift
+  if env "$@" ctest --test-dir "$dir" --output-on-failure -j "$jobs"; then return 0; fi
+  echo "== the failing tests again: their FAIL lines, then the end of their output"
+  local name out
+  while IFS=: read -r _ name; do
+    out=$(awk -v t="$name" '$0 ~ "^[0-9]+/[0-9]+ Test: " && $3 == t { on = 1; next }
+      on && /^<end of output>/ { exit } on' "$dir/Testing/Temporary/LastTest.log")
+    echo "-- $name"
+    grep -m 20 'FAIL' <<<"$out"
+    echo "-- $name (last 15 lines)"
+    tail -n 15 <<<"$out"
+  done <"$dir/Testing/Temporary/LastTestsFailed.log"
+  return 1
+}
+
 echo "== build (warnings are errors)"
 cmake -S . -B build -G Ninja -DTLSRPT_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"
 echo "== test suite"
-ctest --test-dir build --output-on-failure -j "$jobs"
+run_suite build
 
 if [ "${TLSRPT_TEST_SANITIZERS:-1}" != 0 ]; then
   echo "== build with ASan + UBSan"
@@ -21,7 +39,7 @@ if [ "${TLSRPT_TEST_SANITIZERS:-1}" != 0 ]; then
   echo "== test suite under ASan + UBSan"
   # fast_unwind_on_malloc=0: exact allocation stacks through libpq, so that the one library leak
   # in tests/lsan.supp is matched by its function and nothing else is hidden.
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs"
+  run_suite build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 fi
