@@ -85,6 +85,45 @@ CREATE SEQUENCE public.policies_id_seq
     NO MAXVALUE
     CACHE 1;
 ALTER SEQUENCE public.policies_id_seq OWNED BY public.policies.id;
+CREATE TABLE public.posture_checks (
+    id bigint NOT NULL,
+    domain text NOT NULL,
+    checked_at timestamp with time zone NOT NULL,
+    duration_ms integer NOT NULL,
+    complete boolean NOT NULL,
+    errors integer NOT NULL,
+    warnings integer NOT NULL,
+    sts_id text,
+    mode text,
+    policy_sha256 text,
+    result jsonb NOT NULL
+);
+CREATE SEQUENCE public.posture_checks_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE public.posture_checks_id_seq OWNED BY public.posture_checks.id;
+CREATE TABLE public.posture_findings (
+    check_id bigint NOT NULL,
+    finding text NOT NULL,
+    severity text NOT NULL,
+    subject text NOT NULL,
+    detail text NOT NULL,
+    CONSTRAINT posture_findings_severity_check CHECK ((severity = ANY (ARRAY['error'::text, 'warning'::text, 'info'::text])))
+);
+CREATE TABLE public.published_policies (
+    domain text NOT NULL,
+    sts_id text NOT NULL,
+    sha256 text NOT NULL,
+    mode text,
+    max_age bigint,
+    mx text[] NOT NULL,
+    text text NOT NULL,
+    first_seen timestamp with time zone NOT NULL,
+    last_seen timestamp with time zone NOT NULL
+);
 CREATE TABLE public.raw_messages (
     id bigint NOT NULL,
     received_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -221,6 +260,7 @@ UNION ALL
     session_counts_new.sessions
    FROM public.session_counts_new;
 ALTER TABLE ONLY public.policies ALTER COLUMN id SET DEFAULT nextval('public.policies_id_seq'::regclass);
+ALTER TABLE ONLY public.posture_checks ALTER COLUMN id SET DEFAULT nextval('public.posture_checks_id_seq'::regclass);
 ALTER TABLE ONLY public.raw_messages ALTER COLUMN id SET DEFAULT nextval('public.raw_messages_id_seq'::regclass);
 ALTER TABLE ONLY public.reports ALTER COLUMN id SET DEFAULT nextval('public.reports_id_seq'::regclass);
 ALTER TABLE ONLY public.daily_sessions
@@ -229,6 +269,10 @@ ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_report_id_position_key UNIQUE (report_id, "position");
+ALTER TABLE ONLY public.posture_checks
+    ADD CONSTRAINT posture_checks_pkey PRIMARY KEY (id);
+ALTER TABLE ONLY public.published_policies
+    ADD CONSTRAINT published_policies_pkey PRIMARY KEY (domain, sts_id, sha256);
 ALTER TABLE ONLY public.raw_messages
     ADD CONSTRAINT raw_messages_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.rejected_quota
@@ -249,6 +293,8 @@ CREATE INDEX failure_details_policy ON public.failure_details USING btree (polic
 CREATE INDEX failure_details_type_start ON public.failure_details USING btree (result_type, start_datetime);
 CREATE INDEX policies_domain_start ON public.policies USING btree (policy_domain, start_datetime);
 CREATE INDEX policies_organization_start ON public.policies USING btree (organization_name, start_datetime);
+CREATE INDEX posture_checks_domain ON public.posture_checks USING btree (domain, checked_at DESC);
+CREATE INDEX posture_findings_check ON public.posture_findings USING btree (check_id);
 CREATE INDEX raw_messages_rejected ON public.raw_messages USING btree (reason, received_at) WHERE (outcome = 'rejected'::text);
 CREATE INDEX raw_messages_sha256 ON public.raw_messages USING btree (sha256);
 CREATE INDEX report_quirks_quirk ON public.report_quirks USING btree (quirk);
@@ -260,6 +306,8 @@ ALTER TABLE ONLY public.failure_details
     ADD CONSTRAINT failure_details_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES public.policies(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_report_id_fkey FOREIGN KEY (report_id) REFERENCES public.reports(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.posture_findings
+    ADD CONSTRAINT posture_findings_check_id_fkey FOREIGN KEY (check_id) REFERENCES public.posture_checks(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.raw_messages
     ADD CONSTRAINT raw_messages_duplicate_of_fkey FOREIGN KEY (duplicate_of) REFERENCES public.raw_messages(id);
 ALTER TABLE ONLY public.report_quirks

@@ -241,4 +241,26 @@ bool mx_matches(std::string_view pattern, std::string_view host) {
   return dot != std::string::npos && dot > 0 && std::string_view(h).substr(dot + 1) == std::string_view(p).substr(2);
 }
 
+std::optional<std::string> normalize_domain(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return std::nullopt;
+  std::string out;
+  std::size_t label = 0, labels = 1;
+  for (char c : name) {
+    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (l == '.') {
+      if (label == 0) return std::nullopt;
+      label = 0;
+      ++labels;
+    } else if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '_') {
+      if (++label > 63) return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+    out += l;
+  }
+  if (label == 0 || labels < 2) return std::nullopt;
+  return out;
+}
+
 }  // namespace tlsrpt::policy

@@ -63,4 +63,8 @@ bool rua_names(std::string_view uri, std::string_view address);
 // are ignored.
 bool mx_matches(std::string_view pattern, std::string_view host);
 
+// "Example.NET." -> "example.net"; nullopt for what is not a domain name (letters, digits, '-'
+// and '_', labels of 1 to 63, at most 253 in all, at least two labels).
+std::optional<std::string> normalize_domain(std::string_view name);
+
 }  // namespace tlsrpt::policy

@@ -11,6 +11,7 @@
 
 #include "net/client.hpp"
 #include "pipeline/output.hpp"
+#include "policy/policy.hpp"
 #include "store/queries.hpp"
 
 namespace tlsrpt::api {
@@ -305,6 +306,24 @@ struct Api::Impl {
     return query(req, [&](store::Store& s) { return store::rejected_json(s, q.filter, q.reason, q.page); });
   }
 
+  // Posture answers are read fresh (the checks write outside the intake, past the cache's
+  // notion of a change).
+  Response monitored(const std::string& path_domain, std::string (*read)(store::Store&, const std::string&)) {
+    const auto domain = policy::normalize_domain(path_domain);
+    if (!domain) return json_error(400, "domain: not a domain name");
+    std::string body = intake.with_store([&](store::Store& s) { return read(s, *domain); });
+    if (body.empty()) return json_error(404, "no posture check of " + *domain + " (monitored domains: checks.domains, [[domain]])");
+    return json_ok(std::move(body));
+  }
+
+  Response posture(const Request&, const Query&, const std::vector<std::string>& ids) {
+    return monitored(ids.at(0), &store::posture_json);
+  }
+
+  Response policies(const Request&, const Query&, const std::vector<std::string>& ids) {
+    return monitored(ids.at(0), &store::policies_json);
+  }
+
   Response rejected_raw(const Request&, const Query&, const std::vector<std::string>& ids) {
     const std::int64_t id = positive(ids.at(0), "raw message id");
     auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, true); });
@@ -327,6 +346,8 @@ const Api::Impl::Route Api::Impl::routes[] = {
     {"GET", "/api/v1/timeseries", Access::read, Params::timeseries, &Impl::timeseries},
     {"GET", "/api/v1/reports", Access::read, Params::reports, &Impl::reports},
     {"GET", "/api/v1/reports/{id}", Access::read, Params::none, &Impl::report},
+    {"GET", "/api/v1/domains/{domain}/posture", Access::read, Params::none, &Impl::posture},
+    {"GET", "/api/v1/domains/{domain}/policies", Access::read, Params::none, &Impl::policies},
     {"GET", "/api/v1/rejected", Access::read, Params::rejected, &Impl::rejected},
     {"GET", "/api/v1/rejected/{id}/raw", Access::admin, Params::none, &Impl::rejected_raw},
 };

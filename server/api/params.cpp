@@ -180,7 +180,7 @@ bool match_path(std::string_view pattern, std::string_view path, std::vector<std
   while (!t.empty() && !p.empty()) {
     const auto ts = t.find('/', 1), ps = p.find('/', 1);
     const std::string_view tseg = t.substr(0, ts), pseg = p.substr(0, ps);
-    if (tseg == "/{id}") {
+    if (tseg.size() > 3 && tseg[1] == '{' && tseg.back() == '}') {  // a variable: "/{id}", "/{domain}"
       if (pseg.size() <= 1) return false;
       ids.emplace_back(pseg.substr(1));
     } else if (tseg != pseg) {

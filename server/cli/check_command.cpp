@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/setting_values.hpp"
+#include "cli/monitoring.hpp"
 #include "posture/check.hpp"
 
 namespace tlsrpt::cli {
@@ -16,51 +17,45 @@ struct CheckOptions {
 };
 
 int run_check(const CheckOptions& o, const config::Settings& s) {
-  dns::Settings ds;
-  ds.server = s.dns_server;
-  ds.trust_anchor_file = s.dns_trust_anchor_file;
-  ds.timeout = std::chrono::seconds(number("dns.timeout", s.dns_timeout));
-  posture::CheckSettings cs;
-  cs.fetch.ca_file = cs.probe.ca_file = s.checks_ca_file;
-  const std::size_t smtp_port = number("checks.smtp_port", s.checks_smtp_port);
-  const std::size_t https_port = number("checks.https_port", s.checks_https_port);
-  if (smtp_port > 65535 || https_port > 65535) throw CLI::ValidationError("checks.*_port", "not a port");
-  cs.probe.smtp_port = static_cast<unsigned short>(smtp_port);
-  cs.fetch.https_port = static_cast<unsigned short>(https_port);
-  cs.fetch.timeout = cs.probe.timeout = std::chrono::seconds(number("checks.timeout", s.checks_timeout));
-  cs.probe.expiry_warning_days = static_cast<int>(number("checks.expiry_warning_days", s.checks_expiry_warning_days, true));
-  // tlsrpt's own address: --rua, else the first address (not @domain) of smtp.recipients.
-  cs.expected_rua = o.rua;
-  if (cs.expected_rua.empty())
-    for (const auto& r : split_list(s.smtp_recipients))
-      if (!r.starts_with('@')) {
-        cs.expected_rua = r;
-        break;
-      }
+  const posture::CheckSettings cs = check_settings(s);
+  const std::string rua = o.rua.empty() ? default_rua(s) : o.rua;
+  std::vector<posture::Monitored> domains;
+  for (const auto& d : o.domains) {
+    const auto name = policy::normalize_domain(d);
+    if (!name) throw CLI::ValidationError("DOMAIN", "'" + d + "' is not a domain name");
+    domains.push_back({*name, rua});
+  }
   boost::asio::io_context io;
   std::unique_ptr<dns::Resolver> resolver;
   try {
-    resolver = std::make_unique<dns::Resolver>(io, ds);
+    resolver = std::make_unique<dns::Resolver>(io, dns_settings(s));
   } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "tlsrpt check: %s\n", e.what());
     return 3;
   }
-  std::vector<posture::Result> results(o.domains.size());
-  for (std::size_t i = 0; i < o.domains.size(); ++i) {
-    std::string domain = o.domains[i];
-    for (char& c : domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!domain.empty() && domain.back() == '.') domain.pop_back();
-    boost::asio::co_spawn(
-        io, [&, i, domain]() -> boost::asio::awaitable<void> { results[i] = co_await posture::check_domain(*resolver, domain, cs); },
-        boost::asio::detached);
-  }
-  io.run();
+  // Printed in the order asked, each as soon as it and those before it are done.
+  std::vector<std::optional<posture::Result>> results(domains.size());
+  std::size_t printed = 0;
   bool error = false, incomplete = false;
-  for (const auto& r : results) {
-    std::fputs((o.json ? posture::to_json(r) + "\n" : posture::to_text(r)).c_str(), stdout);
-    error |= r.has_error();
-    incomplete |= r.incomplete();
-  }
+  const posture::Sink sink = [&](posture::Checked&& c) {
+    for (std::size_t i = 0; i < domains.size(); ++i)
+      if (domains[i].name == c.result.domain && !results[i]) {
+        results[i] = std::move(c.result);
+        break;
+      }
+    for (; printed < results.size() && results[printed]; ++printed) {
+      const posture::Result& r = *results[printed];
+      std::fputs((o.json ? posture::to_json(r) + "\n" : posture::to_text(r)).c_str(), stdout);
+      std::fflush(stdout);
+      error |= r.has_error();
+      incomplete |= r.incomplete();
+      results[printed].reset();
+      results[printed].emplace();  // done: keeps the slot marked, without the data
+    }
+  };
+  boost::asio::co_spawn(io, posture::check_all(*resolver, domains, cs, number("checks.concurrency", s.checks_concurrency), sink),
+                        boost::asio::detached);
+  io.run();
   return incomplete ? 3 : error ? 1 : 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "api/api.hpp"
 #include "cli/database.hpp"
+#include "cli/monitoring.hpp"
 #include "cli/setting_values.hpp"
 #include "http/server.hpp"
 #include "imap/poller.hpp"
@@ -264,8 +265,16 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   const http_server::Settings http = http_settings(settings, opt);
   const api::Settings api_config = api_settings(settings, http);
   std::vector<imap_poller::Mailbox> mailboxes = imap_mailboxes(settings);
-  if (smtp.listen.empty() && http.listen.empty() && mailboxes.empty()) {
-    std::fprintf(stderr, "tlsrpt serve: no smtp.listen, no http.listen and no [[imap]] mailbox: nothing to do\n");
+  std::vector<posture::Monitored> monitored = monitored_domains(settings);
+  if (!monitored.empty()) {  // the values are checked now, before anything starts
+    check_settings(settings);
+    dns_settings(settings);
+    number("checks.interval", settings.checks_interval);
+    number("checks.concurrency", settings.checks_concurrency);
+  }
+  if (smtp.listen.empty() && http.listen.empty() && mailboxes.empty() && monitored.empty()) {
+    std::fprintf(stderr,
+                 "tlsrpt serve: no smtp.listen, no http.listen, no [[imap]] mailbox and no monitored domain: nothing to do\n");
     return 2;
   }
   apply(opt.db, settings);
@@ -320,6 +329,20 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     poller = std::make_unique<imap_poller::Poller>(mailboxes, intake, db.url);
     add_imap_sources(metrics, poller->stats());
   }
+  std::unique_ptr<ScheduledChecks> checks;
+  if (!monitored.empty()) {
+    const std::size_t n = monitored.size();
+    try {
+      checks = std::make_unique<ScheduledChecks>(settings, std::move(monitored), intake);
+    } catch (const std::runtime_error& e) {  // the resolver: a trust anchor file that cannot be read
+      std::fprintf(stderr, "tlsrpt serve: posture checks: %s\n", e.what());
+      return 1;
+    }
+    metrics.add_source("tlsrpt_posture_monitored_domains", "domains whose posture this server checks (checks.domains, [[domain]])",
+                       metrics::Metrics::Kind::gauge, [n] { return static_cast<double>(n); });
+    std::fprintf(stderr, "serve: posture checks of %zu monitored domain%s every %s s (%s at once)\n", n, n == 1 ? "" : "s",
+                 settings.checks_interval.c_str(), settings.checks_concurrency.c_str());
+  }
   std::string recipients;
   for (const auto& r : smtp.protocol.recipients) recipients += (recipients.empty() ? "" : ",") + r;
   for (const auto& l : smtp.listen)
@@ -335,6 +358,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     if (smtp_listener) smtp_listener->stop();
     if (http_listener) http_listener->stop();
     if (poller) poller->stop();
+    if (checks) checks->stop();
     io.stop();
   });
   io.run();

@@ -61,6 +61,9 @@ constexpr SettingInfo settings[] = {
     {"checks.https_port", "TLSRPT_CHECKS_HTTPS_PORT", &Settings::checks_https_port},
     {"checks.timeout", "TLSRPT_CHECKS_TIMEOUT", &Settings::checks_timeout},
     {"checks.expiry_warning_days", "TLSRPT_CHECKS_EXPIRY_WARNING_DAYS", &Settings::checks_expiry_warning_days},
+    {"checks.domains", "TLSRPT_CHECKS_DOMAINS", &Settings::checks_domains, false, "(none besides [[domain]] tables)"},
+    {"checks.interval", "TLSRPT_CHECKS_INTERVAL", &Settings::checks_interval},
+    {"checks.concurrency", "TLSRPT_CHECKS_CONCURRENCY", &Settings::checks_concurrency},
     {"metrics.domains", "TLSRPT_METRICS_DOMAINS", &Settings::metrics_domains, false, "(the first max_domains seen)"},
     {"metrics.organizations", "TLSRPT_METRICS_ORGANIZATIONS", &Settings::metrics_organizations, false,
      "(the first max_organizations seen)"},
@@ -132,6 +135,26 @@ void load_imap(const std::string& path, const toml::node& node, Settings& out) {
   }
 }
 
+void load_domains(const std::string& path, const toml::node& node, Settings& out) {
+  const toml::array* list = node.as_array();
+  if (!list) throw Error(path + ": domain must be a list of tables ([[domain]]), one per monitored domain");
+  for (const auto& item : *list) {
+    const toml::table* tbl = item.as_table();
+    const std::string where = path + ": domain[" + std::to_string(out.domains.size()) + "]";
+    if (!tbl) throw Error(where + ": expected a table ([[domain]])");
+    MonitoredDomain d;
+    for (const auto& [name, value] : *tbl) {
+      const auto* str = value.as_string();
+      if (!str) throw Error(where + "." + std::string(name.str()) + ": expected a string");
+      if (name.str() == "name") d.name = str->get();
+      else if (name.str() == "rua") d.rua = str->get();
+      else throw Error(where + ": unknown key " + std::string(name.str()) + " (name, rua; see README, Monitored domains)");
+    }
+    if (d.name.empty()) throw Error(where + ": name is missing");
+    out.domains.push_back(std::move(d));
+  }
+}
+
 void load_file(const std::string& path, Settings& out) {
   toml::table doc;
   try {
@@ -144,6 +167,10 @@ void load_file(const std::string& path, Settings& out) {
   for (const auto& [section, node] : doc) {
     if (section.str() == "imap") {
       load_imap(path, node, out);
+      continue;
+    }
+    if (section.str() == "domain") {
+      load_domains(path, node, out);
       continue;
     }
     const toml::table* tbl = node.as_table();
@@ -204,6 +231,9 @@ std::string describe(const Settings& s) {
       if (value.empty()) continue;
       out += "imap[" + std::to_string(i) + "]." + std::string(key) + " = " + (key == "password" ? "(set, not shown)" : value) + "\n";
     }
+  for (std::size_t i = 0; i < s.domains.size(); ++i)
+    out += "domain[" + std::to_string(i) + "] = " + s.domains[i].name +
+           (s.domains[i].rua.empty() ? "" : " (rua " + s.domains[i].rua + ")") + "\n";
   for (const auto& l : report::all_limits())
     out += "limits." + std::string(l.name) + " = " + std::to_string(s.limits.*(l.field)) + "\n";
   return out;

@@ -22,6 +22,12 @@ struct ImapMailbox {
       ca_file, verify = "true";
 };
 
+// A monitored domain ([[domain]] tables, or checks.domains entries "name" / "name=rua").
+struct MonitoredDomain {
+  std::string name;
+  std::string rua;  // the address its _smtp._tls record must list first; empty: the default
+};
+
 struct Settings {
   std::string database_url;    // empty: the embedded cluster
   std::string data_dir = "data";
@@ -65,12 +71,17 @@ struct Settings {
   std::string checks_https_port = "443";
   std::string checks_timeout = "15";  // seconds per policy fetch and per MX probe
   std::string checks_expiry_warning_days = "14";
+  // Scheduled checks (tlsrpt serve) of the monitored domains: checks.domains plus [[domain]].
+  std::string checks_domains;            // comma-separated "domain" or "domain=rua@address"
+  std::string checks_interval = "3600";  // seconds between two checks of a domain (jittered)
+  std::string checks_concurrency = "8";  // domains checked at once
   // Metrics label bounds.
   std::string metrics_domains;        // comma-separated: the only policy_domain label values
   std::string metrics_organizations;  // comma-separated: the only organization label values
   std::string metrics_max_domains = "100";
   std::string metrics_max_organizations = "50";
   std::vector<ImapMailbox> imap;  // [[imap]] tables, in order
+  std::vector<MonitoredDomain> domains;  // [[domain]] tables, in order
   report::Limits limits;
 };
 

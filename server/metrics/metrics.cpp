@@ -88,6 +88,34 @@ struct Metrics::Impl {
       prometheus::BuildHistogram().Name("tlsrpt_http_request_duration_seconds")
           .Help("HTTP request handling time, by route").Register(*registry);
 
+  prometheus::Family<prometheus::Gauge>& posture_findings =
+      prometheus::BuildGauge().Name("tlsrpt_posture_findings")
+          .Help("Findings of the latest posture check, by monitored domain, finding and severity (how many; series "
+                "of findings no longer present are removed)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& posture_cert_expiry =
+      prometheus::BuildGauge().Name("tlsrpt_posture_mx_cert_expiry_timestamp_seconds")
+          .Help("Not-after of the MX host's STARTTLS certificate (the earliest of its addresses), by monitored "
+                "domain and MX host")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& posture_mode =
+      prometheus::BuildGauge().Name("tlsrpt_posture_sts_mode")
+          .Help("1 for the MTA-STS mode the domain publishes now (enforce, testing, none, absent)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& posture_last =
+      prometheus::BuildGauge().Name("tlsrpt_posture_last_check_timestamp_seconds")
+          .Help("Start of the latest posture check, by monitored domain").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& posture_duration =
+      prometheus::BuildGauge().Name("tlsrpt_posture_check_duration_seconds")
+          .Help("Duration of the latest posture check, by monitored domain").Register(*registry);
+  prometheus::Family<prometheus::Counter>& posture_checks =
+      prometheus::BuildCounter().Name("tlsrpt_posture_checks_total")
+          .Help("Posture checks run, by monitored domain and outcome (complete, incomplete: a step could not "
+                "complete, nothing is known to be clear)")
+          .Register(*registry);
+  std::mutex posture_mutex;
+  std::map<std::string, std::vector<prometheus::Gauge*>> posture_series;  // by domain: replaced each check
+
   struct Source {
     std::string name, help;
     Kind kind;
@@ -162,6 +190,36 @@ void Metrics::failed(std::string_view transport) {
 
 void Metrics::seed_last_report(std::string_view domain, std::string_view organization, double end_seconds) {
   impl_->set_last_report(domain, organization, end_seconds);
+}
+
+void Metrics::posture(const PostureSample& p) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.posture_mutex);
+  std::vector<prometheus::Gauge*>& series = m.posture_series[p.domain];
+  for (prometheus::Gauge* g : series) {  // each belongs to one of the three families
+    m.posture_findings.Remove(g);
+    m.posture_cert_expiry.Remove(g);
+    m.posture_mode.Remove(g);
+  }
+  series.clear();
+  std::map<std::pair<std::string, std::string>, double> counts;
+  for (const auto& f : p.findings) counts[f] += 1;
+  for (const auto& [f, n] : counts) {
+    prometheus::Gauge& g = m.posture_findings.Add({{"domain", p.domain}, {"finding", f.first}, {"severity", f.second}});
+    g.Set(n);
+    series.push_back(&g);
+  }
+  for (const auto& [mx, not_after] : p.cert_expiry) {
+    prometheus::Gauge& g = m.posture_cert_expiry.Add({{"domain", p.domain}, {"mx", mx}});
+    g.Set(not_after);
+    series.push_back(&g);
+  }
+  prometheus::Gauge& mode = m.posture_mode.Add({{"domain", p.domain}, {"mode", p.mode.empty() ? "absent" : p.mode}});
+  mode.Set(1);
+  series.push_back(&mode);
+  m.posture_last.Add({{"domain", p.domain}}).Set(p.checked_at);
+  m.posture_duration.Add({{"domain", p.domain}}).Set(p.duration_seconds);
+  m.posture_checks.Add({{"domain", p.domain}, {"outcome", p.complete ? "complete" : "incomplete"}}).Increment();
 }
 
 void Metrics::http_request(std::string_view route, unsigned status, double seconds) {

@@ -34,6 +34,17 @@ struct LabelSettings {
 // The value every label outside the bounded set is folded into.
 inline constexpr std::string_view other_label = "_other";
 
+// The latest posture check of one monitored domain (the only domains posture series exist for).
+struct PostureSample {
+  std::string domain;
+  double checked_at = 0;  // seconds since the epoch
+  double duration_seconds = 0;
+  bool complete = true;
+  std::vector<std::pair<std::string, std::string>> findings;  // (finding, severity), one per finding found
+  std::string mode;  // the policy's mode, "absent" when no policy was read
+  std::vector<std::pair<std::string, double>> cert_expiry;  // (MX host, earliest not-after of its certificates)
+};
+
 class Metrics {
  public:
   explicit Metrics(LabelSettings labels);
@@ -48,6 +59,9 @@ class Metrics {
   void failed(std::string_view transport);    // a bug: the sender retries
   // Newest report end per domain and organisation known at start-up (seconds since the epoch).
   void seed_last_report(std::string_view domain, std::string_view organization, double end_seconds);
+
+  // A posture check completed: replaces the domain's finding, mode and certificate series.
+  void posture(const PostureSample& sample);
 
   // `route` is the route template ("/api/v1/reports/{id}"), never the request's path.
   void http_request(std::string_view route, unsigned status, double seconds);

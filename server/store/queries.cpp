@@ -300,4 +300,28 @@ std::optional<StoredReport> stored_report(Store& s, std::int64_t id) {
   return out;
 }
 
+std::string posture_json(Store& s, const std::string& domain) {
+  static const std::string sql =
+      "SELECT json_build_object('domain', c.domain, 'checked_at', utc_text(c.checked_at), 'duration_ms', c.duration_ms, "
+      "'complete', c.complete, 'errors', c.errors, 'warnings', c.warnings, "
+      "'findings', coalesce((SELECT json_agg(json_build_object('finding', f.finding, 'severity', f.severity, 'subject', "
+      "f.subject, 'detail', f.detail, 'since', utc_text((SELECT min(o.checked_at) FROM posture_checks o WHERE "
+      "o.domain = c.domain AND o.checked_at > coalesce((SELECT max(g.checked_at) FROM posture_checks g WHERE g.domain = "
+      "c.domain AND g.checked_at < c.checked_at AND NOT EXISTS (SELECT 1 FROM posture_findings h WHERE h.check_id = g.id "
+      "AND h.finding = f.finding AND h.subject = f.subject)), '-infinity'))))) FROM posture_findings f "
+      "WHERE f.check_id = c.id), '[]'), 'result', c.result) FROM posture_checks c WHERE c.domain = $1 "
+      "ORDER BY c.checked_at DESC, c.id DESC LIMIT 1";
+  return s.query_json(sql, {domain});
+}
+
+std::string policies_json(Store& s, const std::string& domain) {
+  static const std::string sql =
+      "SELECT json_build_object('domain', $1::text, 'policies', coalesce((SELECT json_agg(json_build_object('sts_id', "
+      "p.sts_id, 'sha256', p.sha256, 'mode', p.mode, 'max_age', p.max_age, 'mx', to_json(p.mx), 'text', p.text, "
+      "'first_seen', utc_text(p.first_seen), 'last_seen', utc_text(p.last_seen)) ORDER BY p.last_seen DESC, "
+      "p.first_seen DESC) FROM published_policies p WHERE p.domain = $1::text), '[]')) "
+      "WHERE EXISTS (SELECT 1 FROM posture_checks WHERE domain = $1::text)";
+  return s.query_json(sql, {domain});
+}
+
 }  // namespace tlsrpt::store

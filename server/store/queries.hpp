@@ -39,4 +39,11 @@ struct StoredReport {
 };
 std::optional<StoredReport> stored_report(Store& s, std::int64_t id);
 
+// The latest posture check of a domain: when, how long, whether complete, its findings and the
+// whole result; "" when the domain was never checked.
+std::string posture_json(Store& s, const std::string& domain);
+// The MTA-STS policies a monitored domain published, newest first: {"domain", "policies": [...]};
+// "" when the domain was never checked.
+std::string policies_json(Store& s, const std::string& domain);
+
 }  // namespace tlsrpt::store

@@ -555,6 +555,33 @@ std::int64_t Store::compact() {
   });
 }
 
+std::int64_t Store::store_posture(const std::string& result_json, std::int64_t duration_ms) {
+  // Everything is read from the check's own JSON, in one statement (one transaction).
+  static const std::string sql =
+      "WITH r AS (SELECT $1::jsonb AS j), "
+      "c AS (INSERT INTO posture_checks (domain, checked_at, duration_ms, complete, errors, warnings, sts_id, mode, "
+      "policy_sha256, result) SELECT j->>'domain', now(), $2, (j->>'complete')::boolean, "
+      "(SELECT count(*) FROM jsonb_array_elements(j->'findings') f WHERE f->>'severity' = 'error'), "
+      "(SELECT count(*) FROM jsonb_array_elements(j->'findings') f WHERE f->>'severity' = 'warning'), "
+      "j->'mta-sts'->>'id', j->'mta-sts'->>'mode', j->'mta-sts'->>'sha256', j FROM r RETURNING id), "
+      "f AS (INSERT INTO posture_findings (check_id, finding, severity, subject, detail) "
+      "SELECT c.id, f->>'finding', f->>'severity', f->>'subject', f->>'detail' FROM c, r, "
+      "jsonb_array_elements(r.j->'findings') f), "
+      "p AS (INSERT INTO published_policies (domain, sts_id, sha256, mode, max_age, mx, text, first_seen, last_seen) "
+      "SELECT j->>'domain', j->'mta-sts'->>'id', j->'mta-sts'->>'sha256', j->'mta-sts'->>'mode', "
+      "(j->'mta-sts'->>'max_age')::bigint, ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof(j->'mta-sts'->'mx') "
+      "WHEN 'array' THEN j->'mta-sts'->'mx' ELSE '[]' END)), j->'mta-sts'->>'text', now(), now() FROM r "
+      "WHERE j->'mta-sts'->>'id' IS NOT NULL AND j->'mta-sts'->>'text' IS NOT NULL "
+      "ON CONFLICT (domain, sts_id, sha256) DO UPDATE SET last_seen = excluded.last_seen) "
+      "SELECT id FROM c";
+  return translate("store posture check", [&] {
+    pqxx::work tx(impl_->conn);
+    const auto id = tx.exec_params1(sql, result_json, duration_ms)[0].as<std::int64_t>();
+    tx.commit();
+    return id;
+  });
+}
+
 std::vector<LastReport> Store::last_reports(std::size_t limit) {
   return translate("last reports", [&] {
     pqxx::nontransaction tx(impl_->conn);

@@ -125,6 +125,10 @@ class Store {
   // The same for statements whose rows the caller formats: every value as text, NULL as "".
   std::vector<std::vector<std::string>> query_rows(const std::string& sql,
                                                    const std::vector<std::optional<std::string>>& params);
+  // Stores one posture check of a monitored domain, given as the JSON object `tlsrpt check --json`
+  // prints for it (server/posture): the run, one row per finding, and the published policy's
+  // history (a policy seen before only has its last_seen moved). Returns the check's id.
+  std::int64_t store_posture(const std::string& result_json, std::int64_t duration_ms);
   // Records the outcome of re-running the pipeline on a stored raw message.
   StoreResult restore(std::int64_t raw_id, const pipeline::Result& result);
 

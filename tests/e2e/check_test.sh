@@ -14,6 +14,7 @@ for tool in nsd ldns-keygen ldns-signzone; do
 done
 source tests/integration/pg.sh
 source tests/integration/nsd.sh
+root=$PWD
 tmp=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; [ -n "$nsd_pid" ] && kill $nsd_pid 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
@@ -128,6 +129,7 @@ ZONE
 sign_zone example.net example.net.zone || exit 1
 nsd_start $dns_port example.net=example.net.zone.signed plain.org=plain.org.zone || exit 1
 
+printf 'testing\nmx: mx.good.example.net' >testing.mode
 python3 - "$https_port" >https.log 2>&1 <<'PY' &
 import http.server, ssl, sys, threading
 port = int(sys.argv[1])
@@ -135,7 +137,9 @@ policies = {"127.0.1.1": "enforce\nmx: *.good.example.net", "127.0.1.2": "testin
             "127.0.1.3": "enforce\nmx: mx.elsewhere.example.net"}
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = ("version: STSv1\nmode: " + policies[self.server.server_address[0]] + "\nmax_age: 86400\n").encode()
+        where = self.server.server_address[0]
+        mode = open("testing.mode").read() if where == "127.0.1.2" else policies[where]  # the test changes it
+        body = ("version: STSv1\nmode: " + mode + "\nmax_age: 86400\n").encode()
         self.send_response(200); self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
@@ -214,6 +218,70 @@ check "readable output, as the README shows it" "expiring.example.net: 0 errors,
 "$tlsrpt" check good.example.net >good.txt 2>&1
 check "a healthy domain: exit 0" 0 $? || cat good.txt
 check "readable output" "good.example.net: 0 errors, 0 warnings, 0 notes; MTA-STS enforce; 2 MX" "$(head -1 good.txt)"
+
+# Scheduled checks in serve: four monitored domains (one with a rua of its own), checked every
+# 2 s; the latest check in the API, the published-policy history, the metrics.
+http_port=$((dns_port + 4))
+env TLSRPT_DATABASE_URL="$PG_URL" TLSRPT_SMTP_LISTEN= TLSRPT_HTTP_LISTEN="127.0.0.1:$http_port" TLSRPT_CHECKS_INTERVAL=2 \
+  TLSRPT_CHECKS_DOMAINS="good.example.net expiring.example.net,Testing.Example.NET.,notfirst.example.net=other@example.org" \
+  "$tlsrpt" serve >serve-monitor.log 2>&1 &
+pids+=($!)
+api() { curl -s -o "$2" -w '%{http_code}' "http://127.0.0.1:$http_port$1"; }
+for _ in $(seq 600); do
+  n=0
+  for d in good expiring testing notfirst; do [ "$(api /api/v1/domains/$d.example.net/posture p.json)" = 200 ] && n=$((n + 1)); done
+  [ $n = 4 ] && break
+  sleep 0.1
+done
+check "serve: every monitored domain checked" 4 "$n" || tail -5 serve-monitor.log
+posture() {  # "complete finding@subject(since?)..." of the latest check
+  api "/api/v1/domains/$1/posture" p.json >/dev/null
+  python3 -c "
+import json
+p = json.load(open('p.json'))
+print(p['complete'], ' '.join(sorted(f['finding'] + '@' + f['subject'] + ('+since' if f['since'] else '') for f in p['findings'])))"
+}
+conforms() { (cd "$root" && python3 tests/e2e/openapi_conforms.py "$1" GET "$2" "$tmp/$3"); }
+api /api/v1/domains/expiring.example.net/posture p.json >/dev/null
+check "OpenAPI: the posture answer" 0 "$(conforms /api/v1/domains/{domain}/posture 200 p.json >&2; echo $?)"
+check "serve: a healthy domain" "True " "$(posture good.example.net)"
+check "serve: an expiring certificate, with when it was first seen" \
+  "True mx-cert-expiring@mx.expiring.example.net+since sts-record-missing@expiring.example.net+since" "$(posture expiring.example.net)"
+check "serve: a domain with a rua of its own" "True sts-record-missing@notfirst.example.net+since" "$(posture notfirst.example.net)"
+check "serve: a domain not monitored" 404 "$(api /api/v1/domains/wrongname.example.net/posture p.json)"
+check "OpenAPI: 404" 0 "$(conforms /api/v1/domains/{domain}/posture 404 p.json >&2; echo $?)"
+check "serve: not a domain name" 400 "$(api /api/v1/domains/bad..example/posture p.json)"
+check "serve: not a domain name (policies)" 400 "$(api /api/v1/domains/-/policies p.json)"
+check "OpenAPI: 400" 0 "$(conforms /api/v1/domains/{domain}/policies 400 p.json >&2; echo $?)"
+api /metrics metrics.txt >/dev/null
+metric() { grep -v '^#' metrics.txt | grep -F "$1" | head -1 | awk '{print $NF}'; }
+check "metrics: a finding" 1 "$(metric 'tlsrpt_posture_findings{domain="expiring.example.net",finding="mx-cert-expiring",severity="warning"}')"
+check "metrics: no series for a domain without findings" "" "$(metric 'tlsrpt_posture_findings{domain="good.example.net"')"
+check "metrics: the published mode" 1 "$(metric 'tlsrpt_posture_sts_mode{domain="good.example.net",mode="enforce"}')"
+check "metrics: the monitored domains" 4 "$(metric 'tlsrpt_posture_monitored_domains ')"
+expiry=$(metric 'tlsrpt_posture_mx_cert_expiry_timestamp_seconds{domain="expiring.example.net",mx="mx.expiring.example.net"}')
+check "metrics: the certificate expires in 4 to 5 days" 1 \
+  "$(python3 -c "import time; d = (float('${expiry:-0}') - time.time()) / 86400; print(int(4 <= d <= 5))")"
+# The testing domain switches to enforce (same record id, new text): a second policy in the
+# history, the mode metric follows, the testing finding's series goes.
+printf 'enforce\nmx: mx.good.example.net' >testing.mode
+for _ in $(seq 300); do
+  api /api/v1/domains/testing.example.net/policies pol.json >/dev/null
+  [ "$(python3 -c "import json; print(len(json.load(open('pol.json'))['policies']))")" = 2 ] && break
+  sleep 0.1
+done
+check "policy history: both policies, newest first, with first and last seen" "enforce testing 2026120101 True" \
+  "$(python3 -c "
+import json
+p = json.load(open('pol.json'))['policies']
+print(*[x['mode'] for x in p], p[0]['sts_id'], all(x['first_seen'] <= x['last_seen'] for x in p))")"
+check "OpenAPI: the policy history" 0 "$(conforms /api/v1/domains/{domain}/policies 200 pol.json >&2; echo $?)"
+sleep 3  # a further check of every domain
+api /metrics metrics.txt >/dev/null
+check "metrics: the mode now published" "1 " \
+  "$(metric 'tlsrpt_posture_sts_mode{domain="testing.example.net",mode="enforce"}') $(metric 'tlsrpt_posture_sts_mode{domain="testing.example.net",mode="testing"}')"
+check "metrics: the testing finding is gone" "" "$(metric 'tlsrpt_posture_findings{domain="testing.example.net",finding="sts-mode-testing"')"
+check "metrics: checks counted" 1 "$(python3 -c "print(int(float('$(metric 'tlsrpt_posture_checks_total{domain="good.example.net",outcome="complete"}')' or 0) >= 2))")"
 
 # A DNS server that never answers: incomplete (exit 3), within the deadline.
 python3 -c "

@@ -440,6 +440,13 @@ status, _ = api(s2, "/api/v1/rejected/{id}/raw", path=f"/api/v1/rejected/{raw_id
 check("tokens: read token may not fetch raw bytes (403)", 403, status)
 status, body = api(s2, "/api/v1/rejected/{id}/raw", path=f"/api/v1/rejected/{raw_id}/raw", headers=bearer(admin_token))
 check("tokens: admin token (from a _FILE) fetches raw bytes", (200, Path(raw_path).read_bytes()), (status, body))
+# The posture routes here: a domain never checked, and their tokens (their 200 answers are in
+# tests/e2e/check_test.sh, where serve checks monitored domains).
+for route in ("/api/v1/domains/{domain}/posture", "/api/v1/domains/{domain}/policies"):
+    status, _ = api(s2, route, path=route.replace("{domain}", "never-checked.example"), headers=bearer(read_token))
+    check(f"{route}: 404 for a domain never checked", 404, status)
+    status, _ = api(s2, route, path=route.replace("{domain}", "never-checked.example"))
+    check(f"{route}: needs a token", 401, status)
 status, _, _ = s2.request("/metrics")
 check("protect_metrics: /metrics needs a token", 401, status)
 status, _, _ = s2.request("/metrics", headers=bearer(read_token))

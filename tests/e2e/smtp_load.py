@@ -6,6 +6,7 @@ import hashlib, socket, sys, threading
 
 port, sessions, count, acked_file = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 acked, lock, counter = [], threading.Lock(), [0]
+out = open(acked_file, "w")  # one line per acknowledged message, as it happens (the test watches it)
 
 def message(n):
     body = ("From: noreply@reporter.example\r\nTo: tls@example.net\r\nSubject: Report Domain: example.net "
@@ -44,12 +45,13 @@ def worker():
             if reply(f).startswith(b"250"):
                 with lock:
                     acked.append(hashlib.sha256(m).hexdigest())
+                    out.write(acked[-1] + "\n")
+                    out.flush()
     except (EOFError, OSError):
         pass  # the server was killed
 
 threads = [threading.Thread(target=worker) for _ in range(sessions)]
 for t in threads: t.start()
 for t in threads: t.join()
-with open(acked_file, "w") as out:
-    out.write("\n".join(acked) + "\n")
+out.close()
 print(f"{len(acked)} acknowledged")

@@ -130,3 +130,18 @@ TEST_CASE("rua addresses and MX patterns") {
   CHECK_FALSE(mx_matches("mail.example.com", "mail.example.org"));
   CHECK_FALSE(mx_matches("", ""));
 }
+
+TEST_CASE("domain names as the settings and the API take them") {
+  CHECK(normalize_domain("Example.NET.") == std::optional<std::string>("example.net"));
+  CHECK(normalize_domain("_smtp._tls.example.net") == std::optional<std::string>("_smtp._tls.example.net"));
+  CHECK(normalize_domain("mx-1.example.net") == std::optional<std::string>("mx-1.example.net"));
+  for (const char* bad : {"", ".", "example", "a..b", ".example.net", "example.net..", "exa mple.net", "ex@mple.net",
+                          "ex/ample.net", "bad\xff.example"})
+    CHECK_MESSAGE(!normalize_domain(bad), bad);
+  CHECK(normalize_domain(std::string(63, 'a') + ".net"));
+  CHECK(!normalize_domain(std::string(64, 'a') + ".net"));
+  std::string long_name;
+  while (long_name.size() < 250) long_name += "abcdefghi.";
+  CHECK(normalize_domain(long_name + "net"));    // 253 characters: the most a name may have
+  CHECK(!normalize_domain(long_name + "nets"));  // 254
+}

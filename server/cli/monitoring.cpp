@@ -1,0 +1,177 @@
+#include "cli/monitoring.hpp"
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "cli/setting_values.hpp"
+
+namespace tlsrpt::cli {
+
+dns::Settings dns_settings(const config::Settings& s) {
+  dns::Settings out;
+  out.server = s.dns_server;
+  out.trust_anchor_file = s.dns_trust_anchor_file;
+  out.timeout = std::chrono::seconds(number("dns.timeout", s.dns_timeout));
+  return out;
+}
+
+posture::CheckSettings check_settings(const config::Settings& s) {
+  posture::CheckSettings out;
+  out.fetch.ca_file = out.probe.ca_file = s.checks_ca_file;
+  const std::size_t smtp_port = number("checks.smtp_port", s.checks_smtp_port);
+  const std::size_t https_port = number("checks.https_port", s.checks_https_port);
+  if (smtp_port > 65535) throw CLI::ValidationError("checks.smtp_port", "'" + s.checks_smtp_port + "' is not a port");
+  if (https_port > 65535) throw CLI::ValidationError("checks.https_port", "'" + s.checks_https_port + "' is not a port");
+  out.probe.smtp_port = static_cast<unsigned short>(smtp_port);
+  out.fetch.https_port = static_cast<unsigned short>(https_port);
+  out.fetch.timeout = out.probe.timeout = std::chrono::seconds(number("checks.timeout", s.checks_timeout));
+  out.probe.expiry_warning_days = static_cast<int>(number("checks.expiry_warning_days", s.checks_expiry_warning_days, true));
+  return out;
+}
+
+std::string default_rua(const config::Settings& s) {
+  for (const auto& r : split_list(s.smtp_recipients))
+    if (!r.starts_with('@')) return r;
+  return {};
+}
+
+std::vector<posture::Monitored> monitored_domains(const config::Settings& s) {
+  std::vector<config::MonitoredDomain> entries;
+  for (const auto& item : split_list(s.checks_domains)) {
+    const auto eq = item.find('=');
+    entries.push_back({item.substr(0, eq), eq == std::string::npos ? std::string() : item.substr(eq + 1)});
+  }
+  entries.insert(entries.end(), s.domains.begin(), s.domains.end());
+  const std::string rua = default_rua(s);
+  std::vector<posture::Monitored> out;
+  std::set<std::string> seen;
+  for (const auto& e : entries) {
+    const auto name = policy::normalize_domain(e.name);
+    if (!name) throw CLI::ValidationError("checks.domains", "'" + e.name + "' is not a domain name");
+    if (!seen.insert(*name).second) throw CLI::ValidationError("checks.domains", *name + " is listed twice");
+    const std::string own = e.rua.empty() ? rua : e.rua;
+    if (!own.empty() && (own.find('@') == std::string::npos || own.starts_with('@') || own.ends_with('@')))
+      throw CLI::ValidationError("checks.domains", "the rua of " + *name + ", '" + own + "', is not user@domain");
+    out.push_back({*name, own});
+  }
+  return out;
+}
+
+namespace {
+
+metrics::PostureSample sample(const posture::Checked& c) {
+  metrics::PostureSample out;
+  out.domain = c.result.domain;
+  out.checked_at = std::chrono::duration<double>(c.at.time_since_epoch()).count();
+  out.duration_seconds = std::chrono::duration<double>(c.took).count();
+  out.complete = !c.result.incomplete();
+  for (const auto& f : c.result.findings)
+    out.findings.emplace_back(std::string(policy::to_string(f.finding)),
+                              std::string(policy::to_string(policy::info(f.finding).severity)));
+  out.mode = c.result.policy ? std::string(policy::to_string(c.result.policy->mode)) : "absent";
+  for (const auto& mx : c.result.mx) {
+    std::optional<std::int64_t> earliest;
+    for (const auto& p : mx.probes)
+      if (p.not_after && (!earliest || *p.not_after < *earliest)) earliest = p.not_after;
+    if (earliest) out.cert_expiry.emplace_back(mx.host, static_cast<double>(*earliest));
+  }
+  return out;
+}
+
+}  // namespace
+
+struct ScheduledChecks::Impl {
+  intake::Intake& intake;
+  std::size_t max_queued;
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  std::deque<std::pair<std::string, std::int64_t>> queue;  // (result JSON, duration in ms)
+  std::jthread writer;
+  std::unique_ptr<posture::Monitor> monitor;  // last: stopped first
+
+  Impl(const config::Settings& settings, std::vector<posture::Monitored> domains, intake::Intake& i)
+      : intake(i), max_queued(domains.size() * 2 + 100) {
+    posture::MonitorSettings ms;
+    ms.check = check_settings(settings);
+    ms.dns = dns_settings(settings);
+    ms.interval = std::chrono::seconds(number("checks.interval", settings.checks_interval));
+    ms.concurrency = number("checks.concurrency", settings.checks_concurrency);
+    ms.first_delay = std::min(ms.first_delay, ms.interval);
+    ms.domains = std::move(domains);
+    writer = std::jthread([this](std::stop_token stop) { write(stop); });
+    monitor = std::make_unique<posture::Monitor>(
+        std::move(ms), [this](posture::Checked&& c) { done(std::move(c)); }, [this] { return lead(); });
+  }
+
+  // On the monitor's thread: whether this server runs the checks (it holds the advisory lock on
+  // its monitor-thread connection; the database down: it checks anyway, results queue).
+  bool lead() {
+    static const std::int64_t key = std::stoll(store::sha256_hex("posture checks").substr(0, 15), nullptr, 16);
+    try {
+      const bool held = intake.with_store([](store::Store& s) { return s.try_advisory_lock(key); });
+      if (!held && !standby_logged) std::fprintf(stderr, "serve: posture checks: another server runs them; standing by\n");
+      standby_logged = !held;
+      return held;
+    } catch (const store::Error&) {
+      return true;
+    }
+  }
+  bool standby_logged = false;
+
+  void done(posture::Checked&& c) {
+    intake.metrics().posture(sample(c));
+    std::lock_guard lock(mutex);
+    if (queue.size() >= max_queued) {
+      std::fprintf(stderr, "serve: posture checks: database unavailable, the oldest unsaved check is dropped\n");
+      queue.pop_front();
+    }
+    queue.emplace_back(posture::to_json(c.result), c.took.count());
+    wake.notify_one();
+  }
+
+  void write(std::stop_token stop) {
+    std::unique_lock lock(mutex);
+    while (!stop.stop_requested()) {
+      if (!wake.wait(lock, stop, [this] { return !queue.empty(); })) return;
+      auto item = queue.front();
+      lock.unlock();
+      bool saved = false;
+      try {
+        intake.with_store([&](store::Store& s) { return s.store_posture(item.first, item.second); });
+        saved = true;
+      } catch (const store::Error& e) {
+        std::fprintf(stderr, "serve: posture checks: storing a result: %s (retrying in 10 s)\n", e.what());
+      }
+      lock.lock();
+      if (saved) {
+        if (!queue.empty() && queue.front() == item) queue.pop_front();
+      } else {
+        wake.wait_for(lock, stop, std::chrono::seconds(10), [] { return false; });
+      }
+    }
+  }
+
+  void stop() {
+    if (monitor) monitor->stop();
+    writer.request_stop();
+    if (writer.joinable()) writer.join();
+    // What is still queued gets one attempt (a server stopping loses no check it can save).
+    for (; !queue.empty(); queue.pop_front()) try {
+        intake.with_store([&](store::Store& s) { return s.store_posture(queue.front().first, queue.front().second); });
+      } catch (const store::Error&) {
+      }
+  }
+  ~Impl() { stop(); }
+};
+
+ScheduledChecks::ScheduledChecks(const config::Settings& settings, std::vector<posture::Monitored> domains,
+                                 intake::Intake& intake)
+    : impl_(std::make_unique<Impl>(settings, std::move(domains), intake)) {}
+ScheduledChecks::~ScheduledChecks() = default;
+void ScheduledChecks::stop() { impl_->stop(); }
+
+}  // namespace tlsrpt::cli

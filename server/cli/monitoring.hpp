@@ -1,0 +1,38 @@
+// Posture checks from the settings: what `tlsrpt check` and `tlsrpt serve` share (DNS and check
+// settings, the monitored domains), and serve's scheduled checks with their storage and metrics.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "config/config.hpp"
+#include "intake/intake.hpp"
+#include "posture/monitor.hpp"
+
+namespace tlsrpt::cli {
+
+dns::Settings dns_settings(const config::Settings& s);
+// expected_rua left empty (it is each domain's).
+posture::CheckSettings check_settings(const config::Settings& s);
+// tlsrpt's own address: the first user@domain of smtp.recipients ("" when there is none).
+std::string default_rua(const config::Settings& s);
+// checks.domains entries ("name" or "name=rua") then [[domain]] tables; each name checked and
+// normalised, each without a rua given the default; a name listed twice is a usage error.
+std::vector<posture::Monitored> monitored_domains(const config::Settings& s);
+
+// serve's scheduled checks: the Monitor, and a thread that stores each result (so that the
+// checks never wait for the database; results queue while it is down, oldest dropped past a
+// bound) and updates the metrics. One server among several on a database runs the checks: the
+// one holding an advisory lock.
+class ScheduledChecks {
+ public:
+  ScheduledChecks(const config::Settings& settings, std::vector<posture::Monitored> domains, intake::Intake& intake);
+  ~ScheduledChecks();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tlsrpt::cli
