@@ -13,6 +13,7 @@
 
 #include "net/client.hpp"
 #include "net/listen.hpp"
+#include "net/tls.hpp"
 
 namespace tlsrpt::http_server {
 namespace {
@@ -108,12 +109,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, Settings s, Handler& h)
       : io(io_), settings(std::move(s)), handler(h), workers(std::max(1u, settings.worker_threads)) {
     if (!settings.tls_cert.empty() && !settings.tls_key.empty()) {
-      tls_context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-      tls_context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                               asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                               asio::ssl::context::no_tlsv1_1);
-      tls_context->use_certificate_chain_file(settings.tls_cert);
-      tls_context->use_private_key_file(settings.tls_key, asio::ssl::context::pem);
+      tls_context = net::server_tls_context(settings.tls_cert, settings.tls_key, true);
     }
     acceptors = net::listen_all(io, settings.listen);
   }

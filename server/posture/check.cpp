@@ -170,16 +170,28 @@ asio::awaitable<Result> check_domain(dns::Resolver& resolver, std::string domain
     if (m.tlsa_secure) usable = m.tlsa;
     for (const auto& address : m.addresses) {
       Probe p = co_await probe_mx(m.host, address, usable, settings.probe);
-      // DANE-EE (usage 3) authenticates the key alone, names and dates aside (RFC 7672 3.1.1):
-      // without an MTA-STS policy to satisfy too, those are not findings.
-      const bool dane_only = p.tlsa_matched && !out.policy && std::all_of(usable.begin(), usable.end(), [](const dns::Tlsa& rec) {
-                               return rec.usage == 3;
-                             });
-      for (const auto& problem : p.problems)
-        if (!dane_only || (problem.finding != Finding::mx_cert_name_mismatch && problem.finding != Finding::mx_cert_untrusted &&
-                           problem.finding != Finding::mx_cert_expired && problem.finding != Finding::mx_cert_expiring))
-          add(problem.finding, m.host, problem.detail);
-      m.probes.push_back(std::move(p));
+      // A server with an RSA and an ECDSA certificate presents one by default; the other is
+      // reached by offering only its kind, and judged the same way. A handshake that fails then
+      // means there is no other certificate: not a finding.
+      std::optional<Probe> other;
+      if (p.key_type == "RSA" || p.key_type == "ECDSA") {
+        ProbeSettings alt = settings.probe;
+        alt.key_type = p.key_type == "RSA" ? "ECDSA" : "RSA";
+        Probe q = co_await probe_mx(m.host, address, usable, alt);
+        if (!q.sha256.empty() && q.sha256 != p.sha256) other = std::move(q);
+      }
+      for (Probe* each : {&p, other ? &*other : nullptr}) {
+        if (!each) continue;
+        // DANE-EE (usage 3) authenticates the key alone, names and dates aside (RFC 7672
+        // 3.1.1): without an MTA-STS policy to satisfy too, those are not findings.
+        const bool dane_only = each->tlsa_matched && !out.policy &&
+                               std::all_of(usable.begin(), usable.end(), [](const dns::Tlsa& rec) { return rec.usage == 3; });
+        for (const auto& problem : each->problems)
+          if (!dane_only || (problem.finding != Finding::mx_cert_name_mismatch && problem.finding != Finding::mx_cert_untrusted &&
+                             problem.finding != Finding::mx_cert_expired && problem.finding != Finding::mx_cert_expiring))
+            add(problem.finding, m.host, problem.detail);
+        m.probes.push_back(std::move(*each));
+      }
     }
   }
 
@@ -239,7 +251,7 @@ std::string to_json(const Result& r) {
       if (!p.sha256.empty()) {
         s += ",\"certificate\":{\"not_after\":" +
              (p.not_after ? str(report::format_datetime(*p.not_after)) : std::string("null")) +
-             ",\"names\":" + array(p.names, [](const std::string& n) { return str(n); }) + ",\"sha256\":" + str(p.sha256) +
+             ",\"key_type\":" + str(p.key_type) + ",\"names\":" + array(p.names, [](const std::string& n) { return str(n); }) + ",\"sha256\":" + str(p.sha256) +
              ",\"trusted\":" + (p.trusted ? "true" : "false") + ",\"name_matches\":" + (p.name_matches ? "true" : "false") + "}";
       } else {
         s += ",\"certificate\":null";

@@ -81,7 +81,7 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
   out.mx_host = mx_host;
   out.address = address;
   auto problem = [&out](Finding f, std::string detail) { out.problems.push_back(Problem{f, std::move(detail)}); };
-  const std::string where = mx_host + " (" + address + ")";
+  const std::string where = mx_host + " (" + address + (settings.key_type.empty() ? "" : ", " + settings.key_type) + ")";
   auto executor = co_await asio::this_coro::executor;
   boost::system::error_code ec;
   const auto ip = asio::ip::make_address(address, ec);
@@ -148,6 +148,14 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
   SSL_CTX_set_security_level(tls.native_handle(), 0);  // see what a lax sender would get, then judge it
   SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_VERSION);
   SSL_CTX_set_session_cache_mode(tls.native_handle(), SSL_SESS_CACHE_OFF);
+  if (settings.key_type == "RSA") {
+    SSL_CTX_set1_sigalgs_list(tls.native_handle(), "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:rsa_pss_pss_sha256:"
+                                                   "rsa_pss_pss_sha384:rsa_pss_pss_sha512:RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1");
+    SSL_CTX_set_cipher_list(tls.native_handle(), "aRSA:@SECLEVEL=0");
+  } else if (settings.key_type == "ECDSA") {
+    SSL_CTX_set1_sigalgs_list(tls.native_handle(), "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1");
+    SSL_CTX_set_cipher_list(tls.native_handle(), "aECDSA:@SECLEVEL=0");
+  }
   const bool dane = !tlsa.empty() && SSL_CTX_dane_enable(tls.native_handle()) > 0;
   tls.set_verify_mode(asio::ssl::verify_peer);
   tls.set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
@@ -183,6 +191,14 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
   unsigned int mdlen = 0;
   X509_digest(leaf, EVP_sha256(), md, &mdlen);
   out.sha256 = hex(md, mdlen);
+  switch (EVP_PKEY_get_base_id(X509_get0_pubkey(leaf))) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS: out.key_type = "RSA"; break;
+    case EVP_PKEY_EC: out.key_type = "ECDSA"; break;
+    case EVP_PKEY_ED25519: out.key_type = "Ed25519"; break;
+    case EVP_PKEY_ED448: out.key_type = "Ed448"; break;
+    default: out.key_type = "other"; break;
+  }
   if (GENERAL_NAMES* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr))) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans) && i < 100; ++i) {
       const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);

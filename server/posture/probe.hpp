@@ -28,6 +28,9 @@ struct ProbeSettings {
   std::chrono::milliseconds timeout{15000};  // the whole probe
   int expiry_warning_days = 14;
   std::string helo = "tlsrpt.invalid";
+  // "" offers every signature algorithm; "RSA" or "ECDSA" offers only that kind (TLS 1.3
+  // signature algorithms, TLS 1.2 cipher suites), to reach a server's other certificate.
+  std::string key_type;
 };
 
 struct Probe {
@@ -38,6 +41,7 @@ struct Probe {
   std::optional<std::int64_t> not_after;  // the leaf certificate's, seconds since the epoch
   std::vector<std::string> names;         // its DNS subject alternative names
   std::string sha256;                     // of the leaf certificate (DER), hex
+  std::string key_type;                   // of its public key: "RSA", "ECDSA", "Ed25519", ...
   bool trusted = false;                   // chain valid under WebPKI (expiry aside)
   bool name_matches = false;
   bool tlsa_matched = false;              // a usable TLSA record authenticated the server

@@ -2,6 +2,7 @@
 
 #include "net/client.hpp"
 #include "net/listen.hpp"
+#include "net/tls.hpp"
 #include "pipeline/output.hpp"
 
 #include <boost/asio.hpp>
@@ -48,11 +49,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         store_pool(std::max(1u, settings.store_threads)),
         message_rate(settings.messages_per_minute, settings.message_burst) {
     if (!settings.tls_cert.empty() && !settings.tls_key.empty()) {
-      tls_context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-      tls_context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                       asio::ssl::context::no_sslv3 | asio::ssl::context::single_dh_use);
-      tls_context->use_certificate_chain_file(settings.tls_cert);
-      tls_context->use_private_key_file(settings.tls_key, asio::ssl::context::pem);
+      // Any TLS version a sender offers (STARTTLS is opportunistic: better than plain text).
+      tls_context = net::server_tls_context(settings.tls_cert, settings.tls_key, false);
       settings.protocol.tls_available = true;
     }
     acceptors = net::listen_all(io, settings.listen);

@@ -29,21 +29,25 @@ leaf mx-expired 0 mx.expired.example.net
 leaf mx-expiring 5 mx.expiring.example.net
 leaf mx-wrongname 30 mail.elsewhere.example.org
 leaf mx-dane 30 mx.dane.example.net
+leaf mx-dual-ec 30 mx.dual.example.net
+LEAF_KEY=rsa leaf mx-dual-rsa 0 mx.dual.example.net
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=mx.selfsigned.example.net \
   -addext subjectAltName=DNS:mx.selfsigned.example.net -keyout mx-selfsigned.key -out mx-selfsigned.pem >/dev/null 2>&1
 leaf policy 30 mta-sts.good.example.net mta-sts.testing.example.net mta-sts.uncovered.example.net \
   mta-sts.dane.example.net
 sleep 1  # the 0-day certificate is now expired
 
-# MX hosts: name, address, certificate (none: no STARTTLS).
+# MX hosts: name, address, certificates (a+b: two side by side; none: no STARTTLS).
+files() { local f out=; for f in ${1//+/ }; do out+="${out:+,}$PWD/$f.$2"; done; echo "$out"; }
 mxs="good:127.0.2.1:mx-good good2:127.0.2.2:mx-good2 expired:127.0.2.3:mx-expired expiring:127.0.2.4:mx-expiring
-wrongname:127.0.2.5:mx-wrongname selfsigned:127.0.2.6:mx-selfsigned plain:127.0.2.7: dane:127.0.2.8:mx-dane"
+wrongname:127.0.2.5:mx-wrongname selfsigned:127.0.2.6:mx-selfsigned plain:127.0.2.7: dane:127.0.2.8:mx-dane
+dual:127.0.2.9:mx-dual-ec+mx-dual-rsa"
 for m in $mxs; do
   IFS=: read -r name addr cert <<<"$m"
   # (every probe comes from 127.0.0.1, several at once: no per-client session limit here)
   env TLSRPT_DATABASE_URL="$PG_URL" TLSRPT_HTTP_LISTEN= TLSRPT_SMTP_RECIPIENTS=tls@example.net TLSRPT_SMTP_HOSTNAME="mx.$name" \
     TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT=100 \
-    ${cert:+TLSRPT_SMTP_TLS_CERT=$PWD/$cert.pem TLSRPT_SMTP_TLS_KEY=$PWD/$cert.key} \
+    ${cert:+TLSRPT_SMTP_TLS_CERT=$(files "$cert" pem) TLSRPT_SMTP_TLS_KEY=$(files "$cert" key)} \
     "$tlsrpt" serve --smtp-listen "$addr:$smtp_port" >"serve-$name.log" 2>&1 &
   pids+=($!)
 done
@@ -110,6 +114,9 @@ _25._tcp.mx.danebad TLSA 3 1 1 $(printf '%064d' 0)
 _smtp._tls.danebad TXT $rua
 danebad MX 20 mx.danebad.example.net.
 mx.danebad A 127.0.2.8
+dual MX 10 mx.dual.example.net.
+mx.dual A 127.0.2.9
+_smtp._tls.dual TXT $rua
 daneonly MX 10 mx.daneonly.example.net.
 mx.daneonly A 127.0.2.6
 _25._tcp.mx.daneonly TLSA 3 1 1 $(spki_sha256 mx-selfsigned.pem)
@@ -162,7 +169,7 @@ export TLSRPT_DNS_SERVER="127.0.0.1:$dns_port" TLSRPT_DNS_TRUST_ANCHOR_FILE=$PWD
   TLSRPT_CHECKS_SMTP_PORT=$smtp_port TLSRPT_CHECKS_HTTPS_PORT=$https_port TLSRPT_CHECKS_TIMEOUT=10 TLSRPT_DNS_TIMEOUT=10 \
   TLSRPT_SMTP_RECIPIENTS=tls@example.net
 domains="good expired expiring wrongname selfsigned nostarttls testing uncovered notfirst norua norecord twosts nomx dane danebad
-  daneonly"
+  daneonly dual"
 "$tlsrpt" check --json $(for d in $domains; do echo $d.example.net; done) plain.org >check.json 2>check.err
 check_exit=$?
 # The findings of each domain, sorted: "finding@subject ...".
@@ -197,6 +204,17 @@ check "DANE-EE alone: a self-signed certificate for another name is fine" "sts-r
   "$(findings daneonly.example.net)"
 check "TLSA in an unsigned zone is ignored" "mx-cert-name-mismatch@mx.plain.org sts-record-missing@plain.org tlsa-not-secure@mx.plain.org" \
   "$(findings plain.org)"
+check "RSA and ECDSA certificates: the expired RSA one found behind the good ECDSA one" \
+  "mx-cert-expired@mx.dual.example.net sts-record-missing@dual.example.net" "$(findings dual.example.net)"
+check "RSA and ECDSA certificates: both probed, the finding names the RSA one" "ECDSA RSA | (127.0.2.9, RSA): expired" \
+  "$(python3 -c "
+import json
+for l in open('check.json'):
+    r = json.loads(l)
+    if r['domain'] == 'dual.example.net':
+        print(*[p['certificate']['key_type'] for p in r['mx'][0]['probes']], '|',
+              *[f['detail'].split(': ')[0].split(' ', 1)[1] + ': ' + f['detail'].split(': ')[1].split(' ')[0]
+                for f in r['findings'] if f['finding'] == 'mx-cert-expired'])")"
 check "exit status: error findings" 1 "$check_exit"
 check "the good domain's policy in the JSON" "enforce *.good.example.net" \
   "$(python3 -c "

@@ -2,7 +2,8 @@
 #   sign_zone ZONE FILE       signs FILE into FILE.signed (keys made now), appends the DS to anchors.ds
 #   nsd_start PORT ZONE=FILE...   starts nsd on 127.0.0.1:PORT serving each zone (sets nsd_pid)
 #   test_ca                   makes ca.pem / ca.key, a test CA
-#   leaf NAME DAYS SAN...     makes NAME.pem / NAME.key signed by the test CA (DAYS 0: expires now)
+#   leaf NAME DAYS SAN...     makes NAME.pem / NAME.key signed by the test CA (DAYS 0: expires now);
+#                             an ECDSA P-256 key, or RSA 2048 with LEAF_KEY=rsa
 #   spki_sha256 CERT          the TLSA 3 1 1 data of a certificate
 # All files go to the current directory.
 nsd_pid=
@@ -36,7 +37,9 @@ test_ca() {
 leaf() {
   local name=$1 days=$2; shift 2
   local san; san=$(printf 'DNS:%s,' "$@"); san=${san%,}
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" -keyout "$name.key" -out "$name.csr" >/dev/null 2>&1
+  local key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+  [ "${LEAF_KEY:-}" = rsa ] && key=(-newkey rsa:2048)
+  openssl req "${key[@]}" -nodes -subj "/CN=$1" -keyout "$name.key" -out "$name.csr" >/dev/null 2>&1
   openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days "$days" -out "$name.pem" \
     -extfile <(printf 'subjectAltName=%s' "$san") >/dev/null 2>&1
 }
