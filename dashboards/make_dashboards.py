@@ -107,6 +107,19 @@ domain = dashboard("tlsrpt-domain", "TLS reporting: one domain",
     panel("timeseries", "Reported sessions as they arrive (exporter)", [
         prom('sum by (result) (increase(tlsrpt_report_sessions_total{policy_domain="$domain"}[$__rate_interval]))',
              "{{result}}")], w=24),
+    panel("table", "Posture: findings of the latest check", [sql("""
+        SELECT f.severity, f.finding, f.subject, f.detail, c.checked_at AS "checked at"
+        FROM posture_findings f JOIN posture_checks c ON c.id = f.check_id
+        WHERE c.id = (SELECT id FROM posture_checks WHERE domain = '$domain' ORDER BY checked_at DESC, id DESC LIMIT 1)
+        ORDER BY CASE f.severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, f.finding, f.subject""")], w=16,
+          description="What the domain publishes (MTA-STS, TLS-RPT, MX certificates, DANE) as tlsrpt's latest posture "
+                      "check saw it. Monitored domains only (checks.domains); GET /api/v1/domains/{domain}/posture has "
+                      "the whole check."),
+    panel("stat", "Posture: MTA-STS mode published", [prom('tlsrpt_posture_sts_mode{domain="$domain"} == 1', "{{mode}}")],
+          w=8, h=4, description="The mode of the policy the domain publishes now (absent: none could be read)."),
+    panel("timeseries", "Posture: findings by severity", [
+        prom('sum by (severity) (tlsrpt_posture_findings{domain="$domain"})', "{{severity}}")], w=8, h=4,
+          description="Findings of each posture check, by severity (errors page through the tlsrpt-posture alerts)."),
 ], variables=[domain_var], time_from="now-90d")
 
 ingestion = dashboard("tlsrpt-ingestion", "TLS reporting: ingestion health",

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import smtplib
+import socket
 import subprocess
 import sys
 import time
@@ -75,10 +76,16 @@ grafana_url = PG_URL.replace("user=" + PG_URL.split("user=")[1].split()[0], "use
 
 # --- tlsrpt, Prometheus and Alertmanager on loopback ---------------------------------------
 http_port, smtp_port, prom_port, am_port = free_port(), free_port(), free_port(), free_port()
+# company-y.example is monitored, against a DNS server that never answers: its posture checks
+# run, end incomplete (a finding) and reach the database and the metrics like any other.
+silent_dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+silent_dns.bind(("127.0.0.1", 0))
 tlsrpt = subprocess.Popen([TLSRPT, "serve", "--database-url", PG_URL, "--http-listen", f"127.0.0.1:{http_port}",
                            "--smtp-listen", f"127.0.0.1:{smtp_port}", "--smtp-recipients", "tls@localhost",
                            "--data-dir", str(TMP)], stdout=open(TMP / "tlsrpt.log", "w"), stderr=subprocess.STDOUT,
-                          env=dict(os.environ, TLSRPT_SMTP_MESSAGE_BURST="100000"))  # the corpus comes from one address
+                          env=dict(os.environ, TLSRPT_SMTP_MESSAGE_BURST="100000",  # the corpus comes from one address
+                                   TLSRPT_CHECKS_DOMAINS="company-y.example", TLSRPT_CHECKS_INTERVAL="3600",
+                                   TLSRPT_DNS_SERVER=f"127.0.0.1:{silent_dns.getsockname()[1]}", TLSRPT_DNS_TIMEOUT="1"))
 wait_port(http_port, "tlsrpt", TMP / "tlsrpt.log")
 alertmanager = subprocess.Popen(["prometheus-alertmanager", f"--config.file={D / 'alertmanager/alertmanager.yml'}",
                                  f"--storage.path={TMP / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
@@ -180,6 +187,17 @@ check("MTA-STS problem alert firing too", "firing", state.get("TlsrptMtaStsPolic
 check("no false alarm: tlsrpt and its database are up", ("inactive", "inactive"),
       (state.get("TlsrptDown"), state.get("TlsrptDatabaseDown")))
 
+# The monitored domain's first posture check (it starts within 10 s, then waits for its DNS
+# deadlines): in the database and scraped.
+for _ in range(120):
+    if promql('tlsrpt_posture_findings{domain="company-y.example"}')["data"]["result"]:
+        break
+    time.sleep(0.5)
+seen = sorted({(r["metric"]["finding"], r["metric"]["severity"])
+               for r in promql('tlsrpt_posture_findings{domain="company-y.example"}')["data"]["result"]})
+check("posture: the monitored domain's check is scraped (incomplete: its DNS never answers)",
+      [("check-incomplete", "error")], seen)
+
 # Every PromQL query of the dashboards runs and returns data.
 post(b"not json at all")  # a fresh rejection for the per-interval rejection panel
 time.sleep(3)
@@ -213,7 +231,7 @@ queries += [(name, "variable " + v["name"], "-", v["query"]) for name, d in dash
 check("dashboards have SQL panels", True, len(queries) >= 10)
 for name, title, ref, text in queries:
     text = re.sub(r"\$__timeFilter\(([^)]+)\)", r"\1 BETWEEN '2000-01-01' AND now() + interval '1 year'", text)
-    text = substitute(text, domain)
+    text = substitute(text, "company-y.example" if "posture_" in text else domain)  # posture: the monitored domain
     r = run("psql", "-qAt", "-v", "ON_ERROR_STOP=1", grafana_url, "-c", text)
     check(f"{name} / {title} / SQL {ref} runs and returns rows", (0, "", True),
           (r.returncode, r.stderr.strip()[:300], len(r.stdout.strip()) > 0))
