@@ -3,7 +3,9 @@
 
 -- One check of one domain. `result` is the whole answer, as `tlsrpt check --json` prints it:
 -- the MTA-STS record and policy, the rua list, each MX host with its addresses, STARTTLS, TLS
--- version, certificate (not-after, names, SHA-256, trust) and TLSA records.
+-- version, certificate (not-after, names, SHA-256, trust) and TLSA records. A result equal to
+-- the previous check's is not stored again: `result_of` names the check that holds it (checks
+-- run hourly and mostly find what they found before).
 CREATE TABLE posture_checks (
     id            bigserial   PRIMARY KEY,
     domain        text        NOT NULL,
@@ -15,7 +17,9 @@ CREATE TABLE posture_checks (
     sts_id        text,                  -- the id of the _mta-sts record, when valid
     mode          text,                  -- the policy's mode, when a policy was read
     policy_sha256 text,                  -- SHA-256 of the policy text (see published_policies)
-    result        jsonb       NOT NULL
+    result        jsonb,
+    result_of     bigint      REFERENCES posture_checks (id),
+    CHECK ((result IS NULL) <> (result_of IS NULL))
 );
 CREATE INDEX posture_checks_domain ON posture_checks (domain, checked_at DESC);
 

@@ -96,7 +96,9 @@ CREATE TABLE public.posture_checks (
     sts_id text,
     mode text,
     policy_sha256 text,
-    result jsonb NOT NULL
+    result jsonb,
+    result_of bigint,
+    CONSTRAINT posture_checks_check CHECK (((result IS NULL) <> (result_of IS NULL)))
 );
 CREATE SEQUENCE public.posture_checks_id_seq
     START WITH 1
@@ -306,6 +308,8 @@ ALTER TABLE ONLY public.failure_details
     ADD CONSTRAINT failure_details_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES public.policies(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_report_id_fkey FOREIGN KEY (report_id) REFERENCES public.reports(id) ON DELETE CASCADE;
+ALTER TABLE ONLY public.posture_checks
+    ADD CONSTRAINT posture_checks_result_of_fkey FOREIGN KEY (result_of) REFERENCES public.posture_checks(id);
 ALTER TABLE ONLY public.posture_findings
     ADD CONSTRAINT posture_findings_check_id_fkey FOREIGN KEY (check_id) REFERENCES public.posture_checks(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.raw_messages

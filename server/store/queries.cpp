@@ -309,7 +309,8 @@ std::string posture_json(Store& s, const std::string& domain) {
       "o.domain = c.domain AND o.checked_at > coalesce((SELECT max(g.checked_at) FROM posture_checks g WHERE g.domain = "
       "c.domain AND g.checked_at < c.checked_at AND NOT EXISTS (SELECT 1 FROM posture_findings h WHERE h.check_id = g.id "
       "AND h.finding = f.finding AND h.subject = f.subject)), '-infinity'))))) FROM posture_findings f "
-      "WHERE f.check_id = c.id), '[]'), 'result', c.result) FROM posture_checks c WHERE c.domain = $1 "
+      "WHERE f.check_id = c.id), '[]'), 'result', coalesce(c.result, (SELECT h.result FROM posture_checks h WHERE "
+      "h.id = c.result_of))) FROM posture_checks c WHERE c.domain = $1 "
       "ORDER BY c.checked_at DESC, c.id DESC LIMIT 1";
   return s.query_json(sql, {domain});
 }

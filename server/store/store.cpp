@@ -559,11 +559,17 @@ std::int64_t Store::store_posture(const std::string& result_json, std::int64_t d
   // Everything is read from the check's own JSON, in one statement (one transaction).
   static const std::string sql =
       "WITH r AS (SELECT $1::jsonb AS j), "
+      // The latest check's result (and the check holding it): an equal result is not stored twice.
+      "prev AS (SELECT coalesce(p.result_of, p.id) AS id, coalesce(p.result, (SELECT h.result FROM posture_checks h "
+      "WHERE h.id = p.result_of)) AS result FROM posture_checks p, r WHERE p.domain = r.j->>'domain' "
+      "ORDER BY p.checked_at DESC, p.id DESC LIMIT 1), "
       "c AS (INSERT INTO posture_checks (domain, checked_at, duration_ms, complete, errors, warnings, sts_id, mode, "
-      "policy_sha256, result) SELECT j->>'domain', now(), $2, (j->>'complete')::boolean, "
+      "policy_sha256, result, result_of) SELECT j->>'domain', now(), $2, (j->>'complete')::boolean, "
       "(SELECT count(*) FROM jsonb_array_elements(j->'findings') f WHERE f->>'severity' = 'error'), "
       "(SELECT count(*) FROM jsonb_array_elements(j->'findings') f WHERE f->>'severity' = 'warning'), "
-      "j->'mta-sts'->>'id', j->'mta-sts'->>'mode', j->'mta-sts'->>'sha256', j FROM r RETURNING id), "
+      "j->'mta-sts'->>'id', j->'mta-sts'->>'mode', j->'mta-sts'->>'sha256', "
+      "CASE WHEN prev.result = j THEN NULL ELSE j END, CASE WHEN prev.result = j THEN prev.id END "
+      "FROM r LEFT JOIN prev ON true RETURNING id), "
       "f AS (INSERT INTO posture_findings (check_id, finding, severity, subject, detail) "
       "SELECT c.id, f->>'finding', f->>'severity', f->>'subject', f->>'detail' FROM c, r, "
       "jsonb_array_elements(r.j->'findings') f), "

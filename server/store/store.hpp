@@ -127,7 +127,9 @@ class Store {
                                                    const std::vector<std::optional<std::string>>& params);
   // Stores one posture check of a monitored domain, given as the JSON object `tlsrpt check --json`
   // prints for it (server/posture): the run, one row per finding, and the published policy's
-  // history (a policy seen before only has its last_seen moved). Returns the check's id.
+  // history (a policy seen before only has its last_seen moved). A result equal to the domain's
+  // previous one is not stored again (the new row points at the row that holds it). Returns the
+  // check's id.
   std::int64_t store_posture(const std::string& result_json, std::int64_t duration_ms);
   // Records the outcome of re-running the pipeline on a stored raw message.
   StoreResult restore(std::int64_t raw_id, const pipeline::Result& result);

@@ -299,6 +299,9 @@ api /metrics metrics.txt >/dev/null
 check "metrics: the mode now published" "1 " \
   "$(metric 'tlsrpt_posture_sts_mode{domain="testing.example.net",mode="enforce"}') $(metric 'tlsrpt_posture_sts_mode{domain="testing.example.net",mode="testing"}')"
 check "metrics: the testing finding is gone" "" "$(metric 'tlsrpt_posture_findings{domain="testing.example.net",finding="sts-mode-testing"')"
+check "storage: an unchanged result is stored once, each check recorded" "1 1" \
+  "$(psql -qAt "$PG_URL" -c "SELECT (count(*) FILTER (WHERE result IS NOT NULL) = 1)::int, (count(*) >= 2)::int
+     FROM posture_checks WHERE domain = 'good.example.net'" | tr '|' ' ')"
 check "metrics: checks counted" 1 "$(python3 -c "print(int(float('$(metric 'tlsrpt_posture_checks_total{domain="good.example.net",outcome="complete"}')' or 0) >= 2))")"
 
 # A DNS server that never answers: incomplete (exit 3), within the deadline.
