@@ -58,13 +58,15 @@ asio::awaitable<Fetched> fetch_policy(dns::Resolver& resolver, std::string domai
     co_return fail(incomplete ? Finding::check_incomplete : Finding::sts_policy_dns_failed, dns_detail);
 
   auto executor = co_await asio::this_coro::executor;
-  asio::ssl::context tls(asio::ssl::context::tls_client);
-  tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                  asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
   X509_STORE* store = webpki_store(settings.ca_file);
   if (!store) co_return fail(Finding::check_incomplete, "checks.ca_file " + settings.ca_file + " cannot be read");
-  SSL_CTX_set1_cert_store(tls.native_handle(), store);
-  tls.set_verify_mode(asio::ssl::verify_peer);
+  // TLS 1.2 and up, the WebPKI store: one context per checks.ca_file.
+  asio::ssl::context& tls = client_context("policy\n" + settings.ca_file, [store](asio::ssl::context& c) {
+    c.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                  asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    SSL_CTX_set1_cert_store(c.native_handle(), store);
+    c.set_verify_mode(asio::ssl::verify_peer);
+  });
 
   const auto deadline = std::chrono::steady_clock::now() + settings.timeout;
   std::string connect_detail;

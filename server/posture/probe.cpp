@@ -143,22 +143,25 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
   }
 
   // The handshake accepts any certificate: what it is worth is judged below, step by step.
-  asio::ssl::context tls(asio::ssl::context::tls_client);
-  tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3);
-  SSL_CTX_set_security_level(tls.native_handle(), 0);  // see what a lax sender would get, then judge it
-  SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_VERSION);
-  SSL_CTX_set_session_cache_mode(tls.native_handle(), SSL_SESS_CACHE_OFF);
-  if (settings.key_type == "RSA") {
-    SSL_CTX_set1_sigalgs_list(tls.native_handle(), "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:rsa_pss_pss_sha256:"
-                                                   "rsa_pss_pss_sha384:rsa_pss_pss_sha512:RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1");
-    SSL_CTX_set_cipher_list(tls.native_handle(), "aRSA:@SECLEVEL=0");
-  } else if (settings.key_type == "ECDSA") {
-    SSL_CTX_set1_sigalgs_list(tls.native_handle(), "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1");
-    SSL_CTX_set_cipher_list(tls.native_handle(), "aECDSA:@SECLEVEL=0");
-  }
-  const bool dane = !tlsa.empty() && SSL_CTX_dane_enable(tls.native_handle()) > 0;
-  tls.set_verify_mode(asio::ssl::verify_peer);
-  tls.set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
+  // One context per kind of probe (every signature algorithm, RSA only, ECDSA only), DANE-capable.
+  asio::ssl::context& tls = client_context("probe\n" + settings.key_type, [&settings](asio::ssl::context& c) {
+    c.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3);
+    SSL_CTX* native = c.native_handle();
+    SSL_CTX_set_security_level(native, 0);  // see what a lax sender would get, then judge it
+    SSL_CTX_set_min_proto_version(native, TLS1_VERSION);
+    if (settings.key_type == "RSA") {
+      SSL_CTX_set1_sigalgs_list(native, "RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:rsa_pss_pss_sha256:"
+                                        "rsa_pss_pss_sha384:rsa_pss_pss_sha512:RSA+SHA256:RSA+SHA384:RSA+SHA512:RSA+SHA1");
+      SSL_CTX_set_cipher_list(native, "aRSA:@SECLEVEL=0");
+    } else if (settings.key_type == "ECDSA") {
+      SSL_CTX_set1_sigalgs_list(native, "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:ECDSA+SHA1");
+      SSL_CTX_set_cipher_list(native, "aECDSA:@SECLEVEL=0");
+    }
+    SSL_CTX_dane_enable(native);
+    c.set_verify_mode(asio::ssl::verify_peer);
+    c.set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
+  });
+  const bool dane = !tlsa.empty();
   asio::ssl::stream<tcp::socket&> stream(socket, tls);
   SSL* ssl = stream.native_handle();
   SSL_set_tlsext_host_name(ssl, mx_host.c_str());

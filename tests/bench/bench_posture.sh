@@ -10,6 +10,7 @@
 #   Latency: on the internet a check mostly waits (DNS, TLS and SMTP round trips); on loopback
 #   it would be bound by this machine's CPU, shared with the world it talks to. The policy host
 #   answers after DELAY_MS (100) to stand in for the wait; DELAY_MS=0 measures the CPU-bound case.
+# WRAP="perf record -g -o /tmp/perf.data" runs each check under a profiler (the last run, the N domains, stays).
 # Usage: [DELAY_MS=100] tests/bench/bench_posture.sh [build/tlsrpt] [N (1000)] [C (8)]
 set -euo pipefail
 tlsrpt=$(realpath "${1:-build/tlsrpt}")
@@ -77,16 +78,16 @@ run() {  # CONCURRENCY DOMAINS...
   local conc=$1; shift
   local t0 t1
   t0=$(date +%s.%N)
-  TLSRPT_CHECKS_CONCURRENCY=$conc /usr/bin/time -f '%M %U %S' -o rss.txt "$tlsrpt" check --json "$@" >out.json 2>err.txt || true
+  TLSRPT_CHECKS_CONCURRENCY=$conc ${WRAP:-} /usr/bin/time -f '%M %U %S' -o rss.txt "$tlsrpt" check --json "$@" >out.json 2>err.txt || true
   t1=$(date +%s.%N)
   read -r rss user sys <rss.txt
   echo "$(calc "$t1 - $t0") $rss $(grep -c '"findings":\[\]' out.json) $(calc "$user + $sys")"
 }
 all=($(names))
 run 1 "${all[@]:0:3}" >/dev/null  # warm-up (caches of the OS, not of tlsrpt: every run is a new process)
-read -r t_one _ _ <<<"$(run 1 "${all[@]:20:1}")"
-read -r t_base _ ok_base <<<"$(run 1 "${all[@]:0:20}")"
-read -r t_small rss_small ok_small <<<"$(run "$c" "${all[@]:0:$((n / 10))}")"
+read -r t_one _ _ _ <<<"$(run 1 "${all[@]:20:1}")"
+read -r t_base _ ok_base _ <<<"$(run 1 "${all[@]:0:20}")"
+read -r t_small rss_small ok_small _ <<<"$(run "$c" "${all[@]:0:$((n / 10))}")"
 read -r t_all rss_all ok_all cpu_all <<<"$(run "$c" "${all[@]}")"
 # One check's time: the marginal cost of a domain checked alone (20 domains minus 1, over 19);
 # what a run costs whatever its size (process start, trust store, resolver) is the rest of t_one.
