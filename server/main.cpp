@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   tlsrpt::cli::add_db_commands(app, global, exit_code);
   tlsrpt::cli::add_serve_command(app, global, exit_code);
   tlsrpt::cli::add_check_command(app, global, exit_code);
+  tlsrpt::cli::add_readiness_command(app, global, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -324,6 +324,13 @@ struct Api::Impl {
     return monitored(ids.at(0), &store::policies_json);
   }
 
+  Response readiness(const Request&, const Query& q, const std::vector<std::string>& ids) {
+    const auto domain = policy::normalize_domain(ids.at(0));
+    if (!domain) return json_error(400, "domain: not a domain name");
+    const int days = q.days.value_or(settings.readiness_days);
+    return json_ok(intake.with_store([&](store::Store& s) { return readiness::answer(s, *domain, days, settings.readiness).json; }));
+  }
+
   Response rejected_raw(const Request&, const Query&, const std::vector<std::string>& ids) {
     const std::int64_t id = positive(ids.at(0), "raw message id");
     auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, true); });
@@ -348,6 +355,7 @@ const Api::Impl::Route Api::Impl::routes[] = {
     {"GET", "/api/v1/reports/{id}", Access::read, Params::none, &Impl::report},
     {"GET", "/api/v1/domains/{domain}/posture", Access::read, Params::none, &Impl::posture},
     {"GET", "/api/v1/domains/{domain}/policies", Access::read, Params::none, &Impl::policies},
+    {"GET", "/api/v1/domains/{domain}/readiness", Access::read, Params::readiness, &Impl::readiness},
     {"GET", "/api/v1/rejected", Access::read, Params::rejected, &Impl::rejected},
     {"GET", "/api/v1/rejected/{id}/raw", Access::admin, Params::none, &Impl::rejected_raw},
 };

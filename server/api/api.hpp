@@ -15,6 +15,7 @@
 
 #include "http/server.hpp"
 #include "intake/intake.hpp"
+#include "readiness/readiness.hpp"
 
 namespace tlsrpt::api {
 
@@ -28,6 +29,8 @@ struct Settings {
   // Analytics answers are kept this long (0: not at all) and dropped as soon as this process
   // stores anything; writes by other processes (tlsrpt ingest) show after at most this long.
   std::chrono::seconds cache{10};
+  readiness::Thresholds readiness;
+  int readiness_days = 30;  // the window when the request gives no `days`
 };
 
 class Api : public http_server::Handler {

@@ -151,6 +151,7 @@ Query parse_query(Params kind, std::string_view query) {
       {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "bucket"},
       {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "limit", "cursor"},
       {"from", "to", "reason", "limit", "cursor"},
+      {"days"},
   };
   auto q = query_params(query, allowed[static_cast<int>(kind)]);
   Query out;
@@ -159,6 +160,11 @@ Query parse_query(Params kind, std::string_view query) {
   out.reason = take(q, "reason");
   if (out.reason && !report::reason_from_string(*out.reason))
     throw BadRequest{"parameter reason: " + json_string(*out.reason) + " is not a rejection reason (tlsrpt parse --list-reasons)"};
+  if (auto d = take(q, "days")) {
+    const auto n = positive(*d, "parameter days");
+    if (n > 400) throw BadRequest{"parameter days: at most 400"};
+    out.days = static_cast<int>(n);
+  }
   out.filter = filter_params(q);
   return out;
 }

@@ -21,13 +21,14 @@ struct BadRequest {
 };
 
 // What a route's query string may hold.
-enum class Params { none, domains, summary, timeseries, reports, rejected };
+enum class Params { none, domains, summary, timeseries, reports, rejected, readiness };
 
 struct Query {
   store::Filter filter;
   store::Page page;
   std::string bucket = "day";
   std::optional<std::string> reason;
+  std::optional<int> days;  // readiness: 1 to 400
 };
 
 // Parses and checks the query string of a route. Throws BadRequest.

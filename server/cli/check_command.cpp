@@ -4,8 +4,11 @@
 #include <cstdio>
 
 #include "cli/setting_values.hpp"
+#include "cli/database.hpp"
 #include "cli/monitoring.hpp"
+#include "policy/policy.hpp"
 #include "posture/check.hpp"
+#include "readiness/readiness.hpp"
 
 namespace tlsrpt::cli {
 namespace {
@@ -75,6 +78,47 @@ void add_check_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
   cmd->callback([o, &global, &exit_code] {
     const config::Settings settings = load_settings(global, LimitOptions{});
     exit_code = run_check(*o, settings);
+  });
+}
+
+namespace {
+
+struct ReadinessOptions {
+  DatabaseOptions db;
+  std::string domain;
+  int days = 0;
+  bool json = false;
+};
+
+}  // namespace
+
+void add_readiness_command(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+  auto o = std::make_shared<ReadinessOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "readiness",
+      "May DOMAIN's MTA-STS policy switch from testing to enforce? The verdict (ready, not-ready, insufficient-data, "
+      "enforced), its reasons and the evidence, from the stored reports and posture checks (the same JSON as GET "
+      "/api/v1/domains/{domain}/readiness). Exit status: 0 ready or enforced without refused mail, 1 otherwise, 3 on a "
+      "database error.");
+  add_database_options(*cmd, o->db, false);
+  cmd->add_option("domain", o->domain, "The policy domain")->required();
+  cmd->add_option("--days", o->days, "Judge the reports of the last N days (default readiness.days, 30)")
+      ->check(CLI::Range(1, 400));
+  cmd->add_flag("--json", o->json, "The answer as JSON, as the API gives it");
+  cmd->callback([o, &global, &exit_code] {
+    const config::Settings settings = load_settings(global, LimitOptions{});
+    const auto domain = policy::normalize_domain(o->domain);
+    if (!domain) throw CLI::ValidationError("DOMAIN", "'" + o->domain + "' is not a domain name");
+    const readiness::Thresholds t = readiness_thresholds(settings);
+    const int days = o->days > 0 ? o->days : readiness_days(settings);
+    apply(o->db, settings);
+    exit_code = guarded("readiness", [&] {
+      Database db = open_database(o->db, false);
+      const readiness::Answer a = readiness::answer(*db.store, *domain, days, t);
+      std::fputs(o->json ? (a.json + "\n").c_str() : readiness::to_text(*domain, days, a).c_str(), stdout);
+      const auto v = a.decision.verdict;
+      return v == readiness::Verdict::ready || (v == readiness::Verdict::enforced && a.evidence.blocking_sessions == 0) ? 0 : 1;
+    });
   });
 }
 

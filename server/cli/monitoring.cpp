@@ -61,6 +61,28 @@ std::vector<posture::Monitored> monitored_domains(const config::Settings& s) {
   return out;
 }
 
+int readiness_days(const config::Settings& s) {
+  const std::size_t days = number("readiness.days", s.readiness_days);
+  if (days > 400) throw CLI::ValidationError("readiness.days", "at most 400");
+  return static_cast<int>(days);
+}
+
+readiness::Thresholds readiness_thresholds(const config::Settings& s) {
+  readiness::Thresholds t;
+  t.min_days = static_cast<int>(std::min<std::size_t>(number("readiness.min_days", s.readiness_min_days, true), 400));
+  t.min_reporters = static_cast<int>(std::min<std::size_t>(number("readiness.min_reporters", s.readiness_min_reporters, true), 1000));
+  try {
+    std::size_t used = 0;
+    t.max_blocking_share = std::stod(s.readiness_max_blocking_share, &used);
+    if (used != s.readiness_max_blocking_share.size() || !(t.max_blocking_share >= 0 && t.max_blocking_share <= 1))
+      throw std::invalid_argument("range");
+  } catch (const std::exception&) {
+    throw CLI::ValidationError("readiness.max_blocking_share",
+                               "'" + s.readiness_max_blocking_share + "' is not a share from 0 to 1 (0.001 is 0.1 %)");
+  }
+  return t;
+}
+
 namespace {
 
 metrics::PostureSample sample(const posture::Checked& c) {
@@ -89,12 +111,20 @@ struct ScheduledChecks::Impl {
   std::size_t max_queued;
   std::mutex mutex;
   std::condition_variable_any wake;
-  std::deque<std::pair<std::string, std::int64_t>> queue;  // (result JSON, duration in ms)
+  struct Item {
+    std::string json, domain;
+    std::int64_t duration_ms;
+    bool operator==(const Item&) const = default;
+  };
+  std::deque<Item> queue;
+  readiness::Thresholds thresholds;
+  int readiness_days;
   std::jthread writer;
   std::unique_ptr<posture::Monitor> monitor;  // last: stopped first
 
   Impl(const config::Settings& settings, std::vector<posture::Monitored> domains, intake::Intake& i)
-      : intake(i), max_queued(domains.size() * 2 + 100) {
+      : intake(i), max_queued(domains.size() * 2 + 100), thresholds(readiness_thresholds(settings)),
+        readiness_days(cli::readiness_days(settings)) {
     posture::MonitorSettings ms;
     ms.check = check_settings(settings);
     ms.dns = dns_settings(settings);
@@ -129,7 +159,7 @@ struct ScheduledChecks::Impl {
       std::fprintf(stderr, "serve: posture checks: database unavailable, the oldest unsaved check is dropped\n");
       queue.pop_front();
     }
-    queue.emplace_back(posture::to_json(c.result), c.took.count());
+    queue.push_back(Item{posture::to_json(c.result), c.result.domain, c.took.count()});
     wake.notify_one();
   }
 
@@ -141,8 +171,11 @@ struct ScheduledChecks::Impl {
       lock.unlock();
       bool saved = false;
       try {
-        intake.with_store([&](store::Store& s) { return s.store_posture(item.first, item.second); });
+        intake.with_store([&](store::Store& s) { return s.store_posture(item.json, item.duration_ms); });
         saved = true;
+        // The verdict, with the check just stored (for the readiness gauge).
+        const auto a = intake.with_store([&](store::Store& s) { return readiness::answer(s, item.domain, readiness_days, thresholds); });
+        intake.metrics().readiness(item.domain, readiness::to_string(a.decision.verdict));
       } catch (const store::Error& e) {
         std::fprintf(stderr, "serve: posture checks: storing a result: %s (retrying in 10 s)\n", e.what());
       }
@@ -161,7 +194,7 @@ struct ScheduledChecks::Impl {
     if (writer.joinable()) writer.join();
     // What is still queued gets one attempt (a server stopping loses no check it can save).
     for (; !queue.empty(); queue.pop_front()) try {
-        intake.with_store([&](store::Store& s) { return s.store_posture(queue.front().first, queue.front().second); });
+        intake.with_store([&](store::Store& s) { return s.store_posture(queue.front().json, queue.front().duration_ms); });
       } catch (const store::Error&) {
       }
   }

@@ -8,6 +8,7 @@
 #include "config/config.hpp"
 #include "intake/intake.hpp"
 #include "posture/monitor.hpp"
+#include "readiness/readiness.hpp"
 
 namespace tlsrpt::cli {
 
@@ -19,6 +20,10 @@ std::string default_rua(const config::Settings& s);
 // checks.domains entries ("name" or "name=rua") then [[domain]] tables; each name checked and
 // normalised, each without a rua given the default; a name listed twice is a usage error.
 std::vector<posture::Monitored> monitored_domains(const config::Settings& s);
+
+// readiness.* (the window in days, 1 to 400, and the thresholds).
+int readiness_days(const config::Settings& s);
+readiness::Thresholds readiness_thresholds(const config::Settings& s);
 
 // serve's scheduled checks: the Monitor, and a thread that stores each result (so that the
 // checks never wait for the database; results queue while it is down, oldest dropped past a

@@ -119,6 +119,8 @@ api::Settings api_settings(const config::Settings& s, const http_server::Setting
   out.intake_burst = number("http.intake_burst", s.http_intake_burst);
   out.body_limit = http.body_limit;
   out.cache = std::chrono::seconds(number("http.cache_seconds", s.http_cache_seconds, true));
+  out.readiness = readiness_thresholds(s);
+  out.readiness_days = readiness_days(s);
   if (out.read_tokens.empty() && out.admin_tokens.empty() && !net::all_loopback(http.listen))
     throw CLI::ValidationError("http.listen",
                                "the API has no tokens and would be open on a non-loopback address; set http.read_tokens "

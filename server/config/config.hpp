@@ -75,6 +75,11 @@ struct Settings {
   std::string checks_domains;            // comma-separated "domain" or "domain=rua@address"
   std::string checks_interval = "3600";  // seconds between two checks of a domain (jittered)
   std::string checks_concurrency = "8";  // domains checked at once
+  // Readiness (GET /api/v1/domains/{domain}/readiness, tlsrpt readiness).
+  std::string readiness_days = "30";               // the window of reports judged, in days
+  std::string readiness_min_days = "14";           // days with reports needed
+  std::string readiness_min_reporters = "2";       // reporting organisations needed
+  std::string readiness_max_blocking_share = "0.001";  // blocking failures / sessions under sts policies
   // Metrics label bounds.
   std::string metrics_domains;        // comma-separated: the only policy_domain label values
   std::string metrics_organizations;  // comma-separated: the only organization label values

@@ -113,6 +113,12 @@ struct Metrics::Impl {
           .Help("Posture checks run, by monitored domain and outcome (complete, incomplete: a step could not "
                 "complete, nothing is known to be clear)")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& readiness =
+      prometheus::BuildGauge().Name("tlsrpt_readiness")
+          .Help("1 for the readiness verdict of a monitored domain now (ready, not-ready, insufficient-data, enforced), "
+                "updated after each posture check")
+          .Register(*registry);
+  std::map<std::string, prometheus::Gauge*> readiness_series;  // by domain
   std::mutex posture_mutex;
   std::map<std::string, std::vector<prometheus::Gauge*>> posture_series;  // by domain: replaced each check
 
@@ -220,6 +226,15 @@ void Metrics::posture(const PostureSample& p) {
   m.posture_last.Add({{"domain", p.domain}}).Set(p.checked_at);
   m.posture_duration.Add({{"domain", p.domain}}).Set(p.duration_seconds);
   m.posture_checks.Add({{"domain", p.domain}, {"outcome", p.complete ? "complete" : "incomplete"}}).Increment();
+}
+
+void Metrics::readiness(const std::string& domain, std::string_view verdict) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.posture_mutex);
+  prometheus::Gauge*& slot = m.readiness_series[domain];
+  if (slot) m.readiness.Remove(slot);
+  slot = &m.readiness.Add({{"domain", domain}, {"verdict", std::string(verdict)}});
+  slot->Set(1);
 }
 
 void Metrics::http_request(std::string_view route, unsigned status, double seconds) {

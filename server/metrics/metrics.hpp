@@ -62,6 +62,8 @@ class Metrics {
 
   // A posture check completed: replaces the domain's finding, mode and certificate series.
   void posture(const PostureSample& sample);
+  // The readiness verdict of a monitored domain now (ready, not-ready, insufficient-data, enforced).
+  void readiness(const std::string& domain, std::string_view verdict);
 
   // `route` is the route template ("/api/v1/reports/{id}"), never the request's path.
   void http_request(std::string_view route, unsigned status, double seconds);

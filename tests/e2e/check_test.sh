@@ -276,6 +276,9 @@ metric() { grep -v '^#' metrics.txt | grep -F "$1" | head -1 | awk '{print $NF}'
 check "metrics: a finding" 1 "$(metric 'tlsrpt_posture_findings{domain="expiring.example.net",finding="mx-cert-expiring",severity="warning"}')"
 check "metrics: no series for a domain without findings" "" "$(metric 'tlsrpt_posture_findings{domain="good.example.net"')"
 check "metrics: the published mode" 1 "$(metric 'tlsrpt_posture_sts_mode{domain="good.example.net",mode="enforce"}')"
+check "metrics: readiness of an enforcing domain" 1 "$(metric 'tlsrpt_readiness{domain="good.example.net",verdict="enforced"}')"
+check "metrics: readiness of a domain in testing without reports" 1 \
+  "$(metric 'tlsrpt_readiness{domain="testing.example.net",verdict="insufficient-data"}')"
 check "metrics: the monitored domains" 4 "$(metric 'tlsrpt_posture_monitored_domains ')"
 expiry=$(metric 'tlsrpt_posture_mx_cert_expiry_timestamp_seconds{domain="expiring.example.net",mx="mx.expiring.example.net"}')
 check "metrics: the certificate expires in 4 to 5 days" 1 \

@@ -447,6 +447,11 @@ for route in ("/api/v1/domains/{domain}/posture", "/api/v1/domains/{domain}/poli
     check(f"{route}: 404 for a domain never checked", 404, status)
     status, _ = api(s2, route, path=route.replace("{domain}", "never-checked.example"))
     check(f"{route}: needs a token", 401, status)
+status, body = api(s2, "/api/v1/domains/{domain}/readiness", path="/api/v1/domains/never-reported.example/readiness",
+                   headers=bearer(read_token))
+check("readiness of a domain without reports: insufficient data", (200, "insufficient-data"), (status, body.get("verdict")))
+status, _ = api(s2, "/api/v1/domains/{domain}/readiness", path="/api/v1/domains/x/readiness", headers=bearer(read_token))
+check("readiness: not a domain name", 400, status)
 status, _, _ = s2.request("/metrics")
 check("protect_metrics: /metrics needs a token", 401, status)
 status, _, _ = s2.request("/metrics", headers=bearer(read_token))

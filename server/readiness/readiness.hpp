@@ -1,0 +1,102 @@
+// Readiness: may a domain whose MTA-STS policy is in testing switch to enforce? The verdict and
+// its reasons, from the evidence of the stored reports and the posture checks.
+//
+// Purpose: answer the question the roll-out guides leave to the operator ("watch TLS-RPT for two
+// to four weeks, fix what the reports show, then enforce") with a verdict, reasons from a closed
+// list, and the evidence behind them. decide() is pure; answer() reads the evidence from the
+// database (one statement) and builds the JSON that the API and `tlsrpt readiness` print.
+//
+// Which failures block delivery under enforce (RFC 8461 section 5, RFC 8460 section 4.3): a
+// sender applying an enforce policy refuses an MX that does not offer STARTTLS
+// (starttls-not-supported), whose certificate it cannot validate (certificate-host-mismatch,
+// certificate-expired, certificate-not-trusted) or that the policy does not list
+// (validation-failure). It does not refuse because the policy itself could not be fetched or
+// read (sts-policy-fetch-error, sts-policy-invalid, sts-webpki-invalid): it then delivers as
+// without a policy, so those do not count. DANE results (tlsa-invalid, dnssec-invalid,
+// dane-required) concern DANE, not the MTA-STS switch.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tlsrpt::store {
+class Store;
+}
+
+namespace tlsrpt::readiness {
+
+// X(name, description). Names are stable (API values, metric labels).
+#define TLSRPT_READINESS_REASONS(X)                                                                              \
+  X(no_policy_published, "no MTA-STS policy is published (or none could be read): there is nothing to enforce") \
+  X(too_few_days, "fewer days with reports than readiness.min_days")                                            \
+  X(too_few_reporters, "fewer reporting organisations than readiness.min_reporters")                            \
+  X(blocking_failures, "failures that would block delivery under enforce exceed readiness.max_blocking_share")  \
+  X(posture_errors, "the latest posture check has error findings")                                              \
+  X(mail_refused, "the policy is enforced and senders refused delivery (failures that block under enforce)")     \
+  X(reporter_quiet, "a reporting organisation that used to report has sent nothing for more than 3 days")        \
+  X(not_monitored, "the domain is not monitored (checks.domains): the published policy and posture are unknown")
+
+enum class Reason {
+#define TLSRPT_X(name, desc) name,
+  TLSRPT_READINESS_REASONS(TLSRPT_X)
+#undef TLSRPT_X
+};
+
+struct ReasonInfo {
+  Reason reason;
+  std::string_view name;  // kebab-case
+  std::string_view description;
+};
+std::span<const ReasonInfo> all_reasons();
+std::string_view to_string(Reason reason);
+
+// The result types that block delivery under an enforce policy (see above).
+std::span<const std::string_view> blocking_result_types();
+
+struct Thresholds {
+  int min_days = 14;
+  int min_reporters = 2;
+  double max_blocking_share = 0.001;  // of all sessions under sts policies
+};
+
+struct Evidence {
+  int days_with_reports = 0;
+  int reporters = 0;
+  std::vector<std::string> quiet_reporters;
+  std::int64_t sts_sessions = 0;       // successful and failed, under sts policies
+  std::int64_t sts_failed = 0;
+  std::int64_t blocking_sessions = 0;  // failed with a blocking result type
+  std::string worst;                   // "certificate-expired on mx2.example.net (40 sessions)", "" when none
+  bool monitored = false;              // a posture check exists
+  std::optional<std::string> published_mode;  // enforce, testing, none; nullopt: none read
+  std::vector<std::string> posture_errors;     // "finding@subject"
+  std::map<std::string, std::int64_t> reported_modes;  // mode line of the reports' policy strings -> sessions
+};
+
+enum class Verdict { ready, not_ready, insufficient_data, enforced };
+std::string_view to_string(Verdict verdict);
+
+struct Decision {
+  Verdict verdict = Verdict::insufficient_data;
+  std::vector<std::pair<Reason, std::string>> reasons;  // with a detail each
+};
+
+Decision decide(const Evidence& evidence, const Thresholds& thresholds);
+
+// The whole answer for a domain over the last `days` days: `json` is {"domain", "verdict",
+// "reasons", "thresholds", "evidence"} (schema/openapi.yaml). Throws store::Error.
+struct Answer {
+  std::string json;
+  Evidence evidence;
+  Decision decision;
+};
+Answer answer(store::Store& store, const std::string& domain, int days, const Thresholds& thresholds);
+// A readable summary: the verdict with the main figures, then one line per reason.
+std::string to_text(const std::string& domain, int days, const Answer& answer);
+
+}  // namespace tlsrpt::readiness
