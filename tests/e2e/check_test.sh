@@ -2,7 +2,8 @@
 # `tlsrpt check` against a small world on loopback: nsd serving a DNSSEC-signed zone (signed now)
 # and an unsigned one, HTTPS policy hosts with a test CA, and MX hosts that are tlsrpt's own SMTP
 # listeners with STARTTLS certificates made for each case: good, expired, expiring, wrong name,
-# self-signed, none; TLSA matching and not. One domain per finding; every finding asserted; a
+# self-signed, none, RSA beside ECDSA, TLS 1.1 only; TLSA matching and not; a zone signed then
+# tampered with. One domain per finding; every finding asserted; a
 # healthy domain has no error finding; a silent DNS server ends as "check incomplete" in time.
 # Usage: tests/e2e/check_test.sh path/to/tlsrpt
 set -u
@@ -34,7 +35,8 @@ LEAF_KEY=rsa leaf mx-dual-rsa 0 mx.dual.example.net
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=mx.selfsigned.example.net \
   -addext subjectAltName=DNS:mx.selfsigned.example.net -keyout mx-selfsigned.key -out mx-selfsigned.pem >/dev/null 2>&1
 leaf policy 30 mta-sts.good.example.net mta-sts.testing.example.net mta-sts.uncovered.example.net \
-  mta-sts.dane.example.net
+  mta-sts.dane.example.net mta-sts.modenone.example.net mta-sts.badpolicy.example.net
+leaf mx-oldtls 30 mx.oldtls.example.net
 sleep 1  # the 0-day certificate is now expired
 
 # MX hosts: name, address, certificates (a+b: two side by side; none: no STARTTLS).
@@ -114,6 +116,23 @@ _25._tcp.mx.danebad TLSA 3 1 1 $(printf '%064d' 0)
 _smtp._tls.danebad TXT $rua
 danebad MX 20 mx.danebad.example.net.
 mx.danebad A 127.0.2.8
+badid MX 10 mx.good.example.net.
+_mta-sts.badid TXT "v=STSv1; id=not_valid!"
+_smtp._tls.badid TXT $rua
+modenone MX 10 mx.good.example.net.
+_mta-sts.modenone TXT $sts
+mta-sts.modenone A 127.0.1.4
+_smtp._tls.modenone TXT $rua
+badpolicy MX 10 mx.good.example.net.
+_mta-sts.badpolicy TXT $sts
+mta-sts.badpolicy A 127.0.1.5
+_smtp._tls.badpolicy TXT $rua
+tworua MX 10 mx.good.example.net.
+_smtp._tls.tworua TXT $rua
+_smtp._tls.tworua TXT "v=TLSRPTv1; rua=mailto:other@example.org"
+oldtls MX 10 mx.oldtls.example.net.
+mx.oldtls A 127.0.2.10
+_smtp._tls.oldtls TXT $rua
 dual MX 10 mx.dual.example.net.
 mx.dual A 127.0.2.9
 _smtp._tls.dual TXT $rua
@@ -133,15 +152,27 @@ mx A 127.0.2.8
 _25._tcp.mx TLSA 3 1 1 $dane_hash
 _smtp._tls TXT $rua
 ZONE
+cat >bogus.org.zone <<ZONE
+\$ORIGIN bogus.org.
+\$TTL 300
+@ SOA ns.bogus.org. admin.bogus.org. 1 3600 600 86400 300
+@ NS ns.bogus.org.
+@ MX 10 mx.good.example.net.
+_mta-sts TXT "v=STSv1; id=genuine"
+_smtp._tls TXT $rua
+ZONE
 sign_zone example.net example.net.zone || exit 1
-nsd_start $dns_port example.net=example.net.zone.signed plain.org=plain.org.zone || exit 1
+sign_zone bogus.org bogus.org.zone || exit 1
+sed -i 's/id=genuine/id=forged/' bogus.org.zone.signed  # changed after signing: its RRSIG no longer matches
+nsd_start $dns_port example.net=example.net.zone.signed plain.org=plain.org.zone bogus.org=bogus.org.zone.signed || exit 1
 
 printf 'testing\nmx: mx.good.example.net' >testing.mode
 python3 - "$https_port" >https.log 2>&1 <<'PY' &
 import http.server, ssl, sys, threading
 port = int(sys.argv[1])
 policies = {"127.0.1.1": "enforce\nmx: *.good.example.net", "127.0.1.2": "testing\nmx: mx.good.example.net",
-            "127.0.1.3": "enforce\nmx: mx.elsewhere.example.net"}
+            "127.0.1.3": "enforce\nmx: mx.elsewhere.example.net", "127.0.1.4": "none",
+            "127.0.1.5": "sometimes\nmx: mx.good.example.net"}
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         where = self.server.server_address[0]
@@ -159,7 +190,29 @@ print("ready", flush=True)
 threading.Event().wait()
 PY
 pids+=($!)
-for _ in $(seq 50); do grep -q ready https.log && break; sleep 0.1; done
+# An MX that negotiates TLS 1.1 at most: a few lines of SMTP, then STARTTLS.
+python3 - "$smtp_port" >oldtls.log 2>&1 <<'PY' &
+import socket, ssl, sys, threading
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain("mx-oldtls.pem", "mx-oldtls.key")
+ctx.minimum_version = ssl.TLSVersion.TLSv1; ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+def session(c):
+    try:
+        f = c.makefile("rb"); c.sendall(b"220 mx.oldtls.example.net ESMTP\r\n")
+        while True:
+            line = f.readline().upper()
+            if not line: return
+            if line.startswith((b"EHLO", b"HELO")): c.sendall(b"250-mx.oldtls.example.net\r\n250 STARTTLS\r\n")
+            elif line.startswith(b"STARTTLS"):
+                c.sendall(b"220 go ahead\r\n"); t = ctx.wrap_socket(c, server_side=True); t.recv(100); t.close(); return
+            else: c.sendall(b"221 bye\r\n"); return
+    except OSError: pass
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.2.10", int(sys.argv[1]))); s.listen(50)
+print("ready", flush=True)
+while True: threading.Thread(target=session, args=(s.accept()[0],), daemon=True).start()
+PY
+pids+=($!)
+for _ in $(seq 50); do grep -q ready https.log && grep -q ready oldtls.log && break; sleep 0.1; done
 for m in $mxs; do
   IFS=: read -r name addr cert <<<"$m"
   for _ in $(seq 100); do grep -q "listening on" "serve-$name.log" 2>/dev/null && break; sleep 0.1; done
@@ -169,8 +222,8 @@ export TLSRPT_DNS_SERVER="127.0.0.1:$dns_port" TLSRPT_DNS_TRUST_ANCHOR_FILE=$PWD
   TLSRPT_CHECKS_SMTP_PORT=$smtp_port TLSRPT_CHECKS_HTTPS_PORT=$https_port TLSRPT_CHECKS_TIMEOUT=10 TLSRPT_DNS_TIMEOUT=10 \
   TLSRPT_SMTP_RECIPIENTS=tls@example.net
 domains="good expired expiring wrongname selfsigned nostarttls testing uncovered notfirst norua norecord twosts nomx dane danebad
-  daneonly dual"
-"$tlsrpt" check --json $(for d in $domains; do echo $d.example.net; done) plain.org >check.json 2>check.err
+  daneonly dual badid modenone badpolicy tworua oldtls"
+"$tlsrpt" check --json $(for d in $domains; do echo $d.example.net; done) plain.org bogus.org >check.json 2>check.err
 check_exit=$?
 # The findings of each domain, sorted: "finding@subject ...".
 findings() {
@@ -215,6 +268,15 @@ for l in open('check.json'):
         print(*[p['certificate']['key_type'] for p in r['mx'][0]['probes']], '|',
               *[f['detail'].split(': ')[0].split(' ', 1)[1] + ': ' + f['detail'].split(': ')[1].split(' ')[0]
                 for f in r['findings'] if f['finding'] == 'mx-cert-expired'])")"
+check "an invalid record id" "sts-record-invalid@badid.example.net" "$(findings badid.example.net)"
+check "mode none" "sts-mode-none@modenone.example.net" "$(findings modenone.example.net)"
+check "an invalid policy" "sts-policy-invalid@mta-sts.badpolicy.example.net" "$(findings badpolicy.example.net)"
+check "two TLS-RPT records" "sts-record-missing@tworua.example.net tlsrpt-record-invalid@tworua.example.net" \
+  "$(findings tworua.example.net)"
+check "an MX negotiating TLS 1.1" "mx-tls-version@mx.oldtls.example.net sts-record-missing@oldtls.example.net" \
+  "$(findings oldtls.example.net)"
+check "a DNSSEC answer that does not validate (the rest of the check stops there)" "dnssec-bogus@_mta-sts.bogus.org" \
+  "$(findings bogus.org)"
 check "exit status: error findings" 1 "$check_exit"
 check "the good domain's policy in the JSON" "enforce *.good.example.net" \
   "$(python3 -c "
