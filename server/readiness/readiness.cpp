@@ -146,7 +146,7 @@ WITH p AS (
   SELECT p.id, p.report_id, p.policy_type, p.policy_string, p.total_successful_session_count AS ok,
          p.total_failure_session_count AS failed, p.start_datetime, p.organization_name AS org, r.end_datetime
   FROM policies p JOIN reports r ON r.id = p.report_id
-  WHERE p.policy_domain = $1 AND r.end_datetime > now() - make_interval(days => $2::int)),
+  WHERE p.policy_domain = $1 AND p.start_datetime >= now() - make_interval(days => $2::int)),
 sts AS (SELECT * FROM p WHERE policy_type = 'sts'),
 blocking AS (
   SELECT d.result_type, coalesce(d.receiving_mx_hostname, '') AS mx, s.org,
