@@ -3,6 +3,7 @@
 // characters, which PostgreSQL text accepts); path decoding never lets an encoded "/" through;
 // path matching never fills more ids than the pattern has.
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 
@@ -28,10 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_text(*decoded);
     if (std::count(decoded->begin(), decoded->end(), '/') != std::count(path.begin(), path.end(), '/')) std::abort();
   }
-  for (const char* pattern : {"/api/v1/reports/{id}", "/api/v1/rejected/{id}/raw", "/healthz"}) {
+  for (const char* pattern :
+       {"/api/v1/reports/{id}", "/api/v1/rejected/{id}/raw", "/healthz", "/api/v1/domains/{domain}/readiness"}) {
     std::vector<std::string> ids;
     const bool matched = match_path(pattern, path, ids);
-    const std::size_t slots = std::string_view(pattern).find("{id}") == std::string_view::npos ? 0 : 1;
+    const std::size_t slots = static_cast<std::size_t>(std::count(pattern, pattern + std::strlen(pattern), '{'));
     if (ids.size() > slots || (matched && ids.size() != slots)) std::abort();
     for (const auto& id : ids) {
       try {
@@ -40,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
   }
-  for (Params kind : {Params::none, Params::domains, Params::summary, Params::timeseries, Params::reports, Params::rejected}) {
+  for (Params kind : {Params::none, Params::domains, Params::summary, Params::timeseries, Params::reports, Params::rejected,
+                      Params::readiness}) {
     try {
       const Query parsed = parse_query(kind, query);
       if (parsed.page.limit < 1 || parsed.page.limit > 500) std::abort();
@@ -54,6 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (parsed.reason) check_text(*parsed.reason);
       if (f.from && f.from->size() != 20) std::abort();  // normalised to YYYY-MM-DDTHH:MM:SSZ
       if (kind == Params::none && (f.from || f.policy_domain || parsed.reason)) std::abort();
+      if (parsed.days && (kind != Params::readiness || *parsed.days < 1 || *parsed.days > 400)) std::abort();
     } catch (const BadRequest& e) {
       if (e.message.empty()) std::abort();
     }
