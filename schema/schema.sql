@@ -30,6 +30,13 @@ CREATE FUNCTION public.compact_session_counts() RETURNS bigint
             failed = daily_sessions.failed + excluded.failed,
             by_result = add_counts(daily_sessions.by_result, excluded.by_result))
     SELECT count(*) FROM moved $$;
+CREATE FUNCTION public.normalized_policy(lines text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT coalesce(array_agg(l ORDER BY l), '{}') FROM (
+        SELECT lower(btrim(split_part(x, ':', 1), E' \t\r')) || ': ' || btrim(substr(x, strpos(x, ':') + 1), E' \t\r') AS l
+        FROM unnest(lines) AS x WHERE btrim(x, E' \t\r') <> '' AND strpos(x, ':') > 0) AS s
+    $$;
 CREATE FUNCTION public.success_ratio(ok numeric, failed numeric) RETURNS numeric
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT CASE WHEN ok + failed > 0 THEN round(ok / (ok + failed), 6) END $$;
@@ -124,7 +131,8 @@ CREATE TABLE public.published_policies (
     mx text[] NOT NULL,
     text text NOT NULL,
     first_seen timestamp with time zone NOT NULL,
-    last_seen timestamp with time zone NOT NULL
+    last_seen timestamp with time zone NOT NULL,
+    normalized text[] NOT NULL
 );
 CREATE TABLE public.raw_messages (
     id bigint NOT NULL,
@@ -297,6 +305,7 @@ CREATE INDEX policies_domain_start ON public.policies USING btree (policy_domain
 CREATE INDEX policies_organization_start ON public.policies USING btree (organization_name, start_datetime);
 CREATE INDEX posture_checks_domain ON public.posture_checks USING btree (domain, checked_at DESC);
 CREATE INDEX posture_findings_check ON public.posture_findings USING btree (check_id);
+CREATE INDEX published_policies_normalized ON public.published_policies USING btree (domain, normalized);
 CREATE INDEX raw_messages_rejected ON public.raw_messages USING btree (reason, received_at) WHERE (outcome = 'rejected'::text);
 CREATE INDEX raw_messages_sha256 ON public.raw_messages USING btree (sha256);
 CREATE INDEX report_quirks_quirk ON public.report_quirks USING btree (quirk);

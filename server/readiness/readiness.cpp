@@ -121,6 +121,10 @@ Decision decide(const Evidence& e, const Thresholds& t) {
                                        " sessions (" + share_text + "); most: " + e.worst);
     not_ready = true;
   }
+  if (e.older_policy_sessions > 0) {
+    add(Reason::older_policy_in_use, e.older_policy);
+    not_ready = true;
+  }
   if (!e.posture_errors.empty()) {
     add(Reason::posture_errors, join(e.posture_errors));
     not_ready = true;
@@ -161,6 +165,19 @@ modes AS (
                   'unknown') AS mode, sum(s.ok + s.failed) AS sessions
   FROM sts s GROUP BY 1),
 worst AS (SELECT result_type, mx, sum(sessions) AS sessions FROM blocking GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 1),
+-- Drift: each sts policy of a report against the published-policy history, by normalised content.
+-- current: that policy was still published when the report began (a day's slack: checks are
+-- hourly and reports daily); previous: it had been replaced by then; never-published: no match;
+-- unknown: nothing published is known (not monitored).
+drift AS (
+  SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM published_policies WHERE domain = $1) THEN 'unknown'
+              WHEN m.last_seen IS NULL THEN 'never-published'
+              WHEN m.last_seen >= s.start_datetime - interval '1 day' THEN 'current'
+              ELSE 'previous' END AS state,
+         s.org, s.ok + s.failed AS sessions, m.sts_id, m.last_seen
+  FROM sts s LEFT JOIN LATERAL (SELECT pp.sts_id, pp.last_seen FROM published_policies pp
+    WHERE pp.domain = $1 AND pp.normalized = normalized_policy(s.policy_string) ORDER BY pp.last_seen DESC LIMIT 1) m ON true),
+older AS (SELECT org, sts_id, last_seen, sum(sessions) AS sessions FROM drift WHERE state = 'previous' GROUP BY 1, 2, 3),
 posture AS (SELECT id, mode, checked_at, complete FROM posture_checks WHERE domain = $1 ORDER BY checked_at DESC, id DESC LIMIT 1),
 open AS (SELECT f.finding, f.severity, f.subject, f.detail FROM posture_findings f
          WHERE f.check_id = (SELECT id FROM posture) AND f.severity IN ('error', 'warning'))
@@ -182,6 +199,10 @@ SELECT json_build_object(
       'by_day', coalesce((SELECT json_object_agg(day, n ORDER BY day) FROM (SELECT day, sum(sessions) AS n FROM blocking GROUP BY 1) x), '{}'),
       'rows', coalesce((SELECT json_agg(json_build_object('result_type', result_type, 'mx', mx, 'organization', org, 'day', day,
           'sessions', sessions) ORDER BY day, sessions DESC, result_type, mx, org) FROM blocking), '[]')),
+  'drift', json_build_object(
+      'sessions', coalesce((SELECT json_object_agg(state, n) FROM (SELECT state, sum(sessions) AS n FROM drift GROUP BY 1) x), '{}'),
+      'older_policies', coalesce((SELECT json_agg(json_build_object('organization', org, 'sts_id', sts_id,
+          'last_published', utc_text(last_seen), 'sessions', sessions) ORDER BY sessions DESC, org) FROM older), '[]')),
   'modes', json_build_object('published', (SELECT mode FROM posture),
       'reported', coalesce((SELECT json_object_agg(mode, sessions) FROM modes), '{}')),
   'posture', CASE WHEN EXISTS (SELECT 1 FROM posture) THEN json_build_object('checked_at', utc_text((SELECT checked_at FROM posture)),
@@ -197,7 +218,10 @@ SELECT json_build_object(
   (SELECT mode FROM posture),
   (SELECT string_agg(finding || '@' || subject, E'\n' ORDER BY finding, subject) FROM open WHERE severity = 'error'),
   (SELECT string_agg(mode || E'\n' || sessions, E'\n' ORDER BY mode) FROM modes),
-  (SELECT coalesce(sum(failed), 0) FROM sts)
+  (SELECT coalesce(sum(failed), 0) FROM sts),
+  (SELECT coalesce(sum(sessions), 0) FROM older),
+  (SELECT string_agg(org || ' applies policy id ' || sts_id || ', last published ' || utc_text(last_seen) || ' (' ||
+      sessions || ' sessions)', '; ' ORDER BY sessions DESC, org) FROM older)
 )SQL";
   std::string types;
   for (auto b : blocking) types += (types.empty() ? "" : ",") + std::string(b);
@@ -216,6 +240,8 @@ SELECT json_build_object(
   const auto modes = split(r[10]);
   for (std::size_t i = 0; i + 1 < modes.size(); i += 2) e.reported_modes[modes[i]] = std::stoll(modes[i + 1]);
   e.sts_failed = std::stoll(r[11]);
+  e.older_policy_sessions = std::stoll(r[12]);
+  e.older_policy = r[13];
   const Decision d = decide(e, t);
   std::string out = "{\"domain\":" + str(domain) + ",\"verdict\":" + str(to_string(d.verdict)) + ",\"reasons\":[";
   for (std::size_t i = 0; i < d.reasons.size(); ++i)

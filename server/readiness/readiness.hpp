@@ -39,7 +39,8 @@ namespace tlsrpt::readiness {
   X(posture_errors, "the latest posture check has error findings")                                              \
   X(mail_refused, "the policy is enforced and senders refused delivery (failures that block under enforce)")     \
   X(reporter_quiet, "a reporting organisation that used to report has sent nothing for more than 3 days")        \
-  X(not_monitored, "the domain is not monitored (checks.domains): the published policy and posture are unknown")
+  X(not_monitored, "the domain is not monitored (checks.domains): the published policy and posture are unknown")  \
+  X(older_policy_in_use, "senders still apply a policy the domain no longer published when their report began")
 
 enum class Reason {
 #define TLSRPT_X(name, desc) name,
@@ -76,6 +77,8 @@ struct Evidence {
   std::optional<std::string> published_mode;  // enforce, testing, none; nullopt: none read
   std::vector<std::string> posture_errors;     // "finding@subject"
   std::map<std::string, std::int64_t> reported_modes;  // mode line of the reports' policy strings -> sessions
+  std::int64_t older_policy_sessions = 0;  // under a policy no longer published (drift "previous")
+  std::string older_policy;                // who, which policy, since when
 };
 
 enum class Verdict { ready, not_ready, insufficient_data, enforced };

@@ -45,6 +45,9 @@ for day in range(1, 17):
         report("postureerr.example", org, day, 100)
         report("notmonitored.example", org, day, 100)
         report("enforcing.example", org, day, 100, [("certificate-not-trusted", "mx.enforcing.example", 2)], mode="enforce")
+    # An MX move 10 days ago: Google applies the new policy since, Microsoft still the old one.
+    report("drift.example", "Google Inc.", day, 100, mx=["mx.drift.example" if day <= 10 else "mx.old.drift.example"])
+    report("drift.example", "Microsoft Corporation", day, 100, mx=["mx.old.drift.example"])
     report("onereporter.example", "Google Inc.", day, 100)
     report("quiet.example", "Google Inc.", day, 100)
     report("quiet.example", "Microsoft Corporation", day, 100)

@@ -34,6 +34,15 @@ posture() {  # DOMAIN MODE|- [FINDING SEVERITY SUBJECT]...   (-: no policy could
 for d in ready certfail onereporter young quiet; do posture $d.example testing sts-mode-testing info $d.example; done
 posture postureerr.example testing sts-mode-testing info postureerr.example mx-cert-expired error mx.postureerr.example
 posture enforcing.example enforce
+posture drift.example testing sts-mode-testing info drift.example
+# drift.example's published history: the old policy until just before the day 10 days ago, the
+# new one since (as the posture checks record it; the text written differently from the reports).
+sql "INSERT INTO published_policies (domain, sts_id, sha256, mode, max_age, mx, text, first_seen, last_seen, normalized)
+     SELECT 'drift.example', id, md5(t), 'testing', 86400, ARRAY[mx], t, f, l, normalized_policy(string_to_array(t, E'\n'))
+     FROM (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS today) d,
+          LATERAL (VALUES ('1', 'mx.old.drift.example', today - interval '40 days', today - interval '10 days' - interval '1 second'),
+                          ('2', 'mx.drift.example', today - interval '10 days', now())) AS v (id, mx, f, l),
+          LATERAL (SELECT 'version: STSv1' || E'\r\n' || 'MX:  ' || mx || E'\r\nmode: testing\r\nmax_age: 86400\r\n' AS t) x" >/dev/null
 posture nopolicy.example - sts-record-missing warning nopolicy.example
 
 verdict() {  # DOMAIN [ARGS]: "verdict reason,reason" from the CLI's JSON
@@ -71,6 +80,12 @@ check "the refused sessions" "64" \
   "$(python3 -c "import json; print(json.load(open('$tmp/r.json'))['evidence']['blocking_failures']['sessions'])")"
 check "modes published and reported" "enforce {'enforce': 3264}" "$(python3 -c "
 import json; m = json.load(open('$tmp/r.json'))['evidence']['modes']; print(m['published'], m['reported'])")"
+check "senders still applying the policy from before an MX move" "not-ready older-policy-in-use" "$(verdict drift.example)"
+check "who, and how much: Microsoft's 9 days since the move" "Microsoft Corporation 1 900 | current 2300 previous 900" \
+  "$(python3 -c "
+import json; d = json.load(open('$tmp/r.json'))['evidence']['drift']
+print(*[(o['organization'], o['sts_id'], o['sessions']) for o in d['older_policies']][0], '|',
+      *[f'{k} {v}' for k, v in sorted(d['sessions'].items())])")"
 check "not monitored: judged on the reports alone, and said so" "ready not-monitored" "$(verdict notmonitored.example)"
 check "a large reporter gone quiet is named" "ready reporter-quiet" "$(verdict quiet.example)"
 check "the quiet reporter" "Mail.Ru" "$(python3 -c "

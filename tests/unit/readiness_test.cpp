@@ -72,6 +72,12 @@ TEST_CASE("readiness: not-ready outranks insufficient data; posture and policy")
   CHECK(names(decide(e, t)) == std::vector<std::string>{"posture-errors", "too-few-days"});
 
   e = clean();
+  e.older_policy_sessions = 1;
+  e.older_policy = "Microsoft Corporation applies policy id 1, last published 2026-11-21T23:59:59Z (1 sessions)";
+  CHECK(names(decide(e, t)) == std::vector<std::string>{"older-policy-in-use"});
+  CHECK(decide(e, t).reasons[0].second == e.older_policy);
+
+  e = clean();
   e.published_mode = std::nullopt;  // monitored, no policy read
   CHECK(names(decide(e, t)) == std::vector<std::string>{"no-policy-published"});
   e.published_mode = "none";
