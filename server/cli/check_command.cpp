@@ -37,23 +37,23 @@ int run_check(const CheckOptions& o, const config::Settings& s) {
     return 3;
   }
   // Printed in the order asked, each as soon as it and those before it are done.
-  std::vector<std::optional<posture::Result>> results(domains.size());
+  std::vector<std::optional<posture::Result>> waiting(domains.size());  // done, not printed yet
   std::size_t printed = 0;
   bool error = false, incomplete = false;
   const posture::Sink sink = [&](posture::Checked&& c) {
-    for (std::size_t i = 0; i < domains.size(); ++i)
-      if (domains[i].name == c.result.domain && !results[i]) {
-        results[i] = std::move(c.result);
+    // check_all completes domains in any order; the same name twice fills its slots in turn.
+    for (std::size_t i = printed; i < domains.size(); ++i)
+      if (domains[i].name == c.result.domain && !waiting[i]) {
+        waiting[i] = std::move(c.result);
         break;
       }
-    for (; printed < results.size() && results[printed]; ++printed) {
-      const posture::Result& r = *results[printed];
+    for (; printed < waiting.size() && waiting[printed]; ++printed) {
+      const posture::Result& r = *waiting[printed];
       std::fputs((o.json ? posture::to_json(r) + "\n" : posture::to_text(r)).c_str(), stdout);
       std::fflush(stdout);
       error |= r.has_error();
       incomplete |= r.incomplete();
-      results[printed].reset();
-      results[printed].emplace();  // done: keeps the slot marked, without the data
+      waiting[printed].reset();
     }
   };
   boost::asio::co_spawn(io, posture::check_all(*resolver, domains, cs, number("checks.concurrency", s.checks_concurrency), sink),

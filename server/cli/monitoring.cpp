@@ -163,6 +163,10 @@ struct ScheduledChecks::Impl {
     wake.notify_one();
   }
 
+  void save(const Item& item) {
+    intake.with_store([&](store::Store& s) { return s.store_posture(item.json, item.duration_ms); });
+  }
+
   void write(std::stop_token stop) {
     std::unique_lock lock(mutex);
     while (!stop.stop_requested()) {
@@ -171,13 +175,14 @@ struct ScheduledChecks::Impl {
       lock.unlock();
       bool saved = false;
       try {
-        intake.with_store([&](store::Store& s) { return s.store_posture(item.json, item.duration_ms); });
+        save(item);
         saved = true;
         // The verdict, with the check just stored (for the readiness gauge).
         const auto a = intake.with_store([&](store::Store& s) { return readiness::answer(s, item.domain, readiness_days, thresholds); });
         intake.metrics().readiness(item.domain, readiness::to_string(a.decision.verdict));
       } catch (const store::Error& e) {
-        std::fprintf(stderr, "serve: posture checks: storing a result: %s (retrying in 10 s)\n", e.what());
+        std::fprintf(stderr, "serve: posture checks: %s: %s (retrying in 10 s)\n", saved ? "the readiness verdict" : "storing a result",
+                     e.what());
       }
       lock.lock();
       if (saved) {
@@ -194,7 +199,7 @@ struct ScheduledChecks::Impl {
     if (writer.joinable()) writer.join();
     // What is still queued gets one attempt (a server stopping loses no check it can save).
     for (; !queue.empty(); queue.pop_front()) try {
-        intake.with_store([&](store::Store& s) { return s.store_posture(queue.front().json, queue.front().duration_ms); });
+        save(queue.front());
       } catch (const store::Error&) {
       }
   }

@@ -4,37 +4,21 @@
 #include <cstdio>
 
 #include "pipeline/output.hpp"
+#include "report/kebab.hpp"
 #include "store/store.hpp"
 
 namespace tlsrpt::readiness {
 namespace {
 
-constexpr ReasonInfo reasons[] = {
-#define TLSRPT_X(name, desc) {Reason::name, "", desc},
+#define TLSRPT_X(name, desc) inline constexpr report::Kebab reason_name_##name{#name};
+TLSRPT_READINESS_REASONS(TLSRPT_X)
+#undef TLSRPT_X
+
+constexpr std::array reasons{
+#define TLSRPT_X(name, desc) ReasonInfo{Reason::name, reason_name_##name.view(), desc},
     TLSRPT_READINESS_REASONS(TLSRPT_X)
 #undef TLSRPT_X
 };
-
-// Names in kebab case, made once from the enumerator names.
-struct Names {
-  std::array<std::string, std::size(reasons)> text;
-  Names() {
-    static constexpr std::string_view raw[] = {
-#define TLSRPT_X(name, desc) #name,
-        TLSRPT_READINESS_REASONS(TLSRPT_X)
-#undef TLSRPT_X
-    };
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      text[i] = raw[i];
-      for (char& c : text[i])
-        if (c == '_') c = '-';
-    }
-  }
-};
-const Names& names() {
-  static const Names n;
-  return n;
-}
 
 constexpr std::string_view blocking[] = {"starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
                                          "certificate-not-trusted", "validation-failure"};
@@ -63,16 +47,9 @@ std::string str(std::string_view s) { return pipeline::json_literal_for_bytes(s)
 
 }  // namespace
 
-std::span<const ReasonInfo> all_reasons() {
-  static const auto filled = [] {
-    std::array<ReasonInfo, std::size(reasons)> out{};
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = {reasons[i].reason, names().text[i], reasons[i].description};
-    return out;
-  }();
-  return filled;
-}
+std::span<const ReasonInfo> all_reasons() { return reasons; }
 
-std::string_view to_string(Reason reason) { return names().text[static_cast<std::size_t>(reason)]; }
+std::string_view to_string(Reason reason) { return reasons[static_cast<std::size_t>(reason)].name; }
 
 std::span<const std::string_view> blocking_result_types() { return blocking; }
 
