@@ -30,6 +30,16 @@ CREATE FUNCTION public.compact_session_counts() RETURNS bigint
             failed = daily_sessions.failed + excluded.failed,
             by_result = add_counts(daily_sessions.by_result, excluded.by_result))
     SELECT count(*) FROM moved $$;
+CREATE FUNCTION public.drift_state(monitored boolean, last_published timestamp with time zone, max_age bigint, start timestamp with time zone) RETURNS TABLE(state text, beyond_max_age boolean)
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+    SELECT CASE WHEN NOT $1 THEN 'unknown'
+                WHEN $2 IS NULL THEN 'never-published'
+                WHEN $2 >= d - interval '1 day' THEN 'current'
+                ELSE 'previous' END,
+           coalesce($2 < d - interval '1 day' AND d > $2 + make_interval(secs => $3), false)
+    FROM (SELECT date_trunc('day', $4 AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS d) AS day
+    $_$;
 CREATE FUNCTION public.normalized_policy(lines text[]) RETURNS text[]
     LANGUAGE sql IMMUTABLE
     AS $$
@@ -37,6 +47,38 @@ CREATE FUNCTION public.normalized_policy(lines text[]) RETURNS text[]
         SELECT lower(btrim(split_part(x, ':', 1), E' \t\r')) || ': ' || btrim(substr(x, strpos(x, ':') + 1), E' \t\r') AS l
         FROM unnest(lines) AS x WHERE btrim(x, E' \t\r') <> '' AND strpos(x, ':') > 0) AS s
     $$;
+CREATE FUNCTION public.normalized_tlsa(records text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $_$
+    SELECT coalesce(array_agg(DISTINCT r ORDER BY r), '{}') FROM (
+        SELECT CASE WHEN m IS NULL THEN lower(regexp_replace(btrim(x), '\s+', ' ', 'g'))
+                    ELSE m[1]::int || ' ' || m[2]::int || ' ' || m[3]::int || ' ' || lower(regexp_replace(m[4], '\s', '', 'g'))
+               END AS r
+        FROM unnest(records) AS x,
+             LATERAL (SELECT regexp_match(x, '(?:^|\s)(\d{1,3})\s+(\d{1,3})\s+(\d{1,3})\s+([0-9A-Fa-f][0-9A-Fa-f\s]*)$')) AS g (m)
+        WHERE btrim(x) <> '') AS s
+    $_$;
+CREATE FUNCTION public.policy_drift(policy_type text, domain text, mx_host text[], policy_string text[], start timestamp with time zone) RETURNS TABLE(state text, matched text, last_published timestamp with time zone, max_age bigint, beyond_max_age boolean)
+    LANGUAGE sql STABLE
+    AS $_$
+    SELECT s.state, m.matched, m.last_published, m.max_age, s.beyond_max_age
+    FROM published_match($1, $2, $3, $4) AS m, drift_state(m.monitored, m.last_published, m.max_age, $5) AS s
+    $_$;
+CREATE FUNCTION public.published_match(policy_type text, domain text, mx_host text[], policy_string text[]) RETURNS TABLE(monitored boolean, matched text, last_published timestamp with time zone, max_age bigint)
+    LANGUAGE sql STABLE
+    AS $_$
+    WITH m AS (
+        SELECT pp.sts_id AS matched, pp.last_seen, pp.max_age FROM published_policies pp
+        WHERE $1 = 'sts' AND pp.domain = $2 AND pp.normalized = normalized_policy($4)
+        UNION ALL
+        SELECT t.mx_host, t.last_seen, NULL FROM published_tlsa t
+        WHERE $1 = 'tlsa' AND t.domain = $2 AND t.records = normalized_tlsa($4)
+          AND (cardinality($3) = 0 OR t.mx_host IN (SELECT lower(rtrim(x, '.')) FROM unnest($3) AS x))
+        ORDER BY 2 DESC LIMIT 1)
+    SELECT EXISTS (SELECT 1 FROM posture_checks c WHERE c.domain = $2 AND c.complete), m.matched, m.last_seen, m.max_age
+    FROM (SELECT 1) AS one LEFT JOIN m ON true
+    WHERE $1 IN ('sts', 'tlsa')
+    $_$;
 CREATE FUNCTION public.success_ratio(ok numeric, failed numeric) RETURNS numeric
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT CASE WHEN ok + failed > 0 THEN round(ok / (ok + failed), 6) END $$;
@@ -133,6 +175,13 @@ CREATE TABLE public.published_policies (
     first_seen timestamp with time zone NOT NULL,
     last_seen timestamp with time zone NOT NULL,
     normalized text[] NOT NULL
+);
+CREATE TABLE public.published_tlsa (
+    domain text NOT NULL,
+    mx_host text NOT NULL,
+    records text[] NOT NULL,
+    first_seen timestamp with time zone NOT NULL,
+    last_seen timestamp with time zone NOT NULL
 );
 CREATE TABLE public.raw_messages (
     id bigint NOT NULL,
@@ -283,6 +332,8 @@ ALTER TABLE ONLY public.posture_checks
     ADD CONSTRAINT posture_checks_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.published_policies
     ADD CONSTRAINT published_policies_pkey PRIMARY KEY (domain, sts_id, sha256);
+ALTER TABLE ONLY public.published_tlsa
+    ADD CONSTRAINT published_tlsa_pkey PRIMARY KEY (domain, mx_host, records);
 ALTER TABLE ONLY public.raw_messages
     ADD CONSTRAINT raw_messages_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.rejected_quota

@@ -165,6 +165,7 @@ struct ScheduledChecks::Impl {
 
   void save(const Item& item) {
     intake.with_store([&](store::Store& s) { return s.store_posture(item.json, item.duration_ms); });
+    intake.changed();  // drift answers depend on what the checks saw
   }
 
   void write(std::stop_token stop) {
@@ -180,6 +181,8 @@ struct ScheduledChecks::Impl {
         // The verdict, with the check just stored (for the readiness gauge).
         const auto a = intake.with_store([&](store::Store& s) { return readiness::answer(s, item.domain, readiness_days, thresholds); });
         intake.metrics().readiness(item.domain, readiness::to_string(a.decision.verdict));
+        const auto drift = intake.with_store([&](store::Store& s) { return readiness::recent_drift(s, item.domain); });
+        intake.metrics().drift(item.domain, drift.sessions, drift.beyond_max_age);
       } catch (const store::Error& e) {
         std::fprintf(stderr, "serve: posture checks: %s: %s (retrying in 10 s)\n", saved ? "the readiness verdict" : "storing a result",
                      e.what());

@@ -59,6 +59,8 @@ class Intake {
   metrics::Metrics& metrics() { return metrics_; }
   // Counts inputs this process has stored (any outcome): cached answers older than a change are stale.
   std::uint64_t writes() const { return writes_.load(); }
+  // Another writer changed what answers read (a stored posture check): cached answers are stale.
+  void changed() { ++writes_; }
 
  private:
   static constexpr std::size_t large_input = 1024 * 1024;

@@ -119,6 +119,17 @@ struct Metrics::Impl {
                 "updated after each posture check")
           .Register(*registry);
   std::map<std::string, prometheus::Gauge*> readiness_series;  // by domain
+  prometheus::Family<prometheus::Gauge>& drift =
+      prometheus::BuildGauge().Name("tlsrpt_policy_drift_sessions")
+          .Help("Sessions in the reports of a monitored domain that began in the last 7 days, by policy type and drift "
+                "state (current, previous, never-published, unknown), updated after each posture check")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& drift_beyond =
+      prometheus::BuildGauge().Name("tlsrpt_policy_drift_beyond_max_age_sessions")
+          .Help("Sessions in the reports of a monitored domain that began in the last 7 days under an MTA-STS policy "
+                "the domain stopped publishing longer ago than its max_age")
+          .Register(*registry);
+  std::map<std::string, std::vector<prometheus::Gauge*>> drift_series;  // by domain: replaced each time
   std::mutex posture_mutex;
   std::map<std::string, std::vector<prometheus::Gauge*>> posture_series;  // by domain: replaced each check
 
@@ -235,6 +246,22 @@ void Metrics::readiness(const std::string& domain, std::string_view verdict) {
   if (slot) m.readiness.Remove(slot);
   slot = &m.readiness.Add({{"domain", domain}, {"verdict", std::string(verdict)}});
   slot->Set(1);
+}
+
+void Metrics::drift(const std::string& domain,
+                    const std::map<std::pair<std::string, std::string>, std::int64_t>& sessions,
+                    std::int64_t beyond_max_age) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.posture_mutex);
+  auto& series = m.drift_series[domain];
+  for (auto* g : series) m.drift.Remove(g);
+  series.clear();
+  for (const auto& [key, n] : sessions) {
+    auto& g = m.drift.Add({{"domain", domain}, {"policy_type", key.first}, {"state", key.second}});
+    g.Set(static_cast<double>(n));
+    series.push_back(&g);
+  }
+  m.drift_beyond.Add({{"domain", domain}}).Set(static_cast<double>(beyond_max_age));
 }
 
 void Metrics::http_request(std::string_view route, unsigned status, double seconds) {

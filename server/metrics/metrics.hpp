@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,6 +65,10 @@ class Metrics {
   void posture(const PostureSample& sample);
   // The readiness verdict of a monitored domain now (ready, not-ready, insufficient-data, enforced).
   void readiness(const std::string& domain, std::string_view verdict);
+  // Drift of a monitored domain's recent reports: sessions by (policy type, drift state), replacing
+  // the domain's previous series, and the sessions under a policy unpublished beyond its max_age.
+  void drift(const std::string& domain, const std::map<std::pair<std::string, std::string>, std::int64_t>& sessions,
+             std::int64_t beyond_max_age);
 
   // `route` is the route template ("/api/v1/reports/{id}"), never the request's path.
   void http_request(std::string_view route, unsigned status, double seconds);

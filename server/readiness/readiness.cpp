@@ -124,7 +124,7 @@ Answer answer(store::Store& store, const std::string& domain, int days, const Th
   // The evidence as JSON (built by PostgreSQL) and, beside it, the figures the verdict needs.
   static const std::string sql = R"SQL(
 WITH p AS (
-  SELECT p.id, p.report_id, p.policy_type, p.policy_string, p.total_successful_session_count AS ok,
+  SELECT p.id, p.report_id, p.policy_type, p.policy_string, p.mx_host, p.total_successful_session_count AS ok,
          p.total_failure_session_count AS failed, p.start_datetime, p.organization_name AS org, r.end_datetime
   FROM policies p JOIN reports r ON r.id = p.report_id
   WHERE p.policy_domain = $1 AND p.start_datetime >= now() - make_interval(days => $2::int)),
@@ -142,19 +142,13 @@ modes AS (
                   'unknown') AS mode, sum(s.ok + s.failed) AS sessions
   FROM sts s GROUP BY 1),
 worst AS (SELECT result_type, mx, sum(sessions) AS sessions FROM blocking GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 1),
--- Drift: each sts policy of a report against the published-policy history, by normalised content.
--- current: that policy was still published when the report began (a day's slack: checks are
--- hourly and reports daily); previous: it had been replaced by then; never-published: no match;
--- unknown: nothing published is known (not monitored).
+-- Drift: each sts policy of a report against the published-policy history (policy_drift(),
+-- migration 0007).
 drift AS (
-  SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM published_policies WHERE domain = $1) THEN 'unknown'
-              WHEN m.last_seen IS NULL THEN 'never-published'
-              WHEN m.last_seen >= s.start_datetime - interval '1 day' THEN 'current'
-              ELSE 'previous' END AS state,
-         s.org, s.ok + s.failed AS sessions, m.sts_id, m.last_seen
-  FROM sts s LEFT JOIN LATERAL (SELECT pp.sts_id, pp.last_seen FROM published_policies pp
-    WHERE pp.domain = $1 AND pp.normalized = normalized_policy(s.policy_string) ORDER BY pp.last_seen DESC LIMIT 1) m ON true),
-older AS (SELECT org, sts_id, last_seen, sum(sessions) AS sessions FROM drift WHERE state = 'previous' GROUP BY 1, 2, 3),
+  SELECT d.state, s.org, s.ok + s.failed AS sessions, d.matched AS sts_id, d.last_published AS last_seen, d.beyond_max_age
+  FROM sts s, policy_drift('sts', $1, s.mx_host, s.policy_string, s.start_datetime) d),
+older AS (SELECT org, sts_id, last_seen, sum(sessions) AS sessions, bool_or(beyond_max_age) AS beyond_max_age FROM drift
+           WHERE state = 'previous' GROUP BY 1, 2, 3),
 posture AS (SELECT id, mode, checked_at, complete FROM posture_checks WHERE domain = $1 ORDER BY checked_at DESC, id DESC LIMIT 1),
 open AS (SELECT f.finding, f.severity, f.subject, f.detail FROM posture_findings f
          WHERE f.check_id = (SELECT id FROM posture) AND f.severity IN ('error', 'warning'))
@@ -179,7 +173,8 @@ SELECT json_build_object(
   'drift', json_build_object(
       'sessions', coalesce((SELECT json_object_agg(state, n) FROM (SELECT state, sum(sessions) AS n FROM drift GROUP BY 1) x), '{}'),
       'older_policies', coalesce((SELECT json_agg(json_build_object('organization', org, 'sts_id', sts_id,
-          'last_published', utc_text(last_seen), 'sessions', sessions) ORDER BY sessions DESC, org) FROM older), '[]')),
+          'last_published', utc_text(last_seen), 'sessions', sessions, 'beyond_max_age', beyond_max_age)
+          ORDER BY sessions DESC, org) FROM older), '[]')),
   'modes', json_build_object('published', (SELECT mode FROM posture),
       'reported', coalesce((SELECT json_object_agg(mode, sessions) FROM modes), '{}')),
   'posture', CASE WHEN EXISTS (SELECT 1 FROM posture) THEN json_build_object('checked_at', utc_text((SELECT checked_at FROM posture)),
@@ -197,8 +192,9 @@ SELECT json_build_object(
   (SELECT string_agg(mode || E'\n' || sessions, E'\n' ORDER BY mode) FROM modes),
   (SELECT coalesce(sum(failed), 0) FROM sts),
   (SELECT coalesce(sum(sessions), 0) FROM older),
-  (SELECT string_agg(org || ' applies policy id ' || sts_id || ', last published ' || utc_text(last_seen) || ' (' ||
-      sessions || ' sessions)', '; ' ORDER BY sessions DESC, org) FROM older)
+  (SELECT string_agg(org || ' applies policy id ' || sts_id || ', last published ' || utc_text(last_seen) ||
+      CASE WHEN beyond_max_age THEN ', longer ago than its max_age' ELSE '' END || ' (' || sessions || ' sessions)', '; '
+      ORDER BY sessions DESC, org) FROM older)
 )SQL";
   std::string types;
   for (auto b : blocking) types += (types.empty() ? "" : ",") + std::string(b);
@@ -229,6 +225,20 @@ SELECT json_build_object(
   out += "],\"thresholds\":{\"min_days\":" + std::to_string(t.min_days) + ",\"min_reporters\":" +
          std::to_string(t.min_reporters) + ",\"max_blocking_share\":" + share + "},\"evidence\":" + r[0] + "}";
   return Answer{std::move(out), std::move(e), d};
+}
+
+DriftCounts recent_drift(store::Store& store, const std::string& domain, int days) {
+  static const std::string sql =
+      "SELECT p.policy_type, d.state, sum(p.total_successful_session_count + p.total_failure_session_count), "
+      "coalesce(sum(p.total_successful_session_count + p.total_failure_session_count) FILTER (WHERE d.beyond_max_age), 0) "
+      "FROM policies p, policy_drift(p.policy_type, p.policy_domain, p.mx_host, p.policy_string, p.start_datetime) d "
+      "WHERE p.policy_domain = $1 AND p.start_datetime >= now() - make_interval(days => $2::int) GROUP BY 1, 2";
+  DriftCounts out;
+  for (const auto& r : store.query_rows(sql, {domain, std::to_string(days)})) {
+    out.sessions[{r[0], r[1]}] = std::stoll(r[2]);
+    out.beyond_max_age += std::stoll(r[3]);
+  }
+  return out;
 }
 
 std::string to_text(const std::string& domain, int days, const Answer& a) {

@@ -99,6 +99,13 @@ struct Answer {
   Decision decision;
 };
 Answer answer(store::Store& store, const std::string& domain, int days, const Thresholds& thresholds);
+// The drift of a domain's reports that began in the last `days` days (the metrics use 7): sessions
+// by (policy type, drift state), and those under a policy unpublished beyond its max_age.
+struct DriftCounts {
+  std::map<std::pair<std::string, std::string>, std::int64_t> sessions;
+  std::int64_t beyond_max_age = 0;
+};
+DriftCounts recent_drift(store::Store& store, const std::string& domain, int days = 7);
 // A readable summary: the verdict with the main figures, then one line per reason.
 std::string to_text(const std::string& domain, int days, const Answer& answer);
 

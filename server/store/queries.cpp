@@ -60,6 +60,20 @@ std::string reports_where(Sql& q, const Filter& f) {
   return w;
 }
 
+// Sessions of the sts and tlsa policies in range (domain, organisation, policy type; the report's
+// start against from and to) by policy type and drift state (policy_drift(), migration 0007).
+std::string drift_by_state(Sql& q, const Filter& f) {
+  std::string w = "p.policy_type IN ('sts', 'tlsa')";
+  if (f.from) w += " AND p.start_datetime >= " + q.param(*f.from) + "::timestamptz";
+  if (f.to) w += " AND p.start_datetime < " + q.param(*f.to) + "::timestamptz";
+  if (f.policy_domain) w += " AND p.policy_domain = " + q.param(*f.policy_domain);
+  if (f.organization) w += " AND p.organization_name = " + q.param(*f.organization);
+  if (f.policy_type) w += " AND p.policy_type = " + q.param(*f.policy_type);
+  return "SELECT p.policy_type, d.state, sum(p.total_successful_session_count + p.total_failure_session_count) AS n "
+         "FROM policies p, policy_drift(p.policy_type, p.policy_domain, p.mx_host, p.policy_string, p.start_datetime) d "
+         "WHERE " + w + " GROUP BY 1, 2";
+}
+
 // Successful and failed totals of the grouping set `k` of g by `column`, as a JSON array whose
 // objects name the group `key`.
 std::string totals_by(int k, const std::string& column, const std::string& key) {
@@ -119,7 +133,9 @@ std::string summary_json(Store& s, const Filter& f) {
       "'by_organization', " + totals_by(5, "organization_name", "organization_name") + ", "
       "'by_mx_host', (SELECT coalesce(json_agg(json_build_object('mx_host', nullif(mx_host, ''), 'sessions', n) "
       "ORDER BY n DESC, mx_host), '[]') FROM (SELECT mx_host, sum(n) AS n FROM g WHERE k = 6 AND " + details +
-      " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1000) AS x))::text FROM t";
+      " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1000) AS x), "
+      "'by_drift_state', (SELECT coalesce(json_agg(json_build_object('policy_type', policy_type, 'state', state, "
+      "'sessions', n) ORDER BY policy_type, state), '[]') FROM (" + drift_by_state(q, f) + ") AS x))::text FROM t";
   return s.query_json(sql, q.params());
 }
 
@@ -284,7 +300,13 @@ std::optional<StoredReport> stored_report(Store& s, std::int64_t id) {
       "SELECT json_build_object('id', r.id, 'stored_at', utc_text(r.stored_at), 'quirks', (SELECT coalesce(json_agg(q.quirk "
       "ORDER BY q.quirk), '[]') FROM report_quirks q WHERE q.report_id = r.id), 'raw_message', json_build_object('id', "
       "m.id, 'received_at', utc_text(m.received_at), 'transport', m.transport, 'source', m.source, 'size', m.size, "
-      "'sha256', encode(m.sha256, 'hex'), 'part', r.source_part, 'filename', r.source_filename))::text || ' ' || "
+      "'sha256', encode(m.sha256, 'hex'), 'part', r.source_part, 'filename', r.source_filename), "
+      // Each policy against what its domain published (migration 0007), in the report's order.
+      "'policy_drift', (SELECT coalesce(json_agg(json_build_object('position', p.position, 'policy_type', p.policy_type, "
+      "'policy_domain', p.policy_domain, 'state', d.state, 'matched', d.matched, 'last_published', "
+      "utc_text(d.last_published), 'max_age', d.max_age, 'beyond_max_age', d.beyond_max_age) ORDER BY p.position), '[]') "
+      "FROM policies p LEFT JOIN LATERAL policy_drift(p.policy_type, p.policy_domain, p.mx_host, p.policy_string, "
+      "p.start_datetime) d ON true WHERE p.report_id = r.id))::text || ' ' || "
       "encode(r.dedup_key, 'hex') || ' ' || m.id FROM reports r JOIN raw_messages m ON m.id = r.raw_message_id "
       "WHERE r.id = $1::bigint";
   const std::string row = s.query_json(sql, {std::to_string(id)});

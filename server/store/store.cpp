@@ -579,7 +579,13 @@ std::int64_t Store::store_posture(const std::string& result_json, std::int64_t d
       "WHEN 'array' THEN j->'mta-sts'->'mx' ELSE '[]' END)), j->'mta-sts'->>'text', now(), now(), "
       "normalized_policy(string_to_array(replace(j->'mta-sts'->>'text', E'\\r', ''), E'\\n')) FROM r "
       "WHERE j->'mta-sts'->>'id' IS NOT NULL AND j->'mta-sts'->>'text' IS NOT NULL "
-      "ON CONFLICT (domain, sts_id, sha256) DO UPDATE SET last_seen = excluded.last_seen) "
+      "ON CONFLICT (domain, sts_id, sha256) DO UPDATE SET last_seen = excluded.last_seen), "
+      // The TLSA records of each MX host (for the drift of reports' tlsa policies).
+      "t AS (INSERT INTO published_tlsa (domain, mx_host, records, first_seen, last_seen) SELECT DISTINCT j->>'domain', "
+      "lower(rtrim(m->>'host', '.')), normalized_tlsa(ARRAY(SELECT jsonb_array_elements_text(m->'tlsa'->'records'))), "
+      "now(), now() FROM r, jsonb_array_elements(CASE jsonb_typeof(j->'mx') WHEN 'array' THEN j->'mx' ELSE '[]' END) m "
+      "WHERE jsonb_typeof(m->'tlsa'->'records') = 'array' AND jsonb_array_length(m->'tlsa'->'records') > 0 "
+      "ON CONFLICT (domain, mx_host, records) DO UPDATE SET last_seen = excluded.last_seen) "
       "SELECT id FROM c";
   return translate("store posture check", [&] {
     pqxx::work tx(impl_->conn);

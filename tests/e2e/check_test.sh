@@ -299,21 +299,22 @@ check "readable output, as the README shows it" "expiring.example.net: 0 errors,
 check "a healthy domain: exit 0" 0 $? || cat good.txt
 check "readable output" "good.example.net: 0 errors, 0 warnings, 0 notes; MTA-STS enforce; 2 MX" "$(head -1 good.txt)"
 
-# Scheduled checks in serve: four monitored domains (one with a rua of its own), checked every
-# 2 s; the latest check in the API, the published-policy history, the metrics.
+# Scheduled checks in serve: five monitored domains (one with a rua of its own, one with DANE),
+# checked every 2 s; the latest check in the API, the published-policy and TLSA history, the
+# drift of a report against them, the metrics.
 http_port=$((dns_port + 4))
 env TLSRPT_DATABASE_URL="$PG_URL" TLSRPT_SMTP_LISTEN= TLSRPT_HTTP_LISTEN="127.0.0.1:$http_port" TLSRPT_CHECKS_INTERVAL=2 \
-  TLSRPT_CHECKS_DOMAINS="good.example.net expiring.example.net,Testing.Example.NET.,notfirst.example.net=other@example.org" \
+  TLSRPT_CHECKS_DOMAINS="good.example.net expiring.example.net,Testing.Example.NET.,notfirst.example.net=other@example.org dane.example.net" \
   "$tlsrpt" serve >serve-monitor.log 2>&1 &
 pids+=($!)
 api() { curl -s -o "$2" -w '%{http_code}' "http://127.0.0.1:$http_port$1"; }
 for _ in $(seq 600); do
   n=0
-  for d in good expiring testing notfirst; do [ "$(api /api/v1/domains/$d.example.net/posture p.json)" = 200 ] && n=$((n + 1)); done
-  [ $n = 4 ] && break
+  for d in good expiring testing notfirst dane; do [ "$(api /api/v1/domains/$d.example.net/posture p.json)" = 200 ] && n=$((n + 1)); done
+  [ $n = 5 ] && break
   sleep 0.1
 done
-check "serve: every monitored domain checked" 4 "$n" || tail -5 serve-monitor.log
+check "serve: every monitored domain checked" 5 "$n" || tail -5 serve-monitor.log
 posture() {  # "complete finding@subject(since?)..." of the latest check
   api "/api/v1/domains/$1/posture" p.json >/dev/null
   python3 -c "
@@ -341,7 +342,7 @@ check "metrics: the published mode" 1 "$(metric 'tlsrpt_posture_sts_mode{domain=
 check "metrics: readiness of an enforcing domain" 1 "$(metric 'tlsrpt_readiness{domain="good.example.net",verdict="enforced"}')"
 check "metrics: readiness of a domain in testing without reports" 1 \
   "$(metric 'tlsrpt_readiness{domain="testing.example.net",verdict="insufficient-data"}')"
-check "metrics: the monitored domains" 4 "$(metric 'tlsrpt_posture_monitored_domains ')"
+check "metrics: the monitored domains" 5 "$(metric 'tlsrpt_posture_monitored_domains ')"
 expiry=$(metric 'tlsrpt_posture_mx_cert_expiry_timestamp_seconds{domain="expiring.example.net",mx="mx.expiring.example.net"}')
 check "metrics: the certificate expires in 4 to 5 days" 1 \
   "$(python3 -c "import time; d = (float('${expiry:-0}') - time.time()) / 86400; print(int(4 <= d <= 5))")"
@@ -368,6 +369,27 @@ check "storage: an unchanged result is stored once, each check recorded" "1 1" \
   "$(psql -qAt "$PG_URL" -c "SELECT (count(*) FILTER (WHERE result IS NOT NULL) = 1)::int, (count(*) >= 2)::int
      FROM posture_checks WHERE domain = 'good.example.net'" | tr '|' ' ')"
 check "metrics: checks counted" 1 "$(python3 -c "print(int(float('$(metric 'tlsrpt_posture_checks_total{domain="good.example.net",outcome="complete"}')' or 0) >= 2))")"
+
+# The TLSA records the checks saw, and a report's tlsa policy held against them: the records as
+# published (in the report's order and case) are current, another record never published.
+check "storage: the TLSA records of the MX" "mx.dane.example.net 3 1 1 $(printf '%064d' 0),3 1 1 $dane_hash" \
+  "$(psql -qAt "$PG_URL" -c "SELECT mx_host || ' ' || array_to_string(records, ',') FROM published_tlsa WHERE domain = 'dane.example.net'")"
+python3 - "$dane_hash" <<'PY'
+import datetime, json, sys
+day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+for name, records in (("current", [f"3 1 1 {sys.argv[1].upper()}", "3 1 1 " + "0" * 64]), ("forged", ["3 1 1 " + "ab" * 32])):
+    json.dump({"organization-name": "Google Inc.", "contact-info": "smtp-tls-reporting@google.com", "report-id": f"dane-{name}",
+               "date-range": {"start-datetime": f"{day}T00:00:00Z", "end-datetime": f"{day}T23:59:59Z"},
+               "policies": [{"policy": {"policy-type": "tlsa", "policy-string": records, "policy-domain": "dane.example.net",
+                                        "mx-host": ["mx.dane.example.net"]},
+                             "summary": {"total-successful-session-count": 5, "total-failure-session-count": 0}}]},
+              open(f"dane-{name}.json", "w"))
+PY
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress dane-current.json dane-forged.json >/dev/null 2>&1
+drift() { api "/api/v1/reports/$(psql -qAt "$PG_URL" -c "SELECT id FROM reports WHERE report_id = '$1'")" r.json >/dev/null
+  python3 -c "import json; d = json.load(open('r.json'))['policy_drift'][0]; print(d['state'], d['matched'])"; }
+check "drift: today's report with the TLSA records the checks see" "current mx.dane.example.net" "$(drift dane-current)"
+check "drift: TLSA records never published" "never-published None" "$(drift dane-forged)"
 
 # A DNS server that never answers: incomplete (exit 3), within the deadline.
 python3 -c "

@@ -15,9 +15,10 @@ def policy(domain, mode, mx):
     return ["version: STSv1", f"mode: {mode}"] + [f"mx: {m}" for m in mx] + ["max_age: 86400"]
 
 
-def report(domain, org, day, ok, failures=(), mode="testing", mx=None):
+def report(domain, org, day, ok, failures=(), mode="testing", mx=None, tlsa=None):
     """One daily report of `org` about `domain`, `day` days ago: `ok` successful sessions and
-    failures as (result-type, receiving MX, sessions)."""
+    failures as (result-type, receiving MX, sessions); a tlsa policy with the policy-string `tlsa`
+    when given."""
     mx = mx or [f"mx.{domain}"]
     start = today - datetime.timedelta(days=day)
     r = {
@@ -27,8 +28,8 @@ def report(domain, org, day, ok, failures=(), mode="testing", mx=None):
         "contact-info": f"tls@{org.lower().replace(' ', '')}.example",
         "report-id": f"{org}-{domain}-{day}",
         "policies": [{
-            "policy": {"policy-type": "sts", "policy-string": policy(domain, mode, mx), "policy-domain": domain,
-                       "mx-host": mx},
+            "policy": {"policy-type": "tlsa" if tlsa else "sts", "policy-string": tlsa or policy(domain, mode, mx),
+                       "policy-domain": domain, "mx-host": mx},
             "summary": {"total-successful-session-count": ok,
                         "total-failure-session-count": sum(f[2] for f in failures)},
             "failure-details": [{"result-type": t, "sending-mta-ip": "192.0.2.1", "receiving-mx-hostname": m,
@@ -56,3 +57,10 @@ for day in range(1, 17):
 for day in range(1, 6):
     for org in orgs:
         report("young.example", org, day, 100)
+# DANE: a key rollover on mx.dane.example 5 days ago (the old record until then, the new one
+# since). Google sees the new record; Microsoft (as it writes them: one string holding a JSON
+# array, data in upper case) still the old one; a third reporter a record never published.
+for day in range(1, 4):
+    report("dane.example", "Google Inc.", day, 100, tlsa=["3 1 1 aabbccdd"])
+    report("dane.example", "Microsoft Corporation", day, 50, tlsa=['["3 1 1 1122AABB"]'])
+    report("dane.example", "Mail.Ru", day, 10, tlsa=["3 1 1 deadbeef"])

@@ -44,6 +44,14 @@ sql "INSERT INTO published_policies (domain, sts_id, sha256, mode, max_age, mx, 
                           ('2', 'mx.drift.example', today - interval '10 days', now())) AS v (id, mx, f, l),
           LATERAL (SELECT 'version: STSv1' || E'\r\n' || 'MX:  ' || mx || E'\r\nmode: testing\r\nmax_age: 86400\r\n' AS t) x" >/dev/null
 posture nopolicy.example - sts-record-missing warning nopolicy.example
+# dane.example's TLSA history on its MX: a key rollover 5 days ago (the records as the checks
+# store them: normalized_tlsa()).
+posture dane.example testing sts-mode-testing info dane.example
+sql "INSERT INTO published_tlsa (domain, mx_host, records, first_seen, last_seen)
+     SELECT 'dane.example', 'mx.dane.example', normalized_tlsa(r), f, l
+     FROM (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS today) d,
+          LATERAL (VALUES (ARRAY['3 1 1 1122aabb'], today - interval '40 days', today - interval '5 days'),
+                          (ARRAY['3 1 1 AABB CCDD'], today - interval '5 days', now())) AS v (r, f, l)" >/dev/null
 
 verdict() {  # DOMAIN [ARGS]: "verdict reason,reason" from the CLI's JSON
   "$tlsrpt" readiness --database-url "$PG_URL" --json "$@" >"$tmp/r.json"
@@ -86,6 +94,10 @@ check "who, and how much: Microsoft's 9 days since the move" "Microsoft Corporat
 import json; d = json.load(open('$tmp/r.json'))['evidence']['drift']
 print(*[(o['organization'], o['sts_id'], o['sessions']) for o in d['older_policies']][0], '|',
       *[f'{k} {v}' for k, v in sorted(d['sessions'].items())])")"
+check "the older policy went longer ago than its max_age (one day): said so" \
+  "Microsoft Corporation applies policy id 1, last published $(sql "SELECT utc_text(last_seen) FROM published_policies
+  WHERE domain = 'drift.example' AND sts_id = '1'"), longer ago than its max_age (900 sessions)" \
+  "$(python3 -c "import json; print(*[r['detail'] for r in json.load(open('$tmp/r.json'))['reasons']])")"
 check "not monitored: judged on the reports alone, and said so" "ready not-monitored" "$(verdict notmonitored.example)"
 check "a large reporter gone quiet is named" "ready reporter-quiet" "$(verdict quiet.example)"
 check "the quiet reporter" "Mail.Ru" "$(python3 -c "
@@ -108,7 +120,10 @@ check "--days 0: usage error" 2 $?
 
 # The API gives the same JSON; it conforms to the OpenAPI document.
 port=$((20000 + RANDOM % 12000))
-"$tlsrpt" serve --database-url "$PG_URL" --http-listen "127.0.0.1:$port" --smtp-listen "" >"$tmp/serve.log" 2>&1 &
+# drift.example and dane.example are monitored, against a DNS server that does not answer (the
+# checks end incomplete; the drift metrics follow each stored check).
+TLSRPT_CHECKS_DOMAINS="drift.example dane.example" TLSRPT_DNS_SERVER="127.0.0.1:$((port + 1))" TLSRPT_DNS_TIMEOUT=1 \
+  "$tlsrpt" serve --database-url "$PG_URL" --http-listen "127.0.0.1:$port" --smtp-listen "" >"$tmp/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 300); do grep -q "listening" "$tmp/serve.log" && break; sleep 0.1; done
 curl -s "http://127.0.0.1:$port/api/v1/domains/CertFail.Example./readiness" >"$tmp/api.json"
@@ -120,5 +135,55 @@ check "OpenAPI: the readiness answer" 0 \
 check "API: ?days=3" "insufficient-data" "$(curl -s "http://127.0.0.1:$port/api/v1/domains/ready.example/readiness?days=3" |
   python3 -c "import json, sys; print(json.load(sys.stdin)['verdict'])")"
 check "API: days=0 refused" 400 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/domains/ready.example/readiness?days=0")"
+
+# Drift in the report answer: each policy against what its domain published when the report began.
+drift_of() {  # REPORT-ID: "state matched last_published max_age beyond_max_age" of its first policy
+  curl -s "http://127.0.0.1:$port/api/v1/reports/$(sql "SELECT id FROM reports WHERE report_id = '$1'")" >"$tmp/report.json"
+  python3 -c "
+import json; d = json.load(open('$tmp/report.json'))['policy_drift'][0]
+print(d['state'], d['matched'], d['last_published'], d['max_age'], d['beyond_max_age'])"
+}
+old1=$(sql "SELECT utc_text(last_seen) FROM published_policies WHERE domain = 'drift.example' AND sts_id = '1'")
+check "report: the policy replaced 10 days ago, 3 days ago" "previous 1 $old1 86400 True" "$(drift_of "Microsoft Corporation-drift.example-3")"
+check "report: the same policy 10 days ago (the day it was replaced)" "current 1 $old1 86400 False" \
+  "$(drift_of "Microsoft Corporation-drift.example-10")"
+check "report: the new policy" "current 2" "$(drift_of "Google Inc.-drift.example-3" | cut -d' ' -f1,2)"
+check "report: the TLSA records published now (written differently)" "current mx.dane.example" \
+  "$(drift_of "Google Inc.-dane.example-2" | cut -d' ' -f1,2)"
+check "report: TLSA records from before the rollover (Microsoft's JSON-in-a-string form)" \
+  "previous mx.dane.example $(sql "SELECT utc_text(today - interval '5 days') FROM (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS today) t") None False" \
+  "$(drift_of "Microsoft Corporation-dane.example-2")"
+check "report: TLSA records never published" "never-published None None None False" "$(drift_of "Mail.Ru-dane.example-2")"
+check "report: a domain not monitored" "unknown None None None False" "$(drift_of "Google Inc.-notmonitored.example-2")"
+check "OpenAPI: a report with its drift" 0 \
+  "$(cd "$root" && python3 tests/e2e/openapi_conforms.py /api/v1/reports/{id} GET 200 "$tmp/report.json" >&2; echo $?)"
+
+# The summary: sessions by drift state; per domain as the scenario says, and in all against SQL.
+by_drift() {  # QUERY: "type state sessions" lines
+  curl -s "http://127.0.0.1:$port/api/v1/summary?$1" | python3 -c "
+import json, sys; print(*[f\"{r['policy_type']} {r['state']} {r['sessions']}\" for r in json.load(sys.stdin)['by_drift_state']], sep=', ')"
+}
+check "summary: drift.example" "sts current 2300, sts previous 900" "$(by_drift domain=drift.example)"
+check "summary: dane.example" "tlsa current 300, tlsa never-published 30, tlsa previous 150" "$(by_drift domain=dane.example)"
+check "summary: a domain not monitored" "sts unknown 3200" "$(by_drift domain=notmonitored.example)"
+check "summary: one reporter, a range" "sts previous 300" \
+  "$(by_drift "domain=drift.example&organization=Microsoft%20Corporation&from=$(sql "SELECT utc_text(now() - interval '4 days')")")"
+check "summary: every sts and tlsa session has a drift state (against SQL)" \
+  "$(sql "SELECT sum(total_successful_session_count + total_failure_session_count) FROM policies WHERE policy_type IN ('sts', 'tlsa')")" \
+  "$(curl -s "http://127.0.0.1:$port/api/v1/summary" | python3 -c "import json, sys; print(sum(r['sessions'] for r in json.load(sys.stdin)['by_drift_state']))")"
+check "OpenAPI: the summary with its drift" 0 \
+  "$(cd "$root" && curl -s "http://127.0.0.1:$port/api/v1/summary" >"$tmp/summary.json" &&
+     python3 tests/e2e/openapi_conforms.py /api/v1/summary GET 200 "$tmp/summary.json" >&2; echo $?)"
+
+# The drift metrics, after the first checks (within 10 s of the start): reports of the last 7 days
+# (6 whole days: a day's reports begin at midnight).
+metric() { curl -s "http://127.0.0.1:$port/metrics" | grep "^$1" | sed 's/^[^ ]* //' | paste -sd' '; }
+for _ in $(seq 300); do [ -n "$(metric 'tlsrpt_policy_drift_beyond_max_age_sessions{domain="dane.example"}')" ] && break; sleep 0.1; done
+check "metric: drift.example previous" 600 "$(metric 'tlsrpt_policy_drift_sessions{domain="drift.example",policy_type="sts",state="previous"}')"
+check "metric: drift.example current" 600 "$(metric 'tlsrpt_policy_drift_sessions{domain="drift.example",policy_type="sts",state="current"}')"
+check "metric: drift.example beyond max_age" 600 "$(metric 'tlsrpt_policy_drift_beyond_max_age_sessions{domain="drift.example"}')"
+check "metric: dane.example by state" "300 30 150" "$(for s in current never-published previous; do
+  metric "tlsrpt_policy_drift_sessions{domain=\"dane.example\",policy_type=\"tlsa\",state=\"$s\"}"; done | paste -sd' ')"
+check "metric: dane.example beyond max_age (TLSA has none)" 0 "$(metric 'tlsrpt_policy_drift_beyond_max_age_sessions{domain="dane.example"}')"
 echo "readiness: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -193,5 +193,30 @@ for ((k = 0; k < ${#files[@]}; k++)); do
   diff -q <(snapshot) "$tmp/up.sql" >/dev/null; check "upgrade from version $k: same schema" 0 $?
 done
 
+# 14. Data carried over: the TLSA records in the posture checks stored before 0007 fill
+# published_tlsa (first and last seen over the checks holding them or pointing at them).
+pg_newdb carry0007
+sql "CREATE TABLE schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+for f in migrations/000[1-6]_*.sql; do
+  psql -q "$PG_URL" -v ON_ERROR_STOP=1 -f "$f" >/dev/null
+  sql "INSERT INTO schema_migrations (name, checksum) VALUES ('$(basename "$f")', '$(sha256sum "$f" | cut -c1-64)')"
+done
+sql "INSERT INTO posture_checks (id, domain, checked_at, duration_ms, complete, errors, warnings, result, result_of) VALUES
+  (1, 'd.example', '2026-01-01Z', 5, true, 0, 0, '{\"mx\": [{\"host\": \"mx.d.example\", \"tlsa\": {\"secure\": true,
+     \"records\": [\"3 1 1 BB\", \"3 1 1 aa\"]}}, {\"host\": \"mx2.d.example\", \"tlsa\": {\"secure\": false, \"records\": []}}]}', NULL),
+  (2, 'd.example', '2026-01-02Z', 5, true, 0, 0, NULL, 1),
+  (3, 'd.example', '2026-01-03Z', 5, true, 0, 0, '{\"mx\": [{\"host\": \"mx.d.example\", \"tlsa\": {\"secure\": true,
+     \"records\": [\"3 1 1 cc\"]}}]}', NULL)" >/dev/null
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1
+check "0007 carries the TLSA records over" "mx.d.example {\"3 1 1 aa\",\"3 1 1 bb\"} 2026-01-01 2026-01-02
+mx.d.example {\"3 1 1 cc\"} 2026-01-03 2026-01-03" \
+  "$(sql "SELECT mx_host, records, first_seen::date, last_seen::date FROM published_tlsa ORDER BY first_seen" | tr '|' ' ')"
+
+check "normalized_tlsa: one form for a whole RR, split data, leading zeros, repeats; other text kept" \
+  '{"3 1 1 abcd","not a record"}' \
+  "$(sql "SELECT normalized_tlsa(ARRAY['_25._tcp.mx.example. 300 IN TLSA 3 1 1 AB CD', '03 01 001 abcd', '', ' Not  A  Record '])")"
+check "normalized_policy: case of keys, spaces, CRs, order" '{"max_age: 86400","mode: enforce","mx: mx.example"}' \
+  "$(sql "SELECT normalized_policy(ARRAY['MX:  mx.example ', E'mode: enforce\r', 'max_age:86400', 'no colon here'])")"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
