@@ -80,6 +80,10 @@ struct Settings {
   std::string readiness_min_days = "14";           // days with reports needed
   std::string readiness_min_reporters = "2";       // reporting organisations needed
   std::string readiness_max_blocking_share = "0.001";  // blocking failures / sessions under sts policies
+  // DKIM verification of report mail (server/dkim).
+  std::string dkim_mode = "record";          // off | record | require
+  std::string dkim_max_signatures = "5";     // signatures verified per message
+  std::string dkim_timeout = "10";           // seconds for all key lookups of one message
   // Metrics label bounds.
   std::string metrics_domains;        // comma-separated: the only policy_domain label values
   std::string metrics_organizations;  // comma-separated: the only organization label values

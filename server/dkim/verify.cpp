@@ -1,0 +1,460 @@
+#include "dkim/verify.hpp"
+
+// dkim.h declares C99 _Bool parameters; in C++ that type is bool.
+#define _Bool bool
+#include <dkim.h>
+#undef _Bool
+#include <libpsl.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <cctype>
+#include <cstring>
+#include <ctime>
+#include <future>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "pipeline/output.hpp"
+#include "report/kebab.hpp"
+
+namespace tlsrpt::dkim {
+namespace asio = boost::asio;
+namespace {
+
+#define TLSRPT_X(name, desc) inline constexpr report::Kebab result_name_##name{#name};
+TLSRPT_DKIM_RESULTS(TLSRPT_X)
+#undef TLSRPT_X
+#define TLSRPT_X(name, desc) inline constexpr report::Kebab error_name_##name{#name};
+TLSRPT_DKIM_ERRORS(TLSRPT_X)
+#undef TLSRPT_X
+
+constexpr std::array results{
+#define TLSRPT_X(name, desc) NameInfo<Result>{Result::name, result_name_##name.view(), desc},
+    TLSRPT_DKIM_RESULTS(TLSRPT_X)
+#undef TLSRPT_X
+};
+constexpr std::array errors{
+#define TLSRPT_X(name, desc) NameInfo<Error>{Error::name, error_name_##name.view(), desc},
+    TLSRPT_DKIM_ERRORS(TLSRPT_X)
+#undef TLSRPT_X
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// libopendkim's errors in our closed list.
+Error from_sigerror(int e) {
+  switch (e) {
+    case DKIM_SIGERROR_BADSIG: return Error::bad_signature;
+    case DKIM_SIGERROR_EXPIRED: return Error::expired;
+    case DKIM_SIGERROR_FUTURE: return Error::future;
+    case DKIM_SIGERROR_NOKEY: return Error::no_key;
+    case DKIM_SIGERROR_KEYFAIL: return Error::key_lookup_temperror;
+    case DKIM_SIGERROR_KEYREVOKED: return Error::key_revoked;
+    case DKIM_SIGERROR_NOTEMAILKEY: return Error::key_not_for_email;
+    case DKIM_SIGERROR_KEYTOOSMALL: return Error::key_too_small;
+    case DKIM_SIGERROR_INVALID_A: return Error::unsupported_algorithm;
+    case DKIM_SIGERROR_INVALID_H: return Error::from_not_signed;
+    case DKIM_SIGERROR_DNSSYNTAX: case DKIM_SIGERROR_MULTIREPLY: case DKIM_SIGERROR_KEYVERSION:
+    case DKIM_SIGERROR_KEYUNKNOWNHASH: case DKIM_SIGERROR_KEYHASHMISMATCH: case DKIM_SIGERROR_KEYTYPEMISSING:
+    case DKIM_SIGERROR_KEYTYPEUNKNOWN: case DKIM_SIGERROR_KEYDECODE:
+      return Error::key_syntax;
+    case DKIM_SIGERROR_VERSION: case DKIM_SIGERROR_DOMAIN: case DKIM_SIGERROR_TIMESTAMPS: case DKIM_SIGERROR_INVALID_HC:
+    case DKIM_SIGERROR_INVALID_BC: case DKIM_SIGERROR_MISSING_A: case DKIM_SIGERROR_MISSING_H: case DKIM_SIGERROR_INVALID_L:
+    case DKIM_SIGERROR_INVALID_Q: case DKIM_SIGERROR_INVALID_QO: case DKIM_SIGERROR_MISSING_D: case DKIM_SIGERROR_EMPTY_D:
+    case DKIM_SIGERROR_MISSING_S: case DKIM_SIGERROR_EMPTY_S: case DKIM_SIGERROR_MISSING_B: case DKIM_SIGERROR_EMPTY_B:
+    case DKIM_SIGERROR_CORRUPT_B: case DKIM_SIGERROR_MISSING_BH: case DKIM_SIGERROR_EMPTY_BH: case DKIM_SIGERROR_CORRUPT_BH:
+    case DKIM_SIGERROR_SUBDOMAIN: case DKIM_SIGERROR_EMPTY_H: case DKIM_SIGERROR_TOOLARGE_L: case DKIM_SIGERROR_MISSING_V:
+    case DKIM_SIGERROR_EMPTY_V:
+      return Error::signature_syntax;
+    default: return Error::other;
+  }
+}
+
+// Errors found by checking a signature against its key (as opposed to a signature or key that
+// could not be used at all): they make a message fail rather than permerror.
+bool checked(Error e) {
+  switch (e) {
+    case Error::bad_signature: case Error::body_hash_mismatch: case Error::expired: case Error::future:
+    case Error::body_length_limit: case Error::key_too_small: case Error::not_aligned:
+      return true;
+    default: return false;
+  }
+}
+
+// A key record answer, from DNS or the cache.
+struct Key {
+  enum Kind { found, missing, temporary } kind = temporary;
+  std::string record;
+  bool secure = false;
+};
+
+// What the key lookup callback learnt about each signature of one message.
+struct SigNotes {
+  bool temporary = false, missing = false, secure = false, tlsrpt = false, ignored = false;
+};
+
+}  // namespace
+
+std::span<const NameInfo<Result>> all_results() { return results; }
+std::span<const NameInfo<Error>> all_errors() { return errors; }
+std::string_view to_string(Result r) { return results[static_cast<std::size_t>(r)].name; }
+std::string_view to_string(Error e) { return errors[static_cast<std::size_t>(e)].name; }
+std::string_view to_string(Alignment a) {
+  switch (a) {
+    case Alignment::exact: return "exact";
+    case Alignment::organizational: return "organizational";
+    case Alignment::none: break;
+  }
+  return "none";
+}
+
+const Signature* Verdict::used() const {
+  for (const auto& s : signatures)
+    if (!s.error) return &s;
+  return signatures.empty() ? nullptr : &signatures.front();
+}
+
+std::string Verdict::to_json() const {
+  using pipeline::json_literal_for_bytes;
+  const Signature* u = used();
+  std::string out = "{\"result\":\"" + std::string(to_string(result)) + "\",\"from_domain\":" +
+                    (from_domain.empty() ? "null" : json_literal_for_bytes(from_domain));
+  if (u) {
+    out += ",\"domain\":" + json_literal_for_bytes(u->domain) + ",\"selector\":" + json_literal_for_bytes(u->selector) +
+           ",\"key_bits\":" + (u->key_bits ? std::to_string(u->key_bits) : "null") + ",\"alignment\":\"" +
+           std::string(to_string(u->alignment)) + "\"";
+  } else {
+    out += ",\"domain\":null,\"selector\":null,\"key_bits\":null,\"alignment\":null";
+  }
+  out += ",\"signatures\":[";
+  for (std::size_t i = 0; i < signatures.size(); ++i) {
+    const Signature& s = signatures[i];
+    out += std::string(i ? "," : "") + "{\"domain\":" + json_literal_for_bytes(s.domain) + ",\"selector\":" +
+           json_literal_for_bytes(s.selector) + ",\"key_bits\":" + (s.key_bits ? std::to_string(s.key_bits) : "null") +
+           ",\"key_secure\":" + (s.key_secure ? "true" : "false") + ",\"key_tlsrpt\":" + (s.key_tlsrpt ? "true" : "false") +
+           ",\"alignment\":\"" + std::string(to_string(s.alignment)) + "\",\"error\":" +
+           (s.error ? "\"" + std::string(to_string(*s.error)) + "\"" : std::string("null")) + "}";
+  }
+  return out + "]}";
+}
+
+std::optional<std::string> accept_tlsrpt_service(std::string_view record) {
+  if (record.size() > 65536) return std::nullopt;
+  std::string out;
+  bool changed = false;
+  std::size_t start = 0;
+  while (start <= record.size()) {
+    auto end = record.find(';', start);
+    if (end == std::string_view::npos) end = record.size();
+    std::string_view tag = record.substr(start, end - start);
+    const auto eq = tag.find('=');
+    if (eq != std::string_view::npos && trim(tag.substr(0, eq)) == "s") {
+      std::string_view services = tag.substr(eq + 1);
+      bool tlsrpt = false;
+      std::size_t b = 0;
+      while (b <= services.size()) {
+        auto e = services.find(':', b);
+        if (e == std::string_view::npos) e = services.size();
+        if (lower(trim(services.substr(b, e - b))) == "tlsrpt") tlsrpt = true;
+        b = e + 1;
+      }
+      if (tlsrpt) {
+        tag = "s=email";
+        changed = true;
+      }
+    }
+    if (!out.empty() || start > 0) out += ';';
+    out += tag;
+    start = end + 1;
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
+std::optional<std::int64_t> arrival_from_received(std::string_view message, std::int64_t now) {
+  message = message.substr(0, std::min<std::size_t>(message.size(), 256 * 1024));
+  std::size_t pos = 0;
+  while (pos < message.size()) {
+    const auto eol = message.find('\n', pos);
+    const std::string_view line = message.substr(pos, (eol == std::string_view::npos ? message.size() : eol) - pos);
+    if (trim(line).empty()) return std::nullopt;  // end of the header section: no Received header
+    if (line.size() >= 9 && lower(line.substr(0, 9)) == "received:") {
+      std::string field(line.substr(9));
+      std::size_t next = eol == std::string_view::npos ? message.size() : eol + 1;
+      while (next < message.size() && (message[next] == ' ' || message[next] == '\t')) {  // folded lines
+        const auto e = message.find('\n', next);
+        field += ' ';
+        field += message.substr(next, (e == std::string_view::npos ? message.size() : e) - next);
+        next = e == std::string_view::npos ? message.size() : e + 1;
+      }
+      const auto semi = field.rfind(';');
+      if (semi == std::string::npos) return std::nullopt;
+      std::string date(trim(field.substr(semi + 1)));
+      if (const auto paren = date.find('('); paren != std::string::npos) date = std::string(trim(date.substr(0, paren)));
+      for (const char* zone : {" GMT", " UTC", " UT"})
+        if (date.size() > std::strlen(zone) && date.compare(date.size() - std::strlen(zone), std::string::npos, zone) == 0) {
+          date.replace(date.size() - std::strlen(zone), std::string::npos, " +0000");
+          break;
+        }
+      for (const char* format : {"%a, %d %b %Y %H:%M:%S %z", "%d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M %z",
+                                 "%d %b %Y %H:%M %z"}) {
+        std::tm tm{};
+        const char* end = strptime(date.c_str(), format, &tm);
+        if (!end || *end != '\0') continue;
+        const std::int64_t when = static_cast<std::int64_t>(timegm(&tm)) - tm.tm_gmtoff;
+        if (when > now + 86400 || when < 0) return std::nullopt;
+        return when;
+      }
+      return std::nullopt;
+    }
+    if (eol == std::string_view::npos) break;
+    pos = eol + 1;
+  }
+  return std::nullopt;
+}
+
+struct Verifier::Impl {
+  Settings settings;
+  DKIM_LIB* lib = nullptr;
+  const psl_ctx_t* psl = nullptr;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  std::unique_ptr<dns::Resolver> resolver;
+  std::thread thread;
+
+  std::mutex cache_mutex;
+  struct Cached {
+    Key key;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::map<std::string, Cached> cache;
+  std::atomic<std::uint64_t> lookups{0}, cached{0}, temperrors{0};
+
+  // One message under verification (libopendkim's user context).
+  struct Message {
+    Impl* impl;
+    std::chrono::steady_clock::time_point deadline;
+    std::map<const DKIM_SIGINFO*, SigNotes> notes;
+  };
+
+  Key lookup(const std::string& name, std::chrono::steady_clock::time_point deadline) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(cache_mutex);
+      if (auto it = cache.find(name); it != cache.end()) {
+        if (it->second.expires > now) {
+          ++cached;
+          return it->second.key;
+        }
+        cache.erase(it);
+      }
+    }
+    ++lookups;
+    auto promise = std::make_shared<std::promise<dns::Answer>>();
+    auto answer = promise->get_future();
+    asio::post(io, [this, name, promise] {
+      resolver->resolve(name, dns::Type::txt, [promise](dns::Answer a) { promise->set_value(std::move(a)); });
+    });
+    Key key;
+    if (answer.wait_until(deadline) != std::future_status::ready) {
+      ++temperrors;
+      return key;  // temporary; the resolver still answers the promise later
+    }
+    const dns::Answer a = answer.get();
+    key.secure = a.secure;
+    switch (a.outcome) {
+      case dns::Outcome::answer:
+        for (const auto& rdata : a.rdata)
+          if (auto text = dns::txt_text(rdata); text && text->find("p=") != std::string::npos) {
+            key.kind = Key::found;
+            key.record = *text;
+            break;
+          }
+        if (key.kind != Key::found) key.kind = Key::missing;
+        break;
+      case dns::Outcome::nodata:
+      case dns::Outcome::nxdomain: key.kind = Key::missing; break;
+      default:  // bogus, servfail, timeout, error: nothing trustworthy for now
+        ++temperrors;
+        return key;
+    }
+    std::lock_guard lock(cache_mutex);
+    if (cache.size() >= 10000) cache.clear();
+    cache[name] = Cached{key, now + settings.key_cache};
+    return key;
+  }
+
+  static DKIM_CBSTAT key_lookup(DKIM* dkim, DKIM_SIGINFO* sig, u_char* buf, size_t buflen) {
+    auto* m = static_cast<Message*>(dkim_get_user_context(dkim));
+    const auto* d = reinterpret_cast<const char*>(dkim_sig_getdomain(sig));
+    const auto* s = reinterpret_cast<const char*>(dkim_sig_getselector(sig));
+    SigNotes& notes = m->notes[sig];
+    if (!d || !s || std::strlen(d) + std::strlen(s) > 240) {
+      notes.missing = true;
+      return DKIM_CBSTAT_NOTFOUND;
+    }
+    const Key key = m->impl->lookup(std::string(s) + "._domainkey." + d, m->deadline);
+    if (key.kind == Key::temporary) {
+      notes.temporary = true;
+      return DKIM_CBSTAT_NOTFOUND;  // libopendkim goes on with the other signatures
+    }
+    if (key.kind == Key::missing) {
+      notes.missing = true;
+      return DKIM_CBSTAT_NOTFOUND;
+    }
+    std::string record = key.record;
+    if (auto accepted = accept_tlsrpt_service(record)) {
+      record = std::move(*accepted);
+      notes.tlsrpt = true;
+    }
+    notes.secure = key.secure;
+    if (record.size() + 1 > buflen) return DKIM_CBSTAT_ERROR;
+    std::memcpy(buf, record.data(), record.size());
+    buf[record.size()] = '\0';
+    return DKIM_CBSTAT_CONTINUE;
+  }
+
+  static DKIM_CBSTAT prescreen(DKIM* dkim, DKIM_SIGINFO** sigs, int nsigs) {
+    auto* m = static_cast<Message*>(dkim_get_user_context(dkim));
+    for (int i = m->impl->settings.max_signatures; i < nsigs; ++i) {
+      dkim_sig_ignore(sigs[i]);
+      m->notes[sigs[i]].ignored = true;
+    }
+    return DKIM_CBSTAT_CONTINUE;
+  }
+
+  Alignment align(const std::string& from, const std::string& d) const {
+    if (from.empty() || d.empty()) return Alignment::none;
+    if (from == d) return Alignment::exact;
+    const char* a = psl_registrable_domain(psl, from.c_str());
+    const char* b = psl_registrable_domain(psl, d.c_str());
+    if (a && b && std::strcmp(a, b) == 0) return Alignment::organizational;
+    return Alignment::none;
+  }
+};
+
+Verifier::Verifier(Settings settings) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.settings = std::move(settings);
+  m.psl = psl_latest(nullptr);
+  if (!m.psl) m.psl = psl_builtin();
+  if (!m.psl) throw std::runtime_error("dkim: no public suffix list (libpsl)");
+  m.lib = dkim_init(nullptr, nullptr);
+  if (!m.lib) throw std::runtime_error("dkim: libopendkim could not start");
+  unsigned int flags = DKIM_LIBFLAGS_FIXCRLF;
+  // Expiry and t= are judged here against the arrival time; libopendkim judges them against
+  // the clock, so its allowance is set beyond any real signature's lifetime.
+  // Not more than real t= values: libopendkim subtracts it from t= in unsigned arithmetic.
+  std::uint64_t drift = 1000000000;
+  unsigned int min_bits = 1024;
+  if (dkim_options(m.lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK ||
+      dkim_options(m.lib, DKIM_OP_SETOPT, DKIM_OPTS_CLOCKDRIFT, &drift, sizeof drift) != DKIM_STAT_OK ||
+      dkim_options(m.lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &min_bits, sizeof min_bits) != DKIM_STAT_OK ||
+      dkim_set_key_lookup(m.lib, &Impl::key_lookup) != DKIM_STAT_OK ||
+      dkim_set_prescreen(m.lib, &Impl::prescreen) != DKIM_STAT_OK) {
+    dkim_close(m.lib);
+    throw std::runtime_error("dkim: libopendkim refused an option");
+  }
+  try {
+    m.resolver = std::make_unique<dns::Resolver>(m.io, m.settings.dns);
+  } catch (...) {
+    dkim_close(m.lib);
+    throw;
+  }
+  m.thread = std::thread([&io = m.io] { io.run(); });
+}
+
+Verifier::~Verifier() {
+  asio::post(impl_->io, [this] { impl_->resolver.reset(); });  // on its thread, then the thread ends
+  impl_->work.reset();
+  impl_->thread.join();
+  dkim_close(impl_->lib);
+}
+
+Verifier::Stats Verifier::stats() const { return {impl_->lookups.load(), impl_->cached.load(), impl_->temperrors.load()}; }
+
+Verdict Verifier::verify(std::string_view message, std::int64_t arrival) {
+  Impl& m = *impl_;
+  Impl::Message ctx{&m, std::chrono::steady_clock::now() + m.settings.deadline, {}};
+  Verdict v;
+  DKIM_STAT status = DKIM_STAT_OK;
+  DKIM* dkim = dkim_verify(m.lib, reinterpret_cast<const u_char*>("tlsrpt"), nullptr, &status);
+  if (!dkim) throw std::runtime_error("dkim: libopendkim could not verify (out of memory)");
+  struct Free {
+    DKIM* d;
+    ~Free() { dkim_free(d); }
+  } release{dkim};
+  dkim_set_user_context(dkim, &ctx);
+  // libopendkim copies what it needs; the bytes are not changed.
+  auto* bytes = reinterpret_cast<u_char*>(const_cast<char*>(message.data()));
+  status = dkim_chunk(dkim, bytes, message.size());
+  if (status == DKIM_STAT_OK) status = dkim_chunk(dkim, nullptr, 0);
+  if (status == DKIM_STAT_OK) status = dkim_eom(dkim, nullptr);
+  if (const u_char* from = dkim_getdomain(dkim)) v.from_domain = lower(reinterpret_cast<const char*>(from));
+  DKIM_SIGINFO** sigs = nullptr;
+  int nsigs = 0;
+  if (dkim_getsiglist(dkim, &sigs, &nsigs) != DKIM_STAT_OK) nsigs = 0;
+  bool any_pass = false, any_temp = false, any_checked = false;
+  for (int i = 0; i < nsigs; ++i) {
+    DKIM_SIGINFO* sig = sigs[i];
+    const SigNotes notes = ctx.notes.count(sig) ? ctx.notes[sig] : SigNotes{};
+    Signature s;
+    if (const u_char* d = dkim_sig_getdomain(sig)) s.domain = lower(reinterpret_cast<const char*>(d));
+    if (const u_char* sel = dkim_sig_getselector(sig)) s.selector = reinterpret_cast<const char*>(sel);
+    s.key_secure = notes.secure;
+    s.key_tlsrpt = notes.tlsrpt;
+    const unsigned int flags = dkim_sig_getflags(sig);
+    unsigned int bits = 0;
+    if (dkim_sig_getkeysize(sig, &bits) == DKIM_STAT_OK) s.key_bits = static_cast<int>(bits);
+    s.alignment = m.align(v.from_domain, s.domain);
+    const int error = dkim_sig_geterror(sig);
+    if (notes.ignored) s.error = Error::too_many_signatures;
+    else if (notes.temporary) s.error = Error::key_lookup_temperror;
+    else if (notes.missing) s.error = Error::no_key;
+    // The headers verified but the body changed (libopendkim may call that a bad signature too).
+    else if ((flags & DKIM_SIGFLAG_PASSED) && dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) s.error = Error::body_hash_mismatch;
+    else if (error != DKIM_SIGERROR_OK && error != DKIM_SIGERROR_UNKNOWN) s.error = from_sigerror(error);
+    else if (!(flags & DKIM_SIGFLAG_PROCESSED)) s.error = status == DKIM_STAT_CBTRYAGAIN ? Error::key_lookup_temperror : Error::other;
+    else if (!(flags & DKIM_SIGFLAG_PASSED)) s.error = Error::bad_signature;
+    else if (dkim_sig_getbh(sig) != DKIM_SIGBH_MATCH) s.error = Error::body_hash_mismatch;
+    else if (dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>("l")))) s.error = Error::body_length_limit;
+    else if (s.key_bits < 1024) s.error = Error::key_too_small;
+    else {
+      const u_char* x = dkim_sig_gettagvalue(sig, false, reinterpret_cast<u_char*>(const_cast<char*>("x")));
+      std::uint64_t t = 0;
+      const auto skew = static_cast<std::int64_t>(m.settings.clock_skew.count());
+      if (x && std::strtoll(reinterpret_cast<const char*>(x), nullptr, 10) + skew < arrival) s.error = Error::expired;
+      else if (dkim_sig_getsigntime(sig, &t) == DKIM_STAT_OK && static_cast<std::int64_t>(t) > arrival + skew)
+        s.error = Error::future;
+      else if (s.alignment == Alignment::none) s.error = Error::not_aligned;
+    }
+    if (!s.error) any_pass = true;
+    else if (*s.error == Error::key_lookup_temperror) any_temp = true;
+    else if (checked(*s.error)) any_checked = true;
+    v.signatures.push_back(std::move(s));
+  }
+  v.result = v.signatures.empty() ? Result::none
+             : any_pass           ? Result::pass
+             : any_temp           ? Result::temperror
+             : any_checked        ? Result::fail
+                                  : Result::permerror;
+  return v;
+}
+
+}  // namespace tlsrpt::dkim

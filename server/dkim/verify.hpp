@@ -1,0 +1,142 @@
+// DKIM: is a report message authenticated by its reporting domain (RFC 8460 section 3)?
+//
+// Purpose: verify each message at intake, on the exact bytes received, with libopendkim, and say
+// whether some signature authenticates it: passes (body hash included), has no l= tag, uses a
+// key of at least 1024 bits, and has a d= domain equal to the From domain or sharing its
+// organisational domain (libpsl). Keys restricted to s=tlsrpt are accepted (RFC 8460 asks
+// senders for them). Signature expiry (x=) and t= are judged at the time the message arrived,
+// not now, so that a backfill weeks later keeps valid signatures valid.
+// Keys: looked up through tlsrpt's own resolver (server/dns, libunbound, dns.server), never
+// glibc's; answers are cached for a while. A lookup that fails temporarily (SERVFAIL, timeout)
+// makes that signature a temperror, not a failure.
+// Bounded: at most Settings::max_signatures signatures are verified (the rest are ignored and
+// counted), all key lookups of one message share one deadline.
+// Trusts: nothing in the message. Threads: verify() may run on any number of threads at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dns/resolver.hpp"
+
+namespace tlsrpt::dkim {
+
+// X(name, description): the result of a message. Names are stable (database, API, metrics).
+#define TLSRPT_DKIM_RESULTS(X)                                                                                     \
+  X(pass, "a signature authenticates the message (valid, no l=, key of 1024 bits or more, d= aligned with From)")  \
+  X(fail, "signatures were checked against their keys and none authenticates the message")                       \
+  X(none, "the message has no DKIM signature")                                                                    \
+  X(temperror, "a key could not be looked up for now (SERVFAIL, timeout) and no other signature passed")           \
+  X(permerror, "no signature could be checked: each is malformed, or its key is missing, revoked or unusable")
+
+// X(name, description): why one signature does not authenticate the message.
+#define TLSRPT_DKIM_ERRORS(X)                                                                                    \
+  X(bad_signature, "the signature does not verify against the key (headers changed, or forged)")               \
+  X(body_hash_mismatch, "the body was changed after signing (bh= differs)")                                    \
+  X(expired, "the signature's x= had passed when the message arrived")                                         \
+  X(future, "the signature's t= is later than the message's arrival")                                          \
+  X(body_length_limit, "the signature has an l= tag: content may have been appended")                          \
+  X(key_too_small, "the key has fewer than 1024 bits")                                                         \
+  X(not_aligned, "the d= domain is neither the From domain nor in its organisational domain")                  \
+  X(no_key, "no key record at selector._domainkey.domain")                                                     \
+  X(key_lookup_temperror, "the key lookup failed for now (SERVFAIL, timeout, the message's lookup deadline)")   \
+  X(key_revoked, "the key record has an empty p= (revoked)")                                                   \
+  X(key_not_for_email, "the key's s= allows neither email nor tlsrpt")                                          \
+  X(key_syntax, "the key record cannot be used (syntax, version, key type, hash, encoding)")                   \
+  X(unsupported_algorithm, "the signature's a= is not one libopendkim verifies")                               \
+  X(signature_syntax, "the signature header is malformed (a tag missing, empty or invalid)")                   \
+  X(from_not_signed, "the signature does not cover the From header")                                           \
+  X(too_many_signatures, "beyond dkim.max_signatures: not verified")                                           \
+  X(other, "libopendkim reported another error")
+
+enum class Result {
+#define TLSRPT_X(name, desc) name,
+  TLSRPT_DKIM_RESULTS(TLSRPT_X)
+#undef TLSRPT_X
+};
+enum class Error {
+#define TLSRPT_X(name, desc) name,
+  TLSRPT_DKIM_ERRORS(TLSRPT_X)
+#undef TLSRPT_X
+};
+enum class Alignment { exact, organizational, none };
+
+template <class E>
+struct NameInfo {
+  E value;
+  std::string_view name;  // kebab-case
+  std::string_view description;
+};
+std::span<const NameInfo<Result>> all_results();
+std::span<const NameInfo<Error>> all_errors();
+std::string_view to_string(Result r);
+std::string_view to_string(Error e);
+std::string_view to_string(Alignment a);
+
+// One signature, as verified.
+struct Signature {
+  std::string domain;    // d=, lower case
+  std::string selector;  // s=
+  int key_bits = 0;      // 0 when no key was loaded
+  bool key_secure = false;  // the key's DNS answer was DNSSEC-secure
+  bool key_tlsrpt = false;  // the key is restricted to s=tlsrpt
+  Alignment alignment = Alignment::none;
+  std::optional<Error> error;  // nullopt: this signature authenticates the message
+};
+
+struct Verdict {
+  Result result = Result::none;
+  std::string from_domain;  // lower case; "" when the From header has no usable address
+  std::vector<Signature> signatures;  // in header order
+  // The signature that decided: the passing one, or else the first.
+  const Signature* used() const;
+  // {"result", "from_domain", "domain", "selector", "key_bits", "alignment", "signatures": [...]}
+  std::string to_json() const;
+};
+
+struct Settings {
+  dns::Settings dns;
+  int max_signatures = 5;
+  std::chrono::milliseconds deadline{10000};  // all key lookups of one message
+  std::chrono::seconds key_cache{600};        // how long a key answer is reused
+  std::chrono::seconds clock_skew{300};       // tolerated around t= and x=
+};
+
+class Verifier {
+ public:
+  // Starts a resolver thread. Throws std::runtime_error when libopendkim or the resolver cannot
+  // start (the message names the setting).
+  explicit Verifier(Settings settings);
+  ~Verifier();
+  Verifier(const Verifier&) = delete;
+  Verifier& operator=(const Verifier&) = delete;
+
+  // `arrival`: when the message arrived (seconds since the epoch).
+  Verdict verify(std::string_view message, std::int64_t arrival);
+
+  struct Stats {
+    std::uint64_t lookups = 0, cached = 0, temperrors = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// When a stored message arrived, from its topmost Received header (written by the MTA that
+// delivered it into the mailbox); nullopt when there is none or its date is unreadable, or more
+// than a day after `now`.
+std::optional<std::int64_t> arrival_from_received(std::string_view message, std::int64_t now);
+
+// A key record with s=tlsrpt among its services rewritten to s=email (what libopendkim accepts);
+// nullopt when the record has no such restriction. Bounded: the record is at most a few KiB.
+std::optional<std::string> accept_tlsrpt_service(std::string_view key_record);
+
+}  // namespace tlsrpt::dkim
