@@ -35,7 +35,9 @@ namespace tlsrpt::report {
   X(too_many_policies, "the report has more policies than limit policies")                         \
   X(too_many_failure_details, "a policy or the whole report has more failure-details than limit failure_details or report_failure_details") \
   X(too_many_rollup_rows, "the report's sessions spread over more rollup rows than limit rollup_rows") \
-  X(string_too_long, "a string is longer than limit string_length")
+  X(string_too_long, "a string is longer than limit string_length")                               \
+  X(dkim_not_authenticated, "dkim.mode is require and no DKIM signature authenticates the message") \
+  X(dkim_temperror, "dkim.mode is require and a DKIM key could not be looked up for now")
 
 enum class Reason : unsigned char {
 #define TLSRPT_X(name, desc) name,

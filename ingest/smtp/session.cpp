@@ -142,6 +142,11 @@ std::string Session::message_accepted(std::string_view id) {
   return "250 2.0.0 Ok: stored as " + std::string(id) + "\r\n";
 }
 
+std::string Session::message_refused(std::string_view reply) {
+  reset_transaction();
+  return std::string(reply) + "\r\n";
+}
+
 std::string Session::message_deferred() {
   reset_transaction();
   return "451 4.3.0 Temporary failure storing the message, try again later\r\n";

@@ -66,6 +66,7 @@ class Session {
   const Envelope& envelope() const { return envelope_; }
   std::string message_accepted(std::string_view id);  // 250, and a new transaction may start
   std::string message_deferred();                     // 451: the sender will retry
+  std::string message_refused(std::string_view reply);  // the given 4xx/5xx reply (one line, no CRLF)
 
   void tls_started();  // RFC 3207: forget everything from before the handshake
   // Asked at each otherwise valid MAIL command (the adapter's per-client message rate): false

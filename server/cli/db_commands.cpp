@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "cli/database.hpp"
+#include "cli/dkim_command.hpp"
 #include "cli/inputs.hpp"
 #include "pipeline/output.hpp"
 #include "cli/parse_command.hpp"
@@ -45,6 +46,7 @@ struct Item {
   std::string name;
   std::string bytes;
   pipeline::Result result;
+  std::optional<dkim::Verdict> dkim;  // nullopt: not verified
 };
 
 // A store worker: its own connection, its own batches. Messages reach a worker by the identity
@@ -110,6 +112,10 @@ class Worker {
           store::RawMessage raw;
           raw.bytes = item.bytes;
           raw.source_json = "{\"path\":" + pipeline::json_literal_for_bytes(item.name) + "}";
+          if (item.dkim) {
+            raw.dkim = std::string(dkim::to_string(item.dkim->result));
+            raw.dkim_json = item.dkim->to_json();
+          }
           const store::StoreResult r = store_.store(raw, item.result);
           local_counts.new_reports += static_cast<std::uint64_t>(r.new_reports);
           local_counts.dup_reports += static_cast<std::uint64_t>(r.duplicate_reports);
@@ -161,6 +167,8 @@ int run_ingest(IngestOptions opt, const config::Settings& settings) {
   std::signal(SIGINT, [](int) { interrupted = 1; });
   std::signal(SIGTERM, [](int) { interrupted = 1; });
 
+  // DKIM as intake does it (messages only: a bare report file is the operator's own input).
+  dkim::Gate gate(dkim_mode(settings), dkim_settings(settings));
   Counters counters;
   std::atomic<bool> failed{false};
   std::vector<std::unique_ptr<Worker>> workers;
@@ -187,7 +195,9 @@ int run_ingest(IngestOptions opt, const config::Settings& settings) {
   v.stop = [&] { return interrupted || failed; };
   v.input = [&](const std::string& name, std::string_view bytes) {
     if (interrupted || failed) return;  // within an mbox: the rest of its messages
-    Item item{name, std::string(bytes), pipeline::parse(bytes, name, limits)};
+    Item item{name, std::string(bytes), pipeline::parse(bytes, name, limits), {}};
+    const std::int64_t now = std::time(nullptr);
+    item.dkim = gate.apply(bytes, dkim::arrival_from_received(bytes, now).value_or(now), item.result, false);
     std::size_t route;
     if (item.result.accepted()) {
       const auto& r = item.result.reports.front().report;

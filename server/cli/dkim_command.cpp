@@ -10,10 +10,8 @@
 
 namespace tlsrpt::cli {
 
-DkimMode dkim_mode(const config::Settings& s) {
-  if (s.dkim_mode == "off") return DkimMode::off;
-  if (s.dkim_mode == "record") return DkimMode::record;
-  if (s.dkim_mode == "require") return DkimMode::require;
+dkim::Mode dkim_mode(const config::Settings& s) {
+  if (auto m = dkim::mode_from_string(s.dkim_mode)) return *m;
   throw CLI::ValidationError("dkim.mode", "'" + s.dkim_mode + "' is not off, record or require");
 }
 
@@ -25,6 +23,13 @@ dkim::Settings dkim_settings(const config::Settings& s) {
   out.max_signatures = static_cast<int>(max);
   out.deadline = std::chrono::seconds(number("dkim.timeout", s.dkim_timeout));
   return out;
+}
+
+bool dkim_alert_on_authenticated(const config::Settings& s) {
+  if (s.dkim_alert_on.empty()) return dkim_mode(s) != dkim::Mode::off;
+  if (s.dkim_alert_on == "authenticated") return true;
+  if (s.dkim_alert_on == "all") return false;
+  throw CLI::ValidationError("dkim.alert_on", "'" + s.dkim_alert_on + "' is not authenticated or all");
 }
 
 namespace {

@@ -5,13 +5,14 @@
 
 #include "cli/parse_command.hpp"
 #include "config/config.hpp"
-#include "dkim/verify.hpp"
+#include "dkim/gate.hpp"
 
 namespace tlsrpt::cli {
 
-enum class DkimMode { off, record, require };
-DkimMode dkim_mode(const config::Settings& s);  // throws CLI::ValidationError naming dkim.mode
+dkim::Mode dkim_mode(const config::Settings& s);  // throws CLI::ValidationError naming dkim.mode
 dkim::Settings dkim_settings(const config::Settings& s);
+// dkim.alert_on: whether only authenticated mail feeds the report data series that alerts use.
+bool dkim_alert_on_authenticated(const config::Settings& s);
 
 void add_dkim_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
 

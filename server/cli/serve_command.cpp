@@ -15,6 +15,7 @@
 
 #include "api/api.hpp"
 #include "cli/database.hpp"
+#include "cli/dkim_command.hpp"
 #include "cli/monitoring.hpp"
 #include "cli/setting_values.hpp"
 #include "http/server.hpp"
@@ -185,6 +186,7 @@ metrics::LabelSettings label_settings(const config::Settings& s) {
   out.organizations = split_list(s.metrics_organizations);
   out.max_domains = number("metrics.max_domains", s.metrics_max_domains);
   out.max_organizations = number("metrics.max_organizations", s.metrics_max_organizations);
+  out.known_reporters = split_list(s.dkim_known_reporters);
   return out;
 }
 
@@ -293,15 +295,46 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   store::RejectedQuota quota;
   quota.per_client = size_setting("quota.rejected_per_client", settings.quota_rejected_per_client);
   quota.total = size_setting("quota.rejected_total", settings.quota_rejected_total);
-  intake::Intake intake(db.url, settings.limits, metrics, quota);
+  // DKIM: one verifier (and its resolver) for every transport.
+  std::unique_ptr<dkim::Gate> gate;
+  try {
+    gate = std::make_unique<dkim::Gate>(dkim_mode(settings), dkim_settings(settings));
+  } catch (const std::runtime_error& e) {  // the resolver: a trust anchor file that cannot be read
+    std::fprintf(stderr, "tlsrpt serve: dkim: %s\n", e.what());
+    return 1;
+  }
+  const intake::Authentication auth{gate->mode() == dkim::Mode::off ? nullptr : gate.get(),
+                                    dkim_alert_on_authenticated(settings)};
+  if (auth.gate) {
+    using K = metrics::Metrics::Kind;
+    metrics.add_source("tlsrpt_dkim_key_lookups_total", "DKIM key lookups sent to DNS (not answered from the cache)",
+                       K::counter, [g = gate.get()] { return static_cast<double>(g->stats().lookups); });
+    metrics.add_source("tlsrpt_dkim_key_cache_hits_total", "DKIM key lookups answered from the cache", K::counter,
+                       [g = gate.get()] { return static_cast<double>(g->stats().cached); });
+    metrics.add_source("tlsrpt_dkim_key_temperrors_total",
+                       "DKIM key lookups that failed for now (SERVFAIL, bogus, timeout, the message's deadline)", K::counter,
+                       [g = gate.get()] { return static_cast<double>(g->stats().temperrors); });
+  }
+  std::fprintf(stderr, "serve: dkim mode=%s alert_on=%s\n", std::string(dkim::to_string(gate->mode())).c_str(),
+               auth.alert_on_authenticated ? "authenticated" : "all");
+  intake::Intake intake(db.url, settings.limits, metrics, quota, auth);
   DatabaseWatch watch(intake);
   metrics.add_source("tlsrpt_database_up", "1 when the database answers and its migrations are applied (checked every 10 s)",
                      metrics::Metrics::Kind::gauge, [&watch] { return watch.up() ? 1.0 : 0.0; });
 
   smtp_server::Sink sink = [&intake](const smtp_server::Delivery& d) -> std::string {
     try {
-      const intake::Outcome o = intake.ingest(d.bytes, "smtp", d.source_json, d.client);
+      const intake::Outcome o = intake.ingest(d.bytes, "smtp", d.source_json, d.client, std::time(nullptr));
+      // dkim.mode = require: kept as rejected, and the sender is told.
+      if (o.stored.outcome == store::Outcome::rejected &&
+          o.parsed.rejections.front().reason == report::Reason::dkim_not_authenticated)
+        throw smtp_server::RefusedError("550 5.7.20 No DKIM signature authenticates this report (" +
+                                        o.parsed.rejections.front().detail + "); kept as " +
+                                        std::to_string(o.stored.raw_id));
       return std::to_string(o.stored.raw_id) + " (" + std::string(store::to_string(o.stored.outcome)) + ")";
+    } catch (const intake::DkimDeferred& e) {
+      throw smtp_server::RefusedError("451 4.7.5 DKIM key lookup failed for now (" + std::string(e.what()) +
+                                      "), try again later");
     } catch (const store::Error& e) {
       if (e.transient()) throw smtp_server::TransientError(e.what());
       throw;
@@ -367,12 +400,14 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   if (smtp_listener) {
     const smtp_server::Stats& st = smtp_listener->stats();
     std::fprintf(stderr,
-                 "serve: smtp sessions=%llu refused=%llu tls=%llu timeouts=%llu accepted=%llu deferred=%llu failed=%llu\n",
+                 "serve: smtp sessions=%llu refused=%llu tls=%llu timeouts=%llu accepted=%llu deferred=%llu failed=%llu "
+                 "dkim_refused=%llu\n",
                  static_cast<unsigned long long>(st.sessions.load()), static_cast<unsigned long long>(st.sessions_refused.load()),
                  static_cast<unsigned long long>(st.sessions_tls.load()), static_cast<unsigned long long>(st.timeouts.load()),
                  static_cast<unsigned long long>(st.messages_accepted.load()),
                  static_cast<unsigned long long>(st.messages_deferred.load()),
-                 static_cast<unsigned long long>(st.messages_failed.load()));
+                 static_cast<unsigned long long>(st.messages_failed.load()),
+                 static_cast<unsigned long long>(st.messages_refused.load()));
   }
   return 0;
 }

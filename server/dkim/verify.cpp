@@ -272,9 +272,10 @@ struct Verifier::Impl {
       resolver->resolve(name, dns::Type::txt, [promise](dns::Answer a) { promise->set_value(std::move(a)); });
     });
     Key key;
-    if (answer.wait_until(deadline) != std::future_status::ready) {
+    if (answer.wait_until(deadline) != std::future_status::ready) {  // the resolver answers the promise later
       ++temperrors;
-      return key;  // temporary; the resolver still answers the promise later
+      remember(name, key, now + std::chrono::seconds(30));
+      return key;
     }
     const dns::Answer a = answer.get();
     key.secure = a.secure;
@@ -292,12 +293,19 @@ struct Verifier::Impl {
       case dns::Outcome::nxdomain: key.kind = Key::missing; break;
       default:  // bogus, servfail, timeout, error: nothing trustworthy for now
         ++temperrors;
+        remember(name, key, now + std::chrono::seconds(30));
         return key;
     }
+    remember(name, key, now + settings.key_cache);
+    return key;
+  }
+
+  // A failure is remembered for 30 s (a backfill of many messages signed with one unreachable
+  // key waits once, not once per message); answers for Settings::key_cache.
+  void remember(const std::string& name, const Key& key, std::chrono::steady_clock::time_point expires) {
     std::lock_guard lock(cache_mutex);
     if (cache.size() >= 10000) cache.clear();
-    cache[name] = Cached{key, now + settings.key_cache};
-    return key;
+    cache[name] = Cached{key, expires};
   }
 
   static DKIM_CBSTAT key_lookup(DKIM* dkim, DKIM_SIGINFO* sig, u_char* buf, size_t buflen) {
@@ -407,6 +415,8 @@ Verdict Verifier::verify(std::string_view message, std::int64_t arrival) {
   if (status == DKIM_STAT_OK) status = dkim_chunk(dkim, nullptr, 0);
   if (status == DKIM_STAT_OK) status = dkim_eom(dkim, nullptr);
   if (const u_char* from = dkim_getdomain(dkim)) v.from_domain = lower(reinterpret_cast<const char*>(from));
+  if (!v.from_domain.empty())
+    if (const char* org = psl_registrable_domain(m.psl, v.from_domain.c_str())) v.from_organization = org;
   DKIM_SIGINFO** sigs = nullptr;
   int nsigs = 0;
   if (dkim_getsiglist(dkim, &sigs, &nsigs) != DKIM_STAT_OK) nsigs = 0;

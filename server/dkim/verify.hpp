@@ -93,6 +93,7 @@ struct Signature {
 struct Verdict {
   Result result = Result::none;
   std::string from_domain;  // lower case; "" when the From header has no usable address
+  std::string from_organization;  // its organisational domain (public suffix list); "" when none
   std::vector<Signature> signatures;  // in header order
   // The signature that decided: the passing one, or else the first.
   const Signature* used() const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <memory>
 
 namespace tlsrpt::intake {
@@ -16,20 +17,40 @@ store::Store& Intake::connection() {
 
 void Intake::drop_connection() { thread_store.reset(); }
 
-Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client) {
-  return std::move(ingest_batch({{bytes, std::move(source_json), std::move(client)}}, transport).front());
+Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client,
+                       std::optional<std::int64_t> arrival) {
+  return std::move(ingest_batch({{bytes, std::move(source_json), std::move(client), arrival}}, transport).front());
 }
 
 std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std::string_view transport) {
   const auto started = std::chrono::steady_clock::now();
   std::vector<Outcome> out(inputs.size());
-  for (std::size_t i = 0; i < inputs.size(); ++i) out[i].parsed = pipeline::parse(inputs[i].bytes, "", limits_);
+  const std::int64_t now = std::time(nullptr);
+  std::vector<store::RawMessage> raws(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    out[i].parsed = pipeline::parse(inputs[i].bytes, "", limits_);
+    store::RawMessage& raw = raws[i];
+    if (transport == "https") {  // no DKIM over HTTPS: a report is stored with result none
+      if (out[i].parsed.accepted()) raw.dkim = "none";
+    } else if (auth_.gate) {
+      const std::int64_t arrival = inputs[i].arrival.value_or(dkim::arrival_from_received(inputs[i].bytes, now).value_or(now));
+      out[i].dkim = auth_.gate->apply(inputs[i].bytes, arrival, out[i].parsed, true);
+      if (out[i].dkim) {
+        raw.dkim = std::string(dkim::to_string(out[i].dkim->result));
+        raw.dkim_json = out[i].dkim->to_json();
+        metrics_.dkim(transport, *out[i].dkim);
+        if (transport == "smtp" && !out[i].parsed.accepted() &&
+            out[i].parsed.rejections.front().reason == report::Reason::dkim_temperror)
+          throw DkimDeferred(out[i].parsed.rejections.front().detail);
+      }
+    }
+  }
   try {
     with_store([&](store::Store& s) {
       s.begin_batch();
       try {
         for (std::size_t i = 0; i < inputs.size(); ++i) {
-          store::RawMessage raw;
+          store::RawMessage& raw = raws[i];
           raw.bytes = inputs[i].bytes;
           raw.transport = std::string(transport);
           raw.source_json = inputs[i].source_json;
@@ -59,7 +80,9 @@ std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std:
   if (bytes > large_input) drop_connection();
   const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
                       static_cast<double>(std::max<std::size_t>(1, inputs.size()));
-  for (const auto& o : out) metrics_.stored(transport, o.parsed, o.stored, each);
+  for (const auto& o : out)
+    metrics_.stored(transport, o.parsed, o.stored, each,
+                    !auth_.alert_on_authenticated || !o.dkim || o.dkim->result == dkim::Result::pass);
   return out;
 }
 

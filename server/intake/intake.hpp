@@ -10,10 +10,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "dkim/gate.hpp"
 #include "metrics/metrics.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/store.hpp"
@@ -23,15 +26,33 @@ namespace tlsrpt::intake {
 struct Outcome {
   pipeline::Result parsed;
   store::StoreResult stored;
+  std::optional<dkim::Verdict> dkim;  // nullopt: not verified (dkim.mode off, no report, https)
+};
+
+// dkim.mode = require, SMTP, and a key lookup failed for now: nothing is stored, the sender
+// retries (451).
+class DkimDeferred : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// What intake does with DKIM: the gate (nullptr: off), and whether report sessions count in the
+// metric series that alerts use only when authenticated (dkim.alert_on = authenticated).
+struct Authentication {
+  dkim::Gate* gate = nullptr;
+  bool alert_on_authenticated = false;
 };
 
 class Intake {
  public:
-  Intake(std::string database_url, report::Limits limits, metrics::Metrics& metrics, store::RejectedQuota quota = {})
-      : url_(std::move(database_url)), limits_(limits), metrics_(metrics), quota_(quota) {}
+  Intake(std::string database_url, report::Limits limits, metrics::Metrics& metrics, store::RejectedQuota quota = {},
+         Authentication auth = {})
+      : url_(std::move(database_url)), limits_(limits), metrics_(metrics), quota_(quota), auth_(auth) {}
 
   // `client`: the sender's net::client_key, for the rejected-input quota ("" for none).
-  Outcome ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client = {});
+  // `arrival`: when the message arrived (nullopt: its topmost Received header, else now).
+  Outcome ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client = {},
+                 std::optional<std::int64_t> arrival = std::nullopt);
 
   // Several inputs in one transaction (one commit for all: what a mailbox drain needs to be
   // fast); all or nothing. Same errors as ingest().
@@ -39,6 +60,9 @@ class Intake {
     std::string_view bytes;
     std::string source_json;
     std::string client;
+    // When the message arrived (DKIM expiry is judged then); nullopt: its topmost Received
+    // header, else now.
+    std::optional<std::int64_t> arrival = {};
   };
   std::vector<Outcome> ingest_batch(const std::vector<Input>& inputs, std::string_view transport);
 
@@ -71,6 +95,7 @@ class Intake {
   report::Limits limits_;
   metrics::Metrics& metrics_;
   store::RejectedQuota quota_;
+  Authentication auth_;
   std::atomic<std::uint64_t> writes_{0};
 };
 

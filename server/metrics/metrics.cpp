@@ -66,6 +66,19 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& quirks =
       prometheus::BuildCounter().Name("tlsrpt_quirks_total")
           .Help("Deviations from RFC 8460 tolerated in newly stored reports, by quirk").Register(*registry);
+  prometheus::Family<prometheus::Counter>& dkim_messages =
+      prometheus::BuildCounter().Name("tlsrpt_dkim_messages_total")
+          .Help("Report messages verified at intake, by transport, DKIM result (pass, fail, none, temperror, permerror) "
+                "and reporter (the From address's organisational domain among dkim.known_reporters, else _other)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& dkim_errors =
+      prometheus::BuildCounter().Name("tlsrpt_dkim_signature_errors_total")
+          .Help("DKIM signatures that do not authenticate their message, by error").Register(*registry);
+  prometheus::Family<prometheus::Counter>& unauthenticated_reports =
+      prometheus::BuildCounter().Name("tlsrpt_reports_unauthenticated_total")
+          .Help("New reports stored from mail that DKIM does not authenticate, left out of the report data series "
+                "(dkim.alert_on = authenticated)")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& reports =
       prometheus::BuildCounter().Name("tlsrpt_reports_total")
           .Help("Reports read from stored inputs, by transport and outcome (new, duplicate)").Register(*registry);
@@ -141,13 +154,16 @@ struct Metrics::Impl {
   std::mutex sources_mutex;
   std::vector<Source> sources;
 
+  LabelSettings labels;
+
   explicit Impl(const LabelSettings& l)
-      : domains(l.domains, l.max_domains), organizations(l.organizations, l.max_organizations) {
+      : domains(l.domains, l.max_domains), organizations(l.organizations, l.max_organizations), labels(l) {
     // Series that alerts and dashboards compare against exist from the start, at zero.
     for (const char* t : {"cli", "smtp", "imap", "https"})
       for (const char* o : {"stored", "duplicate", "rejected", "deferred", "failed"})
         messages.Add({{"transport", t}, {"outcome", o}});
     for (const auto& r : report::all_reasons()) rejections.Add({{"reason", std::string(r.name)}});
+    for (const char* t : {"smtp", "imap", "cli"}) unauthenticated_reports.Add({{"transport", t}});
   }
 
   void set_last_report(std::string_view domain, std::string_view org, double end) {
@@ -160,7 +176,7 @@ Metrics::Metrics(LabelSettings labels) : impl_(std::make_unique<Impl>(labels)) {
 Metrics::~Metrics() = default;
 
 void Metrics::stored(std::string_view transport, const pipeline::Result& parsed, const store::StoreResult& result,
-                     double store_seconds) {
+                     double store_seconds, bool count_sessions) {
   Impl& m = *impl_;
   const std::string t(transport);
   m.messages.Add({{"transport", t}, {"outcome", std::string(store::to_string(result.outcome))}}).Increment();
@@ -177,6 +193,10 @@ void Metrics::stored(std::string_view transport, const pipeline::Result& parsed,
     if (!result.fresh[i]) continue;
     const report::Report& r = parsed.reports[i].report;
     r.quirks.for_each([&m](report::Quirk q) { m.quirks.Add({{"quirk", std::string(report::to_string(q))}}).Increment(); });
+    if (!count_sessions) {
+      m.unauthenticated_reports.Add({{"transport", t}}).Increment();
+      continue;
+    }
     for (const auto& p : r.policies) {
       const std::string domain = m.domains(p.policy_domain);
       auto add = [&](const std::string& result_label, std::int64_t n) {
@@ -195,6 +215,18 @@ void Metrics::stored(std::string_view transport, const pipeline::Result& parsed,
       m.set_last_report(p.policy_domain, r.organization_name, static_cast<double>(r.end_datetime));
     }
   }
+}
+
+void Metrics::dkim(std::string_view transport, const dkim::Verdict& verdict) {
+  Impl& m = *impl_;
+  std::string reporter(other_label);
+  for (const auto& known : m.labels.known_reporters)
+    if (verdict.from_organization == known) reporter = known;
+  m.dkim_messages.Add({{"transport", std::string(transport)}, {"result", std::string(dkim::to_string(verdict.result))},
+                       {"reporter", reporter}})
+      .Increment();
+  for (const auto& sig : verdict.signatures)
+    if (sig.error) m.dkim_errors.Add({{"error", std::string(dkim::to_string(*sig.error))}}).Increment();
 }
 
 void Metrics::deferred(std::string_view transport) {

@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dkim/verify.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/store.hpp"
 
@@ -30,6 +31,9 @@ struct LabelSettings {
   std::vector<std::string> organizations;  // when set: the only organization label values
   std::size_t max_domains = 100;           // otherwise the first this many seen
   std::size_t max_organizations = 50;
+  // Reporters named in the DKIM series (organisational domains of the From address); any other
+  // is "_other" (dkim.known_reporters).
+  std::vector<std::string> known_reporters{"google.com", "microsoft.com", "mail.ru"};
 };
 
 // The value every label outside the bounded set is folded into.
@@ -54,8 +58,12 @@ class Metrics {
   Metrics& operator=(const Metrics&) = delete;
 
   // A message the store took: its outcome, the new reports' sessions and quirks, the time spent.
+  // `count_sessions`: whether the report data series (sessions, newest report) take the reports
+  // (false for mail that DKIM does not authenticate, under dkim.alert_on = authenticated).
   void stored(std::string_view transport, const pipeline::Result& parsed, const store::StoreResult& result,
-              double store_seconds);
+              double store_seconds, bool count_sessions = true);
+  // A message verified at intake: by transport, result and reporter; each signature's error.
+  void dkim(std::string_view transport, const dkim::Verdict& verdict);
   void deferred(std::string_view transport);  // database unavailable: the sender retries
   void failed(std::string_view transport);    // a bug: the sender retries
   // Newest report end per domain and organisation known at start-up (seconds since the epoch).

@@ -200,6 +200,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       reply = c.session.message_accepted(id);
       outcome = "accepted";
       ++stats.messages_accepted;
+    } catch (const RefusedError& e) {
+      reply = c.session.message_refused(e.what());
+      outcome = "refused";
+      ++stats.messages_refused;
+      id = e.what();
     } catch (const TransientError& e) {
       reply = c.session.message_deferred();
       outcome = "deferred";

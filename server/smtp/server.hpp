@@ -46,13 +46,20 @@ struct Settings {
 };
 
 // Where a message goes: called on a store thread; returns an id to quote in the 250 reply.
-// Throws TransientError when the sender should retry (451); anything else is a bug (421).
+// Throws TransientError when the sender should retry (451), RefusedError with its own reply;
+// anything else is a bug (421).
 struct Delivery {
   std::string_view bytes;
   std::string source_json;  // peer, helo, envelope, tls, session id
   std::string client;       // net::client_key of the peer (for the rejected-input quota)
 };
 class TransientError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// The sink's own answer to the message: what() is the whole reply line without CRLF (a 4xx or
+// 5xx code, an enhanced status code and words), e.g. a DKIM refusal under dkim.mode = require.
+class RefusedError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -67,6 +74,7 @@ struct Stats {
   std::atomic<std::uint64_t> rate_limited{0};       // MAIL deferred with 450 for the per-client message rate
   std::atomic<std::uint64_t> messages_accepted{0};  // 250 after commit
   std::atomic<std::uint64_t> messages_deferred{0};  // 451: database unavailable
+  std::atomic<std::uint64_t> messages_refused{0};   // the sink's own 4xx/5xx (RefusedError)
   std::atomic<std::uint64_t> messages_failed{0};    // 421: a bug
   std::atomic<std::uint64_t> store_microseconds{0};  // total time spent storing
   std::atomic<std::uint64_t> active_sessions{0};

@@ -289,7 +289,8 @@ std::string rejected_json(Store& s, const Filter& f, const std::optional<std::st
   const std::string sql = page_of(
       "rejected",
       "SELECT id, json_build_object('id', id, 'received_at', utc_text(received_at), 'transport', transport, "
-      "'reason', reason, 'detail', detail, 'size', size, 'source', source) AS o FROM raw_messages WHERE " + where + tail,
+      "'reason', reason, 'detail', detail, 'size', size, 'source', source, 'dkim', dkim_detail) AS o FROM raw_messages "
+      "WHERE " + where + tail,
       limit);
   return s.query_json(sql, q.params());
 }
@@ -300,7 +301,7 @@ std::optional<StoredReport> stored_report(Store& s, std::int64_t id) {
       "SELECT json_build_object('id', r.id, 'stored_at', utc_text(r.stored_at), 'quirks', (SELECT coalesce(json_agg(q.quirk "
       "ORDER BY q.quirk), '[]') FROM report_quirks q WHERE q.report_id = r.id), 'raw_message', json_build_object('id', "
       "m.id, 'received_at', utc_text(m.received_at), 'transport', m.transport, 'source', m.source, 'size', m.size, "
-      "'sha256', encode(m.sha256, 'hex'), 'part', r.source_part, 'filename', r.source_filename), "
+      "'sha256', encode(m.sha256, 'hex'), 'part', r.source_part, 'filename', r.source_filename, 'dkim', m.dkim_detail), "
       // Each policy against what its domain published (migration 0007), in the report's order.
       "'policy_drift', (SELECT coalesce(json_agg(json_build_object('position', p.position, 'policy_type', p.policy_type, "
       "'policy_domain', p.policy_domain, 'state', d.state, 'matched', d.matched, 'last_published', "

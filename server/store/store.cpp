@@ -196,14 +196,15 @@ std::string report_sql(const std::string& raw_id, bool whole = true) {
 // Inserts a raw message, keeping its bytes only when no earlier row has the same bytes (then
 // duplicate_of points at that one). The arguments are the SQL expressions for the columns.
 // `client`, `head` and `dropped` are the client key, the header section kept in place of a
-// dropped body, and why it was dropped (NULL when kept).
+// dropped body, and why it was dropped (NULL when kept); `dkim` and `dkim_json` the DKIM result.
 std::string raw_sql(const char* transport, const char* source, const char* sha, const char* size, const char* body,
                     const char* outcome, const char* reason, const char* detail, const char* reports,
-                    const char* client, const char* head, const char* dropped) {
+                    const char* client, const char* head, const char* dropped, const char* dkim, const char* dkim_json) {
   return std::string("INSERT INTO raw_messages (transport, source, sha256, size, body, duplicate_of, outcome, reason, "
-                     "detail, reports, client, head, body_dropped) SELECT ") + transport + ", " + source +
+                     "detail, reports, client, head, body_dropped, dkim, dkim_detail) SELECT ") + transport + ", " + source +
          "::jsonb, decode(" + sha + ", 'hex'), " + size + ", CASE WHEN c.id IS NULL THEN " + body + "::bytea END, c.id, " +
          outcome + ", " + reason + ", " + detail + ", " + reports + ", " + client + ", " + head + "::bytea, " + dropped +
+         ", " + dkim + ", " + dkim_json + "::jsonb" +
          " FROM (SELECT (SELECT id FROM raw_messages WHERE sha256 = decode(" + sha +
          ", 'hex') AND body IS NOT NULL ORDER BY id LIMIT 1) AS id) AS c RETURNING id";
 }
@@ -214,7 +215,7 @@ struct Store::Impl {
   std::map<std::string, std::string> api_statements;  // statement text -> prepared name
 
   explicit Impl(const std::string& url) : conn(url) {
-    conn.prepare("raw_insert", raw_sql("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12"));
+    conn.prepare("raw_insert", raw_sql("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14"));
     // Adds a rejected input's bytes to its client's and everyone's count for the UTC day; returns both totals.
     conn.prepare("rejected_quota",
                  "WITH mine AS (INSERT INTO rejected_quota AS q (day, client, bytes, messages) "
@@ -232,7 +233,7 @@ struct Store::Impl {
     // The common case, a message with one report: the raw message and the report in one statement.
     conn.prepare("raw_and_report_insert",
                  "WITH raw AS (" + raw_sql("$1", "$27", "$28", "$29", "$30", "'stored'", "NULL", "NULL", "1", "$31", "NULL",
-                                           "NULL") + "), " +
+                                           "NULL", "$32", "$33") + "), " +
                      report_sql("(SELECT id FROM raw)", false) + ", rr AS (SELECT id FROM r) "
                      "SELECT (SELECT id FROM raw), (SELECT id FROM rr)");
     conn.prepare("policy_insert",
@@ -331,7 +332,7 @@ struct Store::Impl {
       const pqxx::row row = tx.exec_prepared1("raw_and_report_insert", raw.transport,
                                               pqxx::prepare::make_dynamic_params(report_args(parsed)), raw.source_json,
                                               sha, static_cast<std::int64_t>(raw.bytes.size()), bytea_literal(raw.bytes),
-                                              opt(raw.client));
+                                              opt(raw.client), raw.dkim, raw.dkim_json);
       StoreResult out;
       out.raw_id = row[0].as<std::int64_t>();
       out.fresh.push_back(!row[1].is_null());
@@ -356,14 +357,15 @@ struct Store::Impl {
       out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
                                     out.body_dropped ? none : std::optional<std::string>(bytea_literal(raw.bytes)), "rejected",
                                     std::string(report::to_string(rej.reason)), rej.detail, 0, opt(raw.client), head,
-                                    out.body_dropped ? std::optional<std::string>("quota") : none)[0][0]
+                                    out.body_dropped ? std::optional<std::string>("quota") : none, raw.dkim,
+                                    raw.dkim_json)[0][0]
                        .as<std::int64_t>();
       out.outcome = Outcome::rejected;
       return out;
     }
     out.raw_id = tx.exec_prepared("raw_insert", raw.transport, raw.source_json, sha, static_cast<std::int64_t>(raw.bytes.size()),
                                   bytea_literal(raw.bytes), "stored", none, none, static_cast<int>(result.reports.size()), opt(raw.client),
-                                  none, none)[0][0]
+                                  none, none, raw.dkim, raw.dkim_json)[0][0]
                      .as<std::int64_t>();
     record_reports(tx, out, result);
     if (out.outcome == Outcome::duplicate) mark_duplicate(tx, out, result.reports.size());

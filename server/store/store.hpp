@@ -45,6 +45,8 @@ struct RawMessage {
   std::string source_json = "{}";  // where it came from, e.g. {"path": "..."}
   std::string client;              // net::client_key of a network sender; "" when none (no quota)
   RejectedQuota quota;             // applies when client is set
+  // DKIM (server/dkim): the result name and the verdict as JSON; nullopt when not verified.
+  std::optional<std::string> dkim, dkim_json;
 };
 
 enum class Outcome { stored, duplicate, rejected };

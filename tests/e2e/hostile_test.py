@@ -200,7 +200,12 @@ def smtp_write_stall(binary, strict):
                 freed = round(time.time() - t0, 1)
                 break
         time.sleep(0.5)
+    # Each stuck session times out on its own clock (they stalled at different moments): all of
+    # them within the same 15 s of the flood's end.
     timeouts = srv.metric("tlsrpt_smtp_timeouts_total")
+    while timeouts < 10 and time.time() - t0 < 15:
+        time.sleep(0.2)
+        timeouts = srv.metric("tlsrpt_smtp_timeouts_total")
     for s in socks:
         s.close()
     srv.stop()
@@ -209,7 +214,7 @@ def smtp_write_stall(binary, strict):
         # Measured from the end of the flood; the server's writes stall only once it has answered
         # what it had already read (seconds more under a sanitizer), so the bound is 2 x the timeout.
         check("smtp stall: a slot is free again within 2 x command_timeout (5 s)", True, freed is not None and freed <= 10)
-        check("smtp stall: every stuck session closed and counted", True, timeouts >= 10)
+        check("smtp stall: every stuck session closed and counted (within 15 s)", True, timeouts >= 10)
     return {"noop_mib_sent": round(sent / MiB, 1), "slots_full": full, "slot_freed_after_s": freed,
             "timeouts_counted": timeouts}
 

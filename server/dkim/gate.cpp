@@ -1,0 +1,42 @@
+#include "dkim/gate.hpp"
+
+namespace tlsrpt::dkim {
+
+std::string_view to_string(Mode mode) {
+  switch (mode) {
+    case Mode::off: return "off";
+    case Mode::record: return "record";
+    case Mode::require: break;
+  }
+  return "require";
+}
+
+std::optional<Mode> mode_from_string(std::string_view name) {
+  for (Mode m : {Mode::off, Mode::record, Mode::require})
+    if (to_string(m) == name) return m;
+  return std::nullopt;
+}
+
+Gate::Gate(Mode mode, Settings settings) : mode_(mode) {
+  if (mode != Mode::off) verifier_ = std::make_unique<Verifier>(std::move(settings));
+}
+
+Verifier::Stats Gate::stats() const { return verifier_ ? verifier_->stats() : Verifier::Stats{}; }
+
+std::optional<Verdict> Gate::apply(std::string_view message, std::int64_t arrival, pipeline::Result& parsed, bool mail) {
+  if (!verifier_ || !parsed.accepted()) return std::nullopt;
+  if (!mail && parsed.reports.front().origin.kind != pipeline::InputKind::message) return std::nullopt;
+  Verdict v = verifier_->verify(message, arrival);
+  if (mode_ == Mode::require && v.result != Result::pass) {
+    const Signature* used = v.used();
+    std::string detail = "DKIM " + std::string(to_string(v.result));
+    if (used) detail += " (d=" + report::printable(used->domain) + (used->error ? ": " + std::string(to_string(*used->error)) : "") + ")";
+    parsed.reports.clear();
+    parsed.rejections.assign(1, report::Rejection{v.result == Result::temperror ? report::Reason::dkim_temperror
+                                                                                : report::Reason::dkim_not_authenticated,
+                                                  std::move(detail)});
+  }
+  return v;
+}
+
+}  // namespace tlsrpt::dkim

@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# DKIM verification (server/dkim, `tlsrpt dkim`) against keys published by a real authoritative
+# DNS server (nsd on loopback, one zone DNSSEC-signed) and messages signed here with test keys
+# made now (python3-dkim): pass (relaxed, simple), tampered body and header, expiry judged at
+# arrival, l=, s=tlsrpt, key sizes, alignment exact, organisational and none, unsigned, two
+# signatures, missing and revoked keys, a server that refuses (temperror) and one that never
+# answers (temperror within the deadline), and the real corpus mails (keys not reachable here).
+# Usage: tests/e2e/dkim_test.sh path/to/tlsrpt
+set -u
+tlsrpt=$(realpath "$1")
+root=$PWD
+passed=0 failed=0
+check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; return 1; fi; }
+command -v nsd >/dev/null && command -v ldns-signzone >/dev/null || { echo "SKIP: nsd or ldnsutils missing"; exit 77; }
+/usr/bin/python3 -c "import dkim" 2>/dev/null || { echo "SKIP: python3-dkim missing"; exit 77; }
+source tests/integration/nsd.sh
+source tests/e2e/dkim_keys.sh
+tmp=$(mktemp -d)
+silent_pid=
+trap 'kill $nsd_pid $silent_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+cd "$tmp"
+
+# Keys (made now) and their records.
+for k in k2048 k1024 k512 ktlsrpt kcorp kother; do
+  bits=2048; [ $k = k1024 ] && bits=1024; [ $k = k512 ] && bits=512
+  dkim_key $k $bits
+done
+port=$((20000 + RANDOM % 12000))
+cat >reporter.example.zone <<ZONE
+\$ORIGIN reporter.example.
+\$TTL 300
+@ SOA ns.reporter.example. admin.reporter.example. 1 3600 600 86400 300
+@ NS ns.reporter.example.
+ns A 127.0.0.1
+s2048._domainkey TXT $(dkim_record k2048)
+s1024._domainkey TXT $(dkim_record k1024)
+s512._domainkey TXT $(dkim_record k512)
+tlsrpt._domainkey TXT $(dkim_record ktlsrpt "s=tlsrpt;")
+notemail._domainkey TXT $(dkim_record ktlsrpt "s=other;")
+revoked._domainkey TXT "v=DKIM1; k=rsa; p="
+ZONE
+cat >mail.example.zone <<ZONE
+\$ORIGIN mail.example.
+\$TTL 300
+@ SOA ns.mail.example. admin.mail.example. 1 3600 600 86400 300
+@ NS ns.mail.example.
+ns A 127.0.0.1
+s._domainkey.corp TXT $(dkim_record kcorp)
+ZONE
+cat >other.example.zone <<ZONE
+\$ORIGIN other.example.
+\$TTL 300
+@ SOA ns.other.example. admin.other.example. 1 3600 600 86400 300
+@ NS ns.other.example.
+ns A 127.0.0.1
+s._domainkey TXT $(dkim_record kother)
+ZONE
+sign_zone reporter.example reporter.example.zone || exit 1
+nsd_start "$port" reporter.example=reporter.example.zone.signed mail.example=mail.example.zone other.example=other.example.zone || exit 1
+export TLSRPT_DNS_SERVER="127.0.0.1:$port" TLSRPT_DNS_TRUST_ANCHOR_FILE="$tmp/anchors.ds"
+
+# A report message from FROM with report-id ID (a gzip attachment, as Google sends them), CRLF
+# line ends; TYPE: a failure-detail result type (certificate-expired) or none.
+message() {
+  /usr/bin/python3 - "$1" "${2:-r1}" "${3:-}" <<'PY'
+import gzip, json, sys
+from email.message import EmailMessage
+from email.policy import SMTP
+m = EmailMessage(policy=SMTP)
+m["From"] = f"TLS reports <tls-reports@{sys.argv[1]}>"
+m["To"] = "tlsrpt@example.net"
+m["Subject"] = "Report Domain: example.net Submitter: " + sys.argv[1] + " Report-ID: <" + sys.argv[2] + ">"
+m["Date"] = "Mon, 30 Nov 2026 10:00:00 +0000"
+m["Message-ID"] = "<" + sys.argv[2] + "@" + sys.argv[1] + ">"
+m["TLS-Report-Domain"] = "example.net"
+m.set_content("This is an aggregate TLS report.")
+failures = [{"result-type": sys.argv[3], "sending-mta-ip": "192.0.2.1", "receiving-mx-hostname": "mx.example.net",
+             "failed-session-count": 7}] if sys.argv[3] else []
+report = {"organization-name": sys.argv[1], "date-range": {"start-datetime": "2026-11-29T00:00:00Z",
+          "end-datetime": "2026-11-29T23:59:59Z"}, "contact-info": "tls@" + sys.argv[1], "report-id": sys.argv[2],
+          "policies": [{"policy": {"policy-type": "no-policy-found", "policy-domain": "example.net"},
+                        "summary": {"total-successful-session-count": 1, "total-failure-session-count": len(failures) * 7},
+                        "failure-details": failures}]}
+m.add_attachment(gzip.compress(json.dumps(report).encode(), mtime=0), maintype="application", subtype="tlsrpt+gzip",
+                 filename="report.json.gz")
+sys.stdout.buffer.write(m.as_bytes())
+PY
+}
+sign() { dkim_sign "$@"; }
+# new NAME FROM [TYPE]: a fresh message (report-id NAME) on stdout
+new() { message "$2" "$1" "${3:-}"; }
+new relaxed reporter.example | sign k2048.pem s2048 reporter.example >relaxed.eml
+new simple reporter.example | sign k2048.pem s2048 reporter.example --simple >simple.eml
+sed 's/This is an aggregate TLS report./This is an aggregate TLS report!/' relaxed.eml >tampered-body.eml
+sed 's/^ Report Domain: example.net/ Report Domain: example.org/' relaxed.eml >tampered-header.eml  # Subject is folded
+cmp -s relaxed.eml tampered-header.eml && echo "FAIL the header was not changed"  # the test changes what it means to
+now=$(date +%s)
+new expired reporter.example | sign k2048.pem s2048 reporter.example --time $((now - 10 * 86400)) --expire $((now - 3 * 86400)) >expired.eml
+new length reporter.example | sign k2048.pem s2048 reporter.example --length >length.eml
+new tlsrpt-key reporter.example | sign ktlsrpt.pem tlsrpt reporter.example >tlsrpt-key.eml
+new notemail-key reporter.example | sign ktlsrpt.pem notemail reporter.example >notemail-key.eml
+new k1024 reporter.example | sign k1024.pem s1024 reporter.example >k1024.eml
+new k512 reporter.example | sign k512.pem s512 reporter.example >k512.eml
+new organisational mail.example | sign kcorp.pem s corp.mail.example >organisational.eml
+new unaligned reporter.example | sign kother.pem s other.example >unaligned.eml
+new nokey reporter.example | sign k2048.pem nosuchkey reporter.example >nokey.eml
+new revoked reporter.example | sign k2048.pem revoked reporter.example >revoked.eml
+new two reporter.example | sign k2048.pem s2048 reporter.example | sign k2048.pem nosuchkey reporter.example >two.eml
+new refused reporter.example | sign k2048.pem s2048 elsewhere.example >refused.eml
+new unsigned reporter.example >unsigned.eml
+
+verdict() {  # FILE [ARGS]: "result error:alignment:bits ..." (ok for a signature that authenticates)
+  "$tlsrpt" dkim --json "$@" | /usr/bin/python3 -c "
+import json, sys
+v = json.loads(sys.stdin.readline())
+print(v['result'], *[f\"{s['error'] or 'ok'}:{s['alignment']}:{json.dumps(s['key_bits'])}\" for s in v['signatures']])"
+}
+check "pass, relaxed canonicalisation, DNSSEC-signed key" "pass ok:exact:2048" "$(verdict relaxed.eml)"
+check "the key's answer was DNSSEC-secure" "True" "$("$tlsrpt" dkim --json relaxed.eml | /usr/bin/python3 -c "
+import json, sys; print(json.load(sys.stdin)['signatures'][0]['key_secure'])")"
+check "pass, simple canonicalisation" "pass ok:exact:2048" "$(verdict simple.eml)"
+check "tampered body" "fail body-hash-mismatch:exact:2048" "$(verdict tampered-body.eml)"
+check "tampered signed header" "fail bad-signature:exact:2048" "$(verdict tampered-header.eml)"
+check "expired 3 days ago, arriving in time (5 days ago)" "pass ok:exact:2048" \
+  "$(verdict expired.eml --arrival $((now - 5 * 86400)))"
+check "expired 3 days ago, arriving now" "fail expired:exact:2048" "$(verdict expired.eml)"
+{ printf 'Received: from mx.reporter.example by mx.example.net; %s\r\n' "$(date -u -R -d @$((now - 4 * 86400)))"; cat expired.eml; } >received.eml
+check "arrival from the topmost Received header (4 days ago)" "pass ok:exact:2048" "$(verdict received.eml)"
+check "l= tag" "fail body-length-limit:exact:2048" "$(verdict length.eml)"
+check "key restricted to s=tlsrpt: accepted" "pass ok:exact:2048 True" "$(verdict tlsrpt-key.eml) $("$tlsrpt" dkim --json tlsrpt-key.eml |
+  /usr/bin/python3 -c "import json, sys; print(json.load(sys.stdin)['signatures'][0]['key_tlsrpt'])")"
+check "key for another service" "permerror key-not-for-email:exact:null" "$(verdict notemail-key.eml)"
+check "1024-bit key (as Microsoft signs)" "pass ok:exact:1024" "$(verdict k1024.eml)"
+check "512-bit key" "fail key-too-small:exact:512" "$(verdict k512.eml | sed 's/:null$/:512/')"
+check "d= in the From domain's organisational domain (corp.mail.example for mail.example)" \
+  "pass ok:organizational:2048" "$(verdict organisational.eml)"
+check "d= unrelated to the From domain" "fail not-aligned:none:2048" "$(verdict unaligned.eml)"
+check "unsigned" "none" "$(verdict unsigned.eml)"
+check "two signatures, one good" "pass no-key:exact:null ok:exact:2048" "$(verdict two.eml)"
+check "a key that does not exist" "permerror no-key:exact:null" "$(verdict nokey.eml)"
+check "a revoked key" "permerror key-revoked:exact:null" "$(verdict revoked.eml)"
+check "a zone the server refuses (SERVFAIL): temperror" "temperror key-lookup-temperror:none:null" "$(verdict refused.eml)"
+"$tlsrpt" dkim relaxed.eml >/dev/null; check "exit status 0 when every message passes" 0 $?
+"$tlsrpt" dkim relaxed.eml tampered-body.eml >/dev/null; check "exit status 1 when one fails" 1 $?
+"$tlsrpt" dkim refused.eml >/dev/null; check "exit status 3 on a temperror" 3 $?
+check "readable output" "relaxed.eml: pass (From domain reporter.example)
+  d=reporter.example s=s2048: authenticates, 2048-bit key (DNSSEC), alignment exact" "$("$tlsrpt" dkim relaxed.eml)"
+
+# A server that never answers: temperror within dkim.timeout (1 s; 3 signatures share it).
+/usr/bin/python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', $((port + 1))))
+while True: s.recv(4096)" &
+silent_pid=$!
+sleep 0.3
+new three reporter.example | sign k2048.pem a reporter.example | sign k2048.pem b reporter.example | sign k2048.pem s2048 reporter.example >three.eml
+start=$(date +%s%N)
+out=$(TLSRPT_DNS_SERVER="127.0.0.1:$((port + 1))" TLSRPT_DKIM_TIMEOUT=1 verdict three.eml)
+elapsed=$((($(date +%s%N) - start) / 1000000))
+check "a key lookup that times out: temperror" "temperror key-lookup-temperror:exact:null key-lookup-temperror:exact:null key-lookup-temperror:exact:null" "$out"
+check "within the deadline (1 s + 1 s)" 1 "$([ "$elapsed" -lt 2000 ] && echo 1 || echo 0)"
+
+# Too many signatures: only dkim.max_signatures are verified.
+check "signatures beyond dkim.max_signatures are not verified" "pass ok:exact:2048 too-many-signatures:exact:null too-many-signatures:exact:null" \
+  "$(TLSRPT_DKIM_MAX_SIGNATURES=1 verdict three.eml)"
+
+# The real corpus mails: their keys cannot be fetched here (the server refuses those zones).
+corpus=("$root"/tests/fixtures/corpus/*.eml)
+[ -d "$root/../shared/corpus" ] && corpus+=("$root"/../shared/corpus/*.eml)
+results=$("$tlsrpt" dkim --json "${corpus[@]}" | /usr/bin/python3 -c "
+import json, sys
+print(' '.join(sorted({json.loads(l)['result'] for l in sys.stdin})))")
+status=$?
+check "corpus mails: none crash" 0 "$status"
+check "corpus mails: temperror, none or permerror only, never pass" "" \
+  "$(echo "$results" | tr ' ' '\n' | grep -vE '^(temperror|none|permerror|fail)$')"
+echo "corpus: ${#corpus[@]} mails, results: $results"
+
+# --- Intake: CLI ingest and serve (SMTP) with a real PostgreSQL, in each mode ------------------
+cd "$root"
+source tests/integration/pg.sh
+pg_start >/dev/null || exit 1
+trap 'kill $nsd_pid $silent_pid $serve_pid 2>/dev/null; wait 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
+serve_pid=
+sql() { psql -qAt "$PG_URL" -c "$1"; }
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
+stored() {  # REPORT-ID: "outcome reason dkim domain selector bits alignment" of the raw message that carried it
+  sql "SELECT concat_ws(' ', m.outcome, coalesce(m.reason, '-'), coalesce(m.dkim, '-'), m.dkim_detail->>'domain',
+       m.dkim_detail->>'selector', m.dkim_detail->>'key_bits', m.dkim_detail->>'alignment') FROM raw_messages m
+       WHERE m.source->>'path' LIKE '%/$1.eml' OR m.source->>'path' LIKE '%/$1' ORDER BY m.id DESC LIMIT 1"
+}
+# record (the default): every report stored, with its result.
+TLSRPT_DKIM_MODE=record "$tlsrpt" ingest --database-url "$PG_URL" --no-progress "$tmp"/{relaxed,tampered-body,unsigned,refused,organisational}.eml >/dev/null 2>&1
+check "ingest, record: a pass" "stored - pass reporter.example s2048 2048 exact" "$(stored relaxed)"
+check "ingest, record: a tampered copy (a duplicate report), kept with its result" "duplicate - fail reporter.example s2048 2048 exact" "$(stored tampered-body)"
+check "ingest, record: unsigned" "stored - none" "$(stored unsigned)"
+check "ingest, record: temperror" "stored - temperror elsewhere.example s2048 none" "$(stored refused)"
+check "ingest, record: organisational alignment" "stored - pass corp.mail.example s 2048 organizational" "$(stored organisational)"
+check "ingest, record: the failing signature's error kept" "body-hash-mismatch" \
+  "$(sql "SELECT dkim_detail->'signatures'->0->>'error' FROM raw_messages WHERE source->>'path' LIKE '%/tampered-body.eml'")"
+# require: kept as rejected with the reason; nothing lost.
+TLSRPT_DKIM_MODE=require "$tlsrpt" ingest --database-url "$PG_URL" --no-progress "$tmp"/{simple,unaligned,nokey,revoked}.eml >/dev/null 2>"$tmp/require.err"
+check "ingest, require: a pass is stored" "stored - pass reporter.example s2048 2048 exact" "$(stored simple)"
+check "ingest, require: unaligned, rejected with the reason" "rejected dkim-not-authenticated fail other.example s 2048 none" "$(stored unaligned)"
+check "ingest, require: the reason on stderr" 1 "$(grep -c "unaligned.eml: rejected: dkim-not-authenticated: DKIM fail (d='other.example': not-aligned)" "$tmp/require.err")"
+check "ingest, require: no key" "rejected dkim-not-authenticated permerror" "$(stored nokey | cut -d' ' -f1-3)"
+check "ingest, require: the rejected bytes are kept" "$(wc -c <"$tmp/unaligned.eml")" \
+  "$(sql "SELECT length(body) FROM raw_messages WHERE source->>'path' LIKE '%/unaligned.eml'")"
+new rtemp reporter.example | sign "$tmp/k2048.pem" s2048 elsewhere.example >"$tmp/rtemp.eml"
+TLSRPT_DKIM_MODE=require "$tlsrpt" ingest --database-url "$PG_URL" --no-progress "$tmp/rtemp.eml" >/dev/null 2>&1
+check "ingest, require: temperror kept as rejected (dkim-temperror)" "rejected dkim-temperror temperror" "$(stored rtemp | cut -d' ' -f1-3)"
+check "reports stored only from what require let through" 0 \
+  "$(sql "SELECT count(*) FROM reports WHERE report_id IN ('unaligned', 'nokey', 'revoked', 'rtemp')")"
+# A bare report file on the command line is the operator's own input: not verified.
+/usr/bin/python3 -c "
+import json; print(json.dumps({'organization-name': 'x', 'date-range': {'start-datetime': '2026-11-29T00:00:00Z',
+  'end-datetime': '2026-11-29T23:59:59Z'}, 'contact-info': 'x', 'report-id': 'bare', 'policies': [{'policy':
+  {'policy-type': 'no-policy-found', 'policy-domain': 'example.net'}, 'summary': {'total-successful-session-count': 1,
+  'total-failure-session-count': 0}}]}))" >"$tmp/bare.json"
+TLSRPT_DKIM_MODE=require "$tlsrpt" ingest --database-url "$PG_URL" --no-progress "$tmp/bare.json" >/dev/null 2>&1
+check "ingest, require: a bare JSON file is stored, not verified" "stored - -" "$(stored bare.json)"
+
+# serve, SMTP: require answers 550 to a forgery (kept), 451 on a temperror (nothing kept), 250 to
+# a signed report; record stores everything and counts only authenticated reports in the
+# series that alerts use.
+port=$((port + 2))
+serve() {  # MODE: starts serve on $port
+  TLSRPT_DKIM_MODE=$1 TLSRPT_SMTP_MESSAGE_BURST=1000 "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" \
+    --http-listen "127.0.0.1:$((port + 1))" --smtp-recipients tlsrpt@example.net >"$tmp/serve-$1.log" 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 300); do grep -q "smtp listening" "$tmp/serve-$1.log" && return 0; sleep 0.1; done
+  echo "FAIL serve did not start: $(tail -3 "$tmp/serve-$1.log")"
+}
+deliver() {  # FILE: the server's reply code to the message (after 354)
+  swaks --server 127.0.0.1 --port "$port" --from tls-reports@reporter.example --to tlsrpt@example.net \
+    --data @"$1" 2>&1 | awk '/^<[-~*]+ +354/ { data = 1; next } data && /^<[-~*]+ +[0-9]/ { print $2; exit }'
+}
+serve require
+new smtp-pass reporter.example | sign "$tmp/k2048.pem" s2048 reporter.example >"$tmp/smtp-pass.eml"
+new smtp-forged reporter.example certificate-expired | sign "$tmp/kother.pem" s other.example >"$tmp/smtp-forged.eml"
+new smtp-temp reporter.example | sign "$tmp/k2048.pem" s2048 elsewhere.example >"$tmp/smtp-temp.eml"
+check "SMTP, require: a signed report: 250" 250 "$(deliver "$tmp/smtp-pass.eml")"
+check "SMTP, require: a forgery: 550" 550 "$(deliver "$tmp/smtp-forged.eml")"
+check "SMTP, require: the 550 names the reason" 1 "$(swaks --server 127.0.0.1 --port "$port" --from a@reporter.example \
+  --to tlsrpt@example.net --data @"$tmp/smtp-forged.eml" 2>&1 | grep -c '550 5.7.20 No DKIM signature authenticates')"
+check "SMTP, require: the forgery is kept as rejected" "rejected dkim-not-authenticated fail" \
+  "$(sql "SELECT concat_ws(' ', outcome, reason, dkim) FROM raw_messages WHERE transport = 'smtp' AND dkim_detail->>'domain' = 'other.example' LIMIT 1")"
+before=$(sql "SELECT count(*) FROM raw_messages")
+check "SMTP, require: a temperror: 451" 451 "$(deliver "$tmp/smtp-temp.eml")"
+check "SMTP, require: nothing kept on a 451 (the sender retries)" "$before" "$(sql "SELECT count(*) FROM raw_messages")"
+# The API: the result in a report's answer and in the rejected list, as documented.
+api() { curl -s "http://127.0.0.1:$((port + 1))$1" >"$tmp/$2"; }
+api "/api/v1/reports/$(sql "SELECT id FROM reports WHERE report_id = 'smtp-pass'")" report.json
+check "API: a report's DKIM result" "pass reporter.example s2048 2048 exact" "$(/usr/bin/python3 -c "
+import json; d = json.load(open('$tmp/report.json'))['raw_message']['dkim']
+print(d['result'], d['domain'], d['selector'], d['key_bits'], d['alignment'])")"
+check "OpenAPI: the report answer" 0 "$(python3 tests/e2e/openapi_conforms.py /api/v1/reports/{id} GET 200 "$tmp/report.json" >&2; echo $?)"
+api "/api/v1/rejected?reason=dkim-not-authenticated" rejected.json
+check "API: the rejected list shows the DKIM result" "fail other.example not-aligned" "$(/usr/bin/python3 -c "
+import json; d = [r for r in json.load(open('$tmp/rejected.json'))['rejected'] if r['transport'] == 'smtp'][0]['dkim']
+print(d['result'], d['domain'], d['signatures'][0]['error'])")"
+check "OpenAPI: the rejected list" 0 "$(python3 tests/e2e/openapi_conforms.py /api/v1/rejected GET 200 "$tmp/rejected.json" >&2; echo $?)"
+kill $serve_pid; wait $serve_pid 2>/dev/null
+serve record
+new flood-forged reporter.example certificate-expired | sign "$tmp/kother.pem" s other.example >"$tmp/flood-forged.eml"
+new flood-signed reporter.example certificate-expired | sign "$tmp/k2048.pem" s2048 reporter.example >"$tmp/flood-signed.eml"
+metric() { curl -s "http://127.0.0.1:$((port + 1))/metrics" | grep "^$1" | sed 's/^[^ ]* //' | paste -sd' '; }
+check "SMTP, record: a forgery is stored (250)" 250 "$(deliver "$tmp/flood-forged.eml")"
+check "SMTP, record: a forged certificate-expired report feeds no alert series" "" \
+  "$(metric 'tlsrpt_report_sessions_total{policy_domain="example.net",policy_type="no-policy-found",result="certificate-expired"}')"
+check "SMTP, record: ...and is counted as unauthenticated" 1 "$(metric 'tlsrpt_reports_unauthenticated_total{transport="smtp"}')"
+check "SMTP, record: a signed one does" 250 "$(deliver "$tmp/flood-signed.eml")"
+check "SMTP, record: its sessions in the alert series" 7 \
+  "$(metric 'tlsrpt_report_sessions_total{policy_domain="example.net",policy_type="no-policy-found",result="certificate-expired"}')"
+check "metrics: messages by transport, result and reporter" "1 1" \
+  "$(metric 'tlsrpt_dkim_messages_total{reporter="_other",result="fail",transport="smtp"}') $(metric 'tlsrpt_dkim_messages_total{reporter="_other",result="pass",transport="smtp"}')"
+check "metrics: signature errors by error" 1 "$(metric 'tlsrpt_dkim_signature_errors_total{error="not-aligned"}')"
+check "metrics: key lookups (one per key, then the cache)" "2 0" \
+  "$(metric 'tlsrpt_dkim_key_lookups_total ') $(metric 'tlsrpt_dkim_key_temperrors_total ')"
+
+echo "dkim: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
