@@ -149,6 +149,12 @@ ingestion = dashboard("tlsrpt-ingestion", "TLS reporting: ingestion health",
           w=6, h=4),
     panel("stat", "Duplicates in the range", [prom('sum(increase(tlsrpt_reports_total{outcome="duplicate"}[$__range]))')],
           w=6, h=4),
+    panel("timeseries", "Report messages by DKIM result", [
+        prom('sum by (result, transport) (rate(tlsrpt_dkim_messages_total[5m]))', "{{transport}} {{result}}")],
+        description="Report messages verified at intake (dkim.mode record or require), by transport and DKIM result"),
+    panel("timeseries", "DKIM signature errors", [
+        prom('sum by (error) (rate(tlsrpt_dkim_signature_errors_total[5m]))', "{{error}}")],
+        description="Signatures that do not authenticate their message, by error (README: DKIM)"),
 ], time_from="now-24h")
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "grafana" / "dashboards")
