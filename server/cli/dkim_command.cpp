@@ -22,6 +22,7 @@ dkim::Settings dkim_settings(const config::Settings& s) {
   if (max > 50) throw CLI::ValidationError("dkim.max_signatures", "at most 50");
   out.max_signatures = static_cast<int>(max);
   out.deadline = std::chrono::seconds(number("dkim.timeout", s.dkim_timeout));
+  out.trusted_authserv_ids = split_list(s.dkim_trusted_authserv_ids);
   return out;
 }
 
@@ -56,6 +57,7 @@ std::int64_t parse_arrival(const std::string& text) {
 std::string readable(const std::string& name, const dkim::Verdict& v) {
   std::string out = name + ": " + std::string(dkim::to_string(v.result));
   if (!v.from_domain.empty()) out += " (From domain " + v.from_domain + ")";
+  if (!v.authserv_id.empty()) out += " (by " + v.authserv_id + ": dkim=pass for " + v.authserv_domain + ")";
   out += "\n";
   for (const auto& s : v.signatures) {
     out += "  d=" + s.domain + " s=" + s.selector + ": " +

@@ -70,6 +70,7 @@ constexpr SettingInfo settings[] = {
     {"dkim.timeout", "TLSRPT_DKIM_TIMEOUT", &Settings::dkim_timeout},
     {"dkim.alert_on", "TLSRPT_DKIM_ALERT_ON", &Settings::dkim_alert_on, false, "(authenticated; all when dkim.mode is off)"},
     {"dkim.known_reporters", "TLSRPT_DKIM_KNOWN_REPORTERS", &Settings::dkim_known_reporters},
+    {"dkim.trusted_authserv_ids", "TLSRPT_DKIM_TRUSTED_AUTHSERV_IDS", &Settings::dkim_trusted_authserv_ids, false, "(none)"},
     {"checks.domains", "TLSRPT_CHECKS_DOMAINS", &Settings::checks_domains, false, "(none besides [[domain]] tables)"},
     {"checks.interval", "TLSRPT_CHECKS_INTERVAL", &Settings::checks_interval},
     {"checks.concurrency", "TLSRPT_CHECKS_CONCURRENCY", &Settings::checks_concurrency},

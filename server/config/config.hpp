@@ -86,6 +86,7 @@ struct Settings {
   std::string dkim_timeout = "10";           // seconds for all key lookups of one message
   std::string dkim_alert_on;                 // authenticated | all; default authenticated unless mode is off
   std::string dkim_known_reporters = "google.com,microsoft.com,mail.ru";  // named in the DKIM metrics
+  std::string dkim_trusted_authserv_ids;  // gateways whose Authentication-Results are believed
   // Metrics label bounds.
   std::string metrics_domains;        // comma-separated: the only policy_domain label values
   std::string metrics_organizations;  // comma-separated: the only organization label values

@@ -142,6 +142,8 @@ std::string Verdict::to_json() const {
   } else {
     out += ",\"domain\":null,\"selector\":null,\"key_bits\":null,\"alignment\":null";
   }
+  out += ",\"authserv_id\":" + (authserv_id.empty() ? "null" : json_literal_for_bytes(authserv_id)) +
+         ",\"authserv_domain\":" + (authserv_domain.empty() ? "null" : json_literal_for_bytes(authserv_domain));
   out += ",\"signatures\":[";
   for (std::size_t i = 0; i < signatures.size(); ++i) {
     const Signature& s = signatures[i];
@@ -187,44 +189,128 @@ std::optional<std::string> accept_tlsrpt_service(std::string_view record) {
   return out;
 }
 
-std::optional<std::int64_t> arrival_from_received(std::string_view message, std::int64_t now) {
+namespace {
+
+// The header fields named `name` (lower case, with the colon) in the header section, top first,
+// unfolded; at most 256 KiB of the message is read.
+std::vector<std::string> header_fields(std::string_view message, std::string_view name) {
   message = message.substr(0, std::min<std::size_t>(message.size(), 256 * 1024));
+  std::vector<std::string> out;
   std::size_t pos = 0;
   while (pos < message.size()) {
     const auto eol = message.find('\n', pos);
     const std::string_view line = message.substr(pos, (eol == std::string_view::npos ? message.size() : eol) - pos);
-    if (trim(line).empty()) return std::nullopt;  // end of the header section: no Received header
-    if (line.size() >= 9 && lower(line.substr(0, 9)) == "received:") {
-      std::string field(line.substr(9));
-      std::size_t next = eol == std::string_view::npos ? message.size() : eol + 1;
+    if (trim(line).empty()) break;  // the end of the header section
+    std::size_t next = eol == std::string_view::npos ? message.size() : eol + 1;
+    if (line.size() >= name.size() && lower(line.substr(0, name.size())) == name) {
+      std::string field(line.substr(name.size()));
       while (next < message.size() && (message[next] == ' ' || message[next] == '\t')) {  // folded lines
         const auto e = message.find('\n', next);
         field += ' ';
         field += message.substr(next, (e == std::string_view::npos ? message.size() : e) - next);
         next = e == std::string_view::npos ? message.size() : e + 1;
       }
-      const auto semi = field.rfind(';');
-      if (semi == std::string::npos) return std::nullopt;
-      std::string date(trim(field.substr(semi + 1)));
-      if (const auto paren = date.find('('); paren != std::string::npos) date = std::string(trim(date.substr(0, paren)));
-      for (const char* zone : {" GMT", " UTC", " UT"})
-        if (date.size() > std::strlen(zone) && date.compare(date.size() - std::strlen(zone), std::string::npos, zone) == 0) {
-          date.replace(date.size() - std::strlen(zone), std::string::npos, " +0000");
-          break;
-        }
-      for (const char* format : {"%a, %d %b %Y %H:%M:%S %z", "%d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M %z",
-                                 "%d %b %Y %H:%M %z"}) {
-        std::tm tm{};
-        const char* end = strptime(date.c_str(), format, &tm);
-        if (!end || *end != '\0') continue;
-        const std::int64_t when = static_cast<std::int64_t>(timegm(&tm)) - tm.tm_gmtoff;
-        if (when > now + 86400 || when < 0) return std::nullopt;
-        return when;
-      }
-      return std::nullopt;
+      out.push_back(std::move(field));
     }
-    if (eol == std::string_view::npos) break;
-    pos = eol + 1;
+    pos = next;
+  }
+  return out;
+}
+
+// RFC 8601 text without its comments (nested parentheses, with quoted pairs).
+std::string without_comments(std::string_view text) {
+  std::string out;
+  int depth = 0;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\' && i + 1 < text.size()) {
+      if (depth == 0) out += text.substr(i, 2);
+      ++i;
+      continue;
+    }
+    if (!quoted && c == '(') ++depth;
+    else if (!quoted && c == ')' && depth > 0) --depth;
+    else if (depth == 0) {
+      if (c == '"') quoted = !quoted;
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<TrustedResult> trusted_authentication_results(std::string_view message, const std::vector<std::string>& ids) {
+  if (ids.empty()) return std::nullopt;
+  for (const std::string& field : header_fields(message, "authentication-results:")) {
+    const std::string text = without_comments(field);
+    std::vector<std::string_view> parts;  // split at ';'
+    std::string_view rest = text;
+    while (true) {
+      const auto semi = rest.find(';');
+      parts.push_back(trim(rest.substr(0, semi)));
+      if (semi == std::string_view::npos) break;
+      rest = rest.substr(semi + 1);
+    }
+    std::string_view id = parts.front();
+    id = id.substr(0, id.find_first_of(" \t"));  // an optional version follows
+    if (id.size() >= 2 && id.front() == '"' && id.back() == '"') id = id.substr(1, id.size() - 2);
+    bool trusted = false;
+    for (const auto& t : ids) trusted |= lower(t) == lower(id);
+    if (!trusted) continue;
+    TrustedResult out{std::string(id), false, {}};
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+      std::string_view p = parts[i];
+      std::vector<std::string_view> words;
+      while (!p.empty()) {
+        const auto b = p.find_first_not_of(" \t");
+        if (b == std::string_view::npos) break;
+        p = p.substr(b);
+        const auto e = p.find_first_of(" \t");
+        words.push_back(p.substr(0, e));
+        p = e == std::string_view::npos ? std::string_view() : p.substr(e);
+      }
+      if (words.empty() || lower(words.front()) != "dkim=pass") continue;
+      for (std::size_t w = 1; w < words.size(); ++w) {
+        const std::string word = lower(words[w]);
+        if (!word.starts_with("header.d=") && !word.starts_with("header.i=")) continue;
+        std::string value = word.substr(9);
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+        if (word[7] == 'i') value = value.substr(value.find('@') == std::string::npos ? 0 : value.find('@') + 1);
+        if (!value.empty()) {
+          out.pass = true;
+          out.domain = value;
+          return out;
+        }
+      }
+    }
+    return out;  // the topmost trusted header decides, pass or not
+  }
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> arrival_from_received(std::string_view message, std::int64_t now) {
+  const auto fields = header_fields(message, "received:");
+  if (fields.empty()) return std::nullopt;
+  const std::string& field = fields.front();
+  const auto semi = field.rfind(';');
+  if (semi == std::string::npos) return std::nullopt;
+  std::string date(trim(std::string_view(field).substr(semi + 1)));
+  if (const auto paren = date.find('('); paren != std::string::npos) date = std::string(trim(date.substr(0, paren)));
+  for (const char* zone : {" GMT", " UTC", " UT"})
+    if (date.size() > std::strlen(zone) && date.compare(date.size() - std::strlen(zone), std::string::npos, zone) == 0) {
+      date.replace(date.size() - std::strlen(zone), std::string::npos, " +0000");
+      break;
+    }
+  for (const char* format : {"%a, %d %b %Y %H:%M:%S %z", "%d %b %Y %H:%M:%S %z", "%a, %d %b %Y %H:%M %z", "%d %b %Y %H:%M %z"}) {
+    std::tm tm{};
+    const char* end = strptime(date.c_str(), format, &tm);
+    if (!end || *end != '\0') continue;
+    const long offset = tm.tm_gmtoff;  // timegm() resets it
+    const std::int64_t when = static_cast<std::int64_t>(timegm(&tm)) - offset;
+    if (when > now + 86400 || when < 0) return std::nullopt;
+    return when;
   }
   return std::nullopt;
 }
@@ -464,6 +550,13 @@ Verdict Verifier::verify(std::string_view message, std::int64_t arrival) {
              : any_temp           ? Result::temperror
              : any_checked        ? Result::fail
                                   : Result::permerror;
+  if (v.result != Result::pass)
+    if (const auto t = trusted_authentication_results(message, m.settings.trusted_authserv_ids);
+        t && t->pass && m.align(v.from_domain, t->domain) != Alignment::none) {
+      v.result = Result::pass;
+      v.authserv_id = t->authserv_id;
+      v.authserv_domain = t->domain;
+    }
   return v;
 }
 

@@ -92,6 +92,9 @@ struct Signature {
 
 struct Verdict {
   Result result = Result::none;
+  // Set when the result is a trusted gateway's (dkim.trusted_authserv_ids): its authserv-id and
+  // the d= domain it reported as passing. Our own signatures' outcomes stay in `signatures`.
+  std::string authserv_id, authserv_domain;
   std::string from_domain;  // lower case; "" when the From header has no usable address
   std::string from_organization;  // its organisational domain (public suffix list); "" when none
   std::vector<Signature> signatures;  // in header order
@@ -107,6 +110,9 @@ struct Settings {
   std::chrono::milliseconds deadline{10000};  // all key lookups of one message
   std::chrono::seconds key_cache{600};        // how long a key answer is reused
   std::chrono::seconds clock_skew{300};       // tolerated around t= and x=
+  // Gateways in front of tlsrpt whose Authentication-Results header is believed when no
+  // signature passes here (a banner that broke the body hash): dkim.trusted_authserv_ids.
+  std::vector<std::string> trusted_authserv_ids;
 };
 
 class Verifier {
@@ -130,6 +136,17 @@ class Verifier {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The DKIM verdict of the topmost Authentication-Results header (RFC 8601) whose authserv-id is
+// one of `ids` (case-insensitive): whether it says dkim=pass, and the header.d (or header.i)
+// domain of the first dkim=pass. nullopt when no such header exists in the header section.
+// Headers below it, with other ids or none, are ignored (the sender could have written them).
+struct TrustedResult {
+  std::string authserv_id;
+  bool pass = false;
+  std::string domain;  // lower case; "" when not pass
+};
+std::optional<TrustedResult> trusted_authentication_results(std::string_view message, const std::vector<std::string>& ids);
 
 // When a stored message arrived, from its topmost Received header (written by the MTA that
 // delivered it into the mailbox); nullopt when there is none or its date is unreadable, or more

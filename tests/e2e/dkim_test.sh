@@ -140,6 +140,20 @@ check "two signatures, one good" "pass no-key:exact:null ok:exact:2048" "$(verdi
 check "a key that does not exist" "permerror no-key:exact:null" "$(verdict nokey.eml)"
 check "a revoked key" "permerror key-revoked:exact:null" "$(verdict revoked.eml)"
 check "a zone the server refuses (SERVFAIL): temperror" "temperror key-lookup-temperror:none:null" "$(verdict refused.eml)"
+# A forwarding gateway that inserts a banner (the body hash breaks) and says what it verified.
+{ printf 'Authentication-Results: gw.example.net; dkim=pass (2048-bit key) header.d=reporter.example header.s=s2048\r\n'
+  sed 's/This is an aggregate TLS report./[EXTERNAL] This is an aggregate TLS report./' relaxed.eml; } >banner.eml
+{ printf 'Authentication-Results: gw.example.net; dkim=fail header.d=reporter.example\r\n'; cat banner.eml; } >banner-forged.eml
+check "a banner breaks the body hash" "fail body-hash-mismatch:exact:2048" "$(verdict banner.eml)"
+check "...unless the gateway that verified it first is trusted" "pass body-hash-mismatch:exact:2048" \
+  "$(TLSRPT_DKIM_TRUSTED_AUTHSERV_IDS=gw.example.net verdict banner.eml)"
+check "the gateway named as the authority" "gw.example.net reporter.example" \
+  "$(TLSRPT_DKIM_TRUSTED_AUTHSERV_IDS=gw.example.net "$tlsrpt" dkim --json banner.eml | /usr/bin/python3 -c "
+import json, sys; v = json.load(sys.stdin); print(v['authserv_id'], v['authserv_domain'])")"
+check "an untrusted gateway's word counts for nothing" "fail body-hash-mismatch:exact:2048" \
+  "$(TLSRPT_DKIM_TRUSTED_AUTHSERV_IDS=other.example.net verdict banner.eml)"
+check "the topmost trusted header decides (a lower dkim=pass is ignored)" "fail body-hash-mismatch:exact:2048" \
+  "$(TLSRPT_DKIM_TRUSTED_AUTHSERV_IDS=gw.example.net verdict banner-forged.eml)"
 "$tlsrpt" dkim relaxed.eml >/dev/null; check "exit status 0 when every message passes" 0 $?
 "$tlsrpt" dkim relaxed.eml tampered-body.eml >/dev/null; check "exit status 1 when one fails" 1 $?
 "$tlsrpt" dkim refused.eml >/dev/null; check "exit status 3 on a temperror" 3 $?

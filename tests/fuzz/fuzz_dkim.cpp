@@ -1,7 +1,8 @@
 // DKIM on untrusted mail: any bytes as a message verified by libopendkim with tlsrpt's hooks (key
 // lookups answer at once: the deadline is zero, so every lookup is a temperror and no network
-// wait slows the run), as the Received header that dates a message's arrival, and as a key record
-// whose s=tlsrpt is rewritten. Each either gives a consistent verdict or nothing.
+// wait slows the run), as the Received header that dates a message's arrival, as Authentication-
+// Results headers of trusted gateways, and as a key record whose s=tlsrpt is rewritten. Each
+// either gives a consistent verdict or nothing.
 #include <cstdlib>
 #include <string>
 
@@ -16,6 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto record = accept_tlsrpt_service(input)) {
     if (record->find("s=email") == std::string::npos || accept_tlsrpt_service(*record)) std::abort();
   }
+  if (const auto t = trusted_authentication_results(input, {"gw.example", "mx.example.net"}))
+    if ((t->pass && t->domain.empty()) || t->authserv_id.empty()) std::abort();
   static Verifier verifier([] {
     Settings s;
     s.dns.server = "127.0.0.1:9";  // discard: nothing answers, and nothing is waited for
