@@ -138,6 +138,7 @@ store::Filter filter_params(std::map<std::string, std::string>& q) {
   f.policy_type = enum_param(q, "policy_type", {"sts", "tlsa", "no-policy-found"});
   f.result_type = token_param(q, "result_type");
   f.mx_host = domain_param(q, "mx_host");
+  f.dkim = enum_param(q, "dkim", {"pass", "fail", "none", "temperror", "permerror", "unverified"});
   return f;
 }
 
@@ -146,10 +147,10 @@ store::Filter filter_params(std::map<std::string, std::string>& q) {
 Query parse_query(Params kind, std::string_view query) {
   static const std::set<std::string_view> allowed[] = {
       {},
-      {"from", "to", "organization", "policy_type"},
-      {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host"},
-      {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "bucket"},
-      {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "limit", "cursor"},
+      {"from", "to", "organization", "policy_type", "dkim"},
+      {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "dkim"},
+      {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "bucket", "dkim"},
+      {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "limit", "cursor", "dkim"},
       {"from", "to", "reason", "limit", "cursor"},
       {"days"},
   };

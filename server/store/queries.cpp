@@ -38,9 +38,20 @@ std::string counts_where(Sql& q, const Filter& f) {
 }
 
 // The hourly rollup rows matching `where`, compacted or still pending, as a FROM item named sc.
-std::string counts_from(const std::string& where) {
-  return "(SELECT * FROM session_counts WHERE " + where + " UNION ALL SELECT * FROM session_counts_new WHERE " + where +
-         ") AS sc";
+// With a DKIM filter, the same rows derived from the base tables (the rollups do not know which
+// message stored a report), as the store writes them (store.cpp, counts_sql).
+std::string counts_from(Sql& q, const Filter& f, const std::string& where) {
+  if (!f.dkim)
+    return "(SELECT * FROM session_counts WHERE " + where + " UNION ALL SELECT * FROM session_counts_new WHERE " + where +
+           ") AS sc";
+  const std::string dkim = *f.dkim == "unverified" ? "m.dkim IS NULL" : "m.dkim = " + q.param(*f.dkim);
+  return "(SELECT * FROM (SELECT date_trunc('hour', p.start_datetime, 'UTC') AS bucket, p.policy_domain, "
+         "p.organization_name, p.policy_type, k.result, k.mx_host, k.sessions FROM policies p JOIN reports r ON "
+         "r.id = p.report_id JOIN raw_messages m ON m.id = r.raw_message_id, LATERAL (SELECT 'success', '', "
+         "p.total_successful_session_count UNION ALL SELECT 'failure', '', p.total_failure_session_count UNION ALL "
+         "SELECT d.result_type, coalesce(d.receiving_mx_hostname, ''), d.failed_session_count FROM failure_details d "
+         "WHERE d.policy_id = p.id) AS k (result, mx_host, sessions) WHERE k.sessions > 0 AND " + dkim +
+         ") AS base WHERE " + where + ") AS sc";
 }
 
 // Failure-detail rows (of session_counts) narrowed by result type and receiving MX.
@@ -69,6 +80,9 @@ std::string drift_by_state(Sql& q, const Filter& f) {
   if (f.policy_domain) w += " AND p.policy_domain = " + q.param(*f.policy_domain);
   if (f.organization) w += " AND p.organization_name = " + q.param(*f.organization);
   if (f.policy_type) w += " AND p.policy_type = " + q.param(*f.policy_type);
+  if (f.dkim)
+    w += " AND EXISTS (SELECT 1 FROM reports r JOIN raw_messages m ON m.id = r.raw_message_id WHERE r.id = p.report_id AND " +
+         (*f.dkim == "unverified" ? std::string("m.dkim IS NULL") : "m.dkim = " + q.param(*f.dkim)) + ")";
   return "SELECT p.policy_type, d.state, sum(p.total_successful_session_count + p.total_failure_session_count) AS n "
          "FROM policies p, policy_drift(p.policy_type, p.policy_domain, p.mx_host, p.policy_string, p.start_datetime) d "
          "WHERE " + w + " GROUP BY 1, 2";
@@ -108,7 +122,7 @@ std::string domains_json(Store& s, const Filter& f) {
       "'last_report_start', (SELECT utc_text(max(p.start_datetime)) FROM policies p WHERE p.policy_domain = d.policy_domain)) "
       "ORDER BY policy_domain), '[]'))::text FROM (SELECT policy_domain, coalesce(sum(sessions) FILTER (WHERE result = "
       "'success'), 0) AS ok, coalesce(sum(sessions) FILTER (WHERE result = 'failure'), 0) AS failed FROM " +
-      counts_from(counts_where(q, f)) + " GROUP BY 1) AS d";
+      counts_from(q, f, counts_where(q, f)) + " GROUP BY 1) AS d";
   return s.query_json(sql, q.params());
 }
 
@@ -120,7 +134,7 @@ std::string summary_json(Store& s, const Filter& f) {
   const std::string details = details_where(q, f);
   const std::string sql =
       "WITH g AS (SELECT result, policy_type, organization_name, mx_host, GROUPING(policy_type, organization_name, "
-      "mx_host) AS k, sum(sessions) AS n FROM " + counts_from(where) + " GROUP BY GROUPING SETS ((result, "
+      "mx_host) AS k, sum(sessions) AS n FROM " + counts_from(q, f, where) + " GROUP BY GROUPING SETS ((result, "
       "mx_host), (policy_type, result), (organization_name, result))), "
       "t AS (SELECT coalesce(sum(n) FILTER (WHERE k = 6 AND result = 'success'), 0) AS ok, "
       "coalesce(sum(n) FILTER (WHERE k = 6 AND result = 'failure'), 0) AS failed FROM g) "
@@ -237,12 +251,12 @@ std::string daily_series(Store& s, const Filter& f) {
 
 std::string timeseries_json(Store& s, const Filter& f, const std::string& bucket) {
   if (bucket != "day" && bucket != "hour") throw Error("time series bucket must be day or hour", false);
-  if (bucket == "day" && !f.organization && !f.policy_type && !f.mx_host) return daily_series(s, f);
+  if (bucket == "day" && !f.organization && !f.policy_type && !f.mx_host && !f.dkim) return daily_series(s, f);
   Sql q;
   const std::string where = counts_where(q, f);
   const std::string sql =
       "WITH b AS (SELECT " + std::string(bucket == "day" ? "date_bin('1 day', bucket, '2000-01-01Z')" : "bucket") +
-      " AS t, result, sum(sessions) AS n FROM " + counts_from(where) + " WHERE (result IN ('success', 'failure') OR (" +
+      " AS t, result, sum(sessions) AS n FROM " + counts_from(q, f, where) + " WHERE (result IN ('success', 'failure') OR (" +
       details_where(q, f) + ")) GROUP BY 1, 2) "
       "SELECT json_build_object('bucket', '" + bucket + "', 'points', coalesce(json_agg(json_build_object('time', "
       "utc_text(t), 'successful_sessions', ok, 'failed_sessions', failed, 'by_result_type', by_result) ORDER BY t), "
@@ -255,6 +269,9 @@ std::string timeseries_json(Store& s, const Filter& f, const std::string& bucket
 std::string reports_json(Store& s, const Filter& f, const Page& page) {
   Sql q;
   std::string where = reports_where(q, f);
+  if (f.dkim)
+    where += " AND EXISTS (SELECT 1 FROM raw_messages m WHERE m.id = r.raw_message_id AND " +
+             (*f.dkim == "unverified" ? std::string("m.dkim IS NULL") : "m.dkim = " + q.param(*f.dkim)) + ")";
   std::string policy = "p.report_id = r.id";
   if (f.policy_domain) policy += " AND p.policy_domain = " + q.param(*f.policy_domain);
   if (f.policy_type) policy += " AND p.policy_type = " + q.param(*f.policy_type);

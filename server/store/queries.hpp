@@ -17,6 +17,9 @@ namespace tlsrpt::store {
 struct Filter {
   std::optional<std::string> from, to;  // timestamptz text; from inclusive, to exclusive
   std::optional<std::string> policy_domain, organization, policy_type, result_type, mx_host;
+  // The DKIM result of the message that stored each report (pass, fail, none, temperror,
+  // permerror, or unverified); answered from the base tables instead of the rollups.
+  std::optional<std::string> dkim;
 };
 
 struct Page {

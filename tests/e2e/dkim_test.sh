@@ -286,6 +286,28 @@ check "SMTP, record: ...and is counted as unauthenticated" 1 "$(metric 'tlsrpt_r
 check "SMTP, record: a signed one does" 250 "$(deliver "$tmp/flood-signed.eml")"
 check "SMTP, record: its sessions in the alert series" 7 \
   "$(metric 'tlsrpt_report_sessions_total{policy_domain="example.net",policy_type="no-policy-found",result="certificate-expired"}')"
+# The API's DKIM filter: the figures of the reports stored from messages with that result,
+# against SQL over the base tables.
+for r in pass fail none temperror; do
+  check "API: summary?dkim=$r against SQL" "$(sql "SELECT coalesce(sum(p.total_successful_session_count), 0) || ' ' ||
+    coalesce(sum(p.total_failure_session_count), 0) FROM policies p JOIN reports r ON r.id = p.report_id
+    JOIN raw_messages m ON m.id = r.raw_message_id WHERE m.dkim = '$r'")" \
+    "$(curl -s "http://127.0.0.1:$((port + 1))/api/v1/summary?dkim=$r" | /usr/bin/python3 -c "
+import json, sys; d = json.load(sys.stdin); print(d['successful_sessions'], d['failed_sessions'])")"
+done
+check "API: summary?dkim=fail: the forged certificate-expired failures" "certificate-expired 7" \
+  "$(curl -s "http://127.0.0.1:$((port + 1))/api/v1/summary?dkim=fail" | /usr/bin/python3 -c "
+import json, sys; print(*[f\"{r['result_type']} {r['sessions']}\" for r in json.load(sys.stdin)['by_result_type']])")"
+check "API: timeseries?dkim=pass (daily) against SQL" "$(sql "SELECT coalesce(sum(p.total_successful_session_count), 0)
+    FROM policies p JOIN reports r ON r.id = p.report_id JOIN raw_messages m ON m.id = r.raw_message_id WHERE m.dkim = 'pass'")" \
+  "$(curl -s "http://127.0.0.1:$((port + 1))/api/v1/timeseries?dkim=pass" | /usr/bin/python3 -c "
+import json, sys; print(sum(p['successful_sessions'] for p in json.load(sys.stdin)['points']))")"
+check "API: reports?dkim=fail" "flood-forged" "$(curl -s "http://127.0.0.1:$((port + 1))/api/v1/reports?dkim=fail" |
+  /usr/bin/python3 -c "import json, sys; print(*sorted(r['report_id'] for r in json.load(sys.stdin)['reports']))" | tr ' ' '\n' | grep flood)"
+check "API: an unknown dkim value is refused" 400 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((port + 1))/api/v1/summary?dkim=maybe")"
+curl -s "http://127.0.0.1:$((port + 1))/api/v1/summary?dkim=pass" >"$tmp/summary.json"
+python3 tests/e2e/openapi_conforms.py /api/v1/summary GET 200 "$tmp/summary.json" >"$tmp/conforms.out" 2>&1
+check "OpenAPI: the summary with a DKIM filter" 0 $? || cat "$tmp/conforms.out"
 check "metrics: messages by transport, result and reporter" "1 1" \
   "$(metric 'tlsrpt_dkim_messages_total{reporter="_other",result="fail",transport="smtp"}') $(metric 'tlsrpt_dkim_messages_total{reporter="_other",result="pass",transport="smtp"}')"
 check "metrics: signature errors by error" 1 "$(metric 'tlsrpt_dkim_signature_errors_total{error="not-aligned"}')"
