@@ -22,10 +22,16 @@ cleanup() {
 trap cleanup EXIT
 pg_start || exit 1
 
-port=$((20000 + RANDOM % 12000)) relay_port=$((port + 1))
-"$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net >"$tmp/serve.log" 2>&1 &
-serve_pid=$!
-for _ in $(seq 50); do grep -q listening "$tmp/serve.log" && break; sleep 0.1; done
+# A random port can be taken by another test running at the same time: then another one.
+for _ in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 12000)) relay_port=$((port + 1))
+  "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net >"$tmp/serve.log" 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 100); do grep -q listening "$tmp/serve.log" && break; kill -0 $serve_pid 2>/dev/null || break; sleep 0.1; done
+  grep -q listening "$tmp/serve.log" && break
+  kill $serve_pid 2>/dev/null; wait $serve_pid 2>/dev/null; serve_pid=
+done
+check "serve listening" 1 "$(grep -c "smtp listening on 127.0.0.1:$port" "$tmp/serve.log")" || cat "$tmp/serve.log"
 
 mkdir -p "$pfx/etc" "$pfx/queue" "$pfx/data"
 chown postfix "$pfx/data"
