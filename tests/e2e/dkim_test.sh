@@ -314,5 +314,54 @@ check "metrics: signature errors by error" 1 "$(metric 'tlsrpt_dkim_signature_er
 check "metrics: key lookups (one per key, then the cache)" "2 0" \
   "$(metric 'tlsrpt_dkim_key_lookups_total ') $(metric 'tlsrpt_dkim_key_temperrors_total ')"
 
+kill $serve_pid; wait $serve_pid 2>/dev/null; serve_pid=
+
+# IMAP: Dovecot holds Google-like mail (a 7-day x=) that the poller fetches three weeks later:
+# expiry is judged at its arrival (the topmost Received header), so it still passes. In require
+# mode a forgery is filed into the invalid folder.
+if command -v dovecot >/dev/null && [ "$(id -u)" = 0 ]; then
+  source tests/e2e/dovecot.sh
+  trap 'kill $nsd_pid $silent_pid $serve_pid 2>/dev/null; wait 2>/dev/null; dovecot_stop; pg_stop; rm -rf "$tmp"' EXIT
+  dovecot_start "$tmp/dovecot" >/dev/null || exit 1
+  dovecot_user dk pw-dk
+  signed_at=$((now - 21 * 86400))
+  { printf 'Received: from mx.reporter.example by mx.example.net; %s\r\n' "$(date -u -R -d @$((signed_at + 3600)))"
+    new imap-late reporter.example | sign "$tmp/k2048.pem" s2048 reporter.example --time $signed_at --expire $((signed_at + 7 * 86400)); } >"$tmp/imap-late.eml"
+  new imap-forged reporter.example | sign "$tmp/kother.pem" s other.example >"$tmp/imap-forged.eml"
+  /usr/bin/python3 - "$IMAP_PORT" "$tmp/imap-late.eml" "$tmp/imap-forged.eml" <<'PY'
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("dk", "pw-dk")
+for f in sys.argv[2:]:
+    m.append("INBOX", None, None, open(f, "rb").read())
+m.logout()
+PY
+  printf '[[imap]]\nname = "dk"\nhost = "127.0.0.1"\nport = %s\ntls = "plain"\nusername = "dk"\npassword = "pw-dk"\nafter = "move"\npoll_interval = 1\n' \
+    "$IMAP_PORT" >"$tmp/imap.toml"
+  TLSRPT_DKIM_MODE=require "$tlsrpt" --config "$tmp/imap.toml" serve --database-url "$PG_URL" --smtp-listen "" \
+    --http-listen "127.0.0.1:$((port + 5))" >"$tmp/serve-imap.log" 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 300); do [ "$(sql "SELECT count(*) FROM raw_messages WHERE transport = 'imap'")" -ge 2 ] && break; sleep 0.1; done
+  check "IMAP, three weeks late: the 7-day signature judged at arrival passes" "stored pass" \
+    "$(sql "SELECT outcome || ' ' || dkim FROM raw_messages WHERE transport = 'imap' AND dkim_detail->>'domain' = 'reporter.example'")"
+  check "IMAP, require: a forgery kept as rejected" "rejected dkim-not-authenticated" \
+    "$(sql "SELECT outcome || ' ' || reason FROM raw_messages WHERE transport = 'imap' AND dkim_detail->>'domain' = 'other.example'")"
+  folder_count() {
+    /usr/bin/python3 - "$IMAP_PORT" "$1" <<'PY'
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.login("dk", "pw-dk")
+typ, data = m.select(f'"{sys.argv[2]}"', readonly=True)
+print(int(data[0]) if typ == "OK" else "none")
+m.logout()
+PY
+  }
+  for _ in $(seq 50); do [ "$(folder_count tlsrpt/invalid)" = 1 ] && break; sleep 0.1; done
+  check "IMAP, require: the forgery filed into the invalid folder, the good one processed" "1 1 0" \
+    "$(folder_count tlsrpt/invalid) $(folder_count tlsrpt/processed) $(folder_count INBOX)"
+else
+  echo "skipped: IMAP (needs root and dovecot)"
+fi
+
 echo "dkim: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
