@@ -141,6 +141,17 @@ struct Api::Impl {
     return r;
   }
 
+  // The submitter whose intake token the request carries (compared in constant time).
+  std::optional<std::string> submitter(const Request& req) const {
+    std::string_view auth = req.authorization;
+    if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) return std::nullopt;
+    const std::string token(auth.substr(7));
+    std::optional<std::string> found;
+    for (const auto& [name, t] : settings.intake_tokens)
+      if (token_in(token, {t})) found = name;
+    return found;
+  }
+
   std::optional<Response> check(const Request& req) {
     std::vector<std::string> ids;
     std::string allow;
@@ -159,7 +170,10 @@ struct Api::Impl {
       return refusal;
     }
     std::optional<Response> out;
-    if (route->handler == &Impl::report_intake) {
+    if (route->handler == &Impl::report_intake && !settings.intake_tokens.empty() && !submitter(req)) {
+      out = json_error(401, "POST /tlsrpt needs a submitter's token (Authorization: Bearer <token>, http.intake_tokens)");
+      out->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt intake\"");
+    } else if (route->handler == &Impl::report_intake) {
       if (!media_type_is(req.content_type, "application/tlsrpt+gzip") &&
           !media_type_is(req.content_type, "application/tlsrpt+json"))
         out = json_error(415, "send application/tlsrpt+gzip or application/tlsrpt+json (RFC 8460 section 5.3), not " +
@@ -223,7 +237,9 @@ struct Api::Impl {
   Response report_intake(const Request& req, const Query&, const std::vector<std::string>&) {
     const std::string source = "{\"peer\":" + json_string(req.peer) +
                                (req.proxy.empty() ? "" : ",\"proxy\":" + json_string(req.proxy)) + ",\"content_type\":" +
-                               json_string(req.content_type) + ",\"user_agent\":" + json_string(req.user_agent) + "}";
+                               json_string(req.content_type) + ",\"user_agent\":" + json_string(req.user_agent) +
+                               (settings.intake_tokens.empty() ? "" : ",\"submitter\":" + json_string(submitter(req).value_or(""))) +
+                               "}";
     const intake::Outcome o = intake.ingest(req.body, "https", source, req.client);
     const std::string id = std::to_string(o.stored.raw_id);
     if (o.stored.outcome == store::Outcome::rejected) {

@@ -22,6 +22,9 @@ namespace tlsrpt::api {
 struct Settings {
   std::vector<std::string> read_tokens;   // may call the read-only API
   std::vector<std::string> admin_tokens;  // may also fetch raw bytes
+  // (submitter, token): when any, POST /tlsrpt needs one of these tokens, and the report is
+  // stored with its submitter's name (HTTPS has no DKIM).
+  std::vector<std::pair<std::string, std::string>> intake_tokens;
   bool protect_metrics = false;           // /metrics, /healthz, /readyz need a token too
   double intake_per_minute = 60;          // POST /tlsrpt per client address (a token bucket)
   std::size_t intake_burst = 60;

@@ -115,6 +115,13 @@ api::Settings api_settings(const config::Settings& s, const http_server::Setting
     for (const auto& t : *list)
       if (t.size() < 16)
         throw CLI::ValidationError("http tokens", "a token is shorter than 16 characters (use e.g. openssl rand -hex 24)");
+  for (const auto& item : secret_list("http.intake_tokens", s.http_intake_tokens)) {
+    const auto colon = item.find(':');
+    if (colon == 0 || colon == std::string::npos || item.size() - colon - 1 < 16)
+      throw CLI::ValidationError("http.intake_tokens",
+                                 "each entry is submitter:token, with a token of 16 characters or more");
+    out.intake_tokens.emplace_back(item.substr(0, colon), item.substr(colon + 1));
+  }
   out.protect_metrics = boolean("http.protect_metrics", s.http_protect_metrics);
   out.intake_per_minute = static_cast<double>(number("http.intake_per_minute", s.http_intake_per_minute));
   out.intake_burst = number("http.intake_burst", s.http_intake_burst);

@@ -40,6 +40,7 @@ constexpr SettingInfo settings[] = {
     {"http.tls_key", "TLSRPT_HTTP_TLS_KEY", &Settings::http_tls_key},
     {"http.read_tokens", "TLSRPT_HTTP_READ_TOKENS", &Settings::http_read_tokens, true, "(none)"},
     {"http.admin_tokens", "TLSRPT_HTTP_ADMIN_TOKENS", &Settings::http_admin_tokens, true, "(none)"},
+    {"http.intake_tokens", "TLSRPT_HTTP_INTAKE_TOKENS", &Settings::http_intake_tokens, true, "(none: POST /tlsrpt is open)"},
     {"http.protect_metrics", "TLSRPT_HTTP_PROTECT_METRICS", &Settings::http_protect_metrics},
     {"http.intake_per_minute", "TLSRPT_HTTP_INTAKE_PER_MINUTE", &Settings::http_intake_per_minute},
     {"http.intake_burst", "TLSRPT_HTTP_INTAKE_BURST", &Settings::http_intake_burst},

@@ -48,6 +48,7 @@ struct Settings {
   std::string http_listen = "127.0.0.1:8080";  // comma-separated host:port list; empty: no HTTP server
   std::string http_tls_cert, http_tls_key;     // PEM files; HTTPS on every listener when both are set
   std::string http_read_tokens, http_admin_tokens;  // comma-separated bearer tokens
+  std::string http_intake_tokens;  // comma-separated "submitter:token": when set, POST /tlsrpt needs one
   std::string http_protect_metrics = "false";  // true: /metrics, /healthz, /readyz need a token
   std::string http_intake_per_minute = "60";   // POST /tlsrpt per client address
   std::string http_intake_burst = "60";

@@ -316,6 +316,27 @@ check "metrics: key lookups (one per key, then the cache)" "2 0" \
 
 kill $serve_pid; wait $serve_pid 2>/dev/null; serve_pid=
 
+# HTTPS has no DKIM: its reports are stored with result none; with http.intake_tokens only the
+# listed submitters may post, and each report records who did.
+TLSRPT_DKIM_MODE=record TLSRPT_HTTP_INTAKE_TOKENS="google:0123456789abcdef0123,other:fedcba9876543210fedc" \
+  "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "" --http-listen "127.0.0.1:$((port + 4))" >"$tmp/serve-https.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 300); do grep -q "http listening" "$tmp/serve-https.log" && break; sleep 0.1; done
+post() {  # TOKEN: the status of a POST of bare.json
+  curl -s -o "$tmp/post.json" -w '%{http_code}' -H "Content-Type: application/tlsrpt+json" ${1:+-H "Authorization: Bearer $1"} \
+    --data-binary @"$tmp/bare-https.json" "http://127.0.0.1:$((port + 4))/tlsrpt"
+}
+sed 's/"report-id": "bare"/"report-id": "bare-https"/' "$tmp/bare.json" >"$tmp/bare-https.json"
+check "HTTPS with intake tokens: none given, 401" 401 "$(post)"
+check "HTTPS with intake tokens: an unknown one, 401" 401 "$(post 0123456789abcdef0124)"
+check "HTTPS with intake tokens: a submitter's token, 201" 201 "$(post 0123456789abcdef0123)"
+check "HTTPS: stored with DKIM result none and its submitter" "none google" \
+  "$(sql "SELECT dkim || ' ' || (source->>'submitter') FROM raw_messages WHERE transport = 'https'")"
+kill $serve_pid; wait $serve_pid 2>/dev/null; serve_pid=
+TLSRPT_HTTP_INTAKE_TOKENS="google:short" "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "" \
+  --http-listen "127.0.0.1:$((port + 4))" >"$tmp/serve-bad.log" 2>&1
+check "http.intake_tokens: a short token is a usage error" "2 1" "$? $(grep -c "http.intake_tokens" "$tmp/serve-bad.log")"
+
 # IMAP: Dovecot holds Google-like mail (a 7-day x=) that the poller fetches three weeks later:
 # expiry is judged at its arrival (the topmost Received header), so it still passes. In require
 # mode a forgery is filed into the invalid folder.
