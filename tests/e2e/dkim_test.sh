@@ -234,6 +234,14 @@ import json; print(json.dumps({'organization-name': 'x', 'date-range': {'start-d
 TLSRPT_DKIM_MODE=require "$tlsrpt" ingest --database-url "$PG_URL" --no-progress "$tmp/bare.json" >/dev/null 2>&1
 check "ingest, require: a bare JSON file is stored, not verified" "stored - -" "$(stored bare.json)"
 
+# The real corpus mails in record mode: none lost (every one stored, as a report, duplicate or
+# rejected input), each verified one with a result.
+before=$(sql "SELECT count(*) FROM raw_messages")
+TLSRPT_DKIM_MODE=record TLSRPT_DKIM_TIMEOUT=2 "$tlsrpt" ingest --database-url "$PG_URL" --no-progress "${corpus[@]}" >/dev/null 2>&1
+check "corpus mails, record: none lost" "${#corpus[@]}" "$(( $(sql "SELECT count(*) FROM raw_messages") - before ))"
+check "corpus mails, record: every stored report's message has a result" 0 \
+  "$(sql "SELECT count(*) FROM raw_messages WHERE id > (SELECT max(id) - ${#corpus[@]} FROM raw_messages) AND outcome <> 'rejected' AND dkim IS NULL")"
+
 # serve, SMTP: require answers 550 to a forgery (kept), 451 on a temperror (nothing kept), 250 to
 # a signed report; record stores everything and counts only authenticated reports in the
 # series that alerts use.
