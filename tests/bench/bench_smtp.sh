@@ -61,8 +61,7 @@ kill "$pid"; wait "$pid" 2>/dev/null || true
 . tests/e2e/dkim_keys.sh
 mkdir "$tmp/dns" && cd "$tmp/dns"
 dkim_key bench 2048
-printf '$ORIGIN reporter.example.\n$TTL 300\n@ SOA ns admin 1 3600 600 86400 300\n@ NS ns\nns A 127.0.0.1\nbench._domainkey TXT %s\n' \
-  "$(dkim_record bench)" >reporter.example.zone
+{ zone_head reporter.example; printf 'bench._domainkey TXT %s\n' "$(dkim_record bench)"; } >reporter.example.zone
 nsd_start $((port + 7)) reporter.example=reporter.example.zone >/dev/null
 sed 's/$/\r/' "$tmp/report.eml" | sed '1i From: noreply@reporter.example\r' | dkim_sign bench.pem bench reporter.example | tr -d '\r' >"$tmp/signed.eml"  # smtp-source sends each LF as CRLF
 cd - >/dev/null

@@ -26,12 +26,7 @@ for k in k2048 k1024 k512 ktlsrpt kcorp kother; do
   dkim_key $k $bits
 done
 port=$((20000 + RANDOM % 12000))
-cat >reporter.example.zone <<ZONE
-\$ORIGIN reporter.example.
-\$TTL 300
-@ SOA ns.reporter.example. admin.reporter.example. 1 3600 600 86400 300
-@ NS ns.reporter.example.
-ns A 127.0.0.1
+{ zone_head reporter.example; cat; } >reporter.example.zone <<ZONE
 s2048._domainkey TXT $(dkim_record k2048)
 s1024._domainkey TXT $(dkim_record k1024)
 s512._domainkey TXT $(dkim_record k512)
@@ -39,20 +34,10 @@ tlsrpt._domainkey TXT $(dkim_record ktlsrpt "s=tlsrpt;")
 notemail._domainkey TXT $(dkim_record ktlsrpt "s=other;")
 revoked._domainkey TXT "v=DKIM1; k=rsa; p="
 ZONE
-cat >mail.example.zone <<ZONE
-\$ORIGIN mail.example.
-\$TTL 300
-@ SOA ns.mail.example. admin.mail.example. 1 3600 600 86400 300
-@ NS ns.mail.example.
-ns A 127.0.0.1
+{ zone_head mail.example; cat; } >mail.example.zone <<ZONE
 s._domainkey.corp TXT $(dkim_record kcorp)
 ZONE
-cat >other.example.zone <<ZONE
-\$ORIGIN other.example.
-\$TTL 300
-@ SOA ns.other.example. admin.other.example. 1 3600 600 86400 300
-@ NS ns.other.example.
-ns A 127.0.0.1
+{ zone_head other.example; cat; } >other.example.zone <<ZONE
 s._domainkey TXT $(dkim_record kother)
 ZONE
 sign_zone reporter.example reporter.example.zone || exit 1

@@ -1,4 +1,5 @@
 # Helpers for tests that need DNS and certificates of their own (source this file):
+#   zone_head ZONE            the start of a zone file: $ORIGIN, $TTL, SOA, NS, and ns at 127.0.0.1
 #   sign_zone ZONE FILE       signs FILE into FILE.signed (keys made now), appends the DS to anchors.ds
 #   nsd_start PORT ZONE=FILE...   starts nsd on 127.0.0.1:PORT serving each zone (sets nsd_pid)
 #   test_ca                   makes ca.pem / ca.key, a test CA
@@ -7,6 +8,9 @@
 #   spki_sha256 CERT          the TLSA 3 1 1 data of a certificate
 # All files go to the current directory.
 nsd_pid=
+zone_head() {
+  printf '$ORIGIN %s.\n$TTL 300\n@ SOA ns.%s. admin.%s. 1 3600 600 86400 300\n@ NS ns.%s.\nns A 127.0.0.1\n' "$1" "$1" "$1" "$1"
+}
 sign_zone() {
   local zone=$1 file=$2 ksk zsk
   ksk=$(ldns-keygen -a ECDSAP256SHA256 -k "$zone") && zsk=$(ldns-keygen -a ECDSAP256SHA256 "$zone") &&
