@@ -255,6 +255,31 @@ check "SMTP, require: the forgery is kept as rejected" "rejected dkim-not-authen
 before=$(sql "SELECT count(*) FROM raw_messages")
 check "SMTP, require: a temperror: 451" 451 "$(deliver "$tmp/smtp-temp.eml")"
 check "SMTP, require: nothing kept on a 451 (the sender retries)" "$before" "$(sql "SELECT count(*) FROM raw_messages")"
+# Through a real MTA: Postfix relays a signed report (stored) and a forgery (550: Postfix bounces
+# it; tlsrpt kept it as rejected).
+if command -v postfix >/dev/null && [ "$(id -u)" = 0 ]; then
+  source tests/e2e/postfix.sh
+  chmod 755 "$tmp"
+  postfix_start "$tmp/postfix" $((port + 6)) "$port"
+  check "postfix started" 0 $?
+  trap 'kill $nsd_pid $silent_pid $serve_pid 2>/dev/null; wait 2>/dev/null; postfix_stop; pg_stop; rm -rf "$tmp"' EXIT
+  new pf-pass reporter.example | sign "$tmp/k2048.pem" s2048 reporter.example >"$tmp/pf-pass.eml"
+  new pf-forged reporter.example certificate-expired | sign "$tmp/kother.pem" s other.example >"$tmp/pf-forged.eml"
+  for f in pf-pass pf-forged; do
+    swaks --server 127.0.0.1 --port $((port + 6)) --from tls-reports@reporter.example --to tlsrpt@example.net \
+      --data @"$tmp/$f.eml" >/dev/null 2>&1
+  done
+  for _ in $(seq 300); do grep -q "status=bounced" "$tmp/postfix/maillog" 2>/dev/null && break; sleep 0.1; done
+  check "Postfix, require: the signed report stored, relayed by Postfix" "stored pass relay.test" \
+    "$(sql "SELECT m.outcome || ' ' || m.dkim || ' ' || (m.source->>'helo') FROM raw_messages m JOIN reports r ON r.raw_message_id = m.id WHERE r.report_id = 'pf-pass'")"
+  check "Postfix, require: the forgery refused with 550 5.7.20 (Postfix bounces it)" 1 \
+    "$(grep -c 'status=bounced.*550 5.7.20' "$tmp/postfix/maillog")"
+  check "Postfix, require: ...and kept as rejected" "rejected dkim-not-authenticated relay.test" \
+    "$(sql "SELECT outcome || ' ' || reason || ' ' || (source->>'helo') FROM raw_messages WHERE transport = 'smtp' AND source->>'helo' = 'relay.test' AND outcome = 'rejected'")"
+else
+  echo "skipped: Postfix (needs root and postfix)"
+fi
+
 # The API: the result in a report's answer and in the rejected list, as documented.
 api() { curl -s "http://127.0.0.1:$((port + 1))$1" >"$tmp/$2"; }
 api "/api/v1/reports/$(sql "SELECT id FROM reports WHERE report_id = 'smtp-pass'")" report.json
@@ -304,6 +329,14 @@ check "OpenAPI: the summary with a DKIM filter" 0 $? || cat "$tmp/conforms.out"
 check "metrics: messages by transport, result and reporter" "1 1" \
   "$(metric 'tlsrpt_dkim_messages_total{reporter="_other",result="fail",transport="smtp"}') $(metric 'tlsrpt_dkim_messages_total{reporter="_other",result="pass",transport="smtp"}')"
 check "metrics: signature errors by error" 1 "$(metric 'tlsrpt_dkim_signature_errors_total{error="not-aligned"}')"
+# Bounded labels: mail from many domains (and one in google.com's name) adds no reporter values
+# beyond dkim.known_reporters and _other.
+for d in a1.example a2.example a3.example google.com; do
+  new "bound-$d" "$d" >"$tmp/bound.eml"
+  deliver "$tmp/bound.eml" >/dev/null
+done
+check "metrics: reporter values stay within dkim.known_reporters and _other" "_other google.com" \
+  "$(curl -s "http://127.0.0.1:$((port + 1))/metrics" | grep '^tlsrpt_dkim_messages_total' | sed 's/.*reporter="\([^"]*\)".*/\1/' | sort -u | paste -sd' ')"
 check "metrics: key lookups (one per key, then the cache)" "2 0" \
   "$(metric 'tlsrpt_dkim_key_lookups_total ') $(metric 'tlsrpt_dkim_key_temperrors_total ')"
 

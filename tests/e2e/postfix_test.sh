@@ -6,6 +6,7 @@
 set -u
 tlsrpt=$(realpath "$1")
 . tests/integration/pg.sh
+. tests/e2e/postfix.sh
 passed=0 failed=0
 check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; fi; }
 if [ "$(id -u)" != 0 ] || ! command -v postfix >/dev/null; then echo "skipped: needs root and postfix"; exit 77; fi
@@ -14,7 +15,7 @@ chmod 755 "$tmp"
 pfx="$tmp/postfix"
 serve_pid=
 cleanup() {
-  postfix -c "$pfx/etc" stop >/dev/null 2>&1
+  postfix_stop
   [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null
   pg_stop
   [ -n "${KEEP:-}" ] && cp -r "$pfx" /tmp/pfx-keep; rm -rf "$tmp"
@@ -33,33 +34,7 @@ for _ in 1 2 3 4 5; do
 done
 check "serve listening" 1 "$(grep -c "smtp listening on 127.0.0.1:$port" "$tmp/serve.log")" || cat "$tmp/serve.log"
 
-mkdir -p "$pfx/etc" "$pfx/queue" "$pfx/data"
-chown postfix "$pfx/data"
-sed "s/^smtp  *inet .*/$relay_port inet n - n - - smtpd/" /etc/postfix/master.cf >"$pfx/etc/master.cf"
-cat >"$pfx/etc/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $pfx/queue
-data_directory = $pfx/data
-myhostname = relay.test
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-relay_domains = example.net
-transport_maps = texthash:$pfx/etc/transport
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-alias_maps =
-alias_database =
-local_recipient_maps =
-smtp_tls_security_level = none
-maillog_file_prefixes = $pfx
-maillog_file = $pfx/maillog
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-queue_run_delay = 1s
-CF
-echo "example.net smtp:[127.0.0.1]:$port" >"$pfx/etc/transport"
-postfix -c "$pfx/etc" start >"$tmp/postfix-start.log" 2>&1
+postfix_start "$pfx" "$relay_port" "$port"
 check "postfix started" 0 $?
 
 wait_for() {  # wait_for COUNT: until tlsrpt has COUNT raw messages (30 s at most)
