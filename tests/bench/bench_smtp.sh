@@ -23,7 +23,7 @@ pg_start
 port=$((20000 + RANDOM % 12000))
 limit=$((1024 * 1024))
 TLSRPT_DKIM_MODE=off TLSRPT_SMTP_MAX_SESSIONS=250 TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT=250 TLSRPT_SMTP_MESSAGE_BURST=100000000 \
-  "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net \
+  "$tlsrpt" serve --database-url "$PG_URL" --http-listen "" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net \
   --limit message_size=$limit >"$tmp/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do grep -q listening "$tmp/serve.log" && break; sleep 0.1; done
@@ -70,7 +70,7 @@ rate() {  # MODE: messages/s of COUNT signed messages over 50 sessions
   [ "$1" = record ] && p=$((port + 11))
   TLSRPT_DKIM_MODE=$1 TLSRPT_DNS_SERVER="127.0.0.1:$((port + 7))" TLSRPT_DNS_TRUST_ANCHOR_FILE= TLSRPT_SMTP_MAX_SESSIONS=250 \
     TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT=250 TLSRPT_SMTP_MESSAGE_BURST=100000000 \
-    "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$p" --smtp-recipients tls@example.net >"$tmp/serve-$1.log" 2>&1 &
+    "$tlsrpt" serve --database-url "$PG_URL" --http-listen "" --smtp-listen "127.0.0.1:$p" --smtp-recipients tls@example.net >"$tmp/serve-$1.log" 2>&1 &
   pid=$!
   for _ in $(seq 50); do grep -q listening "$tmp/serve-$1.log" && break; sleep 0.1; done
   t0=$(date +%s.%N)

@@ -18,7 +18,7 @@ port=$((20000 + RANDOM % 12000))
 # (the per-client message rate is off here: it has its own test in e2e.hostile)
 TLSRPT_SMTP_MESSAGE_BURST=1000000 TLSRPT_SMTP_COMMAND_TIMEOUT=2 TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE=3 TLSRPT_SMTP_HOSTNAME=mx.test TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT=4 \
 TLSRPT_SMTP_TLS_CERT="$tmp/cert.pem" TLSRPT_SMTP_TLS_KEY="$tmp/key.pem" \
-  "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-listen "[::1]:$port" \
+  "$tlsrpt" serve --database-url "$PG_URL" --http-listen "" --smtp-listen "127.0.0.1:$port" --smtp-listen "[::1]:$port" \
   --smtp-recipients "tls@example.net,@reports.example.org" --limit message_size=100K >"$tmp/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 300); do grep -q "listening on \[::1\]" "$tmp/serve.log" && break; sleep 0.1; done  # up to 30 s: a sanitizer build under load starts slowly
@@ -80,7 +80,7 @@ check "stats: TLS sessions counted" 1 "$(grep -o ' tls=[0-9]*' "$tmp/serve.log" 
 pg_newdb killed
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
 TLSRPT_SMTP_MESSAGE_BURST=1000000 \
-  "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net >"$tmp/serve2.log" 2>&1 &
+  "$tlsrpt" serve --database-url "$PG_URL" --http-listen "" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net >"$tmp/serve2.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 300); do grep -q "listening" "$tmp/serve2.log" && break; sleep 0.1; done
 python3 tests/e2e/smtp_load.py "$port" 8 100000 "$tmp/acked" >"$tmp/load.log" &
