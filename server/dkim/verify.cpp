@@ -338,6 +338,8 @@ struct Verifier::Impl {
   Settings settings;
   DKIM_LIB* lib = nullptr;
   const psl_ctx_t* psl = nullptr;
+  psl_ctx_t* psl_loaded = nullptr;  // psl_latest()'s own copy, freed with the verifier
+  ~Impl() { psl_free(psl_loaded); }
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::unique_ptr<dns::Resolver> resolver;
@@ -465,8 +467,8 @@ struct Verifier::Impl {
 Verifier::Verifier(Settings settings) : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.settings = std::move(settings);
-  m.psl = psl_latest(nullptr);
-  if (!m.psl) m.psl = psl_builtin();
+  m.psl_loaded = psl_latest(nullptr);  // the newest of the system's list and the built-in one
+  m.psl = m.psl_loaded ? m.psl_loaded : psl_builtin();
   if (!m.psl) throw std::runtime_error("dkim: no public suffix list (libpsl)");
   m.lib = dkim_init(nullptr, nullptr);
   if (!m.lib) throw std::runtime_error("dkim: libopendkim could not start");
