@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <cctype>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 namespace tlsrpt::dns {
@@ -94,6 +95,13 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
     std::function<void(Answer)> done;
   };
   std::map<std::uintptr_t, Pending> pending;  // by our own sequence number (libunbound's mydata)
+  // The (Impl*, sequence) tokens handed to libunbound and not yet freed: a query still running
+  // when the resolver goes (a caller that stopped waiting) gets its token freed with the context.
+  std::set<std::pair<Impl*, std::uintptr_t>*> tokens;
+  void release(std::pair<Impl*, std::uintptr_t>* token) {
+    tokens.erase(token);
+    delete token;
+  }
   std::uintptr_t next = 1;
   bool waiting = false;
   // Asio's epoll reactor is edge-triggered and an async_wait never checks the descriptor first:
@@ -130,7 +138,8 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
 
   ~Impl() {
     if (fd) fd->release();  // the descriptor is libunbound's to close
-    if (ctx) ub_ctx_delete(ctx);
+    if (ctx) ub_ctx_delete(ctx);  // no callback runs after this
+    for (auto* token : tokens) delete token;
   }
 
   static Answer convert(int err, ub_result* r) {
@@ -162,7 +171,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
     auto* token = static_cast<std::pair<Impl*, std::uintptr_t>*>(data);
     Impl* self = token->first;
     const std::uintptr_t seq = token->second;
-    delete token;
+    self->release(token);
     Answer a = convert(err, r);
     if (r) ub_resolve_free(r);
     self->finish(seq, std::move(a));
@@ -207,10 +216,11 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
   void resolve(std::string name, Type type, std::function<void(Answer)> done) {
     const std::uintptr_t seq = next++;
     auto* token = new std::pair<Impl*, std::uintptr_t>(this, seq);
+    tokens.insert(token);
     int id = 0;
     const int err = ub_resolve_async(ctx, name.c_str(), static_cast<int>(type), 1, token, &Impl::on_result, &id);
     if (err) {
-      delete token;
+      release(token);
       Answer a;
       a.why = ub_strerror(err);
       asio::post(io, [done = std::move(done), a = std::move(a)]() mutable { done(std::move(a)); });
@@ -227,7 +237,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
       if (it == self->pending.end()) return;
       // A cancelled query's callback is never called, so its token is ours to free; when the
       // cancel fails the result is on its way and the callback frees it (finding no entry).
-      if (ub_cancel(self->ctx, it->second.async_id) == 0) delete token;
+      if (ub_cancel(self->ctx, it->second.async_id) == 0) self->release(token);
       Answer a;
       a.outcome = Outcome::timeout;
       a.why = "no answer within " + std::to_string(self->settings.timeout.count()) + " ms";

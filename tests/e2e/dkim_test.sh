@@ -348,6 +348,14 @@ check "metrics: key lookups (one per key, then the cache)" "2 0" \
 
 kill $serve_pid; wait $serve_pid 2>/dev/null; serve_pid=
 
+# off: nothing verified, everything stored as before this feature.
+serve off
+new smtp-off reporter.example certificate-expired | sign "$tmp/kother.pem" s other.example >"$tmp/smtp-off.eml"
+check "SMTP, off: a forgery is stored (250), not verified" "250 stored -" \
+  "$(deliver "$tmp/smtp-off.eml") $(sql "SELECT m.outcome || ' ' || coalesce(m.dkim, '-') FROM raw_messages m JOIN reports r ON r.raw_message_id = m.id WHERE r.report_id = 'smtp-off'")"
+check "SMTP, off: no DKIM series" "" "$(metric 'tlsrpt_dkim_messages_total')"
+kill $serve_pid; wait $serve_pid 2>/dev/null; serve_pid=
+
 # HTTPS has no DKIM: its reports are stored with result none; with http.intake_tokens only the
 # listed submitters may post, and each report records who did.
 TLSRPT_DKIM_MODE=record TLSRPT_HTTP_INTAKE_TOKENS="google:0123456789abcdef0123,other:fedcba9876543210fedc" \
