@@ -37,6 +37,11 @@ std::string counts_where(Sql& q, const Filter& f) {
   return w;
 }
 
+// The DKIM filter on raw_messages m: the message that stored a report had this result.
+std::string dkim_condition(Sql& q, const Filter& f) {
+  return *f.dkim == "unverified" ? std::string("m.dkim IS NULL") : "m.dkim = " + q.param(*f.dkim);
+}
+
 // The hourly rollup rows matching `where`, compacted or still pending, as a FROM item named sc.
 // With a DKIM filter, the same rows derived from the base tables (the rollups do not know which
 // message stored a report), as the store writes them (store.cpp, counts_sql).
@@ -44,7 +49,7 @@ std::string counts_from(Sql& q, const Filter& f, const std::string& where) {
   if (!f.dkim)
     return "(SELECT * FROM session_counts WHERE " + where + " UNION ALL SELECT * FROM session_counts_new WHERE " + where +
            ") AS sc";
-  const std::string dkim = *f.dkim == "unverified" ? "m.dkim IS NULL" : "m.dkim = " + q.param(*f.dkim);
+  const std::string dkim = dkim_condition(q, f);
   return "(SELECT * FROM (SELECT date_trunc('hour', p.start_datetime, 'UTC') AS bucket, p.policy_domain, "
          "p.organization_name, p.policy_type, k.result, k.mx_host, k.sessions FROM policies p JOIN reports r ON "
          "r.id = p.report_id JOIN raw_messages m ON m.id = r.raw_message_id, LATERAL (SELECT 'success', '', "
@@ -82,7 +87,7 @@ std::string drift_by_state(Sql& q, const Filter& f) {
   if (f.policy_type) w += " AND p.policy_type = " + q.param(*f.policy_type);
   if (f.dkim)
     w += " AND EXISTS (SELECT 1 FROM reports r JOIN raw_messages m ON m.id = r.raw_message_id WHERE r.id = p.report_id AND " +
-         (*f.dkim == "unverified" ? std::string("m.dkim IS NULL") : "m.dkim = " + q.param(*f.dkim)) + ")";
+         dkim_condition(q, f) + ")";
   return "SELECT p.policy_type, d.state, sum(p.total_successful_session_count + p.total_failure_session_count) AS n "
          "FROM policies p, policy_drift(p.policy_type, p.policy_domain, p.mx_host, p.policy_string, p.start_datetime) d "
          "WHERE " + w + " GROUP BY 1, 2";
@@ -271,7 +276,7 @@ std::string reports_json(Store& s, const Filter& f, const Page& page) {
   std::string where = reports_where(q, f);
   if (f.dkim)
     where += " AND EXISTS (SELECT 1 FROM raw_messages m WHERE m.id = r.raw_message_id AND " +
-             (*f.dkim == "unverified" ? std::string("m.dkim IS NULL") : "m.dkim = " + q.param(*f.dkim)) + ")";
+             dkim_condition(q, f) + ")";
   std::string policy = "p.report_id = r.id";
   if (f.policy_domain) policy += " AND p.policy_domain = " + q.param(*f.policy_domain);
   if (f.policy_type) policy += " AND p.policy_type = " + q.param(*f.policy_type);
