@@ -7,12 +7,12 @@
 namespace tlsrpt::policy {
 namespace {
 
-#define TLSRPT_X(name, severity, desc) inline constexpr report::Kebab finding_name_##name{#name};
+#define TLSRPT_X(name, severity, desc, hint) inline constexpr report::Kebab finding_name_##name{#name};
 TLSRPT_FINDINGS(TLSRPT_X)
 #undef TLSRPT_X
 
 constexpr std::array findings{
-#define TLSRPT_X(name, sev, desc) FindingInfo{Finding::name, finding_name_##name.view(), Severity::sev, desc},
+#define TLSRPT_X(name, sev, desc, hint) FindingInfo{Finding::name, finding_name_##name.view(), Severity::sev, desc, hint},
     TLSRPT_FINDINGS(TLSRPT_X)
 #undef TLSRPT_X
 };

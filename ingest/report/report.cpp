@@ -1,5 +1,7 @@
 #include "report/report.hpp"
 
+#include "report/kebab.hpp"
+
 #include <array>
 #include <cctype>
 #include <limits>
@@ -284,15 +286,32 @@ bool is_ip_address(std::string_view text) {
   return text.find(':') != std::string_view::npos ? ipv6(text) : ipv4(text);
 }
 
+namespace {
+#define TLSRPT_X(name, hint) inline constexpr Kebab result_type_name_##name{#name};
+TLSRPT_RESULT_TYPES(TLSRPT_X)
+#undef TLSRPT_X
+constexpr ResultTypeInfo result_types[] = {
+#define TLSRPT_X(name, hint) {result_type_name_##name.view(), hint},
+    TLSRPT_RESULT_TYPES(TLSRPT_X)
+#undef TLSRPT_X
+};
+constexpr std::string_view unregistered_hint =
+    "Not a result type of RFC 8460: the reporter's own name. Read the failure-reason-code and the additional "
+    "information it gave, and compare with the registered type it most resembles.";
+}  // namespace
+
+std::span<const ResultTypeInfo> all_result_types() { return result_types; }
+
 bool is_registered_result_type(std::string_view type) {
-  static constexpr std::array<std::string_view, 11> registered{
-      "starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
-      "certificate-not-trusted", "validation-failure",        "tlsa-invalid",
-      "dnssec-invalid",         "dane-required",             "sts-policy-fetch-error",
-      "sts-policy-invalid",     "sts-webpki-invalid"};
-  for (auto r : registered)
-    if (r == type) return true;
+  for (const auto& r : result_types)
+    if (r.name == type) return true;
   return false;
+}
+
+std::string_view result_type_hint(std::string_view type) {
+  for (const auto& r : result_types)
+    if (r.name == type) return r.hint;
+  return unregistered_hint;
 }
 
 std::string domain_from_subject(std::string_view subject) {

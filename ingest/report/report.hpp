@@ -94,8 +94,42 @@ std::optional<Rejection> finish(Report& report, const DomainHints& hints, const 
 // failure-detail's result-type.
 std::size_t rollup_rows(const Report& report);
 
-// RFC 8460 result types (the IANA "STARTTLS Validation Result Types" registry).
+// RFC 8460 result types (the IANA "STARTTLS Validation Result Types" registry), each with a
+// remediation hint: what usually causes it and what to check. The hints are shown by the web
+// pages and returned by GET /api/v1/hints; they are advice, never parsed.
+// X(name, hint)
+#define TLSRPT_RESULT_TYPES(X)                                                                                     \
+  X(starttls_not_supported, "The receiving MX did not offer STARTTLS, or the sender could not start it. Check that " \
+    "every MX host listed for the domain announces STARTTLS in its EHLO reply and that no firewall or middlebox strips it.") \
+  X(certificate_host_mismatch, "The MX host's certificate does not name the host the sender connected to. Add that MX " \
+    "host's name to the certificate (subjectAltName), or point the MX record at a name the certificate covers.") \
+  X(certificate_expired, "The MX host presented an expired certificate. Renew it, make sure the mail server reloads the " \
+    "renewed files, and monitor expiry (tlsrpt's posture checks warn ahead: checks.expiry_warning_days).") \
+  X(certificate_not_trusted, "The sender could not chain the certificate to a trusted root. Serve the full chain " \
+    "(leaf and intermediates) and use a certificate from a public CA; self-signed certificates fail MTA-STS.") \
+  X(validation_failure, "A general validation failure, often an MX host that the MTA-STS policy does not list. Compare " \
+    "the policy's mx lines with the DNS MX records, and read the failure-reason-code the reporter gave.") \
+  X(tlsa_invalid, "The TLSA records did not match the certificate chain presented. Publish the record of the key in use " \
+    "(and the next one before a rollover), and check that every MX host serves the certificate its TLSA record names.") \
+  X(dnssec_invalid, "The sender got a DNSSEC answer that did not validate. Check the zone's signatures, their expiry and " \
+    "the DS record at the parent; a validator such as delv or unbound-host shows where the chain breaks.") \
+  X(dane_required, "The sender requires DANE for this domain but found no usable TLSA records. Publish DNSSEC-signed " \
+    "TLSA records for every MX host, or stop the sender from requiring DANE.") \
+  X(sts_policy_fetch_error, "The sender could not fetch the MTA-STS policy from https://mta-sts.<domain>/.well-known/" \
+    "mta-sts.txt. Check that the host resolves, answers on port 443 with status 200 and does not redirect.") \
+  X(sts_policy_invalid, "The fetched MTA-STS policy did not parse. Check its lines (version: STSv1, mode, mx, max_age), " \
+    "the line endings and the Content-Type text/plain; tlsrpt check shows what it reads.") \
+  X(sts_webpki_invalid, "The certificate of the MTA-STS policy host (mta-sts.<domain>) failed WebPKI validation. Give " \
+    "that host a certificate from a public CA that names mta-sts.<domain>, served with its full chain.")
+
 bool is_registered_result_type(std::string_view type);
+// The remediation hint for a result type; unregistered types get the advice for those.
+std::string_view result_type_hint(std::string_view type);
+struct ResultTypeInfo {
+  std::string_view name;  // kebab-case, as in reports
+  std::string_view hint;
+};
+std::span<const ResultTypeInfo> all_result_types();
 
 // RFC 3339 date-time (with the tolerated deviations) to seconds since the epoch, UTC.
 struct DateTime {

@@ -13,6 +13,8 @@
 #include "pipeline/output.hpp"
 #include "policy/policy.hpp"
 #include "store/queries.hpp"
+#include "web/pages.hpp"
+#include "web/sessions.hpp"
 
 namespace tlsrpt::api {
 namespace {
@@ -20,7 +22,11 @@ namespace {
 using http_server::Request;
 using http_server::Response;
 
-enum class Access { open, health, read, admin };
+// open: anyone; health: open unless http.protect_metrics; read, admin: a token (or a session);
+// page: a web page (open when the API is, else a session; a login form otherwise).
+enum class Access { open, health, read, admin, page };
+
+constexpr std::string_view session_cookie = "tlsrpt_session", login_cookie = "tlsrpt_login";
 
 
 Response json_error(unsigned status, std::string_view message) {
@@ -35,6 +41,34 @@ Response json_ok(std::string body, unsigned status = 200) {
   r.status = status;
   r.body = std::move(body);
   return r;
+}
+
+Response html(std::string body, unsigned status = 200) {
+  Response r;
+  r.status = status;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+Response redirect(const std::string& location) {
+  Response r;
+  r.status = 303;
+  r.content_type = "text/plain; charset=utf-8";
+  r.headers.emplace_back("Location", location);
+  r.body = "see " + location + "\n";
+  return r;
+}
+
+// Where a login may send the browser: a path on this server only.
+std::string local_path(const std::optional<std::string>& next) {
+  if (!next || next->empty() || (*next)[0] != '/' || (next->size() > 1 && ((*next)[1] == '/' || (*next)[1] == '\\')))
+    return "/";
+  return *next;
+}
+
+std::int64_t now_epoch() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // Whether `token` is one of `tokens`, compared in constant time.
@@ -99,7 +133,9 @@ struct Api::Impl {
   Settings settings;
   intake::Intake& intake;
   net::RateLimit intake_rate;
+  net::RateLimit login_rate;
   ResponseCache cache;
+  web::Sessions sessions;
 
   using Handler = Response (Impl::*)(const Request&, const Query&, const std::vector<std::string>&);
   struct Route {
@@ -112,7 +148,10 @@ struct Api::Impl {
   static const Route routes[];
 
   Impl(Settings s, intake::Intake& i)
-      : settings(std::move(s)), intake(i), intake_rate(settings.intake_per_minute, settings.intake_burst) {}
+      : settings(std::move(s)),
+        intake(i),
+        intake_rate(settings.intake_per_minute, settings.intake_burst),
+        login_rate(settings.login_per_minute, 10) {}
 
   bool open_api() const { return settings.read_tokens.empty() && settings.admin_tokens.empty(); }
 
@@ -121,10 +160,31 @@ struct Api::Impl {
   static const Route* match(std::string_view method, std::string_view path, std::vector<std::string>& ids,
                             std::string& allow);
 
-  std::optional<Response> authorize(const Request& req, Access access) const {
+  // Who looks at a page or calls a route by browser: everyone when the API is open, else the
+  // holder of a session cookie; nullopt for nobody.
+  std::optional<web::Viewer> viewer(const Request& req) {
+    if (open_api()) return web::Viewer{true, false, ""};
+    const auto id = web::cookie_value(req.cookie, session_cookie);
+    if (!id) return std::nullopt;
+    const auto session = sessions.find(*id);
+    if (!session) return std::nullopt;
+    return web::Viewer{session->admin, true, session->csrf};
+  }
+
+  std::optional<Response> authorize(const Request& req, Access access) {
     if (access == Access::open || (access == Access::health && !settings.protect_metrics) || open_api())
       return std::nullopt;
     std::string_view auth = req.authorization;
+    if (access == Access::page) {
+      if (viewer(req)) return std::nullopt;
+      std::string next = req.path + (req.query.empty() ? "" : "?" + req.query);
+      return redirect(req.method == "GET" ? "/login?next=" + web::url_encode(next) : "/login");
+    }
+    if (auth.empty() && req.method == "GET")  // a browser following a page's link
+      if (const auto v = viewer(req)) {
+        if (access != Access::admin || v->admin) return std::nullopt;
+        return json_error(403, "this route needs an admin token (this session has read access)");
+      }
     if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
       Response r = json_error(401, "this route needs a bearer token (Authorization: Bearer <token>)");
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt\"");
@@ -185,6 +245,16 @@ struct Api::Impl {
         out = json_error(429, "too many reports from " + req.client + "; retry later");
         out->headers.emplace_back("Retry-After", std::to_string(wait));
       }
+    } else if (route->handler == &Impl::login_post || route->handler == &Impl::logout) {
+      if (!media_type_is(req.content_type, "application/x-www-form-urlencoded"))
+        out = html(web::error_page(415, "send the form as application/x-www-form-urlencoded", {}), 415);
+      else if (req.chunked || req.content_length.value_or(0) > 4096)
+        out = html(web::error_page(413, "a form of at most 4,096 bytes", {}), 413);
+      else if (route->handler == &Impl::login_post)
+        if (const unsigned wait = login_rate.take(req.client)) {
+          out = html(web::error_page(429, "too many login attempts from this address; retry in " + std::to_string(wait) + " s", {}), 429);
+          out->headers.emplace_back("Retry-After", std::to_string(wait));
+        }
     } else if ((req.content_length && *req.content_length > 0) || req.chunked) {
       out = json_error(413, "this route takes no request body");
     }
@@ -199,14 +269,22 @@ struct Api::Impl {
     const Route* route = path ? match(req.method, *path, ids, allow) : nullptr;
     if (!route) return json_error(404, "no such route");  // check() answered already
     Response r;
+    const bool page = route->access == Access::page || route->handler == &Impl::login_page ||
+                      route->handler == &Impl::login_post;
+    const auto failed = [&](unsigned status, const std::string& message) {
+      return page ? html(web::error_page(status, message, frame(req, "")), status) : json_error(status, message);
+    };
     try {
       r = (this->*(route->handler))(req, parse_query(route->params, req.query), ids);
     } catch (const BadRequest& e) {
-      r = json_error(400, e.message);
+      r = failed(400, e.message);
     } catch (const store::Error& e) {
       std::fprintf(stderr, "http: %s %s: %s\n", req.method.c_str(), route->pattern.data(), e.what());
-      r = e.transient() ? json_error(503, "database unavailable; retry later") : json_error(500, "internal error");
+      r = e.transient() ? failed(503, "database unavailable; retry later") : failed(500, "internal error");
       if (e.transient()) r.headers.emplace_back("Retry-After", "30");
+    } catch (const std::runtime_error& e) {  // a page whose JSON twin was not what it expects
+      std::fprintf(stderr, "http: %s %s: %s\n", req.method.c_str(), route->pattern.data(), e.what());
+      r = failed(500, "internal error");
     }
     r.route = route->pattern;
     return r;
@@ -261,7 +339,13 @@ struct Api::Impl {
   // An analytics answer from the cache or, on a miss, from the database (then cached).
   template <class F>
   Response query(const Request& req, F&& f) {
-    const std::string key = req.path + "?" + req.query;
+    return query_at(req.path + "?" + req.query, std::forward<F>(f));
+  }
+
+  // The same for the answer of the API route `twin` (path?query): the pages render their JSON
+  // twin's answer, cached under the twin's own key.
+  template <class F>
+  Response query_at(const std::string& key, F&& f) {
     const std::uint64_t writes = intake.writes();  // read before the query: a write during it makes the entry stale
     if (settings.cache.count() > 0)
       if (auto body = cache.get(key, writes)) {
@@ -357,6 +441,177 @@ struct Api::Impl {
     r.body = std::move(*body);
     return r;
   }
+
+  Response message_raw(const Request&, const Query&, const std::vector<std::string>& ids) {
+    const std::int64_t id = positive(ids.at(0), "raw message id");
+    auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, false); });
+    if (!body) return json_error(404, "no raw message " + std::to_string(id) + " whose body was kept");
+    Response r;
+    r.content_type = "application/octet-stream";
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"message-" + std::to_string(id) + ".eml\"");
+    r.body = std::move(*body);
+    return r;
+  }
+
+  Response hints(const Request&, const Query&, const std::vector<std::string>&) { return json_ok(web::hints_json()); }
+
+  // The JSON twins of the pages. --------------------------------------------------------------
+
+  int days_of(const Query& q) const { return q.days.value_or(settings.readiness_days); }
+
+  std::string overview_answer(store::Store& s, int days) {
+    return store::overview_json(s, days, settings.monitored, now_epoch(), [&](const std::string& domain) {
+      return std::string(readiness::to_string(readiness::answer(s, domain, days, settings.readiness).decision.verdict));
+    });
+  }
+
+  std::string domain_answer(store::Store& s, const std::string& domain, int days) {
+    store::Filter f;
+    f.policy_domain = domain;
+    f.from = report::format_datetime(store::range_start(days, now_epoch()));
+    store::Page newest;
+    newest.limit = 10;
+    const std::string posture = store::posture_json(s, domain), policies = store::policies_json(s, domain);
+    return "{\"domain\":" + json_string(domain) + ",\"days\":" + std::to_string(days) + ",\"from\":\"" + *f.from +
+           "\",\"summary\":" + store::summary_json(s, f) + ",\"timeseries\":" + store::timeseries_json(s, f, "day") +
+           ",\"reports\":" + store::reports_json(s, f, newest) + ",\"posture\":" + (posture.empty() ? "null" : posture) +
+           ",\"policies\":" + (policies.empty() ? "null" : policies) +
+           ",\"readiness\":" + readiness::answer(s, domain, days, settings.readiness).json + "}";
+  }
+
+  static std::string days_query(const Query& q) { return q.days ? "?days=" + std::to_string(*q.days) : ""; }
+
+  Response overview(const Request& req, const Query& q, const std::vector<std::string>&) {
+    return query(req, [&](store::Store& s) { return overview_answer(s, days_of(q)); });
+  }
+
+  Response domain_overview(const Request& req, const Query& q, const std::vector<std::string>& ids) {
+    const auto domain = policy::normalize_domain(ids.at(0));
+    if (!domain) return json_error(400, "domain: not a domain name");
+    return query(req, [&](store::Store& s) { return domain_answer(s, *domain, days_of(q)); });
+  }
+
+  Response status(const Request& req, const Query& q, const std::vector<std::string>&) {
+    return query(req, [&](store::Store& s) { return status_answer(s, q.days.value_or(7)); });
+  }
+
+  std::string status_answer(store::Store& s, int days) {
+    const auto pending = s.pending();
+    std::string body = store::status_json(s, days);
+    body.pop_back();
+    return body + ",\"migrations_pending\":" + json_string(pending.empty() ? "" : pending.front()) + "}";
+  }
+
+  // The pages. --------------------------------------------------------------------------------
+
+  web::Frame frame(const Request& req, std::string twin) {
+    return web::Frame{viewer(req).value_or(web::Viewer{}), std::move(twin)};
+  }
+
+  Response page_domains(const Request& req, const Query& q, const std::vector<std::string>&) {
+    const std::string twin = "/api/v1/overview" + days_query(q);
+    const Response json = query_at(twin, [&](store::Store& s) { return overview_answer(s, days_of(q)); });
+    return html(web::domains_page(json.body, frame(req, twin), q.name_filter.value_or(""), q.sort.value_or("name")));
+  }
+
+  Response page_domain(const Request& req, const Query& q, const std::vector<std::string>& ids) {
+    const auto domain = policy::normalize_domain(ids.at(0));
+    if (!domain) throw BadRequest{"not a domain name"};
+    const std::string twin = "/api/v1/domains/" + web::url_encode(*domain) + "/overview" + days_query(q);
+    const Response json = query_at(twin, [&](store::Store& s) { return domain_answer(s, *domain, days_of(q)); });
+    return html(web::domain_page(json.body, frame(req, twin)));
+  }
+
+  Response page_report(const Request& req, const Query& q, const std::vector<std::string>& ids) {
+    const std::string twin = "/api/v1/reports/" + std::to_string(positive(ids.at(0), "report id"));
+    Request api = req;
+    api.path = twin;
+    const Response json = report(api, q, ids);
+    if (json.status != 200) return html(web::error_page(json.status, "no report " + ids.at(0), frame(req, "")), json.status);
+    return html(web::report_page(json.body, frame(req, twin)));
+  }
+
+  // The query string without its cursor (the next-page link adds the answer's).
+  static std::string without_cursor(std::string_view query) {
+    std::string out;
+    while (!query.empty()) {
+      const auto amp = query.find('&');
+      const std::string_view item = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+      if (item.empty() || item.substr(0, 7) == "cursor=") continue;
+      out += (out.empty() ? "" : "&") + std::string(item);
+    }
+    return out;
+  }
+
+  Response page_reports(const Request& req, const Query& q, const std::vector<std::string>&) {
+    const std::string twin = "/api/v1/reports" + (req.query.empty() ? "" : "?" + req.query);
+    const Response json = query_at(twin, [&](store::Store& s) { return store::reports_json(s, q.filter, q.page); });
+    return html(web::reports_page(json.body, frame(req, twin), without_cursor(req.query)));
+  }
+
+  Response page_rejected(const Request& req, const Query& q, const std::vector<std::string>&) {
+    const std::string twin = "/api/v1/rejected" + (req.query.empty() ? "" : "?" + req.query);
+    const Response json =
+        query_at(twin, [&](store::Store& s) { return store::rejected_json(s, q.filter, q.reason, q.page); });
+    return html(web::rejected_page(json.body, frame(req, twin), without_cursor(req.query)));
+  }
+
+  Response page_status(const Request& req, const Query& q, const std::vector<std::string>&) {
+    const std::string twin = "/api/v1/status" + days_query(q);
+    const Response json = query_at(twin, [&](store::Store& s) { return status_answer(s, q.days.value_or(7)); });
+    return html(web::status_page(json.body, frame(req, twin)));
+  }
+
+  Response stylesheet(const Request&, const Query&, const std::vector<std::string>&) {
+    Response r;
+    r.content_type = "text/css; charset=utf-8";
+    r.body = std::string(web::stylesheet());
+    return r;
+  }
+
+  // Login: a form whose CSRF value is also in a cookie only this path sees (double submit).
+  Response login_form(const Request& req, const std::string& next, const std::string& message, unsigned status) {
+    const std::string csrf = web::random_token();
+    Response r = html(web::login_page(next, csrf, message, !open_api()), status);
+    r.headers.emplace_back("Set-Cookie", web::set_cookie(login_cookie, csrf, "/login", req.tls, std::chrono::hours(1)));
+    return r;
+  }
+
+  Response login_page(const Request& req, const Query& q, const std::vector<std::string>&) {
+    if (open_api() || viewer(req)) return redirect(local_path(q.next));
+    return login_form(req, local_path(q.next), "", 200);
+  }
+
+  Response login_post(const Request& req, const Query&, const std::vector<std::string>&) {
+    const auto form = form_fields(req.body, {"csrf", "next", "token"});
+    const auto get = [&](const char* k) { const auto it = form.find(k); return it == form.end() ? std::string() : it->second; };
+    const std::string next = local_path(get("next"));
+    const auto expected = web::cookie_value(req.cookie, login_cookie);
+    if (!expected || get("csrf").empty() || !web::same_secret(*expected, get("csrf")))
+      return login_form(req, next, "The form expired or came from another site; log in again.", 403);
+    if (open_api()) return redirect(next);
+    const std::string token = get("token");
+    const bool admin = token_in(token, settings.admin_tokens);
+    if (!admin && !token_in(token, settings.read_tokens)) return login_form(req, next, "Unknown token.", 401);
+    Response r = redirect(next);
+    r.headers.emplace_back("Set-Cookie", web::set_cookie(session_cookie, sessions.create(admin), "/", req.tls,
+                                                         std::chrono::duration_cast<std::chrono::seconds>(web::Sessions::lifetime)));
+    r.headers.emplace_back("Set-Cookie", web::set_cookie(login_cookie, "", "/login", req.tls, std::chrono::seconds(0)));
+    return r;
+  }
+
+  Response logout(const Request& req, const Query&, const std::vector<std::string>&) {
+    const auto form = form_fields(req.body, {"csrf"});
+    const auto v = viewer(req);
+    const auto it = form.find("csrf");
+    if (!v || !v->signed_in || it == form.end() || !web::same_secret(v->csrf, it->second))
+      return html(web::error_page(403, "the logout form expired or came from another site", frame(req, "")), 403);
+    sessions.remove(*web::cookie_value(req.cookie, session_cookie));
+    Response r = redirect("/login");
+    r.headers.emplace_back("Set-Cookie", web::set_cookie(session_cookie, "", "/", req.tls, std::chrono::seconds(0)));
+    return r;
+  }
 };
 
 const Api::Impl::Route Api::Impl::routes[] = {
@@ -371,9 +626,24 @@ const Api::Impl::Route Api::Impl::routes[] = {
     {"GET", "/api/v1/reports/{id}", Access::read, Params::none, &Impl::report},
     {"GET", "/api/v1/domains/{domain}/posture", Access::read, Params::none, &Impl::posture},
     {"GET", "/api/v1/domains/{domain}/policies", Access::read, Params::none, &Impl::policies},
-    {"GET", "/api/v1/domains/{domain}/readiness", Access::read, Params::readiness, &Impl::readiness},
+    {"GET", "/api/v1/domains/{domain}/readiness", Access::read, Params::days, &Impl::readiness},
+    {"GET", "/api/v1/domains/{domain}/overview", Access::read, Params::days, &Impl::domain_overview},
+    {"GET", "/api/v1/overview", Access::read, Params::days, &Impl::overview},
+    {"GET", "/api/v1/status", Access::read, Params::days, &Impl::status},
+    {"GET", "/api/v1/hints", Access::read, Params::none, &Impl::hints},
     {"GET", "/api/v1/rejected", Access::read, Params::rejected, &Impl::rejected},
     {"GET", "/api/v1/rejected/{id}/raw", Access::admin, Params::none, &Impl::rejected_raw},
+    {"GET", "/api/v1/messages/{id}/raw", Access::admin, Params::none, &Impl::message_raw},
+    {"GET", "/", Access::page, Params::domain_list, &Impl::page_domains},
+    {"GET", "/domains/{domain}", Access::page, Params::days, &Impl::page_domain},
+    {"GET", "/reports", Access::page, Params::reports, &Impl::page_reports},
+    {"GET", "/reports/{id}", Access::page, Params::none, &Impl::page_report},
+    {"GET", "/rejected", Access::page, Params::rejected, &Impl::page_rejected},
+    {"GET", "/status", Access::page, Params::days, &Impl::page_status},
+    {"GET", "/static/style.css", Access::open, Params::none, &Impl::stylesheet},
+    {"GET", "/login", Access::open, Params::login, &Impl::login_page},
+    {"POST", "/login", Access::open, Params::none, &Impl::login_post},
+    {"POST", "/logout", Access::page, Params::none, &Impl::logout},
 };
 
 const Api::Impl::Route* Api::Impl::match(std::string_view method, std::string_view path, std::vector<std::string>& ids,
@@ -394,8 +664,17 @@ const Api::Impl::Route* Api::Impl::match(std::string_view method, std::string_vi
 Api::Api(Settings settings, intake::Intake& intake) : impl_(std::make_unique<Impl>(std::move(settings), intake)) {}
 Api::~Api() = default;
 
-std::optional<Response> Api::check(const Request& head) { return impl_->check(head); }
-Response Api::handle(const Request& request) { return impl_->handle(request); }
+std::optional<Response> Api::check(const Request& head) {
+  auto r = impl_->check(head);
+  if (r) r->headers.insert(r->headers.end(), web::security_headers().begin(), web::security_headers().end());
+  return r;
+}
+
+Response Api::handle(const Request& request) {
+  Response r = impl_->handle(request);
+  r.headers.insert(r.headers.end(), web::security_headers().begin(), web::security_headers().end());
+  return r;
+}
 
 void Api::finished(const Request&, const Response& response, double seconds) {
   impl_->intake.metrics().http_request(response.route.empty() ? "unmatched" : response.route, response.status, seconds);

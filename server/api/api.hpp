@@ -1,10 +1,13 @@
 // The routes of tlsrpt's HTTP server: analytics API (/api/v1/...), RFC 8460 report intake
-// (POST /tlsrpt), /healthz, /readyz and /metrics. Described in schema/openapi.yaml.
+// (POST /tlsrpt), /healthz, /readyz and /metrics (described in schema/openapi.yaml), and the web
+// pages (/, /domains/..., /reports..., /rejected, /status, /login), each rendered from the answer
+// of an API route (its JSON twin) by web/.
 //
 // Trusts: nothing in a request. Every query parameter is checked (unknown, repeated or
 // malformed ones get 400 naming it) before it reaches SQL, and only as a bound parameter.
-// Access: bearer tokens with a read or admin scope; with none configured the API is open (the
-// server refuses that on a non-loopback address, see serve). Intake is open by design and
+// Access: bearer tokens with a read or admin scope, or a browser session made by logging in
+// with one (GET only); with none configured the API and the pages are open (the server refuses
+// that on a non-loopback address, see serve). Intake is open by design and
 // bounded by media type, body size and a per-client-address rate.
 #pragma once
 
@@ -34,6 +37,8 @@ struct Settings {
   std::chrono::seconds cache{10};
   readiness::Thresholds readiness;
   int readiness_days = 30;  // the window when the request gives no `days`
+  std::vector<std::string> monitored;  // domains of the posture checks (the domain list shows them)
+  double login_per_minute = 10;        // POST /login per client address
 };
 
 class Api : public http_server::Handler {

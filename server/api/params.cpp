@@ -153,6 +153,8 @@ Query parse_query(Params kind, std::string_view query) {
       {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "limit", "cursor", "dkim"},
       {"from", "to", "reason", "limit", "cursor"},
       {"days"},
+      {"days", "q", "sort"},
+      {"next"},
   };
   auto q = query_params(query, allowed[static_cast<int>(kind)]);
   Query out;
@@ -166,8 +168,15 @@ Query parse_query(Params kind, std::string_view query) {
     if (n > 400) throw BadRequest{"parameter days: at most 400"};
     out.days = static_cast<int>(n);
   }
+  out.name_filter = take(q, "q");
+  out.sort = enum_param(q, "sort", {"name", "ratio7", "ratio", "failed", "newest"});
+  out.next = take(q, "next");
   out.filter = filter_params(q);
   return out;
+}
+
+std::map<std::string, std::string> form_fields(std::string_view body, const std::set<std::string_view>& allowed) {
+  return query_params(body, allowed);
 }
 
 std::optional<std::string> decode_path(std::string_view path) {

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,7 +23,8 @@ struct BadRequest {
 };
 
 // What a route's query string may hold.
-enum class Params { none, domains, summary, timeseries, reports, rejected, readiness };
+// (days: readiness and the pages' JSON twins; domain_list: the domain list page; login: its form)
+enum class Params { none, domains, summary, timeseries, reports, rejected, days, domain_list, login };
 
 struct Query {
   store::Filter filter;
@@ -29,10 +32,16 @@ struct Query {
   std::string bucket = "day";
   std::optional<std::string> reason;
   std::optional<int> days;  // readiness: 1 to 400
+  std::optional<std::string> name_filter, sort;  // the domain list page: q, sort
+  std::optional<std::string> next;               // the login page: where to go after it
 };
 
 // Parses and checks the query string of a route. Throws BadRequest.
 Query parse_query(Params kind, std::string_view query);
+
+// The fields of an application/x-www-form-urlencoded body, each one of `allowed`, none
+// repeated, each UTF-8 without control characters and at most 512 bytes. Throws BadRequest.
+std::map<std::string, std::string> form_fields(std::string_view body, const std::set<std::string_view>& allowed);
 
 // The request path with %XX decoded; nullopt when the encoding is bad, when it encodes a "/",
 // or when the result is not UTF-8 without control characters.

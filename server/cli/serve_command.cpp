@@ -274,9 +274,10 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   const smtp_server::Settings smtp = smtp_settings(settings, opt);
   const http_server::Settings http = http_settings(settings, opt);
-  const api::Settings api_config = api_settings(settings, http);
+  api::Settings api_config = api_settings(settings, http);
   std::vector<imap_poller::Mailbox> mailboxes = imap_mailboxes(settings);
   std::vector<posture::Monitored> monitored = monitored_domains(settings);
+  for (const auto& m : monitored) api_config.monitored.push_back(m.name);
   if (!monitored.empty()) {  // the values are checked now, before anything starts
     check_settings(settings);
     dns_settings(settings);

@@ -37,6 +37,8 @@ Request head_of(const http::request_parser<http::string_body>& parser, const std
   r.authorization = std::string(m[http::field::authorization]);
   r.user_agent = std::string(m[http::field::user_agent]);
   r.expect = std::string(m[http::field::expect]);
+  for (const auto& f : m)
+    if (f.name() == http::field::cookie) r.cookie += (r.cookie.empty() ? "" : "; ") + std::string(f.value());
   if (parser.content_length()) r.content_length = *parser.content_length();
   r.chunked = parser.chunked();
   r.peer = peer;
@@ -185,7 +187,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     res.set(http::field::server, "tlsrpt");
     res.set(http::field::content_type, resp.content_type);
     res.set(http::field::cache_control, "no-store");
-    for (const auto& [name, value] : resp.headers) res.set(name, value);
+    for (const auto& [name, value] : resp.headers) res.insert(name, value);
     Reservation held(buffered, settings.buffer_memory, stats);
     if (resp.body.size() > settings.small_response && !held.hold(resp.body.size())) {
       ++stats.memory_refused;
@@ -271,6 +273,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_return;
       }
       Request req = head_of(parser, peer);
+      req.tls = !std::is_same_v<Stream, beast::tcp_stream>;
       identify(req, parser);
       const unsigned version = parser.get().version();
       const bool expect_continue = beast::iequals(req.expect, "100-continue");

@@ -55,6 +55,8 @@ struct Request {
   std::string path;    // the target before '?', not decoded
   std::string query;   // after '?', not decoded
   std::string content_type, authorization, user_agent, expect;
+  std::string cookie;  // the Cookie header(s), joined with "; "
+  bool tls = false;    // arrived over TLS (cookies are then marked Secure)
   std::optional<std::uint64_t> content_length;
   bool chunked = false;  // Transfer-Encoding: chunked (a body of unknown length follows)
   std::string peer;      // client address (behind a trusted proxy: from X-Forwarded-For)
@@ -67,7 +69,7 @@ struct Response {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers;  // added as given (Set-Cookie may repeat)
   std::string route;  // the route template it answered, for metrics ("" when none matched)
 };
 

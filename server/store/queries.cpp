@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "pipeline/output.hpp"
@@ -160,11 +162,19 @@ std::string summary_json(Store& s, const Filter& f) {
 
 namespace {
 
-// Daily points from daily_sessions plus what is pending, JSON built here: the common chart
-// (daily, one domain or all, optionally one result type). PostgreSQL only hands over rows
-// (its JSON functions and jsonb aggregation cost more than the query); a day that also has
-// pending rows gets them added here.
-std::string daily_series(Store& s, const Filter& f) {
+// Daily points from daily_sessions plus what is pending: the common chart (daily, one domain or
+// all, optionally one result type) and the domain list. PostgreSQL only hands over rows (its JSON
+// functions and jsonb aggregation cost more than the query); a day that also has pending rows
+// gets them added here.
+struct Point {
+  std::int64_t ok = 0, failed = 0;
+  std::string by_result;                       // JSON from daily_sessions, if that is all
+  std::map<std::string, std::int64_t> merged;  // by result-type, once pending rows are added
+};
+using Series = std::map<std::int64_t, Point>;  // by day (epoch)
+
+// With per_domain, one series per policy domain; otherwise one under "".
+std::map<std::string, Series> daily_points(Store& s, const Filter& f, bool per_domain) {
   Sql q;
   std::string daily = "TRUE", pending = "TRUE";
   const std::string day = "date_bin('1 day', bucket, '2000-01-01Z')";
@@ -189,18 +199,14 @@ std::string daily_series(Store& s, const Filter& f) {
     by_result = "jsonb_strip_nulls(jsonb_build_object(" + p + "::text, by_result -> " + p + "::text))";
     pending += " AND result IN ('success', 'failure', " + p + "::text)";
   }
-  // Rows: (day, successful, failed, by_result JSON) from daily_sessions; (day, result, sessions,
-  // NULL) from what is pending.
+  const std::string domain = per_domain ? "policy_domain" : "''";
+  // Rows: (domain, day, successful, failed, by_result JSON) from daily_sessions; (domain, day,
+  // result, sessions, NULL) from what is pending.
   const std::string sql =
-      "SELECT extract(epoch FROM day)::bigint, successful::text, failed::text, " + by_result + "::text FROM "
-      "daily_sessions WHERE " + daily + " UNION ALL SELECT extract(epoch FROM " + day + ")::bigint, result, "
-      "sum(sessions)::text, NULL FROM session_counts_new WHERE " + pending + " GROUP BY 1, 2 ORDER BY 1";
-  struct Point {
-    std::int64_t ok = 0, failed = 0;
-    std::string by_result;                       // JSON from daily_sessions, if that is all
-    std::map<std::string, std::int64_t> merged;  // by result-type, once pending rows are added
-  };
-  std::map<std::int64_t, Point> points;
+      "SELECT " + domain + ", extract(epoch FROM day)::bigint, successful::text, failed::text, " + by_result +
+      "::text FROM daily_sessions WHERE " + daily + " UNION ALL SELECT " + domain + ", extract(epoch FROM " + day +
+      ")::bigint, result, sum(sessions)::text, NULL FROM session_counts_new WHERE " + pending + " GROUP BY 1, 2, 3";
+  std::map<std::string, Series> out;
   simdjson::dom::parser parser;
   const auto merge = [&parser](Point& p) {  // from JSON text to the map, once
     if (p.by_result.empty()) return;
@@ -214,27 +220,33 @@ std::string daily_series(Store& s, const Filter& f) {
     p.by_result.clear();
   };
   for (const auto& row : s.query_rows(sql, q.params())) {
-    Point& p = points[std::stoll(row[0])];
-    if (!row[3].empty()) {  // a daily_sessions row (one per domain and day)
-      p.ok += std::stoll(row[1]);
-      p.failed += std::stoll(row[2]);
+    Point& p = out[row[0]][std::stoll(row[1])];
+    if (!row[4].empty()) {  // a daily_sessions row (one per domain and day)
+      p.ok += std::stoll(row[2]);
+      p.failed += std::stoll(row[3]);
       const bool alone = p.by_result.empty() && p.merged.empty();
       merge(p);
-      p.by_result = row[3];
+      p.by_result = row[4];
       if (!alone) merge(p);
-    } else if (row[1] == "success") {
-      p.ok += std::stoll(row[2]);
-    } else if (row[1] == "failure") {
-      p.failed += std::stoll(row[2]);
+    } else if (row[2] == "success") {
+      p.ok += std::stoll(row[3]);
+    } else if (row[2] == "failure") {
+      p.failed += std::stoll(row[3]);
     } else {
       merge(p);
-      p.merged[row[1]] += std::stoll(row[2]);
+      p.merged[row[2]] += std::stoll(row[3]);
     }
   }
+  for (auto& [d, series] : out)
+    for (auto& [epoch, p] : series) merge(p);
+  return out;
+}
+
+std::string daily_series(Store& s, const Filter& f) {
+  auto all = daily_points(s, f, false);
   std::string out = "{\"bucket\":\"day\",\"points\":[";
   bool first = true;
-  for (auto& [epoch, p] : points) {
-    merge(p);
+  for (auto& [epoch, p] : all[""]) {
     if (p.ok == 0 && p.failed == 0 && p.merged.empty()) continue;  // nothing left after the filter
     out += first ? "{\"time\":\"" : ",{\"time\":\"";
     first = false;
@@ -250,6 +262,20 @@ std::string daily_series(Store& s, const Filter& f) {
     out += "}}";
   }
   return out + "]}";
+}
+
+// {"successful_sessions": ok, "failed_sessions": failed, "success_ratio": ratio or null}, the
+// ratio rounded as the SQL function success_ratio() does.
+std::string totals_json(std::int64_t ok, std::int64_t failed) {
+  std::string out = "{\"successful_sessions\":" + std::to_string(ok) + ",\"failed_sessions\":" + std::to_string(failed) +
+                    ",\"success_ratio\":";
+  if (ok + failed == 0) return out + "null}";
+  char ratio[32];
+  std::snprintf(ratio, sizeof ratio, "%.6f", static_cast<double>(ok) / static_cast<double>(ok + failed));
+  std::string r = ratio;
+  while (r.back() == '0') r.pop_back();
+  if (r.back() == '.') r.pop_back();
+  return out + r + "}";
 }
 
 }  // namespace
@@ -368,6 +394,99 @@ std::string policies_json(Store& s, const std::string& domain) {
       "p.first_seen DESC) FROM published_policies p WHERE p.domain = $1::text), '[]')) "
       "WHERE EXISTS (SELECT 1 FROM posture_checks WHERE domain = $1::text)";
   return s.query_json(sql, {domain});
+}
+
+}  // namespace tlsrpt::store
+
+namespace tlsrpt::store {
+
+std::int64_t range_start(int days, std::int64_t now) {
+  return now - now % 86400 - static_cast<std::int64_t>(days - 1) * 86400;
+}
+
+std::string overview_json(Store& s, int days, const std::vector<std::string>& monitored, std::int64_t now,
+                          const std::function<std::string(const std::string&)>& verdict) {
+  const std::int64_t today = range_start(1, now);
+  const std::int64_t from = range_start(days, now), from7 = range_start(7, now);
+  Filter f;
+  f.from = report::format_datetime(from);
+  auto points = daily_points(s, f, true);
+  std::string list = "{";  // a text[] literal; domain names hold no quotes, commas or braces
+  for (const auto& d : monitored) list += (list.size() > 1 ? "," : "") + d;
+  list += "}";
+  // Every domain with reports (at any time), monitored or checked; its newest report, the
+  // organisations that reported in range and the counts of its latest posture check.
+  static const std::string sql =
+      "WITH d AS (SELECT DISTINCT policy_domain FROM daily_sessions UNION SELECT policy_domain FROM session_counts_new "
+      "UNION SELECT unnest($2::text[]) UNION SELECT domain FROM posture_checks), "
+      "o AS (SELECT policy_domain, json_agg(DISTINCT organization_name ORDER BY organization_name) AS names FROM "
+      "(SELECT policy_domain, organization_name FROM session_counts WHERE bucket >= $1::timestamptz UNION ALL "
+      "SELECT policy_domain, organization_name FROM session_counts_new WHERE bucket >= $1::timestamptz) AS x GROUP BY 1) "
+      "SELECT d.policy_domain, (d.policy_domain = ANY($2::text[]) OR EXISTS (SELECT 1 FROM posture_checks c WHERE "
+      "c.domain = d.policy_domain))::text, coalesce((SELECT json_build_object('id', r.id, 'organization_name', "
+      "r.organization_name, 'start_datetime', utc_text(r.start_datetime)) FROM policies p JOIN reports r ON r.id = "
+      "p.report_id WHERE p.policy_domain = d.policy_domain ORDER BY p.start_datetime DESC, r.id DESC LIMIT 1)::text, "
+      "'null'), coalesce(o.names::text, '[]'), coalesce((SELECT json_build_object('checked_at', utc_text(c.checked_at), "
+      "'complete', c.complete, 'errors', c.errors, 'warnings', c.warnings) FROM posture_checks c WHERE c.domain = "
+      "d.policy_domain ORDER BY c.checked_at DESC, c.id DESC LIMIT 1)::text, 'null') "
+      "FROM d LEFT JOIN o USING (policy_domain) ORDER BY 1";
+  std::string out = "{\"days\":" + std::to_string(days) + ",\"from\":\"" + *f.from + "\",\"domains\":[";
+  bool first = true;
+  for (const auto& row : s.query_rows(sql, {*f.from, list})) {
+    const std::string& domain = row[0];
+    const Series& series = points[domain];
+    std::int64_t ok = 0, failed = 0, ok7 = 0, failed7 = 0;
+    std::map<std::string, std::int64_t> by_result;
+    std::string daily;
+    for (std::int64_t day = from; day <= today; day += 86400) {  // every day, zero when no report
+      const auto it = series.find(day);
+      const Point none;
+      const Point& p = it == series.end() ? none : it->second;
+      ok += p.ok;
+      failed += p.failed;
+      if (day >= from7) ok7 += p.ok, failed7 += p.failed;
+      for (const auto& [result, n] : p.merged) by_result[result] += n;
+      daily += (daily.empty() ? "{\"time\":\"" : ",{\"time\":\"") + report::format_datetime(day) +
+               "\",\"successful_sessions\":" + std::to_string(p.ok) + ",\"failed_sessions\":" + std::to_string(p.failed) + "}";
+    }
+    std::vector<std::pair<std::string, std::int64_t>> results(by_result.begin(), by_result.end());
+    std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    out += first ? "{\"policy_domain\":" : ",{\"policy_domain\":";
+    first = false;
+    pipeline::append_json_string(out, domain);
+    const bool is_monitored = row[1] == "true";
+    out += ",\"monitored\":" + std::string(is_monitored ? "true" : "false") + ",\"last_7_days\":" + totals_json(ok7, failed7) +
+           ",\"range\":" + totals_json(ok, failed) + ",\"daily\":[" + daily + "],\"by_result_type\":[";
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      out += i ? ",{\"result_type\":" : "{\"result_type\":";
+      pipeline::append_json_string(out, results[i].first);
+      out += ",\"sessions\":" + std::to_string(results[i].second) + "}";
+    }
+    out += "],\"newest_report\":" + row[2] + ",\"organizations\":" + row[3] + ",\"posture\":" + row[4] + ",\"readiness\":";
+    const std::string v = is_monitored && verdict ? verdict(domain) : std::string();
+    if (v.empty()) out += "null";
+    else pipeline::append_json_string(out, v);
+    out += "}";
+  }
+  return out + "]}";
+}
+
+}  // namespace tlsrpt::store
+
+namespace tlsrpt::store {
+
+std::string status_json(Store& s, int days) {
+  static const std::string sql =
+      "WITH m AS (SELECT transport, outcome, reason, dkim, size, received_at FROM raw_messages WHERE received_at >= "
+      "now() - make_interval(days => $1::int)) "
+      "SELECT json_build_object('days', $1::int, 'database', 'up', 'inputs', (SELECT coalesce(json_agg(json_build_object("
+      "'transport', transport, 'outcome', outcome, 'messages', n, 'bytes', b, 'newest', utc_text(t)) ORDER BY transport, "
+      "outcome), '[]') FROM (SELECT transport, outcome, count(*) AS n, sum(size) AS b, max(received_at) AS t FROM m "
+      "GROUP BY 1, 2) AS x), 'rejections', (SELECT coalesce(json_agg(json_build_object('reason', reason, 'messages', n) "
+      "ORDER BY n DESC, reason), '[]') FROM (SELECT reason, count(*) AS n FROM m WHERE outcome = 'rejected' GROUP BY 1) "
+      "AS x), 'dkim', (SELECT coalesce(json_agg(json_build_object('result', dkim, 'messages', n) ORDER BY n DESC, dkim), "
+      "'[]') FROM (SELECT dkim, count(*) AS n FROM m WHERE outcome <> 'rejected' GROUP BY 1) AS x))::text";
+  return s.query_json(sql, {std::to_string(days)});
 }
 
 }  // namespace tlsrpt::store

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "store/store.hpp"
@@ -32,6 +34,22 @@ std::string summary_json(Store& s, const Filter& f);
 std::string timeseries_json(Store& s, const Filter& f, const std::string& bucket);  // "day" or "hour"
 std::string reports_json(Store& s, const Filter& f, const Page& page);
 std::string rejected_json(Store& s, const Filter& f, const std::optional<std::string>& reason, const Page& page);
+
+// The start (epoch, midnight UTC) of a range of `days` days that ends today (`now`, included).
+std::int64_t range_start(int days, std::int64_t now);
+
+// The ingestion status over the last `days` days (GET /api/v1/status): {"days", "database",
+// "inputs": [{transport, outcome, messages, bytes, newest}], "rejections": [{reason, messages}],
+// "dkim": [{result, messages}] (null: not verified)}.
+std::string status_json(Store& s, int days);
+
+// The domain list (GET /api/v1/overview): every domain with reports at any time and every
+// monitored one, with its sessions over the `days` days up to `now` (today included) and over
+// the last 7, a daily series (every day, zeros included), failed sessions by result type, the
+// newest report, the organisations that reported in range and the counts of its latest posture
+// check; `verdict` gives a monitored domain's readiness verdict ("" for none).
+std::string overview_json(Store& s, int days, const std::vector<std::string>& monitored, std::int64_t now,
+                          const std::function<std::string(const std::string&)>& verdict);
 
 // A stored report: its row as JSON (without the report body), the dedup key and the raw bytes
 // it came from, so the caller can show the normalised report exactly as `tlsrpt parse` does.

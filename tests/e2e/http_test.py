@@ -461,6 +461,60 @@ codes = [s2.request("/tlsrpt", method="POST", body=new_report, headers={"Content
 check("rate limit: burst 2 then 429 with Retry-After", [200, 200, 429], [c[0] for c in codes])
 check("rate limit: Retry-After given", True, "Retry-After" in codes[2][1])
 conforms("/tlsrpt", "POST", 429, json.loads(codes[2][2]))
+
+# The pages' JSON twins (the pages themselves are tested in a browser: tests/e2e/web_test.py).
+import hashlib  # noqa: E402
+status, ov = api(s2, "/api/v1/overview", "days=400", headers=bearer(read_token))
+status_d, doms = api(s2, "/api/v1/domains", "from=" + ov["from"], headers=bearer(read_token))
+in_range = {d["policy_domain"]: (d["successful_sessions"], d["failed_sessions"]) for d in doms["domains"]}
+check("overview: the range's totals equal /api/v1/domains from the same day", in_range,
+      {d["policy_domain"]: (d["range"]["successful_sessions"], d["range"]["failed_sessions"]) for d in ov["domains"]
+       if d["range"]["successful_sessions"] + d["range"]["failed_sessions"] > 0})
+_, every = api(s2, "/api/v1/domains", headers=bearer(read_token))
+check("overview: every domain with reports is listed", sorted(d["policy_domain"] for d in every["domains"]),
+      sorted(d["policy_domain"] for d in ov["domains"]))
+check("overview: 400 daily points per domain, summing to the range", True,
+      all(len(d["daily"]) == 400 and sum(p["failed_sessions"] for p in d["daily"]) == d["range"]["failed_sessions"]
+          for d in ov["domains"]))
+newest = {r[0]: r[1] for r in sql("SELECT policy_domain, utc_text(max(start_datetime)) FROM policies GROUP BY 1")}
+check("overview: the newest report's start per domain (SQL)", newest,
+      {d["policy_domain"]: d["newest_report"]["start_datetime"] for d in ov["domains"]})
+status, _ = api(s2, "/api/v1/overview", "days=401", headers=bearer(read_token))
+check("overview: days over 400 is 400", 400, status)
+busiest = max(ov["domains"], key=lambda d: d["range"]["failed_sessions"])["policy_domain"]
+status, dov = api(s2, "/api/v1/domains/{domain}/overview", "days=400", path=f"/api/v1/domains/{busiest}/overview",
+                  headers=bearer(read_token))
+_, summ = api(s2, "/api/v1/summary", f"domain={busiest}&from={dov['from']}", headers=bearer(read_token))
+_, ready = api(s2, "/api/v1/domains/{domain}/readiness", "days=400", path=f"/api/v1/domains/{busiest}/readiness",
+               headers=bearer(read_token))
+check("domain overview: its summary is /api/v1/summary's", summ, dov["summary"])
+check("domain overview: its readiness is the readiness route's", ready, dov["readiness"])
+check("domain overview: at most 10 newest reports, never-checked posture is null", (True, None, None),
+      (len(dov["reports"]["reports"]) <= 10, dov["posture"], dov["policies"]))
+status, _ = api(s2, "/api/v1/domains/{domain}/overview", path="/api/v1/domains/x/overview", headers=bearer(read_token))
+check("domain overview: not a domain name", 400, status)
+status, st = api(s2, "/api/v1/status", "days=400", headers=bearer(read_token))
+check("status: inputs by transport and outcome (SQL)",
+      sorted((r[0], r[1], int(r[2])) for r in sql("SELECT transport, outcome, count(*) FROM raw_messages "
+                                                    "WHERE received_at >= now() - interval '400 days' GROUP BY 1, 2")),
+      sorted((i["transport"], i["outcome"], i["messages"]) for i in st["inputs"]))
+check("status: rejections by reason (SQL)",
+      sorted((r[0], int(r[1])) for r in sql("SELECT reason, count(*) FROM raw_messages WHERE outcome = 'rejected' "
+                                             "GROUP BY 1")),
+      sorted((i["reason"], i["messages"]) for i in st["rejections"]))
+status, hints = api(s2, "/api/v1/hints", headers=bearer(read_token))
+check("hints: the 11 registered result types and every finding, each with a hint", (11, True),
+      (len(hints["result_types"]), all(f["hint"] for f in hints["findings"]) and len(hints["findings"]) > 20))
+stored_id, stored_sha = sql("SELECT id, encode(sha256, 'hex') FROM raw_messages WHERE outcome = 'stored' ORDER BY id LIMIT 1")[0]
+status, body = api(s2, "/api/v1/messages/{id}/raw", path=f"/api/v1/messages/{stored_id}/raw", headers=bearer(admin_token))
+check("messages raw: an admin gets the stored bytes (sha256 as stored)", (200, stored_sha),
+      (status, hashlib.sha256(body if isinstance(body, bytes) else body.encode()).hexdigest()))
+status, _ = api(s2, "/api/v1/messages/{id}/raw", path=f"/api/v1/messages/{stored_id}/raw", headers=bearer(read_token))
+check("messages raw: a read token gets 403", 403, status)
+status, _ = api(s2, "/api/v1/messages/{id}/raw", path="/api/v1/messages/999999999/raw", headers=bearer(admin_token))
+check("messages raw: 404 for no such message", 404, status)
+status, _ = api(s2, "/api/v1/messages/{id}/raw", path=f"/api/v1/messages/{stored_id}/raw")
+check("messages raw: 401 without a token", 401, status)
 check("token server stops cleanly", 0, s2.stop())
 
 # --- 6. The server refuses an open API on a public address --------------------------------

@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   for (Params kind : {Params::none, Params::domains, Params::summary, Params::timeseries, Params::reports, Params::rejected,
-                      Params::readiness}) {
+                      Params::days, Params::domain_list, Params::login}) {
     try {
       const Query parsed = parse_query(kind, query);
       if (parsed.page.limit < 1 || parsed.page.limit > 500) std::abort();
@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (parsed.reason) check_text(*parsed.reason);
       if (f.from && f.from->size() != 20) std::abort();  // normalised to YYYY-MM-DDTHH:MM:SSZ
       if (kind == Params::none && (f.from || f.policy_domain || parsed.reason)) std::abort();
-      if (parsed.days && (kind != Params::readiness || *parsed.days < 1 || *parsed.days > 400)) std::abort();
+      if (parsed.days && ((kind != Params::days && kind != Params::domain_list) || *parsed.days < 1 || *parsed.days > 400)) std::abort();
     } catch (const BadRequest& e) {
       if (e.message.empty()) std::abort();
     }

@@ -1,0 +1,818 @@
+#include "web/pages.hpp"
+
+#include <kainjow/mustache.hpp>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <stdexcept>
+
+#include "pipeline/output.hpp"
+#include "policy/finding.hpp"
+#include "report/reason.hpp"
+#include "report/report.hpp"
+#include "web/assets.hpp"
+
+namespace tlsrpt::web {
+namespace {
+
+namespace mu = kainjow::mustache;
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+// JSON access with defaults: the API's answers have known shapes, but a missing or null field
+// shows as empty rather than failing the page.
+// A JSON null and an empty array standing for what is missing (default-constructed elements
+// are not usable), from a document parsed once and only read afterwards.
+element defaults() {
+  static simdjson::dom::parser parser;
+  static const element doc = [] {
+    element e;
+    if (parser.parse(std::string_view("{\"null\":null,\"array\":[]}")).get(e)) throw std::logic_error("simdjson failed");
+    return e;
+  }();
+  return doc;
+}
+element missing() { return defaults()["null"].value_unsafe(); }
+element field(element e, std::string_view key) {
+  element out;
+  if (e.at_key(key).get(out)) return missing();
+  return out;
+}
+bool present(element e) { return e.type() != simdjson::dom::element_type::NULL_VALUE; }
+std::string text(element e) {
+  std::string_view s;
+  if (!e.get_string().get(s)) return std::string(s);
+  std::int64_t i = 0;
+  if (!e.get_int64().get(i)) return std::to_string(i);
+  double d = 0;
+  if (!e.get_double().get(d)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", d);
+    return buf;
+  }
+  bool b = false;
+  if (!e.get_bool().get(b)) return b ? "yes" : "no";
+  if (!present(e)) return "";
+  return simdjson::minify(e);
+}
+std::string text(element e, std::string_view key) { return text(field(e, key)); }
+std::int64_t number(element e, std::string_view key) {
+  std::int64_t i = 0;
+  if (!field(e, key).get_int64().get(i)) return i;
+  double d = 0;
+  if (!field(e, key).get_double().get(d)) return static_cast<std::int64_t>(d);
+  return 0;
+}
+std::optional<double> ratio(element e, std::string_view key) {
+  double d = 0;
+  if (field(e, key).get_double().get(d)) return std::nullopt;
+  return d;
+}
+array items(element e, std::string_view key) {
+  array a;
+  if (field(e, key).get_array().get(a)) return defaults()["array"].get_array().value_unsafe();
+  return a;
+}
+bool flag(element e, std::string_view key) {
+  bool b = false;
+  return !field(e, key).get_bool().get(b) && b;
+}
+
+// Sets a field; an empty text is set as false, so that a template's {{#field}} section (which
+// shows for any string, even an empty one) shows only for a value.
+void put(mu::data& d, const std::string& key, const std::string& value) {
+  if (value.empty()) d.set(key, false);
+  else d.set(key, value);
+}
+void put(mu::data& d, const std::string& key, const char* value) { put(d, key, std::string(value)); }
+void put(mu::data& d, const std::string& key, const mu::data& value) { d.set(key, value); }
+void put(mu::data& d, const std::string& key, bool value) { d.set(key, value); }
+
+// Figures as people read them: 1,234,567.
+std::string grouped(std::int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+std::string percent(double r) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, r >= 0.9995 && r < 1 ? "%.3f %%" : "%.1f %%", r * 100);
+  return buf;
+}
+// A success ratio as text and a class for its colour (the text carries the meaning).
+mu::data ratio_data(std::optional<double> r) {
+  mu::data d;
+  put(d, "text", r ? percent(*r) : std::string("no sessions"));
+  put(d, "level", !r ? "none" : *r >= 0.999 ? "good" : *r >= 0.98 ? "fair" : "poor");
+  return d;
+}
+std::string day_of(std::string_view time) { return std::string(time.substr(0, 10)); }
+
+// A page's path plus query built from fixed names and encoded values.
+std::string link(std::string path, std::initializer_list<std::pair<std::string_view, std::string>> params) {
+  char sep = '?';
+  for (const auto& [name, value] : params) {
+    if (value.empty()) continue;
+    path += sep;
+    path += std::string(name) + "=" + url_encode(value);
+    sep = '&';
+  }
+  return path;
+}
+
+// Every field of a JSON object as {key, value} rows (nested values as compact JSON).
+mu::data rows_of(element e) {
+  mu::data list(mu::data::type::list);
+  object o;
+  if (e.get_object().get(o)) return list;  // not an object: no rows
+  for (const auto f : o) {
+    if (!present(f.value)) continue;
+    mu::data row;
+    put(row, "key", std::string(f.key));
+    put(row, "value", text(f.value));
+    list.push_back(row);
+  }
+  return list;
+}
+
+const std::string& asset(std::string_view name) {
+  static const std::map<std::string, std::string, std::less<>> all = [] {
+    std::map<std::string, std::string, std::less<>> m;
+    for (const auto& a : assets()) m.emplace(std::string(a.name), std::string(a.text));
+    return m;
+  }();
+  const auto it = all.find(name);
+  if (it == all.end()) throw std::logic_error("no web asset " + std::string(name));
+  return it->second;
+}
+
+std::string render(std::string_view name, const mu::data& data) {
+  mu::mustache tmpl(asset(name));
+  if (!tmpl.is_valid()) throw std::logic_error(std::string(name) + ": " + tmpl.error_message());
+  return tmpl.render(data);
+}
+
+// The page: the layout around content rendered from `name`.
+std::string page(std::string_view name, std::string title, mu::data data, const Frame& frame) {
+  mu::data viewer;
+  put(viewer, "signed_in", frame.viewer.signed_in);
+  put(viewer, "admin", frame.viewer.admin);
+  put(viewer, "role", frame.viewer.admin ? "admin" : "read");
+  put(viewer, "csrf", frame.viewer.csrf);
+  put(data, "viewer", viewer);
+  mu::data layout;
+  put(layout, "title", title);
+  put(layout, "viewer", viewer);
+  put(layout, "twin", frame.twin);
+  put(layout, "version", TLSRPT_VERSION);
+  put(layout, "content", render(name, data));
+  return render("layout.mustache", layout);
+}
+
+simdjson::dom::element parse(simdjson::dom::parser& parser, std::string_view json) {
+  element doc;
+  if (parser.parse(json.data(), json.size()).get(doc)) throw std::runtime_error("the API's answer is not JSON");
+  return doc;
+}
+
+// A bar chart in SVG: one column per day, each stacked from `series` (name, class, values).
+struct Series {
+  std::string name, css;
+  std::vector<std::int64_t> values;
+};
+mu::data bar_chart(const std::vector<std::string>& days, const std::vector<Series>& series, std::string_view what,
+                   int width = 720, int height = 180) {
+  mu::data chart;
+  std::int64_t top = 0;
+  for (std::size_t i = 0; i < days.size(); ++i) {
+    std::int64_t sum = 0;
+    for (const auto& s : series) sum += s.values[i];
+    top = std::max(top, sum);
+  }
+  const int left = 56, bottom = 20, plot_h = height - bottom - 8;
+  const double slot = days.empty() ? 0 : static_cast<double>(width - left - 4) / static_cast<double>(days.size());
+  mu::data bars(mu::data::type::list);
+  for (std::size_t i = 0; i < days.size(); ++i) {
+    double y = height - bottom;
+    std::string title = days[i] + ":";
+    for (const auto& s : series) title += " " + grouped(s.values[i]) + " " + s.name + ",";
+    title.pop_back();
+    for (const auto& s : series) {
+      if (s.values[i] <= 0 || top == 0) continue;
+      const double h = std::max(1.0, static_cast<double>(s.values[i]) * plot_h / static_cast<double>(top));
+      y -= h;
+      mu::data bar;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.1f", left + slot * static_cast<double>(i) + slot * 0.1);
+      put(bar, "x", std::string(buf));
+      std::snprintf(buf, sizeof buf, "%.1f", y);
+      put(bar, "y", std::string(buf));
+      std::snprintf(buf, sizeof buf, "%.1f", std::max(1.0, slot * 0.8));
+      put(bar, "w", std::string(buf));
+      std::snprintf(buf, sizeof buf, "%.1f", h);
+      put(bar, "h", std::string(buf));
+      put(bar, "css", s.css);
+      put(bar, "title", title);
+      bars.push_back(bar);
+    }
+  }
+  put(chart, "bars", bars);
+  put(chart, "width", std::to_string(width));
+  put(chart, "height", std::to_string(height));
+  put(chart, "top", grouped(top));
+  put(chart, "axis_y", std::to_string(height - bottom));
+  put(chart, "axis_x", std::to_string(left));
+  put(chart, "axis_right", std::to_string(width - 4));
+  put(chart, "first", days.empty() ? std::string() : days.front());
+  put(chart, "last", days.empty() ? std::string() : days.back());
+  put(chart, "label_y", std::to_string(height - 4));
+  put(chart, "label_right", std::to_string(width - 4));
+  mu::data legend(mu::data::type::list);
+  std::string alt = std::string(what) + ", " + std::to_string(days.size()) + " days";
+  for (const auto& s : series) {
+    std::int64_t sum = 0;
+    for (auto v : s.values) sum += v;
+    mu::data l;
+    put(l, "name", s.name);
+    put(l, "css", s.css);
+    put(l, "total", grouped(sum));
+    legend.push_back(l);
+    alt += "; " + s.name + " " + grouped(sum);
+  }
+  put(chart, "legend", legend);
+  put(chart, "alt", alt);
+  put(chart, "empty", top == 0);
+  return chart;
+}
+
+std::string finding_hint(std::string_view name) {
+  if (const auto f = policy::finding_from_string(name)) return std::string(policy::info(*f).hint);
+  return "";
+}
+
+// The readiness answer (verdict, reasons, evidence) for the templates.
+mu::data readiness_data(element r) {
+  mu::data out;
+  put(out, "verdict", text(r, "verdict"));
+  const std::string verdict = text(r, "verdict");
+  put(out, "verdict_css", verdict == "ready" || (verdict == "enforced" && items(r, "reasons").size() == 0) ? "good" : "poor");
+  mu::data reasons(mu::data::type::list);
+  for (const auto x : items(r, "reasons")) {
+    mu::data row;
+    put(row, "reason", text(x, "reason"));
+    put(row, "detail", text(x, "detail"));
+    reasons.push_back(row);
+  }
+  put(out, "reasons", reasons);
+  put(out, "has_reasons", items(r, "reasons").size() > 0);
+  put(out, "evidence", rows_of(field(r, "evidence")));
+  return out;
+}
+
+}  // namespace
+
+std::string url_encode(std::string_view text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+const std::vector<std::pair<std::string, std::string>>& security_headers() {
+  static const std::vector<std::pair<std::string, std::string>> h = {
+      {"Content-Security-Policy",
+       "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"X-Frame-Options", "DENY"},
+      {"Referrer-Policy", "same-origin"},
+  };
+  return h;
+}
+
+std::string_view stylesheet() { return asset("style.css"); }
+
+std::string hints_json() {
+  std::string out = "{\"result_types\":[";
+  bool first = true;
+  for (const auto& r : report::all_result_types()) {
+    out += first ? "{\"result_type\":" : ",{\"result_type\":";
+    first = false;
+    pipeline::append_json_string(out, r.name);
+    out += ",\"hint\":";
+    pipeline::append_json_string(out, r.hint);
+    out += "}";
+  }
+  out += "],\"unregistered_result_type\":";
+  pipeline::append_json_string(out, report::result_type_hint(""));
+  out += ",\"findings\":[";
+  first = true;
+  for (const auto& f : policy::all_findings()) {
+    out += first ? "{\"finding\":" : ",{\"finding\":";
+    first = false;
+    pipeline::append_json_string(out, f.name);
+    out += ",\"severity\":\"" + std::string(policy::to_string(f.severity)) + "\",\"description\":";
+    pipeline::append_json_string(out, f.description);
+    out += ",\"hint\":";
+    pipeline::append_json_string(out, f.hint);
+    out += "}";
+  }
+  return out + "]}";
+}
+
+std::string domains_page(std::string_view json, const Frame& frame, std::string_view name_filter, std::string_view sort) {
+  simdjson::dom::parser parser;
+  const element doc = parse(parser, json);
+  struct Row {
+    element e;
+    std::string name;
+    std::optional<double> r7, r;
+    std::int64_t failed = 0;
+    std::string newest;
+  };
+  std::vector<Row> rows;
+  for (const auto d : items(doc, "domains")) {
+    Row row{d, text(d, "policy_domain"), ratio(field(d, "last_7_days"), "success_ratio"),
+            ratio(field(d, "range"), "success_ratio"), number(field(d, "range"), "failed_sessions"),
+            text(field(d, "newest_report"), "start_datetime")};
+    if (!name_filter.empty() && row.name.find(name_filter) == std::string::npos) continue;
+    rows.push_back(std::move(row));
+  }
+  // Worst first for the ratios (no sessions last), most failures first, newest first.
+  const auto worst = [](const std::optional<double>& a, const std::optional<double>& b) { return a.value_or(2) < b.value_or(2); };
+  std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    if (sort == "ratio7") return worst(a.r7, b.r7);
+    if (sort == "ratio") return worst(a.r, b.r);
+    if (sort == "failed") return a.failed > b.failed;
+    if (sort == "newest") return a.newest > b.newest;
+    return false;  // name: the API's order
+  });
+  const std::string days = text(doc, "days");
+  mu::data list(mu::data::type::list);
+  for (const Row& row : rows) {
+    const element d = row.e;
+    mu::data o;
+    put(o, "name", row.name);
+    put(o, "href", "/domains/" + url_encode(row.name) + (days == "30" ? "" : "?days=" + days));
+    put(o, "monitored", flag(d, "monitored"));
+    put(o, "r7", ratio_data(row.r7));
+    put(o, "r", ratio_data(row.r));
+    put(o, "failed", grouped(row.failed));
+    put(o, "sessions", grouped(row.failed + number(field(d, "range"), "successful_sessions")));
+    // The sparkline: each day's success ratio; a day without sessions is a dot on the base line.
+    mu::data bars(mu::data::type::list);
+    std::string lowest;
+    double lowest_ratio = 2;
+    int i = 0;
+    for (const auto p : items(d, "daily")) {
+      const std::int64_t ok = number(p, "successful_sessions"), failed = number(p, "failed_sessions");
+      mu::data b;
+      put(b, "x", std::to_string(i * 4));
+      if (ok + failed == 0) {
+        put(b, "y", "22");
+        put(b, "h", "1");
+        put(b, "css", "none");
+        put(b, "title", day_of(text(p, "time")) + ": no sessions");
+      } else {
+        const double r = static_cast<double>(ok) / static_cast<double>(ok + failed);
+        const int h = 2 + static_cast<int>(r * 20);
+        put(b, "y", std::to_string(23 - h));
+        put(b, "h", std::to_string(h));
+        put(b, "css", r >= 0.999 ? "good" : r >= 0.98 ? "fair" : "poor");
+        put(b, "title", day_of(text(p, "time")) + ": " + percent(r) + " of " + grouped(ok + failed) + " sessions");
+        if (r < lowest_ratio) lowest_ratio = r, lowest = day_of(text(p, "time"));
+      }
+      bars.push_back(b);
+      ++i;
+    }
+    put(o, "spark", bars);
+    put(o, "spark_width", std::to_string(std::max(i * 4, 4)));
+    put(o, "spark_alt", lowest.empty() ? "Daily success ratio: no sessions"
+                                      : "Daily success ratio, lowest " + percent(lowest_ratio) + " on " + lowest);
+    mu::data results(mu::data::type::list);
+    for (const auto r : items(d, "by_result_type")) {
+      mu::data x;
+      put(x, "name", text(r, "result_type"));
+      put(x, "sessions", grouped(number(r, "sessions")));
+      put(x, "hint", std::string(report::result_type_hint(text(r, "result_type"))));
+      put(x, "href", link("/reports", {{"domain", row.name}, {"result_type", text(r, "result_type")}}));
+      results.push_back(x);
+    }
+    put(o, "results", results);
+    const element newest = field(d, "newest_report");
+    if (present(newest)) {
+      mu::data n;
+      put(n, "href", "/reports/" + text(newest, "id"));
+      put(n, "organization", text(newest, "organization_name"));
+      put(n, "start", day_of(text(newest, "start_datetime")));
+      put(o, "newest", n);
+    } else {
+      put(o, "newest", false);
+    }
+    std::string orgs;
+    for (const auto n : items(d, "organizations")) orgs += (orgs.empty() ? "" : ", ") + text(n);
+    put(o, "organizations", orgs);
+    const element posture = field(d, "posture");
+    if (present(posture)) {
+      mu::data p;
+      put(p, "errors", text(posture, "errors"));
+      put(p, "warnings", text(posture, "warnings"));
+      put(p, "clean", number(posture, "errors") == 0 && number(posture, "warnings") == 0);
+      put(p, "checked", day_of(text(posture, "checked_at")));
+      put(o, "posture", p);
+    } else {
+      put(o, "posture", false);
+    }
+    const std::string verdict = text(d, "readiness");
+    put(o, "readiness", verdict.empty() ? mu::data(false) : mu::data(verdict));
+    put(o, "readiness_css", verdict == "ready" ? "good" : verdict == "enforced" ? "none" : "poor");
+    list.push_back(o);
+  }
+  mu::data data;
+  put(data, "domains", list);
+  put(data, "count", std::to_string(rows.size()));
+  put(data, "empty", rows.empty());
+  put(data, "days", days);
+  put(data, "filter", std::string(name_filter));
+  put(data, "sort", std::string(sort == "name" ? "" : sort));
+  mu::data options(mu::data::type::list);
+  for (const char* n : {"7", "30", "90", "365"}) {
+    mu::data o;
+    put(o, "value", std::string(n));
+    put(o, "selected", days == n);
+    options.push_back(o);
+  }
+  put(data, "day_options", options);
+  mu::data sorts(mu::data::type::list);
+  static constexpr std::pair<std::string_view, std::string_view> labels[] = {
+      {"name", "Domain"}, {"ratio7", "7 days"}, {"ratio", "Range"}, {"failed", "Failed"}, {"newest", "Newest report"}};
+  for (const auto& [value, label] : labels) {
+    mu::data s;
+    put(s, "label", std::string(label));
+    put(s, "href", link("/", {{"q", std::string(name_filter)}, {"sort", value == "name" ? "" : std::string(value)},
+                             {"days", days == "30" ? "" : days}}));
+    put(s, "current", (sort.empty() ? "name" : sort) == value);
+    sorts.push_back(s);
+  }
+  put(data, "sorts", sorts);
+  return page("domains.mustache", "Domains", data, frame);
+}
+
+std::string domain_page(std::string_view json, const Frame& frame) {
+  simdjson::dom::parser parser;
+  const element doc = parse(parser, json);
+  const std::string domain = text(doc, "domain"), days = text(doc, "days"), from = text(doc, "from");
+  mu::data data;
+  put(data, "domain", domain);
+  put(data, "days", days);
+  put(data, "from", day_of(from));
+  mu::data ranges(mu::data::type::list);
+  for (const char* n : {"7", "30", "90", "365"}) {
+    mu::data r;
+    put(r, "label", std::string(n) + " days");
+    put(r, "href", "/domains/" + url_encode(domain) + "?days=" + n);
+    put(r, "current", days == n);
+    ranges.push_back(r);
+  }
+  put(data, "ranges", ranges);
+  const element summary = field(doc, "summary");
+  put(data, "total", ratio_data(ratio(summary, "success_ratio")));
+  put(data, "successful", grouped(number(summary, "successful_sessions")));
+  put(data, "failed", grouped(number(summary, "failed_sessions")));
+  // Charts: sessions per day, and failed sessions per day by result type, every day of the range
+  // (zero where no report counted); the table lists the days with sessions.
+  std::vector<std::string> day_list;
+  std::map<std::string, std::size_t> day_index;
+  const auto start = report::parse_datetime(from);
+  const int range_days = static_cast<int>(number(doc, "days"));
+  for (int k = 0; start && k < range_days; ++k) {
+    day_index[day_of(report::format_datetime(start->epoch + std::int64_t{k} * 86400))] = day_list.size();
+    day_list.push_back(day_of(report::format_datetime(start->epoch + std::int64_t{k} * 86400)));
+  }
+  const std::size_t n = day_list.size();
+  std::vector<std::int64_t> ok(n, 0), failed(n, 0);
+  std::map<std::string, std::vector<std::int64_t>> by_type;
+  mu::data table(mu::data::type::list);
+  for (const auto p : items(field(doc, "timeseries"), "points")) {
+    const auto at = day_index.find(day_of(text(p, "time")));
+    if (at == day_index.end()) continue;
+    const std::size_t i = at->second;
+    ok[i] += number(p, "successful_sessions");
+    failed[i] += number(p, "failed_sessions");
+    object types;
+    if (!field(p, "by_result_type").get_object().get(types))
+      for (const auto t : types) {
+        auto& v = by_type[std::string(t.key)];
+        v.resize(n, 0);
+        std::int64_t x = 0;
+        if (!t.value.get_int64().get(x)) v[i] += x;
+      }
+    mu::data row;
+    put(row, "day", day_list[i]);
+    put(row, "successful", grouped(ok[i]));
+    put(row, "failed", grouped(failed[i]));
+    put(row, "ratio", ratio_data(ok[i] + failed[i] ? std::optional<double>(static_cast<double>(ok[i]) /
+                                                                          static_cast<double>(ok[i] + failed[i]))
+                                                  : std::nullopt));
+    table.push_back(row);
+  }
+  put(data, "daily", table);
+  put(data, "sessions_chart", bar_chart(day_list, {{"successful", "ok", ok}, {"failed", "failed", failed}}, "Sessions per day"));
+  std::vector<Series> types;
+  int k = 0;
+  for (auto& [name, values] : by_type) {
+    values.resize(n, 0);
+    types.push_back({name, "rt" + std::to_string(k++ % 6), values});
+  }
+  put(data, "has_failures", !types.empty());
+  put(data, "failures_chart", bar_chart(day_list, types, "Failed sessions per day by result type"));
+  // Breakdowns, each linking to the matching reports.
+  const std::string from_day = day_of(from);
+  mu::data results(mu::data::type::list);
+  for (const auto r : items(summary, "by_result_type")) {
+    mu::data x;
+    put(x, "name", text(r, "result_type"));
+    put(x, "sessions", grouped(number(r, "sessions")));
+    put(x, "hint", std::string(report::result_type_hint(text(r, "result_type"))));
+    put(x, "href", link("/reports", {{"domain", domain}, {"result_type", text(r, "result_type")}, {"from", from_day}}));
+    results.push_back(x);
+  }
+  put(data, "results", results);
+  mu::data hosts(mu::data::type::list);
+  for (const auto r : items(summary, "by_mx_host")) {
+    mu::data x;
+    const std::string host = text(r, "mx_host");
+    put(x, "name", host.empty() ? "(not reported)" : host);
+    put(x, "sessions", grouped(number(r, "sessions")));
+    put(x, "href", host.empty() ? std::string() : link("/reports", {{"domain", domain}, {"mx_host", host}, {"from", from_day}}));
+    hosts.push_back(x);
+  }
+  put(data, "hosts", hosts);
+  mu::data orgs(mu::data::type::list);
+  for (const auto r : items(summary, "by_organization")) {
+    mu::data x;
+    put(x, "name", text(r, "organization_name"));
+    put(x, "successful", grouped(number(r, "successful_sessions")));
+    put(x, "failed", grouped(number(r, "failed_sessions")));
+    put(x, "ratio", ratio_data(ratio(r, "success_ratio")));
+    put(x, "href", link("/reports", {{"domain", domain}, {"organization", text(r, "organization_name")}, {"from", from_day}}));
+    orgs.push_back(x);
+  }
+  put(data, "organizations", orgs);
+  // Posture and policy history.
+  const element posture = field(doc, "posture");
+  put(data, "monitored", present(posture));
+  if (present(posture)) {
+    put(data, "checked_at", text(posture, "checked_at"));
+    put(data, "complete", flag(posture, "complete"));
+    mu::data findings(mu::data::type::list);
+    for (const auto f : items(posture, "findings")) {
+      mu::data x;
+      put(x, "finding", text(f, "finding"));
+      put(x, "severity", text(f, "severity"));
+      put(x, "subject", text(f, "subject"));
+      put(x, "detail", text(f, "detail"));
+      put(x, "since", text(f, "since"));
+      put(x, "hint", finding_hint(text(f, "finding")));
+      findings.push_back(x);
+    }
+    put(data, "findings", findings);
+    put(data, "no_findings", items(posture, "findings").size() == 0);
+  }
+  mu::data policies(mu::data::type::list);
+  for (const auto p : items(field(doc, "policies"), "policies")) {
+    mu::data x;
+    for (const char* key : {"sts_id", "mode", "max_age", "first_seen", "last_seen"}) put(x, key, text(p, key));
+    std::string mx;
+    for (const auto m : items(p, "mx")) mx += (mx.empty() ? "" : ", ") + text(m);
+    put(x, "mx", mx);
+    policies.push_back(x);
+  }
+  put(data, "policies", policies);
+  const element readiness = field(doc, "readiness");
+  put(data, "readiness", present(readiness) ? readiness_data(readiness) : mu::data(false));
+  mu::data reports(mu::data::type::list);
+  for (const auto r : items(field(doc, "reports"), "reports")) {
+    mu::data x;
+    put(x, "href", "/reports/" + text(r, "id"));
+    put(x, "organization", text(r, "organization_name"));
+    put(x, "report_id", text(r, "report_id"));
+    put(x, "start", text(r, "start_datetime"));
+    put(x, "successful", grouped(number(r, "successful_sessions")));
+    put(x, "failed", grouped(number(r, "failed_sessions")));
+    reports.push_back(x);
+  }
+  put(data, "reports", reports);
+  put(data, "all_reports", link("/reports", {{"domain", domain}}));
+  return page("domain.mustache", domain, data, frame);
+}
+
+std::string report_page(std::string_view json, const Frame& frame) {
+  simdjson::dom::parser parser;
+  const element doc = parse(parser, json);
+  const element report = field(doc, "report");
+  const element raw = field(doc, "raw_message");
+  mu::data data;
+  put(data, "id", text(doc, "id"));
+  put(data, "organization", text(report, "organization-name"));
+  put(data, "report_id", text(report, "report-id"));
+  put(data, "contact", text(report, "contact-info"));
+  put(data, "start", text(field(report, "date-range"), "start-datetime"));
+  put(data, "end", text(field(report, "date-range"), "end-datetime"));
+  put(data, "stored_at", text(doc, "stored_at"));
+  put(data, "error", text(doc, "error"));
+  mu::data quirks(mu::data::type::list);
+  for (const auto q : items(doc, "quirks")) {
+    mu::data x;
+    put(x, "name", text(q));
+    if (const auto known = report::quirk_from_string(text(q)))
+      put(x, "description", std::string(report::all_quirks()[static_cast<std::size_t>(*known)].description));
+    quirks.push_back(x);
+  }
+  put(data, "quirks", quirks);
+  put(data, "has_quirks", items(doc, "quirks").size() > 0);
+  put(data, "transport", text(raw, "transport"));
+  put(data, "received_at", text(raw, "received_at"));
+  put(data, "size", grouped(number(raw, "size")));
+  put(data, "sha256", text(raw, "sha256"));
+  put(data, "envelope", rows_of(field(raw, "source")));
+  put(data, "message", rows_of(field(report, "source")));
+  const element dkim = field(raw, "dkim");
+  put(data, "dkim", rows_of(dkim));
+  put(data, "has_dkim", present(dkim));
+  put(data, "raw_href", "/api/v1/messages/" + text(raw, "id") + "/raw");
+  mu::data drift(mu::data::type::list);
+  for (const auto d : items(doc, "policy_drift")) {
+    mu::data x;
+    for (const char* key : {"position", "policy_type", "policy_domain", "state", "last_published"}) put(x, key, text(d, key));
+    put(x, "beyond_max_age", flag(d, "beyond_max_age"));
+    drift.push_back(x);
+  }
+  put(data, "drift", drift);
+  mu::data policies(mu::data::type::list);
+  for (const auto p : items(report, "policies")) {
+    const element policy = field(p, "policy");
+    mu::data x;
+    put(x, "type", text(policy, "policy-type"));
+    put(x, "domain", text(policy, "policy-domain"));
+    std::string lines;
+    for (const auto l : items(policy, "policy-string")) lines += text(l) + "\n";
+    put(x, "policy_string", lines);
+    std::string mx;
+    for (const auto m : items(policy, "mx-host")) mx += (mx.empty() ? "" : ", ") + text(m);
+    put(x, "mx", mx);
+    put(x, "successful", grouped(number(field(p, "summary"), "total-successful-session-count")));
+    put(x, "failed", grouped(number(field(p, "summary"), "total-failure-session-count")));
+    mu::data details(mu::data::type::list);
+    for (const auto f : items(p, "failure-details")) {
+      mu::data y;
+      put(y, "result_type", text(f, "result-type"));
+      put(y, "hint", std::string(report::result_type_hint(text(f, "result-type"))));
+      for (const char* key : {"sending-mta-ip", "receiving-mx-hostname", "receiving-mx-helo", "receiving-ip",
+                              "failure-reason-code", "additional-information"}) {
+        std::string name = key;
+        std::replace(name.begin(), name.end(), '-', '_');
+        put(y, name, text(f, key));
+      }
+      put(y, "count", grouped(number(f, "failed-session-count")));
+      details.push_back(y);
+    }
+    put(x, "details", details);
+    put(x, "has_details", items(p, "failure-details").size() > 0);
+    policies.push_back(x);
+  }
+  put(data, "policies", policies);
+  return page("report.mustache", "Report " + text(doc, "id"), data, frame);
+}
+
+namespace {
+
+// The link to the next page of a listing: its query with the cursor of the answer.
+std::string next_link(std::string_view path, std::string_view query, element doc) {
+  const std::string cursor = text(doc, "next_cursor");
+  if (cursor.empty()) return "";
+  return std::string(path) + "?" + std::string(query) + (query.empty() ? "" : "&") + "cursor=" + url_encode(cursor);
+}
+
+}  // namespace
+
+std::string reports_page(std::string_view json, const Frame& frame, std::string_view query) {
+  simdjson::dom::parser parser;
+  const element doc = parse(parser, json);
+  mu::data list(mu::data::type::list);
+  for (const auto r : items(doc, "reports")) {
+    mu::data x;
+    put(x, "href", "/reports/" + text(r, "id"));
+    put(x, "id", text(r, "id"));
+    put(x, "organization", text(r, "organization_name"));
+    put(x, "report_id", text(r, "report_id"));
+    put(x, "start", text(r, "start_datetime"));
+    put(x, "end", text(r, "end_datetime"));
+    std::string domains;
+    for (const auto d : items(r, "policy_domains")) domains += (domains.empty() ? "" : ", ") + text(d);
+    put(x, "domains", domains);
+    put(x, "successful", grouped(number(r, "successful_sessions")));
+    put(x, "failed", grouped(number(r, "failed_sessions")));
+    list.push_back(x);
+  }
+  mu::data data;
+  put(data, "reports", list);
+  put(data, "empty", items(doc, "reports").size() == 0);
+  put(data, "next", next_link("/reports", query, doc));
+  return page("reports.mustache", "Reports", data, frame);
+}
+
+std::string rejected_page(std::string_view json, const Frame& frame, std::string_view query) {
+  simdjson::dom::parser parser;
+  const element doc = parse(parser, json);
+  mu::data list(mu::data::type::list);
+  for (const auto r : items(doc, "rejected")) {
+    mu::data x;
+    put(x, "id", text(r, "id"));
+    put(x, "received_at", text(r, "received_at"));
+    put(x, "transport", text(r, "transport"));
+    put(x, "reason", text(r, "reason"));
+    if (const auto reason = report::reason_from_string(text(r, "reason")))
+      put(x, "description", std::string(report::all_reasons()[static_cast<std::size_t>(*reason)].description));
+    put(x, "detail", text(r, "detail"));
+    put(x, "size", grouped(number(r, "size")));
+    put(x, "raw_href", "/api/v1/rejected/" + text(r, "id") + "/raw");
+    list.push_back(x);
+  }
+  mu::data data;
+  put(data, "rejected", list);
+  put(data, "empty", items(doc, "rejected").size() == 0);
+  put(data, "next", next_link("/rejected", query, doc));
+  return page("rejected.mustache", "Rejected inputs", data, frame);
+}
+
+std::string status_page(std::string_view json, const Frame& frame) {
+  simdjson::dom::parser parser;
+  const element doc = parse(parser, json);
+  mu::data data;
+  put(data, "database", text(doc, "database"));
+  put(data, "database_up", text(doc, "database") == "up");
+  put(data, "days", text(doc, "days"));
+  put(data, "pending", text(doc, "migrations_pending"));
+  mu::data inputs(mu::data::type::list);
+  for (const auto r : items(doc, "inputs")) {
+    mu::data x;
+    put(x, "transport", text(r, "transport"));
+    put(x, "outcome", text(r, "outcome"));
+    put(x, "messages", grouped(number(r, "messages")));
+    put(x, "bytes", grouped(number(r, "bytes")));
+    put(x, "newest", text(r, "newest"));
+    inputs.push_back(x);
+  }
+  put(data, "inputs", inputs);
+  mu::data reasons(mu::data::type::list);
+  for (const auto r : items(doc, "rejections")) {
+    mu::data x;
+    put(x, "reason", text(r, "reason"));
+    put(x, "messages", grouped(number(r, "messages")));
+    put(x, "href", link("/rejected", {{"reason", text(r, "reason")}}));
+    reasons.push_back(x);
+  }
+  put(data, "rejections", reasons);
+  mu::data dkim(mu::data::type::list);
+  for (const auto r : items(doc, "dkim")) {
+    mu::data x;
+    put(x, "result", text(r, "result").empty() ? "unverified" : text(r, "result"));
+    put(x, "messages", grouped(number(r, "messages")));
+    dkim.push_back(x);
+  }
+  put(data, "dkim", dkim);
+  return page("status.mustache", "Ingestion status", data, frame);
+}
+
+std::string login_page(std::string_view next, std::string_view csrf, std::string_view message, bool tokens_configured) {
+  mu::data data;
+  put(data, "next", std::string(next));
+  put(data, "csrf", std::string(csrf));
+  put(data, "message", std::string(message));
+  put(data, "tokens_configured", tokens_configured);
+  return page("login.mustache", "Log in", data, Frame{});
+}
+
+std::string error_page(unsigned status, std::string_view message, const Frame& frame) {
+  mu::data data;
+  put(data, "status", std::to_string(status));
+  put(data, "message", std::string(message));
+  return page("error.mustache", "Error " + std::to_string(status), data, frame);
+}
+
+}  // namespace tlsrpt::web
