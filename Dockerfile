@@ -3,7 +3,7 @@
 FROM debian:12 AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config libpq-dev libboost1.81-dev libmimetic-dev zlib1g-dev \
-      libsimdjson-dev libpqxx-dev prometheus-cpp-dev libssl-dev libcli11-dev libtomlplusplus-dev libunbound-dev libopendkim-dev libpsl-dev \
+      libsimdjson-dev libpqxx-dev prometheus-cpp-dev libssl-dev libcli11-dev libtomlplusplus-dev libunbound-dev libopendkim-dev libpsl-dev libkainjow-mustache-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

@@ -392,9 +392,12 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     std::fprintf(stderr, "serve: smtp listening on %s for %s%s\n", l.c_str(), recipients.c_str(),
                  smtp.tls_cert.empty() ? "" : " (STARTTLS offered)");
   const bool open = api_config.read_tokens.empty() && api_config.admin_tokens.empty();
-  for (const auto& l : http.listen)
-    std::fprintf(stderr, "serve: http%s listening on %s (API %s, intake POST /tlsrpt, /metrics, /healthz, /readyz)\n",
-                 http.tls_cert.empty() ? "" : "s", l.c_str(), open ? "open: loopback only" : "behind tokens");
+  for (const auto& l : http.listen) {
+    const char* scheme = http.tls_cert.empty() ? "http" : "https";
+    std::fprintf(stderr, "serve: %s listening on %s (API %s, intake POST /tlsrpt, /metrics, /healthz, /readyz)\n", scheme,
+                 l.c_str(), open ? "open: loopback only" : "behind tokens");
+    std::fprintf(stderr, "serve: web pages at %s://%s/%s\n", scheme, l.c_str(), open ? "" : " (log in with a token)");
+  }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     std::fprintf(stderr, "serve: signal %d, stopping\n", sig);
