@@ -136,6 +136,13 @@ struct Api::Impl {
   net::RateLimit login_rate;
   ResponseCache cache;
   web::Sessions sessions;
+  // The domain list's readiness verdicts by (domain, days), each computed at most once per
+  // verdict_ttl (a verdict reads the domain's reports and checks: tens of milliseconds each, too
+  // much for a list of many monitored domains). The domain page and the readiness route compute
+  // theirs fresh.
+  static constexpr std::chrono::minutes verdict_ttl{5};
+  std::mutex verdicts_mutex;
+  std::map<std::pair<std::string, int>, std::pair<std::string, std::chrono::steady_clock::time_point>> verdicts;
 
   using Handler = Response (Impl::*)(const Request&, const Query&, const std::vector<std::string>&);
   struct Route {
@@ -461,7 +468,18 @@ struct Api::Impl {
 
   std::string overview_answer(store::Store& s, int days) {
     return store::overview_json(s, days, settings.monitored, now_epoch(), [&](const std::string& domain) {
-      return std::string(readiness::to_string(readiness::answer(s, domain, days, settings.readiness).decision.verdict));
+      const auto key = std::make_pair(domain, days);
+      const auto now = std::chrono::steady_clock::now();
+      {
+        std::lock_guard lock(verdicts_mutex);
+        const auto it = verdicts.find(key);
+        if (it != verdicts.end() && it->second.second > now) return it->second.first;
+      }
+      std::string verdict(readiness::to_string(readiness::answer(s, domain, days, settings.readiness).decision.verdict));
+      std::lock_guard lock(verdicts_mutex);
+      if (verdicts.size() >= 100000) verdicts.clear();
+      verdicts[key] = {verdict, now + verdict_ttl};
+      return verdict;
     });
   }
 

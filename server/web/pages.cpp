@@ -152,10 +152,15 @@ const std::string& asset(std::string_view name) {
   return it->second;
 }
 
+// Templates are parsed once per thread (rendering is not const in kainjow mustache).
 std::string render(std::string_view name, const mu::data& data) {
-  mu::mustache tmpl(asset(name));
-  if (!tmpl.is_valid()) throw std::logic_error(std::string(name) + ": " + tmpl.error_message());
-  return tmpl.render(data);
+  thread_local std::map<std::string, mu::mustache, std::less<>> parsed;
+  auto it = parsed.find(name);
+  if (it == parsed.end()) {
+    it = parsed.emplace(std::string(name), mu::mustache(asset(name))).first;
+    if (!it->second.is_valid()) throw std::logic_error(std::string(name) + ": " + it->second.error_message());
+  }
+  return it->second.render(data);
 }
 
 // The page: the layout around content rendered from `name`.
@@ -249,6 +254,26 @@ mu::data bar_chart(const std::vector<std::string>& days, const std::vector<Serie
   put(chart, "alt", alt);
   put(chart, "empty", top == 0);
   return chart;
+}
+
+// A template list: one entry per element of `array`, made by `row`.
+template <class Row>
+mu::data list_of(array elements, Row&& row) {
+  mu::data out(mu::data::type::list);
+  for (const auto e : elements) out.push_back(row(e));
+  return out;
+}
+
+// Failed sessions of a result type ({result_type, sessions}), with its hint and a link to the
+// domain's reports with it (from `from` when given).
+mu::data result_row(element r, const std::string& domain, const std::string& from) {
+  mu::data x;
+  const std::string type = text(r, "result_type");
+  put(x, "name", type);
+  put(x, "sessions", grouped(number(r, "sessions")));
+  put(x, "hint", std::string(report::result_type_hint(type)));
+  put(x, "href", link("/reports", {{"domain", domain}, {"result_type", type}, {"from", from}}));
+  return x;
 }
 
 std::string finding_hint(std::string_view name) {
@@ -403,16 +428,7 @@ std::string domains_page(std::string_view json, const Frame& frame, std::string_
     put(o, "spark_width", std::to_string(std::max(i * 4, 4)));
     put(o, "spark_alt", lowest.empty() ? "Daily success ratio: no sessions"
                                       : "Daily success ratio, lowest " + percent(lowest_ratio) + " on " + lowest);
-    mu::data results(mu::data::type::list);
-    for (const auto r : items(d, "by_result_type")) {
-      mu::data x;
-      put(x, "name", text(r, "result_type"));
-      put(x, "sessions", grouped(number(r, "sessions")));
-      put(x, "hint", std::string(report::result_type_hint(text(r, "result_type"))));
-      put(x, "href", link("/reports", {{"domain", row.name}, {"result_type", text(r, "result_type")}}));
-      results.push_back(x);
-    }
-    put(o, "results", results);
+    put(o, "results", list_of(items(d, "by_result_type"), [&](element r) { return result_row(r, row.name, ""); }));
     const element newest = field(d, "newest_report");
     if (present(newest)) {
       mu::data n;
@@ -542,37 +558,24 @@ std::string domain_page(std::string_view json, const Frame& frame) {
   put(data, "failures_chart", bar_chart(day_list, types, "Failed sessions per day by result type"));
   // Breakdowns, each linking to the matching reports.
   const std::string from_day = day_of(from);
-  mu::data results(mu::data::type::list);
-  for (const auto r : items(summary, "by_result_type")) {
-    mu::data x;
-    put(x, "name", text(r, "result_type"));
-    put(x, "sessions", grouped(number(r, "sessions")));
-    put(x, "hint", std::string(report::result_type_hint(text(r, "result_type"))));
-    put(x, "href", link("/reports", {{"domain", domain}, {"result_type", text(r, "result_type")}, {"from", from_day}}));
-    results.push_back(x);
-  }
-  put(data, "results", results);
-  mu::data hosts(mu::data::type::list);
-  for (const auto r : items(summary, "by_mx_host")) {
-    mu::data x;
-    const std::string host = text(r, "mx_host");
-    put(x, "name", host.empty() ? "(not reported)" : host);
-    put(x, "sessions", grouped(number(r, "sessions")));
-    put(x, "href", host.empty() ? std::string() : link("/reports", {{"domain", domain}, {"mx_host", host}, {"from", from_day}}));
-    hosts.push_back(x);
-  }
-  put(data, "hosts", hosts);
-  mu::data orgs(mu::data::type::list);
-  for (const auto r : items(summary, "by_organization")) {
-    mu::data x;
-    put(x, "name", text(r, "organization_name"));
-    put(x, "successful", grouped(number(r, "successful_sessions")));
-    put(x, "failed", grouped(number(r, "failed_sessions")));
-    put(x, "ratio", ratio_data(ratio(r, "success_ratio")));
-    put(x, "href", link("/reports", {{"domain", domain}, {"organization", text(r, "organization_name")}, {"from", from_day}}));
-    orgs.push_back(x);
-  }
-  put(data, "organizations", orgs);
+  put(data, "results", list_of(items(summary, "by_result_type"), [&](element r) { return result_row(r, domain, from_day); }));
+  put(data, "hosts", list_of(items(summary, "by_mx_host"), [&](element r) {
+        mu::data x;
+        const std::string host = text(r, "mx_host");
+        put(x, "name", host.empty() ? "(not reported)" : host);
+        put(x, "sessions", grouped(number(r, "sessions")));
+        put(x, "href", host.empty() ? std::string() : link("/reports", {{"domain", domain}, {"mx_host", host}, {"from", from_day}}));
+        return x;
+      }));
+  put(data, "organizations", list_of(items(summary, "by_organization"), [&](element r) {
+        mu::data x;
+        put(x, "name", text(r, "organization_name"));
+        put(x, "successful", grouped(number(r, "successful_sessions")));
+        put(x, "failed", grouped(number(r, "failed_sessions")));
+        put(x, "ratio", ratio_data(ratio(r, "success_ratio")));
+        put(x, "href", link("/reports", {{"domain", domain}, {"organization", text(r, "organization_name")}, {"from", from_day}}));
+        return x;
+      }));
   // Posture and policy history.
   const element posture = field(doc, "posture");
   put(data, "monitored", present(posture));
@@ -768,34 +771,26 @@ std::string status_page(std::string_view json, const Frame& frame) {
   put(data, "database_up", text(doc, "database") == "up");
   put(data, "days", text(doc, "days"));
   put(data, "pending", text(doc, "migrations_pending"));
-  mu::data inputs(mu::data::type::list);
-  for (const auto r : items(doc, "inputs")) {
-    mu::data x;
-    put(x, "transport", text(r, "transport"));
-    put(x, "outcome", text(r, "outcome"));
-    put(x, "messages", grouped(number(r, "messages")));
-    put(x, "bytes", grouped(number(r, "bytes")));
-    put(x, "newest", text(r, "newest"));
-    inputs.push_back(x);
-  }
-  put(data, "inputs", inputs);
-  mu::data reasons(mu::data::type::list);
-  for (const auto r : items(doc, "rejections")) {
-    mu::data x;
-    put(x, "reason", text(r, "reason"));
-    put(x, "messages", grouped(number(r, "messages")));
-    put(x, "href", link("/rejected", {{"reason", text(r, "reason")}}));
-    reasons.push_back(x);
-  }
-  put(data, "rejections", reasons);
-  mu::data dkim(mu::data::type::list);
-  for (const auto r : items(doc, "dkim")) {
-    mu::data x;
-    put(x, "result", text(r, "result").empty() ? "unverified" : text(r, "result"));
-    put(x, "messages", grouped(number(r, "messages")));
-    dkim.push_back(x);
-  }
-  put(data, "dkim", dkim);
+  put(data, "inputs", list_of(items(doc, "inputs"), [](element r) {
+        mu::data x;
+        for (const char* key : {"transport", "outcome", "newest"}) put(x, key, text(r, key));
+        put(x, "messages", grouped(number(r, "messages")));
+        put(x, "bytes", grouped(number(r, "bytes")));
+        return x;
+      }));
+  put(data, "rejections", list_of(items(doc, "rejections"), [](element r) {
+        mu::data x;
+        put(x, "reason", text(r, "reason"));
+        put(x, "messages", grouped(number(r, "messages")));
+        put(x, "href", link("/rejected", {{"reason", text(r, "reason")}}));
+        return x;
+      }));
+  put(data, "dkim", list_of(items(doc, "dkim"), [](element r) {
+        mu::data x;
+        put(x, "result", text(r, "result").empty() ? "unverified" : text(r, "result"));
+        put(x, "messages", grouped(number(r, "messages")));
+        return x;
+      }));
   return page("status.mustache", "Ingestion status", data, frame);
 }
 
