@@ -575,10 +575,21 @@ struct Api::Impl {
     return html(web::rejected_page(json.body, frame(req, twin), without_cursor(req.query)));
   }
 
+  // With the database unavailable the status page still answers, saying so (503).
   Response page_status(const Request& req, const Query& q, const std::vector<std::string>&) {
+    const int days = q.days.value_or(7);
     const std::string twin = "/api/v1/status" + days_query(q);
-    const Response json = query_at(twin, [&](store::Store& s) { return status_answer(s, q.days.value_or(7)); });
-    return html(web::status_page(json.body, frame(req, twin)));
+    try {
+      const Response json = query_at(twin, [&](store::Store& s) { return status_answer(s, days); });
+      return html(web::status_page(json.body, frame(req, twin)));
+    } catch (const store::Error& e) {
+      if (!e.transient()) throw;
+      std::fprintf(stderr, "http: GET /status: %s\n", e.what());
+      Response r = html(web::status_page("{\"days\":" + std::to_string(days) + ",\"database\":\"unavailable\",\"inputs\":[],"
+                                         "\"rejections\":[],\"dkim\":[],\"migrations_pending\":\"\"}", frame(req, twin)), 503);
+      r.headers.emplace_back("Retry-After", "30");
+      return r;
+    }
   }
 
   Response stylesheet(const Request&, const Query&, const std::vector<std::string>&) {

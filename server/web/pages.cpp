@@ -281,6 +281,59 @@ std::string finding_hint(std::string_view name) {
   return "";
 }
 
+// A JSON value as a short text: a scalar as itself, a list of scalars or an object of scalars
+// spelled out (at most 10 entries), anything larger by its size (the JSON twin has it all).
+std::string summary_text(element v) {
+  array a;
+  object o;
+  const auto scalar = [](element e) {
+    return e.type() != simdjson::dom::element_type::ARRAY && e.type() != simdjson::dom::element_type::OBJECT;
+  };
+  if (!v.get_array().get(a)) {
+    std::string out;
+    std::size_t n = 0;
+    for (const auto e : a) {
+      if (!scalar(e)) return std::to_string(a.size()) + " entries";
+      if (n++ < 10) out += (out.empty() ? "" : ", ") + text(e);
+    }
+    return n > 10 ? out + " and " + std::to_string(n - 10) + " more" : out.empty() ? "none" : out;
+  }
+  if (!v.get_object().get(o)) {
+    std::string out;
+    std::size_t n = 0;
+    for (const auto f : o) {
+      if (!scalar(f.value) || ++n > 10) return std::to_string(o.size()) + " entries";
+      out += (out.empty() ? "" : ", ") + std::string(f.key) + ": " + text(f.value);
+    }
+    return out.empty() ? "none" : out;
+  }
+  return text(v);
+}
+
+// The readiness evidence as rows: each field, and each field of an object one level down.
+mu::data evidence_rows(element evidence) {
+  mu::data rows(mu::data::type::list);
+  object top;
+  if (evidence.get_object().get(top)) return rows;
+  for (const auto f : top) {
+    object inner;
+    if (!f.value.get_object().get(inner)) {
+      for (const auto g : inner) {
+        mu::data row;
+        put(row, "key", std::string(f.key) + " " + std::string(g.key));
+        put(row, "value", summary_text(g.value));
+        rows.push_back(row);
+      }
+    } else {
+      mu::data row;
+      put(row, "key", std::string(f.key));
+      put(row, "value", summary_text(f.value));
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
 // The readiness answer (verdict, reasons, evidence) for the templates.
 mu::data readiness_data(element r) {
   mu::data out;
@@ -296,7 +349,7 @@ mu::data readiness_data(element r) {
   }
   put(out, "reasons", reasons);
   put(out, "has_reasons", items(r, "reasons").size() > 0);
-  put(out, "evidence", rows_of(field(r, "evidence")));
+  put(out, "evidence", evidence_rows(field(r, "evidence")));
   return out;
 }
 
@@ -398,33 +451,35 @@ std::string domains_page(std::string_view json, const Frame& frame, std::string_
     put(o, "r", ratio_data(row.r));
     put(o, "failed", grouped(row.failed));
     put(o, "sessions", grouped(row.failed + number(field(d, "range"), "successful_sessions")));
-    // The sparkline: each day's success ratio; a day without sessions is a dot on the base line.
-    mu::data bars(mu::data::type::list);
+    // The sparkline: each day's success ratio as a bar, the bars of each level drawn as one SVG
+    // path (a few elements per domain instead of one per day); a day without sessions is a dot on
+    // the base line. The text alternative names the worst day.
+    std::map<std::string, std::string> paths;  // level -> path data (digits only)
     std::string lowest;
     double lowest_ratio = 2;
     int i = 0;
     for (const auto p : items(d, "daily")) {
       const std::int64_t ok = number(p, "successful_sessions"), failed = number(p, "failed_sessions");
-      mu::data b;
-      put(b, "x", std::to_string(i * 4));
+      const std::string x = std::to_string(i * 4);
       if (ok + failed == 0) {
-        put(b, "y", "22");
-        put(b, "h", "1");
-        put(b, "css", "none");
-        put(b, "title", day_of(text(p, "time")) + ": no sessions");
+        paths["none"] += "M" + x + " 22h3v1h-3z";
       } else {
         const double r = static_cast<double>(ok) / static_cast<double>(ok + failed);
         const int h = 2 + static_cast<int>(r * 20);
-        put(b, "y", std::to_string(23 - h));
-        put(b, "h", std::to_string(h));
-        put(b, "css", r >= 0.999 ? "good" : r >= 0.98 ? "fair" : "poor");
-        put(b, "title", day_of(text(p, "time")) + ": " + percent(r) + " of " + grouped(ok + failed) + " sessions");
+        paths[r >= 0.999 ? "good" : r >= 0.98 ? "fair" : "poor"] += "M" + x + " " + std::to_string(23 - h) + "h3v" +
+                                                                    std::to_string(h) + "h-3z";
         if (r < lowest_ratio) lowest_ratio = r, lowest = day_of(text(p, "time"));
       }
-      bars.push_back(b);
       ++i;
     }
-    put(o, "spark", bars);
+    mu::data spark(mu::data::type::list);
+    for (const auto& [level, path] : paths) {
+      mu::data b;
+      put(b, "css", level);
+      put(b, "d", path);
+      spark.push_back(b);
+    }
+    put(o, "spark", spark);
     put(o, "spark_width", std::to_string(std::max(i * 4, 4)));
     put(o, "spark_alt", lowest.empty() ? "Daily success ratio: no sessions"
                                       : "Daily success ratio, lowest " + percent(lowest_ratio) + " on " + lowest);

@@ -245,9 +245,11 @@ check("domain list: failures by result type, with counts", sorted(f"{r['result_t
       sorted(cells[3].text.replace("\u00a0", " ").splitlines()))
 check("domain list: posture counts and readiness of a checked domain", (True, web["readiness"]),
       ("1 error(s), 0 warning(s)" in cells[6].text, cells[7].text))
-check("domain list: a daily chart with a text alternative per day", (30, True),
-      (len(seen["web.example"].find_elements(By.CSS_SELECTOR, "svg.spark rect")),
-       bool(seen["web.example"].find_element(By.CSS_SELECTOR, "svg.spark").get_attribute("aria-label"))))
+days_drawn = sum(d.get_attribute("d").count("M") for d in seen["web.example"].find_elements(By.CSS_SELECTOR, "svg.spark path"))
+worst = min((p for p in web["daily"] if p["successful_sessions"] + p["failed_sessions"]),
+            key=lambda p: p["successful_sessions"] / (p["successful_sessions"] + p["failed_sessions"]))
+check("domain list: a daily chart of 30 days whose text alternative names the worst day", (30, True),
+      (days_drawn, worst["time"][:10] in seen["web.example"].find_element(By.CSS_SELECTOR, "svg.spark").get_attribute("aria-label")))
 page_checks(a, "/", "domain list")
 driver.get(a.base + "/?q=web&sort=failed")
 check("domain list: filtered by name", ["web.example"], [e.text for e in driver.find_elements(By.CSS_SELECTOR, "a.domain")])
@@ -369,6 +371,22 @@ bg = driver.execute_script("return getComputedStyle(document.body).backgroundCol
 check("dark mode: a dark background under prefers-color-scheme: dark", True,
       sum(int(x) for x in re.findall(r"\d+", bg)[:3]) < 150)
 driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+# The database goes away: the status page says so (503), the other pages are error pages; it
+# comes back and so do they.
+pg = lambda fn: subprocess.run(["bash", "-c", f"source tests/integration/pg.sh; {fn}"], check=True)
+pg("pg_down")
+status, _, body = a.request("/status")
+check("database down: the status page says so (503)", (503, True), (status, b"unavailable" in body))
+status, _, body = a.request("/domains/web.example")
+check("database down: a page is a 503 error page", (503, True), (status, b"database unavailable" in body))
+driver.get(a.base + "/status")
+shot("status-database-down")
+pg("pg_up")
+for _ in range(50):
+    if a.request("/")[0] == 200:
+        break
+    time.sleep(0.2)
+check("database back: the pages answer again", 200, a.request("/domains/web.example")[0])
 check("open server stops cleanly", 0, a.stop())
 
 # --- Server B: tokens, TLS: login, sessions, admin-only content, CSRF ----------------------------

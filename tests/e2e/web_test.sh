@@ -17,4 +17,4 @@ corpus=(tests/fixtures)
 out="$(cd "$(dirname "$1")" && pwd)/test-output/web"
 rm -rf "$out" && mkdir -p "$out"
 # Debian's python3: python3-selenium is a Debian package (another python3 on PATH may lack it).
-TLSRPT="$1" PG_URL="$PG_URL" TMP="$tmp" OUT="$out" CORPUS="${corpus[*]}" /usr/bin/python3 tests/e2e/web_test.py
+TLSRPT="$1" PG_URL="$PG_URL" PG_DIR="$PG_DIR" PG_BIN="$PG_BIN" TMP="$tmp" OUT="$out" CORPUS="${corpus[*]}" /usr/bin/python3 tests/e2e/web_test.py
