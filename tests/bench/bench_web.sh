@@ -67,7 +67,10 @@ for u in / /api/v1/overview /domains/customer0.example /api/v1/domains/customer0
   printf '%-45s %s\n' "$u" "$(curl -s -o "$tmp/sample" -w '%{http_code} %{size_download} bytes' "http://127.0.0.1:$port$u")"
 done
 grep -c 'customer' "$tmp/sample" >/dev/null
+# (a pause between runs: the previous run's connections count against http.max_connections_per_client,
+# 32, until the server has closed them)
 for route in list-json list-page domain-json domain-page; do
+  sleep 2
   ROUTE=$route wrk -t2 -c32 -d"${seconds}s" --latency -s "$tmp/web.lua" "http://127.0.0.1:$port" | grep RESULT >>"$tmp/results"
 done
 awk '{ rps[$2] = $3; p50[$2] = $4; p99[$2] = $5; err[$2] = $6 }
