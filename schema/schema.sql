@@ -360,6 +360,7 @@ CREATE INDEX policies_organization_start ON public.policies USING btree (organiz
 CREATE INDEX posture_checks_domain ON public.posture_checks USING btree (domain, checked_at DESC);
 CREATE INDEX posture_findings_check ON public.posture_findings USING btree (check_id);
 CREATE INDEX published_policies_normalized ON public.published_policies USING btree (domain, normalized);
+CREATE INDEX raw_messages_received ON public.raw_messages USING btree (received_at);
 CREATE INDEX raw_messages_rejected ON public.raw_messages USING btree (reason, received_at) WHERE (outcome = 'rejected'::text);
 CREATE INDEX raw_messages_sha256 ON public.raw_messages USING btree (sha256);
 CREATE INDEX report_quirks_quirk ON public.report_quirks USING btree (quirk);

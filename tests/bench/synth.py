@@ -41,3 +41,17 @@ def day(base, n):
     """The date n days after the date `base` (YYYY-MM-DD)."""
     t = time.mktime(time.strptime(base, "%Y-%m-%d")) + n * 86400 + 7200
     return time.strftime("%Y-%m-%d", time.localtime(t))
+
+
+def api_mbox(path, domains, days, details, first="2026-01-01", prefix="api"):
+    """The API benchmarks' data: `domains` x `days` x 4 organisations reports of about `details`
+    failure-details each (customer<d>.example, days from `first`), as one mbox at `path`."""
+    orgs = ["Google LLC", "Microsoft Corporation", "Mail.Ru", "Bench Reporter"]
+    i = 0
+    with open(path, "w") as f:
+        for d in range(domains):
+            for n in range(days):
+                for o, org in enumerate(orgs):
+                    f.write(email(i, report(f"{prefix}-{d}-{n}-{o}", f"customer{d}.example", details + (i % 5) - 2, org=org,
+                                            day=day(first, n), ok=1000 + (i * 37) % 500, mx_count=3)))
+                    i += 1

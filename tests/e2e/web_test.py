@@ -22,6 +22,8 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 TLSRPT, PG_URL, TMP, OUT = os.environ["TLSRPT"], os.environ["PG_URL"], Path(os.environ["TMP"]), Path(os.environ["OUT"])
 CORPUS = [Path(c) for c in os.environ["CORPUS"].split()]
@@ -174,6 +176,15 @@ def shot(name):
     shots.append(path)
 
 
+def follow(element):
+    """Clicks a link or a form's button and waits until the next page has loaded (a click does
+    not wait for the navigation it starts, a form's 303 included)."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def text():
     return driver.find_element(By.TAG_NAME, "body").text
 
@@ -261,7 +272,7 @@ inert("domain list")
 
 # From the list to the domain page.
 driver.get(a.base + "/")
-driver.find_element(By.LINK_TEXT, "web.example").click()
+follow(driver.find_element(By.LINK_TEXT, "web.example"))
 check("link: domain list to the domain page", "/domains/web.example", path_of(driver.current_url))
 shot("domain")
 dov = a.json("/api/v1/domains/web.example/overview")
@@ -295,7 +306,7 @@ page_checks(a, "/domains/web.example", "domain page")
 inert("domain page")
 
 # From a result type to its reports, to a report, to its raw message.
-driver.find_element(By.LINK_TEXT, "certificate-host-mismatch").click()
+follow(driver.find_element(By.LINK_TEXT, "certificate-host-mismatch"))
 check("link: result type to the matching reports", "/reports", path_of(driver.current_url))
 shot("reports")
 q = urllib.parse.urlsplit(driver.current_url).query
@@ -309,7 +320,7 @@ check("reports page: the reports with that failure in range (SQL)",
       sorted(r["id"] for r in api_reports))
 page_checks(a, "/reports?" + q, "reports page")
 first = api_reports[0]
-driver.find_element(By.LINK_TEXT, str(first["id"])).click()
+follow(driver.find_element(By.LINK_TEXT, str(first["id"])))
 check("link: a report's page", f"/reports/{first['id']}", path_of(driver.current_url))
 shot("report")
 body = text()
@@ -405,14 +416,14 @@ check("no session, no token: the JSON twin is 401", 401, status)
 def login(token):
     driver.get(b.base + "/login")
     driver.find_element(By.ID, "token").send_keys(token)
-    driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+    follow(driver.find_element(By.CSS_SELECTOR, "form.login button"))
 
 
 login("wrong-token-" + "x" * 20)
 check("wrong token: the form again, saying so", ("/login", True), (path_of(driver.current_url), "Unknown token." in text()))
 driver.get(b.base + "/domains/web.example")
 driver.find_element(By.ID, "token").send_keys(READ)
-driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+follow(driver.find_element(By.CSS_SELECTOR, "form.login button"))
 check("read token: back where the browser was going", "/domains/web.example", path_of(driver.current_url))
 session = driver.get_cookie("tlsrpt_session")
 check("session cookie: HttpOnly, Secure over TLS, SameSite=Strict", (True, True, "Strict"),
@@ -431,7 +442,7 @@ status, _, _ = b.request("/logout", "POST", b"csrf=" + b"0" * 64,
 check("logout with a wrong CSRF value: 403", 403, status)
 status, _, _ = b.request("/", headers=cookie_header)
 check("the session survives a forged logout", 200, status)
-driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
+follow(driver.find_element(By.CSS_SELECTOR, "form.logout button"))
 check("logout: back to the login form", "/login", path_of(driver.current_url))
 status, _, _ = b.request("/", headers=cookie_header)
 check("logout: the session is gone on the server", 303, status)
