@@ -16,4 +16,7 @@ fi
 # The samples are years old (their DKIM keys are gone): stored without verification.
 TLSRPT_DKIM_MODE=off build/tlsrpt ingest --no-progress tests/fixtures/corpus
 export TLSRPT_SMTP_RECIPIENTS=${TLSRPT_SMTP_RECIPIENTS:-tls-reports@localhost}
+# A quick start on loopback from a clone, often as root: serve may stay root here. Installed from
+# the package it runs as the user tlsrpt (server.user; see the README).
+export TLSRPT_SERVER_ALLOW_ROOT=${TLSRPT_SERVER_ALLOW_ROOT:-true}
 exec build/tlsrpt serve

@@ -15,6 +15,7 @@
 
 #include "api/api.hpp"
 #include "cli/database.hpp"
+#include "cli/privileges.hpp"
 #include "cli/dkim_command.hpp"
 #include "cli/monitoring.hpp"
 #include "cli/setting_values.hpp"
@@ -34,6 +35,7 @@ struct ServeOptions {
   std::vector<std::string> listen;
   std::string recipients;
   std::vector<std::string> http_listen;
+  bool allow_root = false;
 };
 
 
@@ -289,7 +291,24 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
                  "tlsrpt serve: no smtp.listen, no http.listen, no [[imap]] mailbox and no monitored domain: nothing to do\n");
     return 2;
   }
+  // Started as root: become the service user now, before the database (the embedded cluster is
+  // that user's) and before any input; only CAP_NET_BIND_SERVICE is kept, until the listeners
+  // are bound.
   apply(opt.db, settings);
+  try {
+    if (const auto who = plan_run_as(settings.server_user, boolean("server.allow_root", settings.server_allow_root) ||
+                                                                opt.allow_root)) {
+      if (opt.db.url.empty()) give_directory(opt.db.data_dir, *who);
+      become(*who);
+      std::fprintf(stderr, "serve: running as %s (uid %u, gid %u)\n", who->user.c_str(), static_cast<unsigned>(who->uid),
+                   static_cast<unsigned>(who->gid));
+    } else if (geteuid() == 0) {
+      std::fprintf(stderr, "serve: running as root (server.allow_root)\n");
+    }
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
+    return 2;
+  }
   Database db = open_database(opt.db, !opt.db.no_migrate);
 
   metrics::Metrics metrics(label_settings(settings));
@@ -357,6 +376,12 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     if (!smtp.listen.empty()) smtp_listener = std::make_unique<smtp_server::Server>(io, smtp, sink);
     if (!http.listen.empty()) http_listener = std::make_unique<http_server::Server>(io, http, routes);
   } catch (const std::runtime_error& e) {  // an address that cannot be bound, a bad certificate
+    std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
+    return 1;
+  }
+  try {  // the listeners are bound: no capability is needed any more
+    drop_capabilities();
+  } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
     return 1;
   }
@@ -438,6 +463,8 @@ void add_serve_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
   cmd->add_option("--http-listen", o->http_listen, "HOST:PORT for the HTTP server, repeatable (default http.listen, 127.0.0.1:8080)")
       ->type_size(1)
       ->allow_extra_args(false);
+  cmd->add_flag("--allow-root", o->allow_root,
+                "Started as root with no user to become (server.user, or a user tlsrpt): stay root instead of refusing");
   cmd->add_option("--smtp-recipients", o->recipients,
                   "Comma-separated addresses and @domains to accept mail for (default smtp.recipients)");
   cmd->callback([o, &global, &exit_code] {

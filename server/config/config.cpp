@@ -22,6 +22,8 @@ struct SettingInfo {
 constexpr SettingInfo settings[] = {
     {"database.url", "TLSRPT_DATABASE_URL", &Settings::database_url, true, "(embedded)"},
     {"database.data_dir", "TLSRPT_DATA_DIR", &Settings::data_dir},
+    {"server.user", "TLSRPT_SERVER_USER", &Settings::server_user, false, "(tlsrpt when started as root and it exists)"},
+    {"server.allow_root", "TLSRPT_SERVER_ALLOW_ROOT", &Settings::server_allow_root},
     {"smtp.listen", "TLSRPT_SMTP_LISTEN", &Settings::smtp_listen},
     {"smtp.recipients", "TLSRPT_SMTP_RECIPIENTS", &Settings::smtp_recipients},
     {"smtp.hostname", "TLSRPT_SMTP_HOSTNAME", &Settings::smtp_hostname},

@@ -31,6 +31,10 @@ struct MonitoredDomain {
 struct Settings {
   std::string database_url;    // empty: the embedded cluster
   std::string data_dir = "data";
+  // serve started as root: the user to run as (empty: tlsrpt when it exists), and whether
+  // staying root is allowed when there is none.
+  std::string server_user;
+  std::string server_allow_root = "false";
   // SMTP listener (tlsrpt serve); numbers are checked where they are used.
   std::string smtp_listen = "127.0.0.1:2525";  // comma-separated host:port list
   std::string smtp_recipients;                 // comma-separated addresses and @domains

@@ -5,6 +5,8 @@
 # imaplib (one UID FETCH for all, nothing stored) - the IMAP floor. Goal (issue 5): >= 500/s.
 # Usage: tests/bench/bench_imap.sh [build/tlsrpt] [COUNT (10000)]
 set -euo pipefail
+# A benchmark run as root: serve stays root (it gives up root only for a deployment, server.user).
+export TLSRPT_SERVER_ALLOW_ROOT=${TLSRPT_SERVER_ALLOW_ROOT:-true}
 tlsrpt=$(realpath "${1:-build/tlsrpt}")
 count=${2:-10000}
 cd "$(dirname "$0")/../.."

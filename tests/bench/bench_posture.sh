@@ -13,6 +13,8 @@
 # WRAP="perf record -g -o /tmp/perf.data" runs each check under a profiler (the last run, the N domains, stays).
 # Usage: [DELAY_MS=100] tests/bench/bench_posture.sh [build/tlsrpt] [N (1000)] [C (8)]
 set -euo pipefail
+# A benchmark run as root: serve stays root (it gives up root only for a deployment, server.user).
+export TLSRPT_SERVER_ALLOW_ROOT=${TLSRPT_SERVER_ALLOW_ROOT:-true}
 tlsrpt=$(realpath "${1:-build/tlsrpt}")
 n=${2:-1000}
 c=${3:-8}
