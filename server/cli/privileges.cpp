@@ -77,6 +77,9 @@ void become(const RunAs& who) {
   set_capabilities(true);
   // Nothing executed later (the embedded database's tools) can gain privileges.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("prctl(PR_SET_NO_NEW_PRIVS)");
+  // Changing credentials made the process non-dumpable; as the user it is now, it may be as
+  // dumpable as when systemd starts it as that user (and LeakSanitizer can inspect it).
+  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) fail("prctl(PR_SET_DUMPABLE)");
   // No way back: root cannot be regained.
   if (setuid(0) == 0) throw std::runtime_error("still able to become root after dropping privileges");
   // The environment a login as the user would have (the embedded database's tools read HOME).
