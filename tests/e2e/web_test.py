@@ -68,7 +68,10 @@ class Server:
 
     def stop(self):
         self.proc.terminate()
-        return self.proc.wait(timeout=30)
+        code = self.proc.wait(timeout=30)
+        if code != 0:  # say why (a sanitizer report, say)
+            print(f"--- {self.log.name} (exit {code}):\n" + "\n".join(self.log.read_text().splitlines()[-80:]))
+        return code
 
 
 def header(headers, name):
