@@ -38,11 +38,11 @@ void set_capabilities(bool bind_service) {
 
 std::optional<RunAs> plan_run_as(const std::string& configured_user, bool allow_root) {
   if (geteuid() != 0) return std::nullopt;
+  if (configured_user.empty() && allow_root) return std::nullopt;  // told to stay root, no user named
   const std::string name = configured_user.empty() ? "tlsrpt" : configured_user;
   const passwd* pw = getpwnam(name.c_str());
   if (!pw) {
     if (!configured_user.empty()) throw std::runtime_error("server.user: no user " + configured_user);
-    if (allow_root) return std::nullopt;
     throw std::runtime_error(
         "started as root, and there is no user tlsrpt to run as: set server.user (TLSRPT_SERVER_USER) to an "
         "unprivileged user, or server.allow_root = true (TLSRPT_SERVER_ALLOW_ROOT) to stay root");

@@ -1,8 +1,8 @@
 // Giving up root: `tlsrpt serve` started as root binds its listeners (ports below 1024 need
 // CAP_NET_BIND_SERVICE) and runs as an unprivileged user before it reads any input.
 //
-// The order: plan() decides the user at start (server.user, else "tlsrpt" when that user exists;
-// as root with neither, serve refuses unless server.allow_root is set); become() switches to it
+// The order: plan_run_as() decides the user at start (server.user when set; else root when
+// server.allow_root is set; else "tlsrpt" when that user exists; else serve refuses); become() switches to it
 // (groups, gid, uid) keeping only CAP_NET_BIND_SERVICE, before the database is opened (so the
 // embedded cluster is created by and for that user); drop_capabilities() clears that last
 // capability once the listeners are bound. Under systemd (User=tlsrpt, AmbientCapabilities)

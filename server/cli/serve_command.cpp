@@ -464,7 +464,7 @@ void add_serve_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
       ->type_size(1)
       ->allow_extra_args(false);
   cmd->add_flag("--allow-root", o->allow_root,
-                "Started as root with no user to become (server.user, or a user tlsrpt): stay root instead of refusing");
+                "Started as root: stay root unless server.user names a user (server.allow_root)");
   cmd->add_option("--smtp-recipients", o->recipients,
                   "Comma-separated addresses and @domains to accept mail for (default smtp.recipients)");
   cmd->callback([o, &global, &exit_code] {

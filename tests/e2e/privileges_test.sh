@@ -88,5 +88,12 @@ check "--allow-root: stays root, saying so" "0 yes" \
   "$(awk '/^Uid:/ { print $3 }' "/proc/$pid/status") $(grep -q 'running as root (server.allow_root)' "$tmp/allowed.log" && echo yes || echo no)"
 kill -TERM "$pid"; wait "$pid"; pid=
 
+TLSRPT_SERVER_USER=nobody "$tlsrpt" serve --allow-root --data-dir "$tmp/data4" "${listen[@]}" >"$tmp/named.log" 2>&1 &
+pid=$!
+for _ in $(seq 150); do grep -q 'smtp listening' "$tmp/named.log" && break; sleep 0.2; done
+check "--allow-root with server.user set: becomes that user all the same" "$nobody_uid" \
+  "$(awk '/^Uid:/ { print $3 }' "/proc/$pid/status")"
+kill -TERM "$pid"; wait "$pid"; pid=
+
 echo "e2e.privileges: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
