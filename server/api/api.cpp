@@ -2,7 +2,6 @@
 
 #include "api/params.hpp"
 
-#include <openssl/crypto.h>
 
 #include <chrono>
 #include <cstdio>
@@ -74,9 +73,14 @@ std::int64_t now_epoch() {
 // Whether `token` is one of `tokens`, compared in constant time.
 bool token_in(const std::string& token, const std::vector<std::string>& tokens) {
   bool found = false;
-  for (const auto& t : tokens)
-    if (t.size() == token.size() && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0) found = true;
+  for (const auto& t : tokens) found = web::same_secret(t, token) || found;
   return found;
+}
+
+// The token of an `Authorization: Bearer <token>` header, if that is what it holds.
+std::optional<std::string> bearer_token(std::string_view auth) {
+  if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) return std::nullopt;
+  return std::string(auth.substr(7));
 }
 
 // Answers of the analytics routes by route and query text, for Settings::cache, valid while the
@@ -140,9 +144,9 @@ struct Api::Impl {
   // verdict_ttl (a verdict reads the domain's reports and checks: tens of milliseconds each, too
   // much for a list of many monitored domains). The domain page and the readiness route compute
   // theirs fresh.
+  // (a ResponseCache used by time alone: its write count stays 0)
   static constexpr std::chrono::minutes verdict_ttl{5};
-  std::mutex verdicts_mutex;
-  std::map<std::pair<std::string, int>, std::pair<std::string, std::chrono::steady_clock::time_point>> verdicts;
+  ResponseCache verdicts;
 
   using Handler = Response (Impl::*)(const Request&, const Query&, const std::vector<std::string>&);
   struct Route {
@@ -192,14 +196,14 @@ struct Api::Impl {
         if (access != Access::admin || v->admin) return std::nullopt;
         return json_error(403, "this route needs an admin token (this session has read access)");
       }
-    if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
+    const auto token = bearer_token(auth);
+    if (!token) {
       Response r = json_error(401, "this route needs a bearer token (Authorization: Bearer <token>)");
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt\"");
       return r;
     }
-    const std::string token(auth.substr(7));
-    if (token_in(token, settings.admin_tokens)) return std::nullopt;
-    if (token_in(token, settings.read_tokens)) {
+    if (token_in(*token, settings.admin_tokens)) return std::nullopt;
+    if (token_in(*token, settings.read_tokens)) {
       if (access != Access::admin) return std::nullopt;
       return json_error(403, "this route needs an admin token");
     }
@@ -210,12 +214,11 @@ struct Api::Impl {
 
   // The submitter whose intake token the request carries (compared in constant time).
   std::optional<std::string> submitter(const Request& req) const {
-    std::string_view auth = req.authorization;
-    if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) return std::nullopt;
-    const std::string token(auth.substr(7));
+    const auto token = bearer_token(req.authorization);
+    if (!token) return std::nullopt;
     std::optional<std::string> found;
     for (const auto& [name, t] : settings.intake_tokens)
-      if (token_in(token, {t})) found = name;
+      if (web::same_secret(t, *token)) found = name;
     return found;
   }
 
@@ -438,26 +441,26 @@ struct Api::Impl {
     return json_ok(intake.with_store([&](store::Store& s) { return readiness::answer(s, *domain, days, settings.readiness).json; }));
   }
 
-  Response rejected_raw(const Request&, const Query&, const std::vector<std::string>& ids) {
-    const std::int64_t id = positive(ids.at(0), "raw message id");
-    auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, true); });
-    if (!body) return json_error(404, "no rejected input " + std::to_string(id) + " whose body was kept (see quota.rejected_*)");
+  // The bytes of a raw message exactly as received, as a download (rejected inputs only, or any).
+  Response raw_download(const std::string& id_text, bool rejected, const std::string& missing, const std::string& file) {
+    const std::int64_t id = positive(id_text, "raw message id");
+    auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, rejected); });
+    if (!body) return json_error(404, missing + " " + std::to_string(id) + " whose body was kept" +
+                                          (rejected ? " (see quota.rejected_*)" : ""));
     Response r;
     r.content_type = "application/octet-stream";
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"rejected-" + std::to_string(id) + ".bin\"");
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + file + "-" + std::to_string(id) +
+                                                      (rejected ? ".bin\"" : ".eml\""));
     r.body = std::move(*body);
     return r;
   }
 
+  Response rejected_raw(const Request&, const Query&, const std::vector<std::string>& ids) {
+    return raw_download(ids.at(0), true, "no rejected input", "rejected");
+  }
+
   Response message_raw(const Request&, const Query&, const std::vector<std::string>& ids) {
-    const std::int64_t id = positive(ids.at(0), "raw message id");
-    auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, false); });
-    if (!body) return json_error(404, "no raw message " + std::to_string(id) + " whose body was kept");
-    Response r;
-    r.content_type = "application/octet-stream";
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"message-" + std::to_string(id) + ".eml\"");
-    r.body = std::move(*body);
-    return r;
+    return raw_download(ids.at(0), false, "no raw message", "message");
   }
 
   Response hints(const Request&, const Query&, const std::vector<std::string>&) { return json_ok(web::hints_json()); }
@@ -468,17 +471,10 @@ struct Api::Impl {
 
   std::string overview_answer(store::Store& s, int days) {
     return store::overview_json(s, days, settings.monitored, now_epoch(), [&](const std::string& domain) {
-      const auto key = std::make_pair(domain, days);
-      const auto now = std::chrono::steady_clock::now();
-      {
-        std::lock_guard lock(verdicts_mutex);
-        const auto it = verdicts.find(key);
-        if (it != verdicts.end() && it->second.second > now) return it->second.first;
-      }
+      const std::string key = domain + "/" + std::to_string(days);
+      if (auto cached = verdicts.get(key, 0)) return *cached;
       std::string verdict(readiness::to_string(readiness::answer(s, domain, days, settings.readiness).decision.verdict));
-      std::lock_guard lock(verdicts_mutex);
-      if (verdicts.size() >= 100000) verdicts.clear();
-      verdicts[key] = {verdict, now + verdict_ttl};
+      verdicts.put(key, verdict, 0, verdict_ttl);
       return verdict;
     });
   }

@@ -180,7 +180,10 @@ std::string page(std::string_view name, std::string title, mu::data data, const 
   return render("layout.mustache", layout);
 }
 
-simdjson::dom::element parse(simdjson::dom::parser& parser, std::string_view json) {
+// The JSON twin's answer, parsed by this thread's parser (its buffers kept from one page to the
+// next; the document lives until the thread renders its next page).
+simdjson::dom::element parse(std::string_view json) {
+  thread_local simdjson::dom::parser parser;
   element doc;
   if (parser.parse(json.data(), json.size()).get(doc)) throw std::runtime_error("the API's answer is not JSON");
   return doc;
@@ -256,6 +259,13 @@ mu::data bar_chart(const std::vector<std::string>& days, const std::vector<Serie
   return chart;
 }
 
+// Template fields named as the JSON fields of `e` they show, as text.
+mu::data fields_of(element e, std::initializer_list<const char*> keys) {
+  mu::data x;
+  for (const char* key : keys) put(x, key, text(e, key));
+  return x;
+}
+
 // A template list: one entry per element of `array`, made by `row`.
 template <class Row>
 mu::data list_of(array elements, Row&& row) {
@@ -273,6 +283,21 @@ mu::data result_row(element r, const std::string& domain, const std::string& fro
   put(x, "sessions", grouped(number(r, "sessions")));
   put(x, "hint", std::string(report::result_type_hint(type)));
   put(x, "href", link("/reports", {{"domain", domain}, {"result_type", type}, {"from", from}}));
+  return x;
+}
+
+// A row of GET /api/v1/reports (the reports page and a domain's newest reports).
+mu::data report_row(element r) {
+  mu::data x = fields_of(r, {"id", "report_id"});
+  put(x, "href", "/reports/" + text(r, "id"));
+  put(x, "organization", text(r, "organization_name"));
+  put(x, "start", text(r, "start_datetime"));
+  put(x, "end", text(r, "end_datetime"));
+  std::string domains;
+  for (const auto d : items(r, "policy_domains")) domains += (domains.empty() ? "" : ", ") + text(d);
+  put(x, "domains", domains);
+  put(x, "successful", grouped(number(r, "successful_sessions")));
+  put(x, "failed", grouped(number(r, "failed_sessions")));
   return x;
 }
 
@@ -413,8 +438,7 @@ std::string hints_json() {
 }
 
 std::string domains_page(std::string_view json, const Frame& frame, std::string_view name_filter, std::string_view sort) {
-  simdjson::dom::parser parser;
-  const element doc = parse(parser, json);
+  const element doc = parse(json);
   struct Row {
     element e;
     std::string name;
@@ -544,8 +568,7 @@ std::string domains_page(std::string_view json, const Frame& frame, std::string_
 }
 
 std::string domain_page(std::string_view json, const Frame& frame) {
-  simdjson::dom::parser parser;
-  const element doc = parse(parser, json);
+  const element doc = parse(json);
   const std::string domain = text(doc, "domain"), days = text(doc, "days"), from = text(doc, "from");
   mu::data data;
   put(data, "domain", domain);
@@ -639,12 +662,7 @@ std::string domain_page(std::string_view json, const Frame& frame) {
     put(data, "complete", flag(posture, "complete"));
     mu::data findings(mu::data::type::list);
     for (const auto f : items(posture, "findings")) {
-      mu::data x;
-      put(x, "finding", text(f, "finding"));
-      put(x, "severity", text(f, "severity"));
-      put(x, "subject", text(f, "subject"));
-      put(x, "detail", text(f, "detail"));
-      put(x, "since", text(f, "since"));
+      mu::data x = fields_of(f, {"finding", "severity", "subject", "detail", "since"});
       put(x, "hint", finding_hint(text(f, "finding")));
       findings.push_back(x);
     }
@@ -663,25 +681,13 @@ std::string domain_page(std::string_view json, const Frame& frame) {
   put(data, "policies", policies);
   const element readiness = field(doc, "readiness");
   put(data, "readiness", present(readiness) ? readiness_data(readiness) : mu::data(false));
-  mu::data reports(mu::data::type::list);
-  for (const auto r : items(field(doc, "reports"), "reports")) {
-    mu::data x;
-    put(x, "href", "/reports/" + text(r, "id"));
-    put(x, "organization", text(r, "organization_name"));
-    put(x, "report_id", text(r, "report_id"));
-    put(x, "start", text(r, "start_datetime"));
-    put(x, "successful", grouped(number(r, "successful_sessions")));
-    put(x, "failed", grouped(number(r, "failed_sessions")));
-    reports.push_back(x);
-  }
-  put(data, "reports", reports);
+  put(data, "reports", list_of(items(field(doc, "reports"), "reports"), report_row));
   put(data, "all_reports", link("/reports", {{"domain", domain}}));
   return page("domain.mustache", domain, data, frame);
 }
 
 std::string report_page(std::string_view json, const Frame& frame) {
-  simdjson::dom::parser parser;
-  const element doc = parse(parser, json);
+  const element doc = parse(json);
   const element report = field(doc, "report");
   const element raw = field(doc, "raw_message");
   mu::data data;
@@ -769,44 +775,21 @@ std::string next_link(std::string_view path, std::string_view query, element doc
 }  // namespace
 
 std::string reports_page(std::string_view json, const Frame& frame, std::string_view query) {
-  simdjson::dom::parser parser;
-  const element doc = parse(parser, json);
-  mu::data list(mu::data::type::list);
-  for (const auto r : items(doc, "reports")) {
-    mu::data x;
-    put(x, "href", "/reports/" + text(r, "id"));
-    put(x, "id", text(r, "id"));
-    put(x, "organization", text(r, "organization_name"));
-    put(x, "report_id", text(r, "report_id"));
-    put(x, "start", text(r, "start_datetime"));
-    put(x, "end", text(r, "end_datetime"));
-    std::string domains;
-    for (const auto d : items(r, "policy_domains")) domains += (domains.empty() ? "" : ", ") + text(d);
-    put(x, "domains", domains);
-    put(x, "successful", grouped(number(r, "successful_sessions")));
-    put(x, "failed", grouped(number(r, "failed_sessions")));
-    list.push_back(x);
-  }
+  const element doc = parse(json);
   mu::data data;
-  put(data, "reports", list);
+  put(data, "reports", list_of(items(doc, "reports"), report_row));
   put(data, "empty", items(doc, "reports").size() == 0);
   put(data, "next", next_link("/reports", query, doc));
   return page("reports.mustache", "Reports", data, frame);
 }
 
 std::string rejected_page(std::string_view json, const Frame& frame, std::string_view query) {
-  simdjson::dom::parser parser;
-  const element doc = parse(parser, json);
+  const element doc = parse(json);
   mu::data list(mu::data::type::list);
   for (const auto r : items(doc, "rejected")) {
-    mu::data x;
-    put(x, "id", text(r, "id"));
-    put(x, "received_at", text(r, "received_at"));
-    put(x, "transport", text(r, "transport"));
-    put(x, "reason", text(r, "reason"));
+    mu::data x = fields_of(r, {"id", "received_at", "transport", "reason", "detail"});
     if (const auto reason = report::reason_from_string(text(r, "reason")))
       put(x, "description", std::string(report::all_reasons()[static_cast<std::size_t>(*reason)].description));
-    put(x, "detail", text(r, "detail"));
     put(x, "size", grouped(number(r, "size")));
     put(x, "raw_href", "/api/v1/rejected/" + text(r, "id") + "/raw");
     list.push_back(x);
@@ -819,8 +802,7 @@ std::string rejected_page(std::string_view json, const Frame& frame, std::string
 }
 
 std::string status_page(std::string_view json, const Frame& frame) {
-  simdjson::dom::parser parser;
-  const element doc = parse(parser, json);
+  const element doc = parse(json);
   mu::data data;
   put(data, "database", text(doc, "database"));
   put(data, "database_up", text(doc, "database") == "up");

@@ -41,7 +41,7 @@ check "the settings file is a conffile" "/etc/tlsrpt/tlsrpt.toml" "$(cat "$tmp/c
 check "postinst creates the tlsrpt user" yes "$(grep -q 'adduser --system' "$tmp/control/postinst" && echo yes || echo no)"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for p in libpqxx-6.4 libsimdjson14 libmimetic0v5 libunbound8 libopendkim11 libpsl5 libssl3 zlib1g libprometheus-cpp-core1.0 \
+for p in libpqxx-6.4 libsimdjson14 libmimetic0v5 libunbound8 libopendkim11 libpsl5 libssl3 zlib1g libprometheus-cpp-core1.0 libcap2 \
          adduser postgresql dns-root-data publicsuffix; do
   check "depends on $p" yes "$(echo "$depends" | grep -q "$p" && echo yes || echo no)"
 done
