@@ -5,6 +5,7 @@
 #include "cli/check_command.hpp"
 #include "cli/dkim_command.hpp"
 #include "cli/db_commands.hpp"
+#include "cli/manual.hpp"
 #include "cli/parse_command.hpp"
 #include "cli/serve_command.hpp"
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   tlsrpt::cli::add_check_command(app, global, exit_code);
   tlsrpt::cli::add_readiness_command(app, global, exit_code);
   tlsrpt::cli::add_dkim_command(app, global, exit_code);
+  tlsrpt::cli::add_manual_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -3,11 +3,13 @@
 #include "api/params.hpp"
 
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <mutex>
 
+#include "log/log.hpp"
 #include "net/client.hpp"
 #include "pipeline/output.hpp"
 #include "policy/policy.hpp"
@@ -109,6 +111,11 @@ class ResponseCache {
     it->second = {body, writes, std::chrono::steady_clock::now() + ttl};
     bytes_ += body.size();
   }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    entries_.clear();
+    bytes_ = 0;
+  }
 
  private:
   struct Entry {
@@ -134,7 +141,18 @@ bool media_type_is(std::string_view content_type, std::string_view want) {
 }  // namespace
 
 struct Api::Impl {
-  Settings settings;
+  Settings settings;  // its tokens and monitored domains are read from `keys` (SIGHUP replaces those)
+  struct Keys {
+    std::vector<std::string> read_tokens, admin_tokens;
+    std::vector<std::pair<std::string, std::string>> intake_tokens;
+    std::vector<std::string> monitored;
+    bool operator==(const Keys&) const = default;
+  };
+  std::atomic<std::shared_ptr<const Keys>> live_keys;
+  std::shared_ptr<const Keys> keys() const { return live_keys.load(); }
+  static std::shared_ptr<const Keys> keys_of(const Settings& s) {
+    return std::make_shared<const Keys>(Keys{s.read_tokens, s.admin_tokens, s.intake_tokens, s.monitored});
+  }
   intake::Intake& intake;
   net::RateLimit intake_rate;
   net::RateLimit login_rate;
@@ -160,11 +178,15 @@ struct Api::Impl {
 
   Impl(Settings s, intake::Intake& i)
       : settings(std::move(s)),
+        live_keys(keys_of(settings)),
         intake(i),
         intake_rate(settings.intake_per_minute, settings.intake_burst),
         login_rate(settings.login_per_minute, 10) {}
 
-  bool open_api() const { return settings.read_tokens.empty() && settings.admin_tokens.empty(); }
+  bool open_api() const {
+    const auto k = keys();
+    return k->read_tokens.empty() && k->admin_tokens.empty();
+  }
 
   // The route for a path and method, with its {id} values; nullptr when none (`allow` then lists
   // the methods the path has).
@@ -202,8 +224,9 @@ struct Api::Impl {
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt\"");
       return r;
     }
-    if (token_in(*token, settings.admin_tokens)) return std::nullopt;
-    if (token_in(*token, settings.read_tokens)) {
+    const auto k = keys();
+    if (token_in(*token, k->admin_tokens)) return std::nullopt;
+    if (token_in(*token, k->read_tokens)) {
       if (access != Access::admin) return std::nullopt;
       return json_error(403, "this route needs an admin token");
     }
@@ -217,7 +240,8 @@ struct Api::Impl {
     const auto token = bearer_token(req.authorization);
     if (!token) return std::nullopt;
     std::optional<std::string> found;
-    for (const auto& [name, t] : settings.intake_tokens)
+    const auto k = keys();
+    for (const auto& [name, t] : k->intake_tokens)
       if (web::same_secret(t, *token)) found = name;
     return found;
   }
@@ -240,7 +264,7 @@ struct Api::Impl {
       return refusal;
     }
     std::optional<Response> out;
-    if (route->handler == &Impl::report_intake && !settings.intake_tokens.empty() && !submitter(req)) {
+    if (route->handler == &Impl::report_intake && !keys()->intake_tokens.empty() && !submitter(req)) {
       out = json_error(401, "POST /tlsrpt needs a submitter's token (Authorization: Bearer <token>, http.intake_tokens)");
       out->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt intake\"");
     } else if (route->handler == &Impl::report_intake) {
@@ -289,11 +313,11 @@ struct Api::Impl {
     } catch (const BadRequest& e) {
       r = failed(400, e.message);
     } catch (const store::Error& e) {
-      std::fprintf(stderr, "http: %s %s: %s\n", req.method.c_str(), route->pattern.data(), e.what());
+      log::linef(log::Level::error, "http", "%s %s: %s", req.method.c_str(), route->pattern.data(), e.what());
       r = e.transient() ? failed(503, "database unavailable; retry later") : failed(500, "internal error");
       if (e.transient()) r.headers.emplace_back("Retry-After", "30");
     } catch (const std::runtime_error& e) {  // a page whose JSON twin was not what it expects
-      std::fprintf(stderr, "http: %s %s: %s\n", req.method.c_str(), route->pattern.data(), e.what());
+      log::linef(log::Level::error, "http", "%s %s: %s", req.method.c_str(), route->pattern.data(), e.what());
       r = failed(500, "internal error");
     }
     r.route = route->pattern;
@@ -309,7 +333,7 @@ struct Api::Impl {
       const auto pending = intake.with_store([](store::Store& s) { return s.pending(); });
       if (!pending.empty()) return json_error(503, "migrations pending: " + pending.front() + " (run tlsrpt migrate)");
     } catch (const store::Error& e) {
-      std::fprintf(stderr, "http: readyz: %s\n", e.what());
+      log::linef(log::Level::warn, "http", "readyz: %s", e.what());
       return json_error(503, "database unavailable");
     }
     return json_ok("{\"status\":\"ready\"}");
@@ -326,7 +350,7 @@ struct Api::Impl {
     const std::string source = "{\"peer\":" + json_string(req.peer) +
                                (req.proxy.empty() ? "" : ",\"proxy\":" + json_string(req.proxy)) + ",\"content_type\":" +
                                json_string(req.content_type) + ",\"user_agent\":" + json_string(req.user_agent) +
-                               (settings.intake_tokens.empty() ? "" : ",\"submitter\":" + json_string(submitter(req).value_or(""))) +
+                               (keys()->intake_tokens.empty() ? "" : ",\"submitter\":" + json_string(submitter(req).value_or(""))) +
                                "}";
     const intake::Outcome o = intake.ingest(req.body, "https", source, req.client);
     const std::string id = std::to_string(o.stored.raw_id);
@@ -470,7 +494,8 @@ struct Api::Impl {
   int days_of(const Query& q) const { return q.days.value_or(settings.readiness_days); }
 
   std::string overview_answer(store::Store& s, int days) {
-    return store::overview_json(s, days, settings.monitored, now_epoch(), [&](const std::string& domain) {
+    const auto k = keys();
+    return store::overview_json(s, days, k->monitored, now_epoch(), [&](const std::string& domain) {
       const std::string key = domain + "/" + std::to_string(days);
       if (auto cached = verdicts.get(key, 0)) return *cached;
       std::string verdict(readiness::to_string(readiness::answer(s, domain, days, settings.readiness).decision.verdict));
@@ -580,7 +605,7 @@ struct Api::Impl {
       return html(web::status_page(json.body, frame(req, twin)));
     } catch (const store::Error& e) {
       if (!e.transient()) throw;
-      std::fprintf(stderr, "http: GET /status: %s\n", e.what());
+      log::linef(log::Level::warn, "http", "GET /status: %s", e.what());
       Response r = html(web::status_page("{\"days\":" + std::to_string(days) + ",\"database\":\"unavailable\",\"inputs\":[],"
                                          "\"rejections\":[],\"dkim\":[],\"migrations_pending\":\"\"}", frame(req, twin)), 503);
       r.headers.emplace_back("Retry-After", "30");
@@ -617,8 +642,9 @@ struct Api::Impl {
       return login_form(req, next, "The form expired or came from another site; log in again.", 403);
     if (open_api()) return redirect(next);
     const std::string token = get("token");
-    const bool admin = token_in(token, settings.admin_tokens);
-    if (!admin && !token_in(token, settings.read_tokens)) return login_form(req, next, "Unknown token.", 401);
+    const auto k = keys();
+    const bool admin = token_in(token, k->admin_tokens);
+    if (!admin && !token_in(token, k->read_tokens)) return login_form(req, next, "Unknown token.", 401);
     Response r = redirect(next);
     r.headers.emplace_back("Set-Cookie", web::set_cookie(session_cookie, sessions.create(admin), "/", req.tls,
                                                          std::chrono::duration_cast<std::chrono::seconds>(web::Sessions::lifetime)));
@@ -687,6 +713,24 @@ const Api::Impl::Route* Api::Impl::match(std::string_view method, std::string_vi
 }
 
 Api::Api(Settings settings, intake::Intake& intake) : impl_(std::make_unique<Impl>(std::move(settings), intake)) {}
+
+std::vector<std::string> Api::reload(const Settings& s) {
+  const auto next = Impl::keys_of(s);
+  const auto before = impl_->keys();
+  std::vector<std::string> changed;
+  if (next->read_tokens != before->read_tokens || next->admin_tokens != before->admin_tokens) {
+    changed.emplace_back("tokens");
+    impl_->sessions.clear();  // a session may stand for a token that is gone: everyone logs in again
+  }
+  if (next->intake_tokens != before->intake_tokens) changed.emplace_back("intake tokens");
+  if (next->monitored != before->monitored) {
+    changed.emplace_back("monitored domains");
+    impl_->verdicts.clear();
+  }
+  impl_->live_keys.store(next);
+  if (!changed.empty()) impl_->cache.clear();
+  return changed;
+}
 Api::~Api() = default;
 
 std::optional<Response> Api::check(const Request& head) {

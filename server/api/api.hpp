@@ -48,6 +48,10 @@ class Api : public http_server::Handler {
   std::optional<http_server::Response> check(const http_server::Request& head) override;
   http_server::Response handle(const http_server::Request& request) override;
   void finished(const http_server::Request& request, const http_server::Response& response, double seconds) override;
+  // SIGHUP: the tokens (read, admin, intake) and monitored domains of `s` replace the current
+  // ones for requests that start from now on; browser sessions end when the tokens change.
+  // Returns what changed ("tokens", "intake tokens", "monitored domains").
+  std::vector<std::string> reload(const Settings& s);
 
  private:
   struct Impl;

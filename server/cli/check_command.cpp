@@ -1,9 +1,9 @@
 #include "cli/check_command.hpp"
+#include "cli/manual.hpp"
 
 #include <boost/asio.hpp>
 #include <cstdio>
 
-#include "cli/setting_values.hpp"
 #include "cli/database.hpp"
 #include "cli/monitoring.hpp"
 #include "policy/policy.hpp"
@@ -56,7 +56,7 @@ int run_check(const CheckOptions& o, const config::Settings& s) {
       waiting[printed].reset();
     }
   };
-  boost::asio::co_spawn(io, posture::check_all(*resolver, domains, cs, number("checks.concurrency", s.checks_concurrency), sink),
+  boost::asio::co_spawn(io, posture::check_all(*resolver, domains, cs, static_cast<std::size_t>(s.checks_concurrency), sink),
                         boost::asio::detached);
   io.run();
   return incomplete ? 3 : error ? 1 : 0;
@@ -69,8 +69,8 @@ void add_check_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
   CLI::App* cmd = app.add_subcommand(
       "check",
       "Check what each DOMAIN publishes, as a sending MTA sees it: the _mta-sts record and policy, the _smtp._tls "
-      "record, the MX hosts' STARTTLS and certificates, DANE. No database. Exit status: 0 with no error finding, "
-      "1 with any, 2 on a usage error, 3 when a check could not complete.");
+      "record, the MX hosts' STARTTLS and certificates, DANE. No database.");
+  exit_statuses(*cmd, "0 no finding is an error; 1 some finding is an error; 2 usage error; 3 a check could not complete");
   cmd->add_option("domains", o->domains, "Domains to check")->required();
   cmd->add_flag("--json", o->json, "One JSON object per domain and line");
   cmd->add_option("--rua", o->rua,
@@ -98,8 +98,8 @@ void add_readiness_command(CLI::App& app, const GlobalOptions& global, int& exit
       "readiness",
       "May DOMAIN's MTA-STS policy switch from testing to enforce? The verdict (ready, not-ready, insufficient-data, "
       "enforced), its reasons and the evidence, from the stored reports and posture checks (the same JSON as GET "
-      "/api/v1/domains/{domain}/readiness). Exit status: 0 ready or enforced without refused mail, 1 otherwise, 3 on a "
-      "database error.");
+      "/api/v1/domains/{domain}/readiness).");
+  exit_statuses(*cmd, "0 ready, or enforced without refused mail; 1 otherwise; 2 usage error; 3 database error");
   add_database_options(*cmd, o->db, false);
   cmd->add_option("domain", o->domain, "The policy domain")->required();
   cmd->add_option("--days", o->days, "Judge the reports of the last N days (default readiness.days, 30)")

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "log/log.hpp"
 #include "store/embedded.hpp"
 #include "store/store.hpp"
 
@@ -57,7 +58,7 @@ inline Database open_database(const DatabaseOptions& o, bool migrate) {
   db.url = url;
   db.store = std::make_unique<store::Store>(url);
   if (migrate) {
-    for (const auto& name : db.store->migrate()) std::fprintf(stderr, "migrate: applied %s\n", name.c_str());
+    for (const auto& name : db.store->migrate()) log::linef(log::Level::info, "migrate", "applied %s", name.c_str());
   } else if (const auto pending = db.store->pending(); !pending.empty()) {
     throw store::Error("the database schema is behind (" + std::to_string(pending.size()) +
                            " migrations pending): run tlsrpt migrate",
@@ -87,7 +88,7 @@ inline void compact_rollups(const std::string& url, const char* command) {
   try {
     store::Store(url).compact();
   } catch (const store::Error& e) {
-    std::fprintf(stderr, "%s: compacting the rollups failed (answers stay right, only slower): %s\n", command, e.what());
+    log::linef(log::Level::warn, command, "compacting the rollups failed (answers stay right, only slower): %s", e.what());
   }
 }
 

@@ -1,4 +1,5 @@
 #include "cli/db_commands.hpp"
+#include "cli/manual.hpp"
 
 #include <unistd.h>
 
@@ -278,6 +279,7 @@ void add_db_commands(CLI::App& app, const GlobalOptions& global, int& exit_code)
     auto o = std::make_shared<DatabaseOptions>();
     auto status = std::make_shared<bool>(false);
     CLI::App* cmd = app.add_subcommand("migrate", "Apply pending database migrations (safe to run from several processes at once)");
+    exit_statuses(*cmd, "0 up to date; 2 usage error; 3 database error");
     add_database_options(*cmd, *o, false);
     cmd->add_flag("--status", *status, "List pending migrations and exit");
     cmd->callback([o, status, &global, &exit_code] {
@@ -304,8 +306,9 @@ void add_db_commands(CLI::App& app, const GlobalOptions& global, int& exit_code)
     CLI::App* cmd = app.add_subcommand(
         "ingest",
         "Parse reports (the inputs tlsrpt parse reads) and store them in PostgreSQL: every input is kept with its "
-        "outcome (stored, duplicate, or rejected with its reason). Exit status: 0 all stored or duplicates, 1 some "
-        "rejected, 2 usage, 3 database error (the current batch is rolled back; rerun to complete).");
+        "outcome (stored, duplicate, or rejected with its reason).");
+    exit_statuses(*cmd, "0 every input stored or a duplicate; 1 some input rejected or unreadable; 2 usage error; 3 database "
+                        "error (the current batch is rolled back; run it again to complete)");
     cmd->add_option("paths", o->paths, "Files, directories, mbox files or - (stdin); stdin when none is given")
         ->check(CLI::ExistingPath | CLI::IsMember({"-"}));
     add_database_options(*cmd, o->db, true);
@@ -324,6 +327,7 @@ void add_db_commands(CLI::App& app, const GlobalOptions& global, int& exit_code)
     auto o = std::make_shared<ReprocessOptions>();
     CLI::App* cmd = app.add_subcommand(
         "reprocess", "Run the pipeline again over stored rejected messages (after a parser fix) and store what now reads");
+    exit_statuses(*cmd, "0 done; 2 usage error; 3 database error");
     add_database_options(*cmd, o->db, true);
     add_limit_options(*cmd, o->limits);
     cmd->add_option("--reason", o->reason, "Only messages rejected for this reason (see tlsrpt parse --list-reasons)");

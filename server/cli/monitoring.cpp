@@ -1,5 +1,9 @@
 #include "cli/monitoring.hpp"
 
+#include <CLI/CLI.hpp>
+
+#include "log/log.hpp"
+
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -7,7 +11,6 @@
 #include <set>
 #include <thread>
 
-#include "cli/setting_values.hpp"
 
 namespace tlsrpt::cli {
 
@@ -15,33 +18,29 @@ dns::Settings dns_settings(const config::Settings& s) {
   dns::Settings out;
   out.server = s.dns_server;
   out.trust_anchor_file = s.dns_trust_anchor_file;
-  out.timeout = std::chrono::seconds(number("dns.timeout", s.dns_timeout));
+  out.timeout = s.dns_timeout;
   return out;
 }
 
 posture::CheckSettings check_settings(const config::Settings& s) {
   posture::CheckSettings out;
   out.fetch.ca_file = out.probe.ca_file = s.checks_ca_file;
-  const std::size_t smtp_port = number("checks.smtp_port", s.checks_smtp_port);
-  const std::size_t https_port = number("checks.https_port", s.checks_https_port);
-  if (smtp_port > 65535) throw CLI::ValidationError("checks.smtp_port", "'" + s.checks_smtp_port + "' is not a port");
-  if (https_port > 65535) throw CLI::ValidationError("checks.https_port", "'" + s.checks_https_port + "' is not a port");
-  out.probe.smtp_port = static_cast<unsigned short>(smtp_port);
-  out.fetch.https_port = static_cast<unsigned short>(https_port);
-  out.fetch.timeout = out.probe.timeout = std::chrono::seconds(number("checks.timeout", s.checks_timeout));
-  out.probe.expiry_warning_days = static_cast<int>(number("checks.expiry_warning_days", s.checks_expiry_warning_days, true));
+  out.probe.smtp_port = static_cast<unsigned short>(s.checks_smtp_port);  // 1 to 65535 (config)
+  out.fetch.https_port = static_cast<unsigned short>(s.checks_https_port);
+  out.fetch.timeout = out.probe.timeout = s.checks_timeout;
+  out.probe.expiry_warning_days = static_cast<int>(s.checks_expiry_warning_days);
   return out;
 }
 
 std::string default_rua(const config::Settings& s) {
-  for (const auto& r : split_list(s.smtp_recipients))
+  for (const auto& r : s.smtp_recipients)
     if (!r.starts_with('@')) return r;
   return {};
 }
 
 std::vector<posture::Monitored> monitored_domains(const config::Settings& s) {
   std::vector<config::MonitoredDomain> entries;
-  for (const auto& item : split_list(s.checks_domains)) {
+  for (const auto& item : s.checks_domains) {
     const auto eq = item.find('=');
     entries.push_back({item.substr(0, eq), eq == std::string::npos ? std::string() : item.substr(eq + 1)});
   }
@@ -62,24 +61,14 @@ std::vector<posture::Monitored> monitored_domains(const config::Settings& s) {
 }
 
 int readiness_days(const config::Settings& s) {
-  const std::size_t days = number("readiness.days", s.readiness_days);
-  if (days > 400) throw CLI::ValidationError("readiness.days", "at most 400");
-  return static_cast<int>(days);
+  return static_cast<int>(s.readiness_days);  // 1 to 400 (config)
 }
 
 readiness::Thresholds readiness_thresholds(const config::Settings& s) {
   readiness::Thresholds t;
-  t.min_days = static_cast<int>(std::min<std::size_t>(number("readiness.min_days", s.readiness_min_days, true), 400));
-  t.min_reporters = static_cast<int>(std::min<std::size_t>(number("readiness.min_reporters", s.readiness_min_reporters, true), 1000));
-  try {
-    std::size_t used = 0;
-    t.max_blocking_share = std::stod(s.readiness_max_blocking_share, &used);
-    if (used != s.readiness_max_blocking_share.size() || !(t.max_blocking_share >= 0 && t.max_blocking_share <= 1))
-      throw std::invalid_argument("range");
-  } catch (const std::exception&) {
-    throw CLI::ValidationError("readiness.max_blocking_share",
-                               "'" + s.readiness_max_blocking_share + "' is not a share from 0 to 1 (0.001 is 0.1 %)");
-  }
+  t.min_days = static_cast<int>(s.readiness_min_days);
+  t.min_reporters = static_cast<int>(s.readiness_min_reporters);
+  t.max_blocking_share = s.readiness_max_blocking_share;
   return t;
 }
 
@@ -128,8 +117,8 @@ struct ScheduledChecks::Impl {
     posture::MonitorSettings ms;
     ms.check = check_settings(settings);
     ms.dns = dns_settings(settings);
-    ms.interval = std::chrono::seconds(number("checks.interval", settings.checks_interval));
-    ms.concurrency = number("checks.concurrency", settings.checks_concurrency);
+    ms.interval = settings.checks_interval;
+    ms.concurrency = static_cast<std::size_t>(settings.checks_concurrency);
     ms.first_delay = std::min(ms.first_delay, ms.interval);
     ms.domains = std::move(domains);
     writer = std::jthread([this](std::stop_token stop) { write(stop); });
@@ -143,7 +132,7 @@ struct ScheduledChecks::Impl {
     static const std::int64_t key = std::stoll(store::sha256_hex("posture checks").substr(0, 15), nullptr, 16);
     try {
       const bool held = intake.with_store([](store::Store& s) { return s.try_advisory_lock(key); });
-      if (!held && !standby_logged) std::fprintf(stderr, "serve: posture checks: another server runs them; standing by\n");
+      if (!held && !standby_logged) log::linef(log::Level::info, "serve", "posture checks: another server runs them; standing by");
       standby_logged = !held;
       return held;
     } catch (const store::Error&) {
@@ -156,7 +145,7 @@ struct ScheduledChecks::Impl {
     intake.metrics().posture(sample(c));
     std::lock_guard lock(mutex);
     if (queue.size() >= max_queued) {
-      std::fprintf(stderr, "serve: posture checks: database unavailable, the oldest unsaved check is dropped\n");
+      log::linef(log::Level::warn, "serve", "posture checks: database unavailable, the oldest unsaved check is dropped");
       queue.pop_front();
     }
     queue.push_back(Item{posture::to_json(c.result), c.result.domain, c.took.count()});
@@ -184,7 +173,7 @@ struct ScheduledChecks::Impl {
         const auto drift = intake.with_store([&](store::Store& s) { return readiness::recent_drift(s, item.domain); });
         intake.metrics().drift(item.domain, drift.sessions, drift.beyond_max_age);
       } catch (const store::Error& e) {
-        std::fprintf(stderr, "serve: posture checks: %s: %s (retrying in 10 s)\n", saved ? "the readiness verdict" : "storing a result",
+        log::linef(log::Level::warn, "serve", "posture checks: %s: %s (retrying in 10 s)", saved ? "the readiness verdict" : "storing a result",
                      e.what());
       }
       lock.lock();

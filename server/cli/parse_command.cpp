@@ -1,4 +1,5 @@
 #include "cli/parse_command.hpp"
+#include "cli/manual.hpp"
 
 #include <cstdio>
 #include <map>
@@ -132,7 +133,11 @@ void add_global_options(CLI::App& app, GlobalOptions& global, int& exit_code) {
       ->check(CLI::ExistingFile);
   app.fallthrough();
   CLI::App* cmd = app.add_subcommand(
-      "check-config", "Read the settings (file, environment) and print the effective values, secrets redacted");
+      "check-config",
+      "Read the settings (file, environment), check every value against its type and range, and print the "
+      "effective values, secrets redacted. The settings are described in tlsrpt.toml(5) and below.");
+  exit_statuses(*cmd, "0 the settings are valid; 2 a setting is unknown or its value is wrong (named on stderr)");
+  cmd->footer(cmd->get_footer() + "\n\n" + settings_summary());
   auto limits = std::make_shared<LimitOptions>();
   add_limit_options(*cmd, *limits);
   cmd->callback([&global, limits, &exit_code] {
@@ -148,8 +153,8 @@ void add_parse_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
       "parse",
       "Read TLS reports (RFC 5322 messages, mbox files, bare .json or .json.gz, directories, or - for stdin) "
       "and print each report as one normalised JSON object per line. Rejected inputs are reported on stderr "
-      "as 'PATH: rejected: REASON: DETAIL'. Exit status: 0 when every input gave a report, 1 when any input "
-      "was rejected or unreadable, 2 on usage errors.");
+      "as 'PATH: rejected: REASON: DETAIL'.");
+  exit_statuses(*cmd, "0 every input gave a report; 1 some input was rejected or unreadable; 2 usage error");
   cmd->add_option("paths", opt->paths, "Files, directories or - (stdin); stdin when none is given")
       ->check(CLI::ExistingPath | CLI::IsMember({"-"}));
   cmd->add_flag("--pretty", opt->pretty, "Indent the JSON output");

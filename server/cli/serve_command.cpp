@@ -1,4 +1,5 @@
 #include "cli/serve_command.hpp"
+#include "cli/manual.hpp"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -7,7 +8,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -18,9 +22,9 @@
 #include "cli/privileges.hpp"
 #include "cli/dkim_command.hpp"
 #include "cli/monitoring.hpp"
-#include "cli/setting_values.hpp"
 #include "http/server.hpp"
 #include "imap/poller.hpp"
+#include "log/log.hpp"
 #include "intake/intake.hpp"
 #include "net/client.hpp"
 #include "net/listen.hpp"
@@ -41,11 +45,11 @@ struct ServeOptions {
 
 // Listen addresses from the command line (repeatable, each may be a list), else the setting;
 // an empty value turns the listener off.
-std::vector<std::string> listen_list(const std::vector<std::string>& flags, const std::string& setting) {
-  if (flags.empty()) return split_list(setting);
+std::vector<std::string> listen_list(const std::vector<std::string>& flags, const std::vector<std::string>& setting) {
+  if (flags.empty()) return setting;
   std::vector<std::string> out;
   for (const auto& f : flags)
-    for (auto& a : split_list(f)) out.push_back(std::move(a));
+    for (auto& a : config::split_list(f)) out.push_back(std::move(a));
   return out;
 }
 
@@ -54,7 +58,7 @@ smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOption
   smtp_server::Settings out;
   out.listen = listen_list(o.listen, s.smtp_listen);
   if (out.listen.empty()) return out;  // no SMTP listener
-  out.protocol.recipients = split_list(o.recipients.empty() ? s.smtp_recipients : o.recipients);
+  out.protocol.recipients = o.recipients.empty() ? s.smtp_recipients : config::split_list(o.recipients);
   if (out.protocol.recipients.empty())
     throw CLI::ValidationError("smtp.recipients",
                                "no recipients configured: set smtp.recipients, TLSRPT_SMTP_RECIPIENTS or --smtp-recipients "
@@ -66,18 +70,18 @@ smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOption
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "localhost");
   out.protocol.hostname = s.smtp_hostname.empty() ? host : s.smtp_hostname;
   out.protocol.limits.message_size = s.limits.message_size;
-  out.protocol.limits.recipients = number("smtp.recipients_per_message", s.smtp_recipients_per_message);
+  out.protocol.limits.recipients = static_cast<std::size_t>(s.smtp_recipients_per_message);
   out.tls_cert = s.smtp_tls_cert;
   out.tls_key = s.smtp_tls_key;
   if (out.tls_cert.empty() != out.tls_key.empty())
     throw CLI::ValidationError("smtp.tls_cert", "set both smtp.tls_cert and smtp.tls_key, or neither");
-  out.max_sessions = number("smtp.max_sessions", s.smtp_max_sessions);
-  out.max_sessions_per_client = number("smtp.max_sessions_per_client", s.smtp_max_sessions_per_client);
-  out.command_timeout = std::chrono::seconds(number("smtp.command_timeout", s.smtp_command_timeout));
-  out.data_timeout = std::chrono::seconds(number("smtp.data_timeout", s.smtp_data_timeout));
-  out.store_threads = static_cast<unsigned>(number("smtp.store_connections", s.smtp_store_connections));
-  out.messages_per_minute = static_cast<double>(number("smtp.messages_per_minute", s.smtp_messages_per_minute));
-  out.message_burst = number("smtp.message_burst", s.smtp_message_burst);
+  out.max_sessions = static_cast<std::size_t>(s.smtp_max_sessions);
+  out.max_sessions_per_client = static_cast<std::size_t>(s.smtp_max_sessions_per_client);
+  out.command_timeout = s.smtp_command_timeout;
+  out.data_timeout = s.smtp_data_timeout;
+  out.store_threads = static_cast<unsigned>(s.smtp_store_connections);
+  out.messages_per_minute = static_cast<double>(s.smtp_messages_per_minute);
+  out.message_burst = static_cast<std::size_t>(s.smtp_message_burst);
   return out;
 }
 
@@ -91,17 +95,17 @@ http_server::Settings http_settings(const config::Settings& s, const ServeOption
   out.tls_key = s.http_tls_key;
   if (out.tls_cert.empty() != out.tls_key.empty())
     throw CLI::ValidationError("http.tls_cert", "set both http.tls_cert and http.tls_key, or neither");
-  out.max_connections = number("http.max_connections", s.http_max_connections);
-  out.max_connections_per_client = number("http.max_connections_per_client", s.http_max_connections_per_client);
-  out.worker_threads = static_cast<unsigned>(number("http.workers", s.http_workers));
+  out.max_connections = static_cast<std::size_t>(s.http_max_connections);
+  out.max_connections_per_client = static_cast<std::size_t>(s.http_max_connections_per_client);
+  out.worker_threads = static_cast<unsigned>(s.http_workers);
   out.body_limit = s.limits.message_size;
-  out.buffer_memory = size_setting("http.buffer_memory", s.http_buffer_memory);
+  out.buffer_memory = s.http_buffer_memory;
   if (out.buffer_memory < out.body_limit)
     throw CLI::ValidationError("http.buffer_memory", "must be at least limits.message_size (" +
                                                          std::to_string(out.body_limit) + " bytes), the largest body");
-  out.read_timeout = std::chrono::seconds(number("http.request_timeout", s.http_request_timeout));
-  out.idle_timeout = std::chrono::seconds(number("http.idle_timeout", s.http_idle_timeout));
-  for (const auto& t : split_list(s.http_trusted_proxies)) {
+  out.read_timeout = s.http_request_timeout;
+  out.idle_timeout = s.http_idle_timeout;
+  for (const auto& t : s.http_trusted_proxies) {
     const auto block = net::parse_cidr(t);
     if (!block) throw CLI::ValidationError("http.trusted_proxies", "'" + t + "' is not an address or address/prefix");
     out.trusted_proxies.push_back(*block);
@@ -111,24 +115,24 @@ http_server::Settings http_settings(const config::Settings& s, const ServeOption
 
 api::Settings api_settings(const config::Settings& s, const http_server::Settings& http) {
   api::Settings out;
-  out.read_tokens = secret_list("http.read_tokens", s.http_read_tokens);
-  out.admin_tokens = secret_list("http.admin_tokens", s.http_admin_tokens);
+  out.read_tokens = s.http_read_tokens;
+  out.admin_tokens = s.http_admin_tokens;
   for (const auto* list : {&out.read_tokens, &out.admin_tokens})
     for (const auto& t : *list)
       if (t.size() < 16)
         throw CLI::ValidationError("http tokens", "a token is shorter than 16 characters (use e.g. openssl rand -hex 24)");
-  for (const auto& item : secret_list("http.intake_tokens", s.http_intake_tokens)) {
+  for (const auto& item : s.http_intake_tokens) {
     const auto colon = item.find(':');
     if (colon == 0 || colon == std::string::npos || item.size() - colon - 1 < 16)
       throw CLI::ValidationError("http.intake_tokens",
                                  "each entry is submitter:token, with a token of 16 characters or more");
     out.intake_tokens.emplace_back(item.substr(0, colon), item.substr(colon + 1));
   }
-  out.protect_metrics = boolean("http.protect_metrics", s.http_protect_metrics);
-  out.intake_per_minute = static_cast<double>(number("http.intake_per_minute", s.http_intake_per_minute));
-  out.intake_burst = number("http.intake_burst", s.http_intake_burst);
+  out.protect_metrics = s.http_protect_metrics;
+  out.intake_per_minute = static_cast<double>(s.http_intake_per_minute);
+  out.intake_burst = static_cast<std::size_t>(s.http_intake_burst);
   out.body_limit = http.body_limit;
-  out.cache = std::chrono::seconds(number("http.cache_seconds", s.http_cache_seconds, true));
+  out.cache = s.http_cache_seconds;
   out.readiness = readiness_thresholds(s);
   out.readiness_days = readiness_days(s);
   if (out.read_tokens.empty() && out.admin_tokens.empty() && !net::all_loopback(http.listen))
@@ -147,20 +151,16 @@ std::vector<imap_poller::Mailbox> imap_mailboxes(const config::Settings& s) {
     m.name = c.name;
     m.host = c.host;
     if (m.host.empty()) throw CLI::ValidationError(key + ".host", "missing");
-    if (c.tls == "implicit") m.tls = imap_poller::Mailbox::Tls::implicit;
-    else if (c.tls == "starttls") m.tls = imap_poller::Mailbox::Tls::starttls;
-    else if (c.tls == "plain") m.tls = imap_poller::Mailbox::Tls::plain;
-    else throw CLI::ValidationError(key + ".tls", "'" + c.tls + "' is not implicit, starttls or plain");
+    m.tls = c.tls == "implicit"   ? imap_poller::Mailbox::Tls::implicit
+            : c.tls == "starttls" ? imap_poller::Mailbox::Tls::starttls
+                                  : imap_poller::Mailbox::Tls::plain;  // the choices config accepts
     if (m.tls == imap_poller::Mailbox::Tls::plain) {
       boost::system::error_code ec;
       const auto address = boost::asio::ip::make_address(m.host, ec);
       if (ec || !address.is_loopback())
         throw CLI::ValidationError(key + ".tls", "plain (no TLS) is allowed only to a loopback address such as 127.0.0.1");
     }
-    const std::string port = c.port.empty() ? (m.tls == imap_poller::Mailbox::Tls::implicit ? "993" : "143") : c.port;
-    const std::size_t p = number(key + ".port", port);
-    if (p > 65535) throw CLI::ValidationError(key + ".port", "'" + port + "' is not a port");
-    m.port = static_cast<unsigned short>(p);
+    m.port = static_cast<unsigned short>(c.port != 0 ? c.port : m.tls == imap_poller::Mailbox::Tls::implicit ? 993 : 143);
     m.username = c.username;
     if (m.username.empty()) throw CLI::ValidationError(key + ".username", "missing");
     m.password = c.password;
@@ -171,19 +171,18 @@ std::vector<imap_poller::Mailbox> imap_mailboxes(const config::Settings& s) {
     }
     if (m.password.empty()) throw CLI::ValidationError(key + ".password", "set password or password_file");
     m.folder = c.folder;
-    if (c.after == "move") m.after = imap_poller::Mailbox::After::move;
-    else if (c.after == "flag") m.after = imap_poller::Mailbox::After::flag;
-    else if (c.after == "delete") m.after = imap_poller::Mailbox::After::remove;
-    else throw CLI::ValidationError(key + ".after", "'" + c.after + "' is not move, flag or delete");
+    m.after = c.after == "move"   ? imap_poller::Mailbox::After::move
+              : c.after == "flag" ? imap_poller::Mailbox::After::flag
+                                  : imap_poller::Mailbox::After::remove;
     m.processed_folder = c.processed_folder;
     m.invalid_folder = c.invalid_folder;
     for (const auto* f : {&m.folder, &m.processed_folder, &m.invalid_folder})
       for (char ch : *f)
         if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e || ch == '"' || ch == '\\')
           throw CLI::ValidationError(key, "folder names must be printable ASCII without quotes or backslashes");
-    m.poll_interval = std::chrono::seconds(number(key + ".poll_interval", c.poll_interval));
+    m.poll_interval = c.poll_interval;
     m.ca_file = c.ca_file;
-    m.verify = boolean(key + ".verify", c.verify);
+    m.verify = c.verify;
     out.push_back(std::move(m));
   }
   return out;
@@ -191,11 +190,11 @@ std::vector<imap_poller::Mailbox> imap_mailboxes(const config::Settings& s) {
 
 metrics::LabelSettings label_settings(const config::Settings& s) {
   metrics::LabelSettings out;
-  out.domains = split_list(s.metrics_domains);
-  out.organizations = split_list(s.metrics_organizations);
-  out.max_domains = number("metrics.max_domains", s.metrics_max_domains);
-  out.max_organizations = number("metrics.max_organizations", s.metrics_max_organizations);
-  out.known_reporters = split_list(s.dkim_known_reporters);
+  out.domains = s.metrics_domains;
+  out.organizations = s.metrics_organizations;
+  out.max_domains = static_cast<std::size_t>(s.metrics_max_domains);
+  out.max_organizations = static_cast<std::size_t>(s.metrics_max_organizations);
+  out.known_reporters = s.dkim_known_reporters;
   return out;
 }
 
@@ -269,11 +268,77 @@ void add_imap_sources(metrics::Metrics& m, const imap_poller::Stats& st) {
                st.polling);
 }
 
-int run_serve(ServeOptions opt, const config::Settings& settings) {
+// log.level and log.format (their values are the choices config accepts).
+void apply_log_settings(const config::Settings& s) {
+  log::set_level(log::level_from_string(s.log_level).value_or(log::Level::info));
+  log::set_format(log::format_from_string(s.log_format).value_or(log::Format::text));
+}
+
+// SIGHUP: the settings are read again and what can change safely is applied. Each part says in
+// the log what it did; the rest says that it needs a restart.
+struct Reloader {
+  const config::Settings& started;
+  std::function<config::Settings()> reread;
+  config::Settings current;
+  smtp_server::Server* smtp;
+  http_server::Server* http;
+  api::Api& routes;
+  const http_server::Settings& http_settings;
+  std::function<void(std::vector<posture::Monitored>)> set_monitored;
+
+  void tls(const char* name, auto* server, const std::string& cert, const std::string& key) {
+    if (!server) return;
+    try {
+      log::linef(log::Level::info, "serve", "reload: %s TLS certificate %s", name, server->reload_tls(cert, key).c_str());
+    } catch (const std::runtime_error& e) {
+      log::linef(log::Level::error, "serve", "reload: %s TLS unchanged: %s", name, e.what());
+    }
+  }
+
+  void operator()() {
+    config::Settings next;
+    try {
+      next = reread();
+    } catch (const std::exception& e) {  // config::Error, CLI::ValidationError
+      log::linef(log::Level::error, "serve", "reload: settings not reloaded, the running ones stay: %s", e.what());
+      return;
+    }
+    const auto changes = config::changed(current, next);
+    apply_log_settings(next);
+    if (smtp && smtp->tls_enabled()) tls("smtp", smtp, next.smtp_tls_cert, next.smtp_tls_key);
+    if (http && http->tls()) tls("https", http, next.http_tls_cert, next.http_tls_key);
+    try {
+      api::Settings a = api_settings(next, http_settings);
+      std::vector<posture::Monitored> monitored = monitored_domains(next);
+      for (const auto& m : monitored) a.monitored.push_back(m.name);
+      for (const auto& what : routes.reload(a)) log::linef(log::Level::info, "serve", "reload: %s replaced", what.c_str());
+      if (std::find(changes.begin(), changes.end(), "checks.domains") != changes.end() ||
+          std::find(changes.begin(), changes.end(), "domain") != changes.end() ||
+          std::find(changes.begin(), changes.end(), "smtp.recipients") != changes.end())
+        set_monitored(std::move(monitored));
+    } catch (const CLI::ValidationError& e) {
+      log::linef(log::Level::error, "serve", "reload: tokens and monitored domains unchanged: %s", e.what());
+    }
+    for (const auto& key : config::changed(started, next))
+      if (!config::reloadable(key))
+        log::linef(log::Level::warn, "serve", "reload: %s changed; it takes effect after a restart", key.c_str());
+    if (!changes.empty()) {
+      std::string list;
+      for (const auto& k : changes) list += (list.empty() ? "" : ", ") + k;
+      log::linef(log::Level::info, "serve", "reload: done (changed: %s)", list.c_str());
+    } else {
+      log::linef(log::Level::info, "serve", "reload: done (no setting changed)");
+    }
+    current = std::move(next);
+  }
+};
+
+int run_serve(ServeOptions opt, const config::Settings& settings, std::function<config::Settings()> reread) {
   // Buffers of 256 KiB and more (message bodies) are mapped on their own and unmapped when
   // freed, instead of glibc's default, whose threshold rises to the largest block freed so far
   // (after one 20 MiB message, every later one would stay in the heap once freed).
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  apply_log_settings(settings);
   const smtp_server::Settings smtp = smtp_settings(settings, opt);
   const http_server::Settings http = http_settings(settings, opt);
   api::Settings api_config = api_settings(settings, http);
@@ -283,8 +348,6 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   if (!monitored.empty()) {  // the values are checked now, before anything starts
     check_settings(settings);
     dns_settings(settings);
-    number("checks.interval", settings.checks_interval);
-    number("checks.concurrency", settings.checks_concurrency);
   }
   if (smtp.listen.empty() && http.listen.empty() && mailboxes.empty() && monitored.empty()) {
     std::fprintf(stderr,
@@ -296,14 +359,13 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   // are bound.
   apply(opt.db, settings);
   try {
-    if (const auto who = plan_run_as(settings.server_user, boolean("server.allow_root", settings.server_allow_root) ||
-                                                                opt.allow_root)) {
+    if (const auto who = plan_run_as(settings.server_user, settings.server_allow_root || opt.allow_root)) {
       if (opt.db.url.empty()) give_directory(opt.db.data_dir, *who);
       become(*who);
-      std::fprintf(stderr, "serve: running as %s (uid %u, gid %u)\n", who->user.c_str(), static_cast<unsigned>(who->uid),
+      log::linef(log::Level::info, "serve", "running as %s (uid %u, gid %u)", who->user.c_str(), static_cast<unsigned>(who->uid),
                    static_cast<unsigned>(who->gid));
     } else if (geteuid() == 0) {
-      std::fprintf(stderr, "serve: running as root (server.allow_root)\n");
+      log::linef(log::Level::info, "serve", "running as root (server.allow_root)");
     }
   } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
@@ -320,8 +382,8 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   db.store.reset();  // it served the migration; requests and messages use the workers' own connections
 
   store::RejectedQuota quota;
-  quota.per_client = size_setting("quota.rejected_per_client", settings.quota_rejected_per_client);
-  quota.total = size_setting("quota.rejected_total", settings.quota_rejected_total);
+  quota.per_client = settings.quota_rejected_per_client;
+  quota.total = settings.quota_rejected_total;
   // DKIM: one verifier (and its resolver) for every transport.
   std::unique_ptr<dkim::Gate> gate;
   try {
@@ -342,7 +404,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
                        "DKIM key lookups that failed for now (SERVFAIL, bogus, timeout, the message's deadline)", K::counter,
                        [g = gate.get()] { return static_cast<double>(g->stats().temperrors); });
   }
-  std::fprintf(stderr, "serve: dkim mode=%s alert_on=%s\n", std::string(dkim::to_string(gate->mode())).c_str(),
+  log::linef(log::Level::info, "serve", "dkim mode=%s alert_on=%s", std::string(dkim::to_string(gate->mode())).c_str(),
                auth.alert_on_authenticated ? "authenticated" : "all");
   intake::Intake intake(db.url, settings.limits, metrics, quota, auth);
   DatabaseWatch watch(intake);
@@ -390,7 +452,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
   std::unique_ptr<imap_poller::Poller> poller;
   if (!mailboxes.empty()) {
     for (const auto& m : mailboxes)
-      std::fprintf(stderr, "serve: imap polling %s (%s:%u, folder %s, then %s)\n", m.name.c_str(), m.host.c_str(),
+      log::linef(log::Level::info, "serve", "imap polling %s (%s:%u, folder %s, then %s)", m.name.c_str(), m.host.c_str(),
                    static_cast<unsigned>(m.port), m.folder.c_str(),
                    m.after == imap_poller::Mailbox::After::move ? ("move to " + m.processed_folder).c_str()
                    : m.after == imap_poller::Mailbox::After::flag ? "flag \\Seen" : "delete");
@@ -398,46 +460,75 @@ int run_serve(ServeOptions opt, const config::Settings& settings) {
     add_imap_sources(metrics, poller->stats());
   }
   std::unique_ptr<ScheduledChecks> checks;
-  if (!monitored.empty()) {
-    const std::size_t n = monitored.size();
-    try {
-      checks = std::make_unique<ScheduledChecks>(settings, std::move(monitored), intake);
-    } catch (const std::runtime_error& e) {  // the resolver: a trust anchor file that cannot be read
-      std::fprintf(stderr, "tlsrpt serve: posture checks: %s\n", e.what());
-      return 1;
-    }
-    metrics.add_source("tlsrpt_posture_monitored_domains", "domains whose posture this server checks (checks.domains, [[domain]])",
-                       metrics::Metrics::Kind::gauge, [n] { return static_cast<double>(n); });
-    std::fprintf(stderr, "serve: posture checks of %zu monitored domain%s every %s s (%s at once)\n", n, n == 1 ? "" : "s",
-                 settings.checks_interval.c_str(), settings.checks_concurrency.c_str());
+  std::atomic<std::size_t> monitored_count{0};
+  // (Re)starts the scheduled checks with these domains: at start, and on SIGHUP (the new list's
+  // first pass then starts within 10 s). Throws std::runtime_error when the resolver cannot start.
+  auto set_monitored = [&](std::vector<posture::Monitored> domains) {
+    if (checks) checks->stop();
+    checks.reset();
+    const std::size_t n = domains.size();
+    monitored_count = n;
+    if (n == 0) return;
+    checks = std::make_unique<ScheduledChecks>(settings, std::move(domains), intake);
+    log::linef(log::Level::info, "serve", "posture checks of %zu monitored domain%s every %s (%lld at once)", n,
+               n == 1 ? "" : "s", config::format_duration(settings.checks_interval).c_str(),
+               static_cast<long long>(settings.checks_concurrency));
+  };
+  try {
+    set_monitored(std::move(monitored));
+  } catch (const std::runtime_error& e) {  // the resolver: a trust anchor file that cannot be read
+    std::fprintf(stderr, "tlsrpt serve: posture checks: %s\n", e.what());
+    return 1;
   }
+  metrics.add_source("tlsrpt_posture_monitored_domains",
+                     "domains whose posture this server checks (checks.domains, [[domain]])",
+                     metrics::Metrics::Kind::gauge, [&monitored_count] { return static_cast<double>(monitored_count.load()); });
   std::string recipients;
   for (const auto& r : smtp.protocol.recipients) recipients += (recipients.empty() ? "" : ",") + r;
   for (const auto& l : smtp.listen)
-    std::fprintf(stderr, "serve: smtp listening on %s for %s%s\n", l.c_str(), recipients.c_str(),
+    log::linef(log::Level::info, "serve", "smtp listening on %s for %s%s", l.c_str(), recipients.c_str(),
                  smtp.tls_cert.empty() ? "" : " (STARTTLS offered)");
   const bool open = api_config.read_tokens.empty() && api_config.admin_tokens.empty();
   for (const auto& l : http.listen) {
     const char* scheme = http.tls_cert.empty() ? "http" : "https";
-    std::fprintf(stderr, "serve: %s listening on %s (API %s, intake POST /tlsrpt, /metrics, /healthz, /readyz)\n", scheme,
+    log::linef(log::Level::info, "serve", "%s listening on %s (API %s, intake POST /tlsrpt, /metrics, /healthz, /readyz)", scheme,
                  l.c_str(), open ? "open: loopback only" : "behind tokens");
-    std::fprintf(stderr, "serve: web pages at %s://%s/%s\n", scheme, l.c_str(), open ? "" : " (log in with a token)");
+    log::linef(log::Level::info, "serve", "web pages at %s://%s/%s", scheme, l.c_str(), open ? "" : " (log in with a token)");
   }
+  Reloader reload{settings, std::move(reread), settings, smtp_listener.get(), http_listener.get(), routes, http,
+                  [&](std::vector<posture::Monitored> domains) {
+                    try {
+                      set_monitored(std::move(domains));
+                    } catch (const std::runtime_error& e) {
+                      log::linef(log::Level::error, "serve", "reload: posture checks stopped: %s", e.what());
+                    }
+                  }};
+  boost::asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> wait_for_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      log::linef(log::Level::info, "serve", "SIGHUP: reloading the settings");
+      reload();
+      wait_for_hangup();
+    });
+  };
+  wait_for_hangup();
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int sig) {
-    std::fprintf(stderr, "serve: signal %d, stopping\n", sig);
+    log::linef(log::Level::info, "serve", "signal %d, stopping", sig);
     if (smtp_listener) smtp_listener->stop();
     if (http_listener) http_listener->stop();
     if (poller) poller->stop();
     if (checks) checks->stop();
+    hangup.cancel();
     io.stop();
   });
   io.run();
   if (smtp_listener) {
     const smtp_server::Stats& st = smtp_listener->stats();
-    std::fprintf(stderr,
-                 "serve: smtp sessions=%llu refused=%llu tls=%llu timeouts=%llu accepted=%llu deferred=%llu failed=%llu "
-                 "dkim_refused=%llu\n",
+    log::linef(log::Level::info, "serve",
+               "smtp sessions=%llu refused=%llu tls=%llu timeouts=%llu accepted=%llu deferred=%llu failed=%llu "
+               "dkim_refused=%llu",
                  static_cast<unsigned long long>(st.sessions.load()), static_cast<unsigned long long>(st.sessions_refused.load()),
                  static_cast<unsigned long long>(st.sessions_tls.load()), static_cast<unsigned long long>(st.timeouts.load()),
                  static_cast<unsigned long long>(st.messages_accepted.load()),
@@ -454,7 +545,12 @@ void add_serve_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand(
       "serve", "Run the SMTP listener (reports mailed to the configured recipients are stored; 250 only once "
-               "committed, 451 while the database is unavailable) and the HTTP server (API, POST /tlsrpt, /metrics)");
+               "committed, 451 while the database is unavailable), the HTTP server (API, web pages, POST /tlsrpt, /metrics), the "
+               "IMAP poller and the scheduled posture checks. SIGHUP reloads certificates, tokens, monitored domains "
+               "and the log settings; SIGTERM or SIGINT stops.");
+  exit_statuses(*cmd, "0 stopped by SIGTERM or SIGINT; 1 a listener could not be bound, a certificate or a trust anchor "
+                      "could not be read; 2 usage error (a setting, nothing to do, root without a user to become); 3 "
+                      "database error");
   add_database_options(*cmd, o->db, true);
   add_limit_options(*cmd, o->limits);
   cmd->add_option("--smtp-listen", o->listen, "HOST:PORT to listen on, repeatable (default smtp.listen, 127.0.0.1:2525)")
@@ -469,7 +565,9 @@ void add_serve_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
                   "Comma-separated addresses and @domains to accept mail for (default smtp.recipients)");
   cmd->callback([o, &global, &exit_code] {
     const config::Settings settings = load_settings(global, o->limits);
-    exit_code = guarded("serve", [&] { return run_serve(*o, settings); });
+    exit_code = guarded("serve", [&] {
+      return run_serve(*o, settings, [o, &global] { return load_settings(global, o->limits); });
+    });
   });
 }
 

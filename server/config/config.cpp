@@ -1,93 +1,448 @@
 #include "config/config.hpp"
 
+#include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 #include <toml++/toml.h>
 
 namespace tlsrpt::config {
 namespace {
 
-// One row per setting (limits have their own table in report/limits.hpp): the key in the file,
-// the environment variable (secrets also read VARIABLE_FILE), the member it sets, and what
-// check-config shows while it is empty. Defaults live in the Settings struct.
-struct SettingInfo {
+enum class Type { string, integer, duration, size, boolean, list, path, secret, secret_list, choice, fraction };
+
+std::string_view type_name(Type t) {
+  switch (t) {
+    case Type::string: return "string";
+    case Type::integer: return "integer";
+    case Type::duration: return "duration";
+    case Type::size: return "size";
+    case Type::boolean: return "boolean";
+    case Type::list: return "list";
+    case Type::path: return "path";
+    case Type::secret: return "secret";
+    case Type::secret_list: return "list of secrets";
+    case Type::choice: return "choice";
+    case Type::fraction: return "fraction";
+  }
+  return "?";
+}
+
+constexpr std::int64_t unbounded = std::numeric_limits<std::int64_t>::max();
+
+// One row per setting. `field` is the member it sets, whose C++ type follows the row's type:
+// integer std::int64_t, size std::uint64_t (bytes), duration Seconds, boolean bool, fraction
+// double, list and secret_list std::vector<std::string>, the others std::string. min and max
+// bound integers, sizes (bytes) and durations (seconds); choices are separated by '|'.
+// `when_empty` is what an empty value (or a port of 0) means, as check-config shows it.
+template <class S>
+struct Row {
+  using Field = std::variant<std::string S::*, std::int64_t S::*, Seconds S::*, std::uint64_t S::*, bool S::*,
+                             std::vector<std::string> S::*, double S::*>;
   std::string_view key;
   std::string_view environment;
-  std::string Settings::*field;
-  bool secret = false;
+  Type type;
+  Field field;
+  std::string_view default_text;
+  std::string_view description;
+  std::int64_t min = 0, max = unbounded;
+  std::string_view choices = "";
   std::string_view when_empty = "";
 };
 
-constexpr SettingInfo settings[] = {
-    {"database.url", "TLSRPT_DATABASE_URL", &Settings::database_url, true, "(embedded)"},
-    {"database.data_dir", "TLSRPT_DATA_DIR", &Settings::data_dir},
-    {"server.user", "TLSRPT_SERVER_USER", &Settings::server_user, false, "(tlsrpt when started as root and it exists)"},
-    {"server.allow_root", "TLSRPT_SERVER_ALLOW_ROOT", &Settings::server_allow_root},
-    {"smtp.listen", "TLSRPT_SMTP_LISTEN", &Settings::smtp_listen},
-    {"smtp.recipients", "TLSRPT_SMTP_RECIPIENTS", &Settings::smtp_recipients},
-    {"smtp.hostname", "TLSRPT_SMTP_HOSTNAME", &Settings::smtp_hostname},
-    {"smtp.tls_cert", "TLSRPT_SMTP_TLS_CERT", &Settings::smtp_tls_cert},
-    {"smtp.tls_key", "TLSRPT_SMTP_TLS_KEY", &Settings::smtp_tls_key},
-    {"smtp.max_sessions", "TLSRPT_SMTP_MAX_SESSIONS", &Settings::smtp_max_sessions},
-    {"smtp.max_sessions_per_client", "TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT", &Settings::smtp_max_sessions_per_client},
-    {"smtp.recipients_per_message", "TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE", &Settings::smtp_recipients_per_message},
-    {"smtp.command_timeout", "TLSRPT_SMTP_COMMAND_TIMEOUT", &Settings::smtp_command_timeout},
-    {"smtp.data_timeout", "TLSRPT_SMTP_DATA_TIMEOUT", &Settings::smtp_data_timeout},
-    {"smtp.store_connections", "TLSRPT_SMTP_STORE_CONNECTIONS", &Settings::smtp_store_connections},
-    {"smtp.messages_per_minute", "TLSRPT_SMTP_MESSAGES_PER_MINUTE", &Settings::smtp_messages_per_minute},
-    {"smtp.message_burst", "TLSRPT_SMTP_MESSAGE_BURST", &Settings::smtp_message_burst},
-    {"http.listen", "TLSRPT_HTTP_LISTEN", &Settings::http_listen, false, "(no HTTP server)"},
-    {"http.tls_cert", "TLSRPT_HTTP_TLS_CERT", &Settings::http_tls_cert},
-    {"http.tls_key", "TLSRPT_HTTP_TLS_KEY", &Settings::http_tls_key},
-    {"http.read_tokens", "TLSRPT_HTTP_READ_TOKENS", &Settings::http_read_tokens, true, "(none)"},
-    {"http.admin_tokens", "TLSRPT_HTTP_ADMIN_TOKENS", &Settings::http_admin_tokens, true, "(none)"},
-    {"http.intake_tokens", "TLSRPT_HTTP_INTAKE_TOKENS", &Settings::http_intake_tokens, true, "(none: POST /tlsrpt is open)"},
-    {"http.protect_metrics", "TLSRPT_HTTP_PROTECT_METRICS", &Settings::http_protect_metrics},
-    {"http.intake_per_minute", "TLSRPT_HTTP_INTAKE_PER_MINUTE", &Settings::http_intake_per_minute},
-    {"http.intake_burst", "TLSRPT_HTTP_INTAKE_BURST", &Settings::http_intake_burst},
-    {"http.max_connections", "TLSRPT_HTTP_MAX_CONNECTIONS", &Settings::http_max_connections},
-    {"http.max_connections_per_client", "TLSRPT_HTTP_MAX_CONNECTIONS_PER_CLIENT", &Settings::http_max_connections_per_client},
-    {"http.buffer_memory", "TLSRPT_HTTP_BUFFER_MEMORY", &Settings::http_buffer_memory},
-    {"http.request_timeout", "TLSRPT_HTTP_REQUEST_TIMEOUT", &Settings::http_request_timeout},
-    {"http.idle_timeout", "TLSRPT_HTTP_IDLE_TIMEOUT", &Settings::http_idle_timeout},
-    {"http.trusted_proxies", "TLSRPT_HTTP_TRUSTED_PROXIES", &Settings::http_trusted_proxies, false, "(none)"},
-    {"http.workers", "TLSRPT_HTTP_WORKERS", &Settings::http_workers},
-    {"http.cache_seconds", "TLSRPT_HTTP_CACHE_SECONDS", &Settings::http_cache_seconds},
-    {"quota.rejected_per_client", "TLSRPT_QUOTA_REJECTED_PER_CLIENT", &Settings::quota_rejected_per_client},
-    {"quota.rejected_total", "TLSRPT_QUOTA_REJECTED_TOTAL", &Settings::quota_rejected_total},
-    {"dns.server", "TLSRPT_DNS_SERVER", &Settings::dns_server, false, "(resolve from the root)"},
-    {"dns.trust_anchor_file", "TLSRPT_DNS_TRUST_ANCHOR_FILE", &Settings::dns_trust_anchor_file},
-    {"dns.timeout", "TLSRPT_DNS_TIMEOUT", &Settings::dns_timeout},
-    {"checks.ca_file", "TLSRPT_CHECKS_CA_FILE", &Settings::checks_ca_file, false, "(the system's CAs only)"},
-    {"checks.smtp_port", "TLSRPT_CHECKS_SMTP_PORT", &Settings::checks_smtp_port},
-    {"checks.https_port", "TLSRPT_CHECKS_HTTPS_PORT", &Settings::checks_https_port},
-    {"checks.timeout", "TLSRPT_CHECKS_TIMEOUT", &Settings::checks_timeout},
-    {"checks.expiry_warning_days", "TLSRPT_CHECKS_EXPIRY_WARNING_DAYS", &Settings::checks_expiry_warning_days},
-    {"readiness.days", "TLSRPT_READINESS_DAYS", &Settings::readiness_days},
-    {"readiness.min_days", "TLSRPT_READINESS_MIN_DAYS", &Settings::readiness_min_days},
-    {"readiness.min_reporters", "TLSRPT_READINESS_MIN_REPORTERS", &Settings::readiness_min_reporters},
-    {"readiness.max_blocking_share", "TLSRPT_READINESS_MAX_BLOCKING_SHARE", &Settings::readiness_max_blocking_share},
-    {"dkim.mode", "TLSRPT_DKIM_MODE", &Settings::dkim_mode},
-    {"dkim.max_signatures", "TLSRPT_DKIM_MAX_SIGNATURES", &Settings::dkim_max_signatures},
-    {"dkim.timeout", "TLSRPT_DKIM_TIMEOUT", &Settings::dkim_timeout},
-    {"dkim.alert_on", "TLSRPT_DKIM_ALERT_ON", &Settings::dkim_alert_on, false, "(authenticated; all when dkim.mode is off)"},
-    {"dkim.known_reporters", "TLSRPT_DKIM_KNOWN_REPORTERS", &Settings::dkim_known_reporters},
-    {"dkim.trusted_authserv_ids", "TLSRPT_DKIM_TRUSTED_AUTHSERV_IDS", &Settings::dkim_trusted_authserv_ids, false, "(none)"},
-    {"checks.domains", "TLSRPT_CHECKS_DOMAINS", &Settings::checks_domains, false, "(none besides [[domain]] tables)"},
-    {"checks.interval", "TLSRPT_CHECKS_INTERVAL", &Settings::checks_interval},
-    {"checks.concurrency", "TLSRPT_CHECKS_CONCURRENCY", &Settings::checks_concurrency},
-    {"metrics.domains", "TLSRPT_METRICS_DOMAINS", &Settings::metrics_domains, false, "(the first max_domains seen)"},
-    {"metrics.organizations", "TLSRPT_METRICS_ORGANIZATIONS", &Settings::metrics_organizations, false,
-     "(the first max_organizations seen)"},
-    {"metrics.max_domains", "TLSRPT_METRICS_MAX_DOMAINS", &Settings::metrics_max_domains},
-    {"metrics.max_organizations", "TLSRPT_METRICS_MAX_ORGANIZATIONS", &Settings::metrics_max_organizations},
+using S = Settings;
+constexpr std::int64_t day = 86400;
+
+const Row<Settings> settings[] = {
+    {"database.url", "TLSRPT_DATABASE_URL", Type::secret, &S::database_url, "",
+     "PostgreSQL connection (URL or key=value string); empty: the embedded cluster in database.data_dir", 0, 0, "",
+     "(embedded)"},
+    {"database.data_dir", "TLSRPT_DATA_DIR", Type::path, &S::data_dir, "data",
+     "where the embedded PostgreSQL cluster lives when database.url is empty"},
+    {"server.user", "TLSRPT_SERVER_USER", Type::string, &S::server_user, "",
+     "serve started as root: the user it becomes once its listeners are bound", 0, 0, "",
+     "(tlsrpt when started as root and it exists)"},
+    {"server.allow_root", "TLSRPT_SERVER_ALLOW_ROOT", Type::boolean, &S::server_allow_root, "false",
+     "serve started as root may stay root when server.user is empty (otherwise it refuses)"},
+    {"log.level", "TLSRPT_LOG_LEVEL", Type::choice, &S::log_level, "info",
+     "least severe log lines written", 0, 0, "error|warn|info|debug"},
+    {"log.format", "TLSRPT_LOG_FORMAT", Type::choice, &S::log_format, "text",
+     "text: component key=value lines; json: one JSON object per line, for log shippers", 0, 0, "text|json"},
+    {"smtp.listen", "TLSRPT_SMTP_LISTEN", Type::list, &S::smtp_listen, "127.0.0.1:2525",
+     "HOST:PORT addresses of the SMTP listener; empty: no SMTP listener", 0, 0, "", "(no SMTP listener)"},
+    {"smtp.recipients", "TLSRPT_SMTP_RECIPIENTS", Type::list, &S::smtp_recipients, "",
+     "addresses (user@domain) and domains (@domain) mail is accepted for: what the rua points at", 0, 0, "",
+     "(none: required when SMTP listens)"},
+    {"smtp.hostname", "TLSRPT_SMTP_HOSTNAME", Type::string, &S::smtp_hostname, "",
+     "the name in the SMTP greeting", 0, 0, "", "(the machine's host name)"},
+    {"smtp.tls_cert", "TLSRPT_SMTP_TLS_CERT", Type::path, &S::smtp_tls_cert, "",
+     "PEM certificate chain files, comma-separated (an RSA and an ECDSA one side by side); STARTTLS is offered when "
+     "both it and smtp.tls_key are set", 0, 0,
+     "", "(no STARTTLS)"},
+    {"smtp.tls_key", "TLSRPT_SMTP_TLS_KEY", Type::path, &S::smtp_tls_key, "",
+     "PEM private key files for STARTTLS, one per certificate, in the same order", 0, 0, "", "(no STARTTLS)"},
+    {"smtp.max_sessions", "TLSRPT_SMTP_MAX_SESSIONS", Type::integer, &S::smtp_max_sessions, "100",
+     "SMTP sessions open at once; more are refused with 421", 1, 1000000},
+    {"smtp.max_sessions_per_client", "TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT", Type::integer,
+     &S::smtp_max_sessions_per_client, "10", "SMTP sessions open at once per client (IPv4 address, IPv6 /64)", 1,
+     1000000},
+    {"smtp.recipients_per_message", "TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE", Type::integer,
+     &S::smtp_recipients_per_message, "50", "RCPT commands accepted per message", 1, 10000},
+    {"smtp.command_timeout", "TLSRPT_SMTP_COMMAND_TIMEOUT", Type::duration, &S::smtp_command_timeout, "5m",
+     "longest wait for an SMTP command", 1, day},
+    {"smtp.data_timeout", "TLSRPT_SMTP_DATA_TIMEOUT", Type::duration, &S::smtp_data_timeout, "10m",
+     "longest transfer of one message's DATA", 1, day},
+    {"smtp.store_connections", "TLSRPT_SMTP_STORE_CONNECTIONS", Type::integer, &S::smtp_store_connections, "8",
+     "threads (and database connections) storing SMTP messages", 1, 256},
+    {"smtp.messages_per_minute", "TLSRPT_SMTP_MESSAGES_PER_MINUTE", Type::integer, &S::smtp_messages_per_minute,
+     "60", "messages per minute per client before MAIL is deferred with 450", 1, 1000000000},
+    {"smtp.message_burst", "TLSRPT_SMTP_MESSAGE_BURST", Type::integer, &S::smtp_message_burst, "60",
+     "messages a client may send at once before its rate applies", 1, 1000000000},
+    {"http.listen", "TLSRPT_HTTP_LISTEN", Type::list, &S::http_listen, "127.0.0.1:8080",
+     "HOST:PORT addresses of the HTTP server (API, pages, intake, metrics); empty: none", 0, 0, "",
+     "(no HTTP server)"},
+    {"http.tls_cert", "TLSRPT_HTTP_TLS_CERT", Type::path, &S::http_tls_cert, "",
+     "PEM certificate chain files, comma-separated: HTTPS on every HTTP listener when both it and http.tls_key "
+     "are set",
+     0, 0, "", "(plain HTTP)"},
+    {"http.tls_key", "TLSRPT_HTTP_TLS_KEY", Type::path, &S::http_tls_key, "", "PEM private key files for HTTPS, one per certificate",
+     0, 0, "", "(plain HTTP)"},
+    {"http.read_tokens", "TLSRPT_HTTP_READ_TOKENS", Type::secret_list, &S::http_read_tokens, "",
+     "bearer tokens (16 characters or more) that may read the API and pages", 0, 0, "",
+     "(none)"},
+    {"http.admin_tokens", "TLSRPT_HTTP_ADMIN_TOKENS", Type::secret_list, &S::http_admin_tokens, "",
+     "bearer tokens that may also read raw messages and rejected inputs", 0, 0, "", "(none)"},
+    {"http.intake_tokens", "TLSRPT_HTTP_INTAKE_TOKENS", Type::secret_list, &S::http_intake_tokens, "",
+     "submitter:token pairs; when set, POST /tlsrpt needs one", 0, 0, "",
+     "(none: POST /tlsrpt is open)"},
+    {"http.protect_metrics", "TLSRPT_HTTP_PROTECT_METRICS", Type::boolean, &S::http_protect_metrics, "false",
+     "/metrics, /healthz and /readyz need a token too"},
+    {"http.intake_per_minute", "TLSRPT_HTTP_INTAKE_PER_MINUTE", Type::integer, &S::http_intake_per_minute, "60",
+     "POST /tlsrpt requests per minute per client address", 1, 1000000000},
+    {"http.intake_burst", "TLSRPT_HTTP_INTAKE_BURST", Type::integer, &S::http_intake_burst, "60",
+     "POST /tlsrpt requests a client may send at once", 1, 1000000000},
+    {"http.max_connections", "TLSRPT_HTTP_MAX_CONNECTIONS", Type::integer, &S::http_max_connections, "512",
+     "HTTP connections open at once; more are closed at once", 1, 1000000},
+    {"http.max_connections_per_client", "TLSRPT_HTTP_MAX_CONNECTIONS_PER_CLIENT", Type::integer,
+     &S::http_max_connections_per_client, "32", "HTTP connections open at once per client address", 1, 1000000},
+    {"http.buffer_memory", "TLSRPT_HTTP_BUFFER_MEMORY", Type::size, &S::http_buffer_memory, "128M",
+     "request and response bodies held at once (at least limits.message_size); beyond it 503", 1, unbounded},
+    {"http.request_timeout", "TLSRPT_HTTP_REQUEST_TIMEOUT", Type::duration, &S::http_request_timeout, "30s",
+     "longest time to receive one request", 1, day},
+    {"http.idle_timeout", "TLSRPT_HTTP_IDLE_TIMEOUT", Type::duration, &S::http_idle_timeout, "15s",
+     "how long an idle keep-alive connection stays open", 1, day},
+    {"http.trusted_proxies", "TLSRPT_HTTP_TRUSTED_PROXIES", Type::list, &S::http_trusted_proxies, "",
+     "addresses and CIDR blocks whose X-Forwarded-For is believed", 0, 0, "", "(none)"},
+    {"http.workers", "TLSRPT_HTTP_WORKERS", Type::integer, &S::http_workers, "8",
+     "threads (and database connections) answering HTTP requests", 1, 256},
+    {"http.cache_seconds", "TLSRPT_HTTP_CACHE_SECONDS", Type::duration, &S::http_cache_seconds, "10s",
+     "how long analytics answers are cached (0: off)", 0, day},
+    {"quota.rejected_per_client", "TLSRPT_QUOTA_REJECTED_PER_CLIENT", Type::size, &S::quota_rejected_per_client, "64M",
+     "bytes of rejected input kept per network client and UTC day (beyond: hash and reason only)", 0, unbounded},
+    {"quota.rejected_total", "TLSRPT_QUOTA_REJECTED_TOTAL", Type::size, &S::quota_rejected_total, "1G",
+     "bytes of rejected input from network senders kept per UTC day", 0, unbounded},
+    {"dns.server", "TLSRPT_DNS_SERVER", Type::string, &S::dns_server, "",
+     "HOST:PORT of a resolver that gets every query (answers are still DNSSEC-validated)", 0, 0, "",
+     "(resolve from the root)"},
+    {"dns.trust_anchor_file", "TLSRPT_DNS_TRUST_ANCHOR_FILE", Type::path, &S::dns_trust_anchor_file,
+     "/usr/share/dns/root.key", "DNSSEC trust anchors (DS or DNSKEY records)", 0, 0, "", "(no validation)"},
+    {"dns.timeout", "TLSRPT_DNS_TIMEOUT", Type::duration, &S::dns_timeout, "5s", "longest wait for one DNS answer", 1,
+     300},
+    {"checks.ca_file", "TLSRPT_CHECKS_CA_FILE", Type::path, &S::checks_ca_file, "",
+     "extra trusted CAs (PEM) for policy fetches and MX probes", 0, 0, "", "(the system's CAs only)"},
+    {"checks.smtp_port", "TLSRPT_CHECKS_SMTP_PORT", Type::integer, &S::checks_smtp_port, "25",
+     "port of the MX probes", 1, 65535},
+    {"checks.https_port", "TLSRPT_CHECKS_HTTPS_PORT", Type::integer, &S::checks_https_port, "443",
+     "port of the MTA-STS policy fetches", 1, 65535},
+    {"checks.timeout", "TLSRPT_CHECKS_TIMEOUT", Type::duration, &S::checks_timeout, "15s",
+     "longest policy fetch and MX probe", 1, 600},
+    {"checks.expiry_warning_days", "TLSRPT_CHECKS_EXPIRY_WARNING_DAYS", Type::integer, &S::checks_expiry_warning_days,
+     "14", "days before a certificate's expiry that a warning starts", 0, 3650},
+    {"checks.domains", "TLSRPT_CHECKS_DOMAINS", Type::list, &S::checks_domains, "",
+     "monitored domains, \"domain\" or \"domain=rua@address\" (besides [[domain]] tables)", 0, 0,
+     "", "(none besides [[domain]] tables)"},
+    {"checks.interval", "TLSRPT_CHECKS_INTERVAL", Type::duration, &S::checks_interval, "1h",
+     "time between two checks of a monitored domain (jittered)", 1, 7 * day},
+    {"checks.concurrency", "TLSRPT_CHECKS_CONCURRENCY", Type::integer, &S::checks_concurrency, "8",
+     "domains checked at once", 1, 1000},
+    {"readiness.days", "TLSRPT_READINESS_DAYS", Type::integer, &S::readiness_days, "30",
+     "the window of reports a readiness verdict judges, in days", 1, 400},
+    {"readiness.min_days", "TLSRPT_READINESS_MIN_DAYS", Type::integer, &S::readiness_min_days, "14",
+     "days with reports needed for a verdict", 0, 400},
+    {"readiness.min_reporters", "TLSRPT_READINESS_MIN_REPORTERS", Type::integer, &S::readiness_min_reporters, "2",
+     "reporting organisations needed for a verdict", 0, 1000},
+    {"readiness.max_blocking_share", "TLSRPT_READINESS_MAX_BLOCKING_SHARE", Type::fraction,
+     &S::readiness_max_blocking_share, "0.001", "blocking failures per session under sts policies that still pass (0.001 is 0.1 %)"},
+    {"dkim.mode", "TLSRPT_DKIM_MODE", Type::choice, &S::dkim_mode, "record",
+     "off: no verification; record: verify and record; require: keep unauthenticated reports as rejected", 0, 0,
+     "off|record|require"},
+    {"dkim.max_signatures", "TLSRPT_DKIM_MAX_SIGNATURES", Type::integer, &S::dkim_max_signatures, "5",
+     "DKIM signatures verified per message", 1, 50},
+    {"dkim.timeout", "TLSRPT_DKIM_TIMEOUT", Type::duration, &S::dkim_timeout, "10s",
+     "longest time for all key lookups of one message", 1, 300},
+    {"dkim.alert_on", "TLSRPT_DKIM_ALERT_ON", Type::choice, &S::dkim_alert_on, "",
+     "which reports move the alerting metrics: authenticated ones, or all", 0, 0, "authenticated|all",
+     "(authenticated; all when dkim.mode is off)"},
+    {"dkim.known_reporters", "TLSRPT_DKIM_KNOWN_REPORTERS", Type::list, &S::dkim_known_reporters,
+     "google.com,microsoft.com,mail.ru", "signing domains named in the DKIM metrics (others are \"other\")"},
+    {"dkim.trusted_authserv_ids", "TLSRPT_DKIM_TRUSTED_AUTHSERV_IDS", Type::list, &S::dkim_trusted_authserv_ids, "",
+     "gateways whose Authentication-Results header is believed", 0, 0, "", "(none)"},
+    {"metrics.domains", "TLSRPT_METRICS_DOMAINS", Type::list, &S::metrics_domains, "",
+     "the only policy_domain label values", 0, 0, "", "(the first max_domains seen)"},
+    {"metrics.organizations", "TLSRPT_METRICS_ORGANIZATIONS", Type::list, &S::metrics_organizations, "",
+     "the only organization label values", 0, 0, "", "(the first max_organizations seen)"},
+    {"metrics.max_domains", "TLSRPT_METRICS_MAX_DOMAINS", Type::integer, &S::metrics_max_domains, "100",
+     "policy_domain label values at most (the rest are \"other\")", 1, 100000},
+    {"metrics.max_organizations", "TLSRPT_METRICS_MAX_ORGANIZATIONS", Type::integer, &S::metrics_max_organizations,
+     "50", "organization label values at most (the rest are \"other\")", 1, 100000},
 };
 
-const SettingInfo* find_setting(std::string_view key) {
-  for (const auto& s : settings)
-    if (s.key == key) return &s;
+using M = ImapMailbox;
+const Row<ImapMailbox> imap_rows[] = {
+    {"name", "", Type::string, &M::name, "", "the mailbox's name in logs and metrics", 0, 0, "", "(username@host)"},
+    {"host", "", Type::string, &M::host, "", "IMAP server (required)"},
+    {"port", "", Type::integer, &M::port, "0", "IMAP port", 0, 65535, "", "(993 for tls = implicit, else 143)"},
+    {"tls", "", Type::choice, &M::tls, "implicit", "implicit (IMAPS), starttls, or plain (loopback only)", 0, 0,
+     "implicit|starttls|plain"},
+    {"username", "", Type::string, &M::username, "", "login name (required)"},
+    {"password", "", Type::secret, &M::password, "", "password (or password_file)"},
+    {"password_file", "", Type::path, &M::password_file, "", "file whose first line is the password"},
+    {"folder", "", Type::string, &M::folder, "INBOX", "folder drained"},
+    {"after", "", Type::choice, &M::after, "move", "what happens to a message once stored: move, flag (\\Seen) or delete", 0,
+     0, "move|flag|delete"},
+    {"processed_folder", "", Type::string, &M::processed_folder, "tlsrpt/processed", "where stored messages move"},
+    {"invalid_folder", "", Type::string, &M::invalid_folder, "tlsrpt/invalid", "where messages that are not reports move"},
+    {"poll_interval", "", Type::duration, &M::poll_interval, "60s", "time between polls when the server has no IDLE", 1,
+     day},
+    {"ca_file", "", Type::path, &M::ca_file, "", "extra trusted CAs (PEM) for this server", 0, 0, "", "(the system's CAs)"},
+    {"verify", "", Type::boolean, &M::verify, "true", "verify the server's certificate and name"},
+};
+
+using D = MonitoredDomain;
+const Row<MonitoredDomain> domain_rows[] = {
+    {"name", "", Type::string, &D::name, "", "the monitored domain (required)"},
+    {"rua", "", Type::string, &D::rua, "", "the address its _smtp._tls record must list first", 0, 0, "",
+     "(the first user@domain of smtp.recipients)"},
+};
+
+// A value as parsed, before it is stored in its member.
+using Value = std::variant<std::string, std::int64_t, Seconds, std::uint64_t, bool, std::vector<std::string>, double>;
+
+template <class S>
+std::string range_text(const Row<S>& r) {
+  if (r.type == Type::choice) {
+    std::string out;
+    std::string_view rest = r.choices;
+    while (!rest.empty()) {
+      const auto bar = rest.find('|');
+      const bool last = bar == std::string_view::npos;
+      if (!out.empty()) out += last ? " or " : ", ";
+      out += rest.substr(0, bar);
+      rest = last ? std::string_view() : rest.substr(bar + 1);
+    }
+    return out;
+  }
+  if (r.type == Type::fraction) return "0 to 1";
+  if (r.type != Type::integer && r.type != Type::duration && r.type != Type::size) return "";
+  auto shown = [&](std::int64_t n) {
+    return r.type == Type::duration ? format_duration(Seconds(n))
+           : r.type == Type::size   ? std::to_string(n) + " bytes"
+                                    : std::to_string(n);
+  };
+  if (r.max == unbounded) return "at least " + shown(r.min);
+  return shown(r.min) + " to " + shown(r.max);
+}
+
+std::optional<std::int64_t> whole_number(std::string_view text) {
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return n;
+}
+
+template <class S>
+std::int64_t in_range(const Row<S>& r, std::optional<std::int64_t> n, std::string_view text, std::string_view what) {
+  if (!n) throw Error("'" + std::string(text) + "' is not " + std::string(what) + " (" + range_text(r) + ")");
+  if (*n < r.min || *n > r.max) throw Error("'" + std::string(text) + "' is out of range (" + range_text(r) + ")");
+  return *n;
+}
+
+// A number with a unit suffix: each suffix's factor, or nullopt when the text does not parse.
+std::optional<std::int64_t> with_unit(std::string_view text, std::initializer_list<std::pair<char, std::int64_t>> units) {
+  std::int64_t factor = 1;
+  if (!text.empty())
+    for (const auto& [suffix, f] : units)
+      if (std::tolower(static_cast<unsigned char>(text.back())) == suffix) {
+        factor = f;
+        text.remove_suffix(1);
+        break;
+      }
+  const auto n = whole_number(text);
+  if (!n || *n < 0 || *n > std::numeric_limits<std::int64_t>::max() / factor) return std::nullopt;
+  return *n * factor;
+}
+
+std::vector<std::string> secret_list(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.find_first_not_of(' ') == std::string_view::npos) return out;
+  while (true) {
+    const auto comma = text.find(',');
+    std::string item(text.substr(0, comma));
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (item.empty()) throw Error("the list has an empty entry (two commas, or one at an end)");
+    out.push_back(std::move(item));
+    if (comma == std::string_view::npos) return out;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+// A value written as text (the default, an environment variable, a TOML string).
+template <class S>
+Value parse_text(const Row<S>& r, std::string_view text) {
+  switch (r.type) {
+    case Type::string:
+    case Type::path:
+    case Type::secret:
+      return std::string(text);
+    case Type::choice: {
+      if (text.empty() && !r.when_empty.empty()) return std::string();
+      std::string_view rest = r.choices;
+      while (true) {
+        const auto bar = rest.find('|');
+        if (rest.substr(0, bar) == text) return std::string(text);
+        if (bar == std::string_view::npos) break;
+        rest.remove_prefix(bar + 1);
+      }
+      throw Error("'" + std::string(text) + "' is not " + range_text(r));
+    }
+    case Type::integer:
+      if (text.empty() && !r.when_empty.empty()) return std::int64_t{0};
+      return in_range(r, whole_number(text), text, "an integer");
+    case Type::duration:
+      return Seconds(in_range(r, with_unit(text, {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', day}}), text,
+                              "a duration (seconds, or a number with s, m, h or d)"));
+    case Type::size:
+      return static_cast<std::uint64_t>(in_range(
+          r, with_unit(text, {{'k', 1 << 10}, {'m', 1 << 20}, {'g', std::int64_t{1} << 30}}), text,
+          "a size (bytes, or a number with K, M or G)"));
+    case Type::boolean:
+      if (text == "true" || text == "yes" || text == "on" || text == "1") return true;
+      if (text == "false" || text == "no" || text == "off" || text == "0") return false;
+      throw Error("'" + std::string(text) + "' is neither true nor false");
+    case Type::list:
+      return split_list(text);
+    case Type::secret_list:
+      return secret_list(text);
+    case Type::fraction: {
+      double d = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+      if (ec != std::errc() || end != text.data() + text.size() || text.empty() || !(d >= 0 && d <= 1))
+        throw Error("'" + std::string(text) + "' is not a fraction from 0 to 1");
+      return d;
+    }
+  }
+  throw Error("unknown type");
+}
+
+// A value from the settings file: strings as above; TOML integers where a number is meant,
+// booleans where a boolean is, arrays of strings where a list is.
+template <class S>
+Value parse_node(const Row<S>& r, const toml::node& node) {
+  if (const auto* str = node.as_string()) return parse_text(r, str->get());
+  if (const auto* i = node.as_integer()) {
+    const std::int64_t n = i->get();
+    switch (r.type) {
+      case Type::integer:
+      case Type::duration:
+      case Type::size:
+        return parse_text(r, std::to_string(n));
+      case Type::fraction:
+        if (n == 0 || n == 1) return static_cast<double>(n);
+        throw Error(std::to_string(n) + " is not a fraction from 0 to 1");
+      case Type::string:
+      case Type::choice:
+        return parse_text(r, std::to_string(n));
+      default:
+        break;
+    }
+  }
+  if (const auto* f = node.as_floating_point(); f && r.type == Type::fraction) {
+    const double d = f->get();
+    if (d >= 0 && d <= 1) return d;
+    throw Error(std::to_string(d) + " is not a fraction from 0 to 1");
+  }
+  if (const auto* b = node.as_boolean(); b && r.type == Type::boolean) return b->get();
+  if (const auto* arr = node.as_array(); arr && (r.type == Type::list || r.type == Type::secret_list)) {
+    std::string joined;
+    for (const auto& item : *arr) {
+      const auto* e = item.as_string();
+      if (!e) throw Error("expected a list of strings");
+      if (r.type == Type::secret_list && e->get().empty()) throw Error("the list has an empty entry");
+      joined += (joined.empty() ? "" : ",") + std::string(e->get());
+    }
+    return parse_text(r, joined);
+  }
+  throw Error("expected " + std::string(r.type == Type::integer ? "an" : "a") + " " + std::string(type_name(r.type)) +
+              (r.type == Type::list || r.type == Type::secret_list ? " (a list of strings, or one comma-separated string)"
+                                                                   : ""));
+}
+
+template <class S>
+void store(const Row<S>& r, S& target, Value v) {
+  std::visit(
+      [&](auto S::*member) {
+        using T = std::remove_reference_t<decltype(target.*member)>;
+        target.*member = std::get<T>(std::move(v));  // a row whose type and member disagree: bad_variant_access
+      },
+      r.field);
+}
+
+template <class S>
+std::string formatted(const Row<S>& r, const S& s) {
+  return std::visit(
+      [&](auto S::*member) -> std::string {
+        const auto& v = s.*member;
+        using T = std::remove_cvref_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, Seconds>) {
+          return format_duration(v);
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          std::string out;
+          for (const auto& item : v) out += (out.empty() ? "" : ",") + item;
+          return out;
+        } else if constexpr (std::is_same_v<T, double>) {
+          std::ostringstream out;
+          out << v;
+          return out.str();
+        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+          for (const auto& [unit, shift] : {std::pair{'G', 30}, {'M', 20}, {'K', 10}})
+            if (v != 0 && v % (std::uint64_t{1} << shift) == 0) return std::to_string(v >> shift) + unit;
+          return std::to_string(v);
+        } else {
+          return v == 0 && !r.when_empty.empty() ? std::string() : std::to_string(v);
+        }
+      },
+      r.field);
+}
+
+template <class S, std::size_t N>
+const Row<S>* find_row(const Row<S> (&rows)[N], std::string_view key) {
+  for (const auto& r : rows)
+    if (r.key == key) return &r;
   return nullptr;
+}
+
+template <class S, std::size_t N>
+void set_defaults(const Row<S> (&rows)[N], S& out) {
+  for (const auto& r : rows) store(r, out, parse_text(r, r.default_text));
 }
 
 std::string read_secret_file(const std::string& var, const char* path) {
@@ -99,72 +454,39 @@ std::string read_secret_file(const std::string& var, const char* path) {
 }
 
 // The environment value of a setting, from VAR or, for secrets, VAR_FILE.
-std::optional<std::string> environment(const SettingInfo& s) {
+std::optional<std::string> environment(const Row<Settings>& s) {
   const std::string var(s.environment);
   if (const char* v = std::getenv(var.c_str())) return std::string(v);
-  if (s.secret)
+  if (s.type == Type::secret || s.type == Type::secret_list)
     if (const char* f = std::getenv((var + "_FILE").c_str())) return read_secret_file(var, f);
   return std::nullopt;
 }
 
-// The keys of an [[imap]] table and the members they set.
-constexpr std::pair<std::string_view, std::string ImapMailbox::*> imap_keys[] = {
-    {"name", &ImapMailbox::name},
-    {"host", &ImapMailbox::host},
-    {"port", &ImapMailbox::port},
-    {"tls", &ImapMailbox::tls},
-    {"username", &ImapMailbox::username},
-    {"password", &ImapMailbox::password},
-    {"password_file", &ImapMailbox::password_file},
-    {"folder", &ImapMailbox::folder},
-    {"after", &ImapMailbox::after},
-    {"processed_folder", &ImapMailbox::processed_folder},
-    {"invalid_folder", &ImapMailbox::invalid_folder},
-    {"poll_interval", &ImapMailbox::poll_interval},
-    {"ca_file", &ImapMailbox::ca_file},
-    {"verify", &ImapMailbox::verify},
-};
-
-void load_imap(const std::string& path, const toml::node& node, Settings& out) {
+// The [[imap]] or [[domain]] tables: each a new item from the rows' defaults.
+template <class S, std::size_t N>
+void load_tables(const std::string& path, std::string_view section, const toml::node& node, const Row<S> (&rows)[N],
+                 std::vector<S>& out, std::string_view see) {
   const toml::array* list = node.as_array();
-  if (!list) throw Error(path + ": imap must be a list of tables ([[imap]]), one per mailbox");
+  const std::string name(section);
+  if (!list)
+    throw Error(path + ": " + name + " must be a list of tables ([[" + name + "]]), one per " +
+                (section == "imap" ? "mailbox" : "monitored domain"));
   for (const auto& item : *list) {
     const toml::table* tbl = item.as_table();
-    if (!tbl) throw Error(path + ": each imap entry must be a table ([[imap]])");
-    ImapMailbox m;
-    const std::string where = path + ": imap[" + std::to_string(out.imap.size()) + "]";
-    for (const auto& [name, value] : *tbl) {
-      std::string ImapMailbox::*field = nullptr;
-      for (const auto& [key, member] : imap_keys)
-        if (key == name.str()) field = member;
-      if (!field) throw Error(where + ": unknown key " + std::string(name.str()) + " (see README, IMAP)");
-      if (const auto* str = value.as_string()) m.*field = str->get();
-      else if (const auto* i = value.as_integer()) m.*field = std::to_string(i->get());
-      else if (const auto* b = value.as_boolean()) m.*field = b->get() ? "true" : "false";
-      else throw Error(where + "." + std::string(name.str()) + ": expected a string, number or boolean");
+    const std::string where = path + ": " + name + "[" + std::to_string(out.size()) + "]";
+    if (!tbl) throw Error(where + ": expected a table ([[" + name + "]])");
+    S entry;
+    set_defaults(rows, entry);
+    for (const auto& [key, value] : *tbl) {
+      const Row<S>* r = find_row(rows, key.str());
+      if (!r) throw Error(where + ": unknown key " + std::string(key.str()) + " (see " + std::string(see) + ")");
+      try {
+        store(*r, entry, parse_node(*r, value));
+      } catch (const Error& e) {
+        throw Error(where + "." + std::string(key.str()) + ": " + e.what());
+      }
     }
-    if (m.name.empty()) m.name = m.username + "@" + m.host;
-    out.imap.push_back(std::move(m));
-  }
-}
-
-void load_domains(const std::string& path, const toml::node& node, Settings& out) {
-  const toml::array* list = node.as_array();
-  if (!list) throw Error(path + ": domain must be a list of tables ([[domain]]), one per monitored domain");
-  for (const auto& item : *list) {
-    const toml::table* tbl = item.as_table();
-    const std::string where = path + ": domain[" + std::to_string(out.domains.size()) + "]";
-    if (!tbl) throw Error(where + ": expected a table ([[domain]])");
-    MonitoredDomain d;
-    for (const auto& [name, value] : *tbl) {
-      const auto* str = value.as_string();
-      if (!str) throw Error(where + "." + std::string(name.str()) + ": expected a string");
-      if (name.str() == "name") d.name = str->get();
-      else if (name.str() == "rua") d.rua = str->get();
-      else throw Error(where + ": unknown key " + std::string(name.str()) + " (name, rua; see README, Monitored domains)");
-    }
-    if (d.name.empty()) throw Error(where + ": name is missing");
-    out.domains.push_back(std::move(d));
+    out.push_back(std::move(entry));
   }
 }
 
@@ -179,11 +501,15 @@ void load_file(const std::string& path, Settings& out) {
   }
   for (const auto& [section, node] : doc) {
     if (section.str() == "imap") {
-      load_imap(path, node, out);
+      load_tables(path, "imap", node, imap_rows, out.imap, "tlsrpt.toml(5), IMAP MAILBOXES");
+      for (auto& m : out.imap)
+        if (m.name.empty()) m.name = m.username + "@" + m.host;
       continue;
     }
     if (section.str() == "domain") {
-      load_domains(path, node, out);
+      load_tables(path, "domain", node, domain_rows, out.domains, "tlsrpt.toml(5), MONITORED DOMAINS");
+      for (std::size_t i = 0; i < out.domains.size(); ++i)
+        if (out.domains[i].name.empty()) throw Error(path + ": domain[" + std::to_string(i) + "]: name is missing");
       continue;
     }
     const toml::table* tbl = node.as_table();
@@ -198,22 +524,12 @@ void load_file(const std::string& path, Settings& out) {
         if (auto err = report::set_limit(out.limits, std::string(name.str()) + "=" + text)) throw Error(path + ": " + *err);
         continue;
       }
-      const SettingInfo* info = find_setting(key);
-      if (!info) throw Error(path + ": unknown setting " + key + " (see README, Settings)");
-      std::string* target = &(out.*(info->field));
-      if (const auto* str = value.as_string()) {
-        *target = str->get();
-      } else if (const auto* i = value.as_integer()) {
-        *target = std::to_string(i->get());
-      } else if (const auto* arr = value.as_array()) {  // a list: joined with commas
-        target->clear();
-        for (const auto& item : *arr) {
-          const auto* e = item.as_string();
-          if (!e) throw Error(path + ": " + key + ": expected a list of strings");
-          *target += (target->empty() ? "" : ",") + std::string(e->get());
-        }
-      } else {
-        throw Error(path + ": " + key + ": expected a string");
+      const Row<Settings>* r = find_row(settings, key);
+      if (!r) throw Error(path + ": unknown setting " + key + " (see tlsrpt.toml(5), or tlsrpt check-config --list)");
+      try {
+        store(*r, out, parse_node(*r, value));
+      } catch (const Error& e) {
+        throw Error(path + ": " + key + ": " + e.what());
       }
     }
   }
@@ -221,34 +537,110 @@ void load_file(const std::string& path, Settings& out) {
 
 }  // namespace
 
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::string item;
+  for (char c : text) {
+    if (c == ',' || c == ' ') {
+      if (!item.empty()) out.push_back(item);
+      item.clear();
+    } else {
+      item += c;
+    }
+  }
+  if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string format_duration(Seconds s) {
+  const std::int64_t n = s.count();
+  for (const auto& [unit, size] : {std::pair{'d', day}, {'h', 3600}, {'m', 60}})
+    if (n != 0 && n % size == 0) return std::to_string(n / size) + unit;
+  return std::to_string(n) + "s";
+}
+
 Settings load(const std::string& path) {
   Settings out;
+  set_defaults(settings, out);
   if (!path.empty()) load_file(path, out);
-  for (const auto& s : settings)
-    if (auto v = environment(s)) out.*(s.field) = *v;
+  for (const auto& r : settings)
+    if (auto v = environment(r)) try {
+        store(r, out, parse_text(r, *v));
+      } catch (const Error& e) {
+        throw Error(std::string(r.environment) + " (" + std::string(r.key) + "): " + e.what());
+      }
   if (auto err = report::apply_limit_environment(out.limits)) throw Error(*err);
   return out;
 }
 
 std::string describe(const Settings& s) {
   std::string out;
-  for (const auto& info : settings) {
-    const std::string& value = s.*(info.field);
-    out += std::string(info.key) + " = ";
-    out += value.empty() ? std::string(info.when_empty) : info.secret ? "(set, not shown)" : value;
-    out += "\n";
+  for (const auto& r : settings) {
+    const std::string value = formatted(r, s);
+    const bool secret = r.type == Type::secret || r.type == Type::secret_list;
+    out += std::string(r.key) + " = " +
+           (value.empty() ? std::string(r.when_empty) : secret ? "(set, not shown)" : value) + "\n";
   }
   for (std::size_t i = 0; i < s.imap.size(); ++i)
-    for (const auto& [key, member] : imap_keys) {
-      const std::string& value = s.imap[i].*member;
+    for (const auto& r : imap_rows) {
+      const std::string value = formatted(r, s.imap[i]);
       if (value.empty()) continue;
-      out += "imap[" + std::to_string(i) + "]." + std::string(key) + " = " + (key == "password" ? "(set, not shown)" : value) + "\n";
+      out += "imap[" + std::to_string(i) + "]." + std::string(r.key) + " = " +
+             (r.type == Type::secret ? "(set, not shown)" : value) + "\n";
     }
   for (std::size_t i = 0; i < s.domains.size(); ++i)
     out += "domain[" + std::to_string(i) + "] = " + s.domains[i].name +
            (s.domains[i].rua.empty() ? "" : " (rua " + s.domains[i].rua + ")") + "\n";
   for (const auto& l : report::all_limits())
     out += "limits." + std::string(l.name) + " = " + std::to_string(s.limits.*(l.field)) + "\n";
+  return out;
+}
+
+bool reloadable(std::string_view key) {
+  static constexpr std::string_view keys[] = {"log.level",          "log.format",        "smtp.tls_cert",
+                                              "smtp.tls_key",       "http.tls_cert",     "http.tls_key",
+                                              "http.read_tokens",   "http.admin_tokens", "http.intake_tokens",
+                                              "checks.domains",     "domain",            "domain.name",
+                                              "domain.rua"};
+  for (const auto k : keys)
+    if (k == key) return true;
+  return false;
+}
+
+std::vector<std::string> changed(const Settings& a, const Settings& b) {
+  std::vector<std::string> out;
+  for (const auto& r : settings)
+    if (formatted(r, a) != formatted(r, b)) out.emplace_back(r.key);
+  auto tables_differ = [](const auto& rows, const auto& x, const auto& y) {
+    if (x.size() != y.size()) return true;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      for (const auto& r : rows)
+        if (formatted(r, x[i]) != formatted(r, y[i])) return true;
+    return false;
+  };
+  if (tables_differ(imap_rows, a.imap, b.imap)) out.emplace_back("imap");
+  if (tables_differ(domain_rows, a.domains, b.domains)) out.emplace_back("domain");
+  for (const auto& l : report::all_limits())
+    if (a.limits.*(l.field) != b.limits.*(l.field)) out.push_back("limits." + std::string(l.name));
+  return out;
+}
+
+std::vector<Reference> reference() {
+  std::vector<Reference> out;
+  auto add = [&](const auto& rows, std::string_view prefix) {
+    for (const auto& r : rows) {
+      const bool secret = r.type == Type::secret || r.type == Type::secret_list;
+      std::string shown = std::string(r.default_text);
+      if (shown.empty() || (r.type == Type::integer && shown == "0" && !r.when_empty.empty()))
+        shown = std::string(r.when_empty);
+      out.push_back({std::string(prefix) + std::string(r.key), std::string(r.environment), std::string(type_name(r.type)),
+                     shown, std::string(r.description), range_text(r), secret,
+                     reloadable(std::string(prefix) + std::string(r.key))});
+    }
+  };
+  add(settings, "");
+  add(imap_rows, "imap.");
+  add(domain_rows, "domain.");
   return out;
 }
 

@@ -1,10 +1,14 @@
-// Settings: one table (name, environment variable, default, meaning), read from a TOML file,
-// then the environment, then the command line; each later source wins.
+// Settings: one table (key, environment variable, type, default, one-line description), read
+// from a TOML file, then the environment, then the command line; each later source wins. Every
+// value is checked against its type and range when it is loaded, so a mistake is named before
+// anything starts, and the commands receive typed values.
 //
 // Secrets have a *_FILE variant (the value is read from that file) so they need not sit in the
 // environment; check-config prints them redacted.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -15,11 +19,16 @@
 
 namespace tlsrpt::config {
 
-// One mailbox for the IMAP poller ([[imap]] tables in the settings file); checked where used.
+using Seconds = std::chrono::seconds;
+
+// One mailbox for the IMAP poller ([[imap]] tables in the settings file).
 struct ImapMailbox {
-  std::string name, host, port, tls = "implicit", username, password, password_file, folder = "INBOX",
-      after = "move", processed_folder = "tlsrpt/processed", invalid_folder = "tlsrpt/invalid", poll_interval = "60",
-      ca_file, verify = "true";
+  std::string name, host;
+  std::int64_t port = 0;  // 0: 993 for tls = implicit, else 143
+  std::string tls, username, password, password_file, folder, after, processed_folder, invalid_folder;
+  Seconds poll_interval{};
+  std::string ca_file;
+  bool verify = true;
 };
 
 // A monitored domain ([[domain]] tables, or checks.domains entries "name" / "name=rua").
@@ -28,76 +37,49 @@ struct MonitoredDomain {
   std::string rua;  // the address its _smtp._tls record must list first; empty: the default
 };
 
+// Every member is set from the table's default by load(); the meaning of each is its row's
+// description in config.cpp (and tlsrpt.toml(5), generated from it).
 struct Settings {
-  std::string database_url;    // empty: the embedded cluster
-  std::string data_dir = "data";
-  // serve started as root: the user to run as (empty: tlsrpt when it exists), and whether
-  // staying root is allowed when there is none.
+  std::string database_url, data_dir;
   std::string server_user;
-  std::string server_allow_root = "false";
-  // SMTP listener (tlsrpt serve); numbers are checked where they are used.
-  std::string smtp_listen = "127.0.0.1:2525";  // comma-separated host:port list
-  std::string smtp_recipients;                 // comma-separated addresses and @domains
-  std::string smtp_hostname;                   // default: the machine's host name
-  std::string smtp_tls_cert, smtp_tls_key;     // PEM files; STARTTLS offered when both are set
-  std::string smtp_max_sessions = "100";
-  std::string smtp_max_sessions_per_client = "10";
-  std::string smtp_recipients_per_message = "50";
-  std::string smtp_command_timeout = "300";  // seconds
-  std::string smtp_data_timeout = "600";     // seconds
-  std::string smtp_store_connections = "8";
-  std::string smtp_messages_per_minute = "60";  // per client (IPv4 address, IPv6 /64)
-  std::string smtp_message_burst = "60";
-  // HTTP server: API, report intake, health, metrics (tlsrpt serve).
-  std::string http_listen = "127.0.0.1:8080";  // comma-separated host:port list; empty: no HTTP server
-  std::string http_tls_cert, http_tls_key;     // PEM files; HTTPS on every listener when both are set
-  std::string http_read_tokens, http_admin_tokens;  // comma-separated bearer tokens
-  std::string http_intake_tokens;  // comma-separated "submitter:token": when set, POST /tlsrpt needs one
-  std::string http_protect_metrics = "false";  // true: /metrics, /healthz, /readyz need a token
-  std::string http_intake_per_minute = "60";   // POST /tlsrpt per client address
-  std::string http_intake_burst = "60";
-  std::string http_max_connections = "512";
-  std::string http_max_connections_per_client = "32";
-  std::string http_buffer_memory = "128M";  // request and response bodies held at once
-  std::string http_request_timeout = "30";  // seconds
-  std::string http_idle_timeout = "15";     // seconds
-  std::string http_trusted_proxies;         // addresses / CIDR blocks whose X-Forwarded-For is believed
-  std::string http_workers = "8";           // threads (and database connections) answering requests
-  std::string http_cache_seconds = "10";    // analytics answers cached this long (0: off)
-  // Rejected inputs from network senders: bytes per UTC day whose bodies are kept.
-  std::string quota_rejected_per_client = "64M";
-  std::string quota_rejected_total = "1G";
-  // Posture checks (tlsrpt check).
-  std::string dns_server;  // HOST:PORT getting every query; empty: resolve from the root
-  std::string dns_trust_anchor_file = "/usr/share/dns/root.key";
-  std::string dns_timeout = "5";  // seconds per query
-  std::string checks_ca_file;     // extra trusted CAs (PEM)
-  std::string checks_smtp_port = "25";
-  std::string checks_https_port = "443";
-  std::string checks_timeout = "15";  // seconds per policy fetch and per MX probe
-  std::string checks_expiry_warning_days = "14";
-  // Scheduled checks (tlsrpt serve) of the monitored domains: checks.domains plus [[domain]].
-  std::string checks_domains;            // comma-separated "domain" or "domain=rua@address"
-  std::string checks_interval = "3600";  // seconds between two checks of a domain (jittered)
-  std::string checks_concurrency = "8";  // domains checked at once
-  // Readiness (GET /api/v1/domains/{domain}/readiness, tlsrpt readiness).
-  std::string readiness_days = "30";               // the window of reports judged, in days
-  std::string readiness_min_days = "14";           // days with reports needed
-  std::string readiness_min_reporters = "2";       // reporting organisations needed
-  std::string readiness_max_blocking_share = "0.001";  // blocking failures / sessions under sts policies
-  // DKIM verification of report mail (server/dkim).
-  std::string dkim_mode = "record";          // off | record | require
-  std::string dkim_max_signatures = "5";     // signatures verified per message
-  std::string dkim_timeout = "10";           // seconds for all key lookups of one message
-  std::string dkim_alert_on;                 // authenticated | all; default authenticated unless mode is off
-  std::string dkim_known_reporters = "google.com,microsoft.com,mail.ru";  // named in the DKIM metrics
-  std::string dkim_trusted_authserv_ids;  // gateways whose Authentication-Results are believed
-  // Metrics label bounds.
-  std::string metrics_domains;        // comma-separated: the only policy_domain label values
-  std::string metrics_organizations;  // comma-separated: the only organization label values
-  std::string metrics_max_domains = "100";
-  std::string metrics_max_organizations = "50";
-  std::vector<ImapMailbox> imap;  // [[imap]] tables, in order
+  bool server_allow_root = false;
+  std::string log_level, log_format;
+  std::vector<std::string> smtp_listen, smtp_recipients;
+  std::string smtp_hostname, smtp_tls_cert, smtp_tls_key;
+  std::int64_t smtp_max_sessions = 0, smtp_max_sessions_per_client = 0, smtp_recipients_per_message = 0;
+  Seconds smtp_command_timeout{}, smtp_data_timeout{};
+  std::int64_t smtp_store_connections = 0, smtp_messages_per_minute = 0, smtp_message_burst = 0;
+  std::vector<std::string> http_listen;
+  std::string http_tls_cert, http_tls_key;
+  std::vector<std::string> http_read_tokens, http_admin_tokens, http_intake_tokens;
+  bool http_protect_metrics = false;
+  std::int64_t http_intake_per_minute = 0, http_intake_burst = 0, http_max_connections = 0,
+               http_max_connections_per_client = 0;
+  std::uint64_t http_buffer_memory = 0;
+  Seconds http_request_timeout{}, http_idle_timeout{};
+  std::vector<std::string> http_trusted_proxies;
+  std::int64_t http_workers = 0;
+  Seconds http_cache_seconds{};
+  std::uint64_t quota_rejected_per_client = 0, quota_rejected_total = 0;
+  std::string dns_server, dns_trust_anchor_file;
+  Seconds dns_timeout{};
+  std::string checks_ca_file;
+  std::int64_t checks_smtp_port = 0, checks_https_port = 0;
+  Seconds checks_timeout{};
+  std::int64_t checks_expiry_warning_days = 0;
+  std::vector<std::string> checks_domains;
+  Seconds checks_interval{};
+  std::int64_t checks_concurrency = 0;
+  std::int64_t readiness_days = 0, readiness_min_days = 0, readiness_min_reporters = 0;
+  double readiness_max_blocking_share = 0;
+  std::string dkim_mode;
+  std::int64_t dkim_max_signatures = 0;
+  Seconds dkim_timeout{};
+  std::string dkim_alert_on;
+  std::vector<std::string> dkim_known_reporters, dkim_trusted_authserv_ids;
+  std::vector<std::string> metrics_domains, metrics_organizations;
+  std::int64_t metrics_max_domains = 0, metrics_max_organizations = 0;
+  std::vector<ImapMailbox> imap;         // [[imap]] tables, in order
   std::vector<MonitoredDomain> domains;  // [[domain]] tables, in order
   report::Limits limits;
 };
@@ -107,11 +89,33 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Reads `path` (if not empty) over the defaults, then the environment. Throws Error naming the
-// file, the key and what is wrong (unknown keys included: a typo must not pass silently).
+// The defaults, then `path` (if not empty), then the environment. Throws Error naming the file
+// or variable, the key and what is wrong (unknown keys included: a typo must not pass silently).
 Settings load(const std::string& path);
 
 // Effective settings, one `key = value` line each, secrets redacted.
 std::string describe(const Settings& s);
+
+// The keys whose values differ between a and b: settings by key, "imap" and "domain" for the
+// tables, "limits.NAME" for limits. Secrets are compared, never shown.
+std::vector<std::string> changed(const Settings& a, const Settings& b);
+// Whether serve applies a key's new value on SIGHUP (the rest need a restart).
+bool reloadable(std::string_view key);
+
+// The reference, for tlsrpt.toml(5) and check-config --list: every setting in table order, then
+// the keys of an [[imap]] table ("imap.KEY") and of a [[domain]] table ("domain.KEY"). Limits
+// are report::all_limits().
+struct Reference {
+  std::string key, environment, type, default_value, description;
+  std::string allowed;  // the range or the choices ("1 to 65535", "off, record or require"); may be empty
+  bool secret = false;
+  bool reloadable = false;  // applied on SIGHUP
+};
+std::vector<Reference> reference();
+
+// Items separated by commas or spaces; empty items are skipped.
+std::vector<std::string> split_list(std::string_view text);
+// "1h", "90s", "5m", "2d" (the largest unit that is exact).
+std::string format_duration(Seconds s);
 
 }  // namespace tlsrpt::config

@@ -11,6 +11,7 @@
 #include <limits>
 #include <map>
 
+#include "log/log.hpp"
 #include "net/client.hpp"
 #include "net/listen.hpp"
 #include "net/tls.hpp"
@@ -100,7 +101,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   Settings settings;
   Handler& handler;
   std::vector<tcp::acceptor> acceptors;
-  std::unique_ptr<asio::ssl::context> tls_context;
+  net::ServerTls tls;
   asio::thread_pool workers;
   std::size_t connections = 0;
   std::map<std::string, std::size_t> per_client;  // open connections by net::client_key
@@ -109,10 +110,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   bool stopping = false;
 
   Impl(asio::io_context& io_, Settings s, Handler& h)
-      : io(io_), settings(std::move(s)), handler(h), workers(std::max(1u, settings.worker_threads)) {
-    if (!settings.tls_cert.empty() && !settings.tls_key.empty()) {
-      tls_context = net::server_tls_context(settings.tls_cert, settings.tls_key, true);
-    }
+      : io(io_),
+        settings(std::move(s)),
+        handler(h),
+        tls(settings.tls_cert, settings.tls_key, true),
+        workers(std::max(1u, settings.worker_threads)) {
     acceptors = net::listen_all(io, settings.listen);
   }
 
@@ -167,17 +169,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
     } count{*this, key};
     beast::tcp_stream tcp(std::move(socket));
-    if (!tls_context) {
+    const auto context = tls.current();  // this connection's, even if SIGHUP replaces it meanwhile
+    if (!context) {
       co_await serve(tcp, peer);
       co_return;
     }
-    beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp), *tls_context);
-    beast::get_lowest_layer(tls).expires_after(settings.read_timeout);
-    auto [hs] = co_await tls.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), *context);
+    beast::get_lowest_layer(stream).expires_after(settings.read_timeout);
+    auto [hs] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
     if (hs) co_return;
-    co_await serve(tls, peer);
-    beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(5));
-    co_await tls.async_shutdown(tuple_awaitable);
+    co_await serve(stream, peer);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+    co_await stream.async_shutdown(tuple_awaitable);
   }
 
   template <class Stream>
@@ -337,7 +340,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         resp = co_await asio::co_spawn(workers, [this, &req]() -> awaitable<Response> { co_return handler.handle(req); },
                                        asio::use_awaitable);
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "http: %s %s: internal error: %s\n", req.method.c_str(), req.path.c_str(), e.what());
+        log::linef(log::Level::error, "http", "%s %s: internal error: %s", req.method.c_str(), req.path.c_str(), e.what());
         resp = plain_error(500, "internal error");
       }
       std::string().swap(req.body);
@@ -362,7 +365,11 @@ void Server::stop() {
   }
 }
 
-bool Server::tls() const { return impl_->tls_context != nullptr; }
+bool Server::tls() const { return impl_->tls.enabled(); }
+
+std::string Server::reload_tls(const std::string& cert_files, const std::string& key_files) {
+  return impl_->tls.reload(cert_files, key_files);
+}
 
 const Stats& Server::stats() const { return impl_->stats; }
 

@@ -92,6 +92,9 @@ class Server {
   ~Server();
   void stop();
   bool tls() const;
+  // SIGHUP: reads the certificate and key files again; new handshakes use them, open sessions
+  // keep theirs. Throws std::runtime_error (the current ones stay). Returns subject and expiry.
+  std::string reload_tls(const std::string& cert_files, const std::string& key_files);
   const Stats& stats() const;
 
  private:

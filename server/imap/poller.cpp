@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "imap/protocol.hpp"
+#include "log/log.hpp"
 #include "pipeline/output.hpp"
 #include "store/store.hpp"
 
@@ -267,8 +268,9 @@ struct Poller::Impl {
   std::vector<Connection*> live;  // connections to close on stop
   std::vector<std::thread> threads;
 
-  void log(const Mailbox& m, const std::string& text) {
-    std::fprintf(stderr, "imap mailbox=%s %s\n", m.name.c_str(), text.c_str());
+  static void log(const Mailbox& m, log::Level level, std::string_view event, log::Fields fields) {
+    fields.insert(fields.begin(), {{"mailbox", m.name}, {"event", std::string(event)}});
+    log::event(level, "imap", fields);
   }
 
   // Sleeps unless stopping; false when stopping.
@@ -292,7 +294,7 @@ struct Poller::Impl {
         }
         if (standing_by) {
           if (!lock_connection->try_advisory_lock(lock_key(m))) {
-            if (!announced) log(m, "event=standby reason=\"another tlsrpt polls this mailbox\"");
+            if (!announced) log(m, log::Level::info, "standby", {{"reason", "another tlsrpt polls this mailbox"}});
             announced = true;  // once, not every poll interval
             if (!sleep(m.poll_interval)) break;
             continue;
@@ -300,11 +302,11 @@ struct Poller::Impl {
           standing_by = false;
           announced = false;
           ++stats.polling;
-          log(m, "event=lock host=" + m.host + " folder=" + m.folder);
+          log(m, log::Level::info, "lock", {{"host", m.host}, {"folder", m.folder}});
         }
       } catch (const store::Error& e) {
         lock_connection.reset();
-        log(m, std::string("event=database-unavailable error=\"") + e.what() + "\"");
+        log(m, log::Level::warn, "database-unavailable", {{"error", e.what()}});
         if (!sleep(std::chrono::seconds(10))) break;
         continue;
       }
@@ -314,7 +316,8 @@ struct Poller::Impl {
       } catch (const ImapError& e) {
         if (stopping) break;
         ++stats.errors;
-        log(m, "event=error error=\"" + report::printable(e.what(), 300) + "\" retry_in=" + std::to_string(backoff.count()) + "s");
+        log(m, log::Level::warn, "error",
+            {{"error", report::printable(e.what(), 300)}, {"retry_in", std::to_string(backoff.count()) + "s"}});
         if (!sleep(backoff)) break;
         backoff = std::min(backoff * 2, std::chrono::seconds(300));
       }
@@ -359,8 +362,9 @@ struct Poller::Impl {
     std::uint64_t uidvalidity = 0;
     for (const auto& r : c.command("SELECT " + server_name(m.folder)))
       if (auto v = imap::response_code_number(r.text, "UIDVALIDITY")) uidvalidity = *v;
-    log(m, "event=connected host=" + m.host + " folder=" + m.folder + " uidvalidity=" + std::to_string(uidvalidity) +
-               " idle=" + (c.has("IDLE") ? "yes" : "no") + " move=" + (c.has("MOVE") ? "yes" : "no"));
+    log(m, log::Level::info, "connected",
+        {{"host", m.host}, {"folder", m.folder}, {"uidvalidity", std::to_string(uidvalidity)},
+         {"idle", c.has("IDLE") ? "yes" : "no"}, {"move", c.has("MOVE") ? "yes" : "no"}});
 
     while (!stopping) {
       if (!lock_connection.alive()) throw ImapError("lost the database connection that holds the mailbox lock");
@@ -431,8 +435,8 @@ struct Poller::Impl {
       outcomes = intake.ingest_batch(inputs, "imap");
     } catch (const store::Error& e) {
       ++stats.deferred;
-      log(m, std::string("event=deferred messages=") + std::to_string(messages.size()) + " error=\"" +
-                 report::printable(e.what(), 300) + "\"");
+      log(m, log::Level::warn, "deferred",
+          {{"messages", std::to_string(messages.size())}, {"error", report::printable(e.what(), 300)}});
       if (e.transient()) return false;
       throw ImapError("storing failed (a bug?): " + std::string(e.what()));
     }
@@ -446,8 +450,9 @@ struct Poller::Impl {
     }
     stats.messages += messages.size();
     const auto ms = [](Clock::duration d) { return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
-    log(m, "event=stored messages=" + std::to_string(messages.size()) + " rejected=" + std::to_string(rejected) +
-               " fetch_ms=" + ms(t1 - t0) + " store_ms=" + ms(t2 - t1));
+    log(m, log::Level::info, "stored",
+        {{"messages", std::to_string(messages.size())}, {"rejected", std::to_string(rejected)}, {"fetch_ms", ms(t1 - t0)},
+         {"store_ms", ms(t2 - t1)}});
     return true;
   }
 

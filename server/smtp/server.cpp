@@ -1,5 +1,6 @@
 #include "smtp/server.hpp"
 
+#include "log/log.hpp"
 #include "net/client.hpp"
 #include "net/listen.hpp"
 #include "net/tls.hpp"
@@ -34,7 +35,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   Settings settings;
   Sink sink;
   std::vector<tcp::acceptor> acceptors;
-  std::unique_ptr<asio::ssl::context> tls_context;
+  net::ServerTls server_tls;
   asio::thread_pool store_pool;
   std::size_t sessions = 0;
   Stats stats;
@@ -46,13 +47,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       : io(io_),
         settings(std::move(s)),
         sink(std::move(k)),
+        // Any TLS version a sender offers (STARTTLS is opportunistic: better than plain text).
+        server_tls(settings.tls_cert, settings.tls_key, false),
         store_pool(std::max(1u, settings.store_threads)),
         message_rate(settings.messages_per_minute, settings.message_burst) {
-    if (!settings.tls_cert.empty() && !settings.tls_key.empty()) {
-      // Any TLS version a sender offers (STARTTLS is opportunistic: better than plain text).
-      tls_context = net::server_tls_context(settings.tls_cert, settings.tls_key, false);
-      settings.protocol.tls_available = true;
-    }
+    settings.protocol.tls_available = server_tls.enabled();
     acceptors = net::listen_all(io, settings.listen);
   }
 
@@ -220,9 +219,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     ++c.messages;
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     stats.store_microseconds += static_cast<std::uint64_t>(ms * 1000);
-    std::fprintf(stderr, "smtp session=%s event=message size=%zu rcpt=%zu outcome=%s store_ms=%.1f%s%s\n", c.id.c_str(),
-                 size, recipients, outcome.c_str(), ms, outcome == "accepted" ? " id=" : " error=",
-                 id.c_str());
+    char store_ms[32];
+    std::snprintf(store_ms, sizeof store_ms, "%.1f", ms);
+    log::event(outcome == "accepted" ? log::Level::info : log::Level::warn, "smtp",
+               {{"session", c.id}, {"event", "message"}, {"size", std::to_string(size)}, {"rcpt", std::to_string(recipients)},
+                {"outcome", outcome}, {"store_ms", store_ms}, {outcome == "accepted" ? "id" : "error", id}});
     co_return std::make_pair(reply, fatal);
   }
 
@@ -242,7 +243,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     if (sessions >= settings.max_sessions ||
         (held != per_client.end() && held->second >= settings.max_sessions_per_client)) {
       ++stats.sessions_refused;
-      std::fprintf(stderr, "smtp session=%s event=refused peer=%s reason=too-many-sessions\n", c.id.c_str(), c.peer.c_str());
+      log::event(log::Level::warn, "smtp",
+                 {{"session", c.id}, {"event", "refused"}, {"peer", c.peer}, {"reason", "too-many-sessions"}});
       co_await write(socket, "421 4.7.0 " + settings.protocol.hostname + " Too many connections, try again later\r\n");
       co_return;
     }
@@ -259,10 +261,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         if (--impl.per_client[a] == 0) impl.per_client.erase(a);
       }
     } release{*this, address};
-    std::fprintf(stderr, "smtp session=%s event=connect peer=%s\n", c.id.c_str(), c.peer.c_str());
+    log::event(log::Level::info, "smtp", {{"session", c.id}, {"event", "connect"}, {"peer", c.peer}});
     bool tls_started = false;
-    if (co_await write(socket, c.session.greeting()) && co_await serve(socket, c) && tls_context) {
-      asio::ssl::stream<tcp::socket&> stream(socket, *tls_context);
+    if (co_await write(socket, c.session.greeting()) && co_await serve(socket, c) && server_tls.enabled()) {
+      const auto context = server_tls.current();  // this session's, even if SIGHUP replaces it meanwhile
+      asio::ssl::stream<tcp::socket&> stream(socket, *context);
       asio::steady_timer timer(io, settings.command_timeout);
       auto r = co_await (stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable)) ||
                          timer.async_wait(asio::as_tuple(asio::use_awaitable)));
@@ -273,8 +276,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_await serve(stream, c);
       }
     }
-    std::fprintf(stderr, "smtp session=%s event=close messages=%u tls=%s\n", c.id.c_str(), c.messages,
-                 tls_started ? "yes" : "no");
+    log::event(log::Level::info, "smtp",
+               {{"session", c.id}, {"event", "close"}, {"messages", std::to_string(c.messages)}, {"tls", tls_started ? "yes" : "no"}});
     socket.close(ec);
   }
 };
@@ -287,6 +290,12 @@ Server::Server(boost::asio::io_context& io, Settings settings, Sink sink)
 Server::~Server() { stop(); }
 
 const Stats& Server::stats() const { return impl_->stats; }
+
+bool Server::tls_enabled() const { return impl_->server_tls.enabled(); }
+
+std::string Server::reload_tls(const std::string& cert_files, const std::string& key_files) {
+  return impl_->server_tls.reload(cert_files, key_files);
+}
 
 void Server::stop() {
   impl_->stopping = true;

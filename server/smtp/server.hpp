@@ -87,6 +87,10 @@ class Server {
   Server(boost::asio::io_context& io, Settings settings, Sink sink);
   ~Server();
   void stop();  // stop accepting; sessions finish their current command
+  // SIGHUP: reads the certificate and key files again; new handshakes use them, open sessions
+  // keep theirs. Throws std::runtime_error (the current ones stay). Returns subject and expiry.
+  bool tls_enabled() const;  // STARTTLS offered
+  std::string reload_tls(const std::string& cert_files, const std::string& key_files);
 
  private:
   struct Impl;

@@ -58,6 +58,11 @@ void Sessions::remove(std::string_view id) {
   if (it != sessions_.end()) sessions_.erase(it);
 }
 
+void Sessions::clear() {
+  std::lock_guard lock(mutex_);
+  sessions_.clear();
+}
+
 std::optional<std::string> cookie_value(std::string_view header, std::string_view name) {
   while (!header.empty()) {
     const auto semi = header.find(';');

@@ -29,6 +29,7 @@ class Sessions {
   std::string create(bool admin);
   std::optional<Session> find(std::string_view id);
   void remove(std::string_view id);
+  void clear();  // every session ends
 
  private:
   std::mutex mutex_;

@@ -27,6 +27,7 @@ check "package file named tlsrpt_<version>_amd64.deb" yes "$([ -f "$deb" ] && ec
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/files"
 for f in /usr/bin/tlsrpt /etc/tlsrpt/tlsrpt.toml /lib/systemd/system/tlsrpt.service /usr/share/doc/tlsrpt/copyright \
          /usr/share/doc/tlsrpt/changelog.gz /usr/share/doc/tlsrpt/README.md \
+         /usr/share/man/man1/tlsrpt.1.gz /usr/share/man/man5/tlsrpt.toml.5.gz \
          /usr/share/tlsrpt/migrations/0001_initial.sql /usr/share/tlsrpt/dashboards/prometheus/rules/tlsrpt.rules.yml \
          /usr/share/tlsrpt/dashboards/grafana/dashboards/overview.json; do
   check "package holds $f" yes "$(grep -qx "$f" "$tmp/files" && echo yes || echo no)"
@@ -42,7 +43,7 @@ check "postinst creates the tlsrpt user" yes "$(grep -q 'adduser --system' "$tmp
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
 for p in libpqxx-6.4 libsimdjson14 libmimetic0v5 libunbound8 libopendkim11 libpsl5 libssl3 zlib1g libprometheus-cpp-core1.0 libcap2 \
-         adduser postgresql dns-root-data publicsuffix; do
+         adduser postgresql dns-root-data publicsuffix procps; do
   check "depends on $p" yes "$(echo "$depends" | grep -q "$p" && echo yes || echo no)"
 done
 # Every library the binary loads is found (ldd), and each it links directly (NEEDED) comes from
@@ -61,12 +62,16 @@ for needed in $(objdump -p "$tmp/root/usr/bin/tlsrpt" | awk '$1 == "NEEDED" { pr
 done
 check "every loaded library's package is a dependency" "" "$missing"
 check "the packaged binary runs" "$("$1" --version)" "$("$tmp/root/usr/bin/tlsrpt" --version)"
+check "the packaged manual page is the binary's own" "$("$1" manual tlsrpt.toml.5 | sha256sum)" \
+  "$(gzip -dc "$tmp/root/usr/share/man/man5/tlsrpt.toml.5.gz" | sha256sum)"
 
 # lintian: no error.
 if command -v lintian >/dev/null; then
   lintian --no-tag-display-limit "$deb" >"$tmp/lintian" 2>&1
   grep '^E:' "$tmp/lintian"
   check "lintian: no error" 0 "$(grep -c '^E:' "$tmp/lintian")"
+  check "lintian: the binary has a manual page" 0 "$(grep -c 'no-manual-page' "$tmp/lintian")"
+  check "lintian: the manual pages render without a warning" 0 "$(grep -c 'groff-message\|manpage-has' "$tmp/lintian")"
   echo "lintian: $(grep -c '^W:' "$tmp/lintian") warnings"
 else
   echo "skipped: lintian is not installed"
@@ -100,10 +105,14 @@ check "purged: the binary gone, the data directory kept" "no yes" \
 # The unit, offline against the package's files.
 unit="$tmp/root/lib/systemd/system/tlsrpt.service"
 # (the throwaway root has no systemd units of its own: what verify says about their absence is
-# left out; a unit with a mistake shows that verify does look)
+# left out; nor /bin/kill of ExecReload, which procps, a dependency, brings; and verify looks the
+# Documentation= man pages up on this machine, not in the root: they are checked in the package's
+# files above. A unit with a mistake shows that verify does look)
 quiet_verify() {
-  systemd-analyze verify --root="$tmp/root" "$1" 2>&1 | grep -v 'sysinit.target not found\|Failed to .*bus\|Cannot add dependency job'
+  systemd-analyze verify --root="$tmp/root" "$1" 2>&1 |
+    grep -v "sysinit.target not found\|Failed to .*bus\|Cannot add dependency job\|Command /bin/kill is not executable\|Command 'man tlsrpt"
 }
+check "ExecReload's /bin/kill comes from procps" procps "$(dpkg -S /bin/kill 2>/dev/null | cut -d: -f1)"
 check "systemd-analyze verify: nothing to say" "" "$(quiet_verify /lib/systemd/system/tlsrpt.service)"
 sed 's|^ExecStart=/usr/bin/tlsrpt serve|ExecStart=tlsrpt-nowhere serve|; s|^ProtectSystem=strict|ProtectSystem=sometimes|' "$unit" \
   >"$tmp/root/lib/systemd/system/broken.service"
