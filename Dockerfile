@@ -15,7 +15,7 @@ COPY dashboards dashboards
 COPY README.md ./
 # The same install step as the Debian package (cmake/Package.cmake), into a staging root.
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTLSRPT_BUILD_TESTS=OFF \
-    && cmake --build build --target tlsrpt tlsrpt_changelog \
+    && cmake --build build --target tlsrpt tlsrpt_changelog tlsrpt_man \
     && DESTDIR=/stage cmake --install build --prefix /usr --strip
 
 FROM debian:12-slim

@@ -155,6 +155,14 @@ ingestion = dashboard("tlsrpt-ingestion", "TLS reporting: ingestion health",
     panel("timeseries", "DKIM signature errors", [
         prom('sum by (error) (rate(tlsrpt_dkim_signature_errors_total[5m]))', "{{error}}")],
         description="Signatures that do not authenticate their message, by error (README: DKIM)"),
+    panel("timeseries", "Database: bytes by table and partition", [
+        prom('sum by (table) (tlsrpt_database_table_bytes)', "{{table}}")], unit="bytes",
+        description="Each table and month partition of failure_details with its indexes (README: Years of reports); "
+                    "a month dropped by retention leaves the list"),
+    panel("timeseries", "Database: rows by table and partition", [
+        prom('sum by (table) (tlsrpt_database_table_rows)', "{{table}}")], unit="short",
+        description="Live rows as PostgreSQL's statistics count them; failure_details_default holds dates no month "
+                    "covers (a sender's clock far off)"),
 ], time_from="now-24h")
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "grafana" / "dashboards")

@@ -82,6 +82,35 @@ CREATE FUNCTION public.published_match(policy_type text, domain text, mx_host te
 CREATE FUNCTION public.success_ratio(ok numeric, failed numeric) RETURNS numeric
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT CASE WHEN ok + failed > 0 THEN round(ok / (ok + failed), 6) END $$;
+CREATE FUNCTION public.tlsrpt_ensure_partitions(back integer, ahead integer) RETURNS integer
+    LANGUAGE sql
+    AS $$
+  SELECT count(*) FILTER (WHERE made)::integer FROM (
+    SELECT tlsrpt_partition_month(((now() AT TIME ZONE 'UTC')::date + make_interval(months => m))::date) AS made
+    FROM generate_series(-back, ahead) AS m) AS x
+$$;
+CREATE FUNCTION public.tlsrpt_partition_month(day date) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  lo timestamptz := date_trunc('month', day::timestamp) AT TIME ZONE 'UTC';
+  hi timestamptz := (date_trunc('month', day::timestamp) + interval '1 month') AT TIME ZONE 'UTC';
+  name text := 'failure_details_' || to_char(day, 'YYYY_MM');
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('tlsrpt partitions'));
+  IF to_regclass(name) IS NOT NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('CREATE TABLE %I (LIKE failure_details INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', name);
+  -- the partition's bound as a constraint first: attaching then need not scan it
+  EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (start_datetime >= %L AND start_datetime < %L)',
+                 name, name || '_bound', lo, hi);
+  EXECUTE format('WITH moved AS (DELETE FROM failure_details_default WHERE start_datetime >= %L AND start_datetime < %L '
+                 'RETURNING *) INSERT INTO %I SELECT * FROM moved', lo, hi, name);
+  EXECUTE format('ALTER TABLE failure_details ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+  EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', name, name || '_bound');
+  RETURN true;
+END $$;
 CREATE FUNCTION public.utc_text(t timestamp with time zone) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
@@ -98,6 +127,21 @@ CREATE TABLE public.daily_sessions (
     by_result jsonb NOT NULL
 );
 CREATE TABLE public.failure_details (
+    policy_id bigint NOT NULL,
+    result_type text NOT NULL,
+    sending_mta_ip text,
+    receiving_mx_hostname text,
+    receiving_mx_helo text,
+    receiving_ip text,
+    failed_session_count bigint NOT NULL,
+    additional_information text,
+    failure_reason_code text,
+    policy_domain text NOT NULL,
+    start_datetime timestamp with time zone NOT NULL,
+    CONSTRAINT failure_details_failed_session_count_check CHECK ((failed_session_count >= 0))
+)
+PARTITION BY RANGE (start_datetime);
+CREATE TABLE public.failure_details_default (
     policy_id bigint NOT NULL,
     result_type text NOT NULL,
     sending_mta_ip text,
@@ -203,7 +247,7 @@ CREATE TABLE public.raw_messages (
     dkim text,
     dkim_detail jsonb,
     CONSTRAINT raw_messages_body_check CHECK (((body IS NOT NULL) OR (duplicate_of IS NOT NULL) OR (body_dropped IS NOT NULL))),
-    CONSTRAINT raw_messages_body_dropped_check CHECK ((body_dropped = 'quota'::text)),
+    CONSTRAINT raw_messages_body_dropped_check CHECK ((body_dropped = ANY (ARRAY['quota'::text, 'retention'::text]))),
     CONSTRAINT raw_messages_check1 CHECK (((outcome = 'rejected'::text) = (reason IS NOT NULL))),
     CONSTRAINT raw_messages_dkim_check CHECK ((dkim = ANY (ARRAY['pass'::text, 'fail'::text, 'none'::text, 'temperror'::text, 'permerror'::text]))),
     CONSTRAINT raw_messages_outcome_check CHECK ((outcome = ANY (ARRAY['stored'::text, 'rejected'::text, 'duplicate'::text]))),
@@ -321,6 +365,7 @@ UNION ALL
     session_counts_new.mx_host,
     session_counts_new.sessions
    FROM public.session_counts_new;
+ALTER TABLE ONLY public.failure_details ATTACH PARTITION public.failure_details_default DEFAULT;
 ALTER TABLE ONLY public.policies ALTER COLUMN id SET DEFAULT nextval('public.policies_id_seq'::regclass);
 ALTER TABLE ONLY public.posture_checks ALTER COLUMN id SET DEFAULT nextval('public.posture_checks_id_seq'::regclass);
 ALTER TABLE ONLY public.raw_messages ALTER COLUMN id SET DEFAULT nextval('public.raw_messages_id_seq'::regclass);
@@ -351,15 +396,21 @@ ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (name);
 ALTER TABLE ONLY public.session_counts
     ADD CONSTRAINT session_counts_pkey PRIMARY KEY (policy_domain, bucket, result, organization_name, policy_type, mx_host);
-CREATE INDEX failure_details_domain_type ON public.failure_details USING btree (policy_domain, result_type, start_datetime);
-CREATE INDEX failure_details_mx_start ON public.failure_details USING btree (receiving_mx_hostname, start_datetime);
-CREATE INDEX failure_details_policy ON public.failure_details USING btree (policy_id);
-CREATE INDEX failure_details_type_start ON public.failure_details USING btree (result_type, start_datetime);
+CREATE INDEX failure_details_domain_type ON ONLY public.failure_details USING btree (policy_domain, result_type, start_datetime);
+CREATE INDEX failure_details_default_policy_domain_result_type_start_dat_idx ON public.failure_details_default USING btree (policy_domain, result_type, start_datetime);
+CREATE INDEX failure_details_policy ON ONLY public.failure_details USING btree (policy_id);
+CREATE INDEX failure_details_default_policy_id_idx ON public.failure_details_default USING btree (policy_id);
+CREATE INDEX failure_details_mx_start ON ONLY public.failure_details USING btree (receiving_mx_hostname, start_datetime);
+CREATE INDEX failure_details_default_receiving_mx_hostname_start_datetim_idx ON public.failure_details_default USING btree (receiving_mx_hostname, start_datetime);
+CREATE INDEX failure_details_type_start ON ONLY public.failure_details USING btree (result_type, start_datetime);
+CREATE INDEX failure_details_default_result_type_start_datetime_idx ON public.failure_details_default USING btree (result_type, start_datetime);
 CREATE INDEX policies_domain_start ON public.policies USING btree (policy_domain, start_datetime);
 CREATE INDEX policies_organization_start ON public.policies USING btree (organization_name, start_datetime);
 CREATE INDEX posture_checks_domain ON public.posture_checks USING btree (domain, checked_at DESC);
 CREATE INDEX posture_findings_check ON public.posture_findings USING btree (check_id);
 CREATE INDEX published_policies_normalized ON public.published_policies USING btree (domain, normalized);
+CREATE INDEX raw_messages_body_kept ON public.raw_messages USING btree (received_at) WHERE ((body IS NOT NULL) AND (outcome <> 'rejected'::text));
+CREATE INDEX raw_messages_duplicate_of ON public.raw_messages USING btree (duplicate_of) WHERE (duplicate_of IS NOT NULL);
 CREATE INDEX raw_messages_received ON public.raw_messages USING btree (received_at);
 CREATE INDEX raw_messages_rejected ON public.raw_messages USING btree (reason, received_at) WHERE (outcome = 'rejected'::text);
 CREATE INDEX raw_messages_sha256 ON public.raw_messages USING btree (sha256);
@@ -368,7 +419,11 @@ CREATE INDEX reports_raw_message ON public.reports USING btree (raw_message_id);
 CREATE INDEX reports_start ON public.reports USING btree (start_datetime);
 CREATE INDEX session_counts_bucket ON public.session_counts USING btree (bucket);
 CREATE INDEX session_counts_new_domain ON public.session_counts_new USING btree (policy_domain, bucket);
-ALTER TABLE ONLY public.failure_details
+ALTER INDEX public.failure_details_domain_type ATTACH PARTITION public.failure_details_default_policy_domain_result_type_start_dat_idx;
+ALTER INDEX public.failure_details_policy ATTACH PARTITION public.failure_details_default_policy_id_idx;
+ALTER INDEX public.failure_details_mx_start ATTACH PARTITION public.failure_details_default_receiving_mx_hostname_start_datetim_idx;
+ALTER INDEX public.failure_details_type_start ATTACH PARTITION public.failure_details_default_result_type_start_datetime_idx;
+ALTER TABLE public.failure_details
     ADD CONSTRAINT failure_details_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES public.policies(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_report_id_fkey FOREIGN KEY (report_id) REFERENCES public.reports(id) ON DELETE CASCADE;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -387,7 +388,7 @@ struct Api::Impl {
         r.headers.emplace_back("X-Cache", "hit");
         return r;
       }
-    Response r = json_ok(intake.with_store(std::forward<F>(f)));
+    Response r = json_ok(intake.with_reader(std::forward<F>(f)));
     if (settings.cache.count() > 0 && !r.body.empty()) {
       cache.put(key, r.body, writes, settings.cache);
       r.headers.emplace_back("X-Cache", "miss");
@@ -445,7 +446,7 @@ struct Api::Impl {
   Response monitored(const std::string& path_domain, std::string (*read)(store::Store&, const std::string&)) {
     const auto domain = policy::normalize_domain(path_domain);
     if (!domain) return json_error(400, "domain: not a domain name");
-    std::string body = intake.with_store([&](store::Store& s) { return read(s, *domain); });
+    std::string body = intake.with_reader([&](store::Store& s) { return read(s, *domain); });
     if (body.empty()) return json_error(404, "no posture check of " + *domain + " (monitored domains: checks.domains, [[domain]])");
     return json_ok(std::move(body));
   }
@@ -462,13 +463,13 @@ struct Api::Impl {
     const auto domain = policy::normalize_domain(ids.at(0));
     if (!domain) return json_error(400, "domain: not a domain name");
     const int days = q.days.value_or(settings.readiness_days);
-    return json_ok(intake.with_store([&](store::Store& s) { return readiness::answer(s, *domain, days, settings.readiness).json; }));
+    return json_ok(intake.with_reader([&](store::Store& s) { return readiness::answer(s, *domain, days, settings.readiness).json; }));
   }
 
   // The bytes of a raw message exactly as received, as a download (rejected inputs only, or any).
   Response raw_download(const std::string& id_text, bool rejected, const std::string& missing, const std::string& file) {
     const std::int64_t id = positive(id_text, "raw message id");
-    auto body = intake.with_store([&](store::Store& s) { return s.raw_body(id, rejected); });
+    auto body = intake.with_reader([&](store::Store& s) { return s.raw_body(id, rejected); });
     if (!body) return json_error(404, missing + " " + std::to_string(id) + " whose body was kept" +
                                           (rejected ? " (see quota.rejected_*)" : ""));
     Response r;
@@ -742,6 +743,8 @@ std::optional<Response> Api::check(const Request& head) {
 Response Api::handle(const Request& request) {
   Response r = impl_->handle(request);
   r.headers.insert(r.headers.end(), web::security_headers().begin(), web::security_headers().end());
+  // Reads come from a replica that lags past database.max_replica_lag: the answer says how much.
+  if (const auto lag = impl_->intake.replica_lag()) r.headers.emplace_back("X-Replica-Lag", std::to_string(std::lround(*lag)));
   return r;
 }
 

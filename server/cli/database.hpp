@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "log/log.hpp"
 #include "store/embedded.hpp"
+#include "store/retention.hpp"
 #include "store/store.hpp"
 
 namespace tlsrpt::cli {
@@ -52,6 +53,18 @@ inline std::string database_url(const DatabaseOptions& o, std::unique_ptr<store:
   return embedded->url();
 }
 
+// retention.* as the store takes it.
+inline store::Retention retention(const config::Settings& s) {
+  return {s.retention_failure_details, s.retention_reports, s.retention_raw_bodies, s.retention_rejected};
+}
+
+// The months of failure_details that retention keeps and the next three, made ahead of time so
+// that an insert never waits for one (dates outside them land in the default partition).
+inline void ensure_months(store::Store& s, const store::Retention& r) {
+  if (const int made = store::ensure_partitions(s, store::months_back(r), 3))
+    log::linef(log::Level::info, "migrate", "made %d monthly partitions of failure_details", made);
+}
+
 inline Database open_database(const DatabaseOptions& o, bool migrate) {
   Database db;
   const std::string url = database_url(o, db.embedded);
@@ -59,6 +72,7 @@ inline Database open_database(const DatabaseOptions& o, bool migrate) {
   db.store = std::make_unique<store::Store>(url);
   if (migrate) {
     for (const auto& name : db.store->migrate()) log::linef(log::Level::info, "migrate", "applied %s", name.c_str());
+    ensure_months(*db.store, store::Retention{});
   } else if (const auto pending = db.store->pending(); !pending.empty()) {
     throw store::Error("the database schema is behind (" + std::to_string(pending.size()) +
                            " migrations pending): run tlsrpt migrate",

@@ -272,31 +272,74 @@ int run_reprocess(ReprocessOptions opt, const config::Settings& settings) {
   return 0;
 }
 
+// migrate --status: each table's rows (estimated) and bytes, partitions after the others.
+void print_sizes(store::Store& s) {
+  std::int64_t total = 0;
+  std::printf("%-36s %14s %12s\n", "TABLE", "ROWS", "BYTES");
+  for (const auto& t : store::table_sizes(s)) {
+    std::printf("%-36s %14lld %12lld%s\n", ((t.partition ? "  " : "") + t.name).c_str(), static_cast<long long>(t.rows),
+                static_cast<long long>(t.bytes),
+                t.name == "failure_details_default" && t.rows > 0 ? "  (dates no month covers)" : "");
+    total += t.bytes;
+  }
+  std::printf("%-36s %14s %12lld\n", "total", "", static_cast<long long>(total));
+}
+
 }  // namespace
 
 void add_db_commands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+  {
+    auto o = std::make_shared<DatabaseOptions>();
+    auto dry_run = std::make_shared<bool>(false);
+    CLI::App* cmd = app.add_subcommand(
+        "prune",
+        "Apply the retention settings: failure-details older than retention.failure_details go a whole month "
+        "partition at a time; reports, bodies of stored messages and rejected messages past theirs go in batches. The "
+        "daily rollups stay, so summaries and time series of older ranges stay right. serve runs the same once a "
+        "day.");
+    exit_statuses(*cmd, "0 done; 2 usage error; 3 database error");
+    add_database_options(*cmd, *o, false);
+    cmd->add_flag("--dry-run", *dry_run, "Print what would go, change nothing");
+    cmd->callback([o, dry_run, &global, &exit_code] {
+      DatabaseOptions db = *o;
+      const config::Settings settings = load_settings(global, {});
+      apply(db, settings);
+      exit_code = guarded("prune", [&] {
+        Database d = open_database(db, false);
+        const store::PruneResult r = store::prune(*d.store, retention(settings), *dry_run);
+        for (const auto& line : r.lines(*dry_run)) std::printf("%s\n", line.c_str());
+        std::printf("prune: %s in %.1f s\n", *dry_run ? "dry run" : "done", r.seconds);
+        return 0;
+      });
+    });
+  }
   {
     auto o = std::make_shared<DatabaseOptions>();
     auto status = std::make_shared<bool>(false);
     CLI::App* cmd = app.add_subcommand("migrate", "Apply pending database migrations (safe to run from several processes at once)");
     exit_statuses(*cmd, "0 up to date; 2 usage error; 3 database error");
     add_database_options(*cmd, *o, false);
-    cmd->add_flag("--status", *status, "List pending migrations and exit");
+    cmd->add_flag("--status", *status, "List pending migrations, or the tables and partitions with their sizes, and exit");
     cmd->callback([o, status, &global, &exit_code] {
       DatabaseOptions db = *o;
-      apply(db, load_settings(global, {}));
+      const config::Settings settings = load_settings(global, {});
+      apply(db, settings);
       exit_code = guarded("migrate", [&] {
         std::unique_ptr<store::EmbeddedPostgres> embedded;
         store::Store s(database_url(db, embedded));
         if (*status) {
           const auto pending = s.pending();
           for (const auto& p : pending) std::printf("pending %s\n", p.c_str());
-          if (pending.empty()) std::printf("up to date\n");
+          if (pending.empty()) {
+            std::printf("up to date\n");
+            print_sizes(s);
+          }
           return 0;
         }
         const auto applied = s.migrate();
         for (const auto& a : applied) std::printf("applied %s\n", a.c_str());
         if (applied.empty()) std::printf("up to date\n");
+        ensure_months(s, retention(settings));
         return 0;
       });
     });

@@ -198,12 +198,62 @@ metrics::LabelSettings label_settings(const config::Settings& s) {
   return out;
 }
 
+// Partitions and retention, run by one server among several on a database (the one holding an
+// advisory lock on its own connection; another takes over when that connection ends): the
+// months of failure_details ahead of time every 6 hours, and `tlsrpt prune` once a day, the
+// first an hour after start (time to look at what a new installation holds before it goes).
+class Maintenance {
+ public:
+  Maintenance(std::string url, store::Retention retention, bool prune, metrics::Metrics& metrics)
+      : url_(std::move(url)), retention_(retention), prune_(prune), metrics_(metrics) {}
+
+  void tick() {
+    const auto now = std::chrono::steady_clock::now();
+    try {
+      if (!conn_) {
+        conn_ = std::make_unique<store::Store>(url_);
+        leader_ = false;
+      }
+      static const std::int64_t key = std::stoll(store::sha256_hex("maintenance").substr(0, 15), nullptr, 16);
+      if (!leader_ && !(leader_ = conn_->try_advisory_lock(key))) return;
+      std::vector<std::tuple<std::string, double, double>> sizes;
+      for (const auto& t : store::table_sizes(*conn_))
+        sizes.emplace_back(t.name, static_cast<double>(t.bytes), static_cast<double>(t.rows));
+      metrics_.tables(sizes);
+      if (now >= next_partitions_) {
+        ensure_months(*conn_, retention_);
+        next_partitions_ = now + std::chrono::hours(6);
+      }
+      if (prune_ && now >= next_prune_) {
+        const store::PruneResult r = store::prune(*conn_, retention_, false);
+        for (const auto& line : r.lines(false)) log::linef(log::Level::info, "prune", "%s", line.c_str());
+        log::linef(log::Level::info, "prune", "done in %.1f s; next in 24 h", r.seconds);
+        next_prune_ = now + std::chrono::hours(24);
+      }
+    } catch (const store::Error& e) {
+      log::linef(log::Level::warn, "serve", "maintenance (partitions, retention): %s (retrying)", e.what());
+      conn_.reset();
+      metrics_.tables({});  // another server may take the lock over
+    }
+  }
+
+ private:
+  std::string url_;
+  store::Retention retention_;
+  bool prune_;
+  metrics::Metrics& metrics_;
+  std::unique_ptr<store::Store> conn_;
+  bool leader_ = false;
+  std::chrono::steady_clock::time_point next_partitions_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point next_prune_ = std::chrono::steady_clock::now() + std::chrono::hours(1);
+};
+
 // Every 10 s, off the I/O thread: whether the database answers and its migrations are applied
-// (so that a scrape never waits for the database), and compaction of the rollups.
+// (so that a scrape never waits for the database), compaction of the rollups, and maintenance.
 class DatabaseWatch {
  public:
-  explicit DatabaseWatch(intake::Intake& intake)
-      : thread_([this, &intake](std::stop_token stop) {
+  DatabaseWatch(intake::Intake& intake, Maintenance maintenance)
+      : maintenance_(std::move(maintenance)), thread_([this, &intake](std::stop_token stop) {
           while (!stop.stop_requested()) {
             bool ok = false;
             try {
@@ -212,6 +262,7 @@ class DatabaseWatch {
             } catch (const store::Error&) {
             }
             up_ = ok;
+            if (ok) maintenance_.tick();
             // Give freed memory back to the system (a flood's buffers would otherwise stay in
             // malloc's arenas for good); cheap when there is nothing to return.
             malloc_trim(0);
@@ -223,6 +274,7 @@ class DatabaseWatch {
 
  private:
   std::atomic<bool> up_{false};
+  Maintenance maintenance_;
   std::mutex mutex_;
   std::condition_variable_any wake_;
   std::jthread thread_;  // last: starts after the members it uses exist
@@ -377,8 +429,12 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   metrics.add_source("tlsrpt_build_info", "tlsrpt version (the value is 1); label-free for now: " TLSRPT_VERSION,
                      metrics::Metrics::Kind::gauge, [] { return 1.0; });
   // Bounded label sets start from what the database already knows, most reports first.
-  for (const auto& l : db.store->last_reports(1000))
-    metrics.seed_last_report(l.policy_domain, l.organization, static_cast<double>(l.end_epoch));
+  {
+    std::unique_ptr<store::Store> replica;
+    if (!settings.database_read_url.empty()) replica = std::make_unique<store::Store>(settings.database_read_url);
+    for (const auto& l : (replica ? *replica : *db.store).last_reports(1000))
+      metrics.seed_last_report(l.policy_domain, l.organization, static_cast<double>(l.end_epoch));
+  }
   db.store.reset();  // it served the migration; requests and messages use the workers' own connections
 
   store::RejectedQuota quota;
@@ -407,7 +463,10 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   log::linef(log::Level::info, "serve", "dkim mode=%s alert_on=%s", std::string(dkim::to_string(gate->mode())).c_str(),
                auth.alert_on_authenticated ? "authenticated" : "all");
   intake::Intake intake(db.url, settings.limits, metrics, quota, auth);
-  DatabaseWatch watch(intake);
+  intake.set_reader(settings.database_read_url, settings.database_max_replica_lag);
+  if (!settings.database_read_url.empty())
+    log::linef(log::Level::info, "serve", "reads (API, pages) from the replica in database.read_url");
+  DatabaseWatch watch(intake, Maintenance(db.url, retention(settings), settings.retention_prune, metrics));
   metrics.add_source("tlsrpt_database_up", "1 when the database answers and its migrations are applied (checked every 10 s)",
                      metrics::Metrics::Kind::gauge, [&watch] { return watch.up() ? 1.0 : 0.0; });
 

@@ -63,6 +63,11 @@ const Row<Settings> settings[] = {
      "(embedded)"},
     {"database.data_dir", "TLSRPT_DATA_DIR", Type::path, &S::data_dir, "data",
      "where the embedded PostgreSQL cluster lives when database.url is empty"},
+    {"database.read_url", "TLSRPT_DATABASE_READ_URL", Type::secret, &S::database_read_url, "",
+     "a streaming replica of database.url: the API, the web pages and the metrics' seeding read from it; intake and "
+     "migrations write to the primary", 0, 0, "", "(reads from database.url)"},
+    {"database.max_replica_lag", "TLSRPT_DATABASE_MAX_REPLICA_LAG", Type::duration, &S::database_max_replica_lag, "30s",
+     "a replica further behind than this makes every answer carry X-Replica-Lag (seconds)", 1, day},
     {"server.user", "TLSRPT_SERVER_USER", Type::string, &S::server_user, "",
      "serve started as root: the user it becomes once its listeners are bound", 0, 0, "",
      "(tlsrpt when started as root and it exists)"},
@@ -199,6 +204,17 @@ const Row<Settings> settings[] = {
      "policy_domain label values at most (the rest are \"other\")", 1, 100000},
     {"metrics.max_organizations", "TLSRPT_METRICS_MAX_ORGANIZATIONS", Type::integer, &S::metrics_max_organizations,
      "50", "organization label values at most (the rest are \"other\")", 1, 100000},
+    {"retention.prune", "TLSRPT_RETENTION_PRUNE", Type::boolean, &S::retention_prune, "true",
+     "serve applies the retention settings once a day, the first time an hour after it starts (tlsrpt prune)"},
+    {"retention.failure_details", "TLSRPT_RETENTION_FAILURE_DETAILS", Type::duration, &S::retention_failure_details,
+     "400d", "failure-details older than this go, a whole month at a time (tlsrpt prune; serve daily)", day,
+     36500 * day},
+    {"retention.reports", "TLSRPT_RETENTION_REPORTS", Type::duration, &S::retention_reports, "400d",
+     "reports (with their policies) whose period started longer ago go; the daily rollups stay", day, 36500 * day},
+    {"retention.raw_bodies", "TLSRPT_RETENTION_RAW_BODIES", Type::duration, &S::retention_raw_bodies, "90d",
+     "bodies of stored messages received longer ago are dropped; their hashes and outcomes stay", day, 36500 * day},
+    {"retention.rejected", "TLSRPT_RETENTION_REJECTED", Type::duration, &S::retention_rejected, "400d",
+     "rejected messages received longer ago go", day, 36500 * day},
 };
 
 using M = ImapMailbox;
@@ -490,10 +506,11 @@ void load_tables(const std::string& path, std::string_view section, const toml::
   }
 }
 
-void load_file(const std::string& path, Settings& out) {
+// The settings of one TOML document over `out`; `path` names it in errors.
+void load_document(const std::string& path, std::optional<std::string_view> document, Settings& out) {
   toml::table doc;
   try {
-    doc = toml::parse_file(path);
+    doc = document ? toml::parse(*document, path) : toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
@@ -559,10 +576,17 @@ std::string format_duration(Seconds s) {
   return std::to_string(n) + "s";
 }
 
+Settings parse(std::string_view text, const std::string& name) {
+  Settings out;
+  set_defaults(settings, out);
+  load_document(name, text, out);
+  return out;
+}
+
 Settings load(const std::string& path) {
   Settings out;
   set_defaults(settings, out);
-  if (!path.empty()) load_file(path, out);
+  if (!path.empty()) load_document(path, std::nullopt, out);
   for (const auto& r : settings)
     if (auto v = environment(r)) try {
         store(r, out, parse_text(r, *v));

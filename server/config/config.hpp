@@ -40,7 +40,8 @@ struct MonitoredDomain {
 // Every member is set from the table's default by load(); the meaning of each is its row's
 // description in config.cpp (and tlsrpt.toml(5), generated from it).
 struct Settings {
-  std::string database_url, data_dir;
+  std::string database_url, data_dir, database_read_url;
+  Seconds database_max_replica_lag{};
   std::string server_user;
   bool server_allow_root = false;
   std::string log_level, log_format;
@@ -79,6 +80,8 @@ struct Settings {
   std::vector<std::string> dkim_known_reporters, dkim_trusted_authserv_ids;
   std::vector<std::string> metrics_domains, metrics_organizations;
   std::int64_t metrics_max_domains = 0, metrics_max_organizations = 0;
+  Seconds retention_failure_details{}, retention_reports{}, retention_raw_bodies{}, retention_rejected{};
+  bool retention_prune = true;
   std::vector<ImapMailbox> imap;         // [[imap]] tables, in order
   std::vector<MonitoredDomain> domains;  // [[domain]] tables, in order
   report::Limits limits;
@@ -92,6 +95,9 @@ class Error : public std::runtime_error {
 // The defaults, then `path` (if not empty), then the environment. Throws Error naming the file
 // or variable, the key and what is wrong (unknown keys included: a typo must not pass silently).
 Settings load(const std::string& path);
+// The defaults, then one TOML document (no environment): what load does with a file's text,
+// `name` standing for its path in errors.
+Settings parse(std::string_view text, const std::string& name);
 
 // Effective settings, one `key = value` line each, secrets redacted.
 std::string describe(const Settings& s);

@@ -17,6 +17,25 @@ store::Store& Intake::connection() {
 
 void Intake::drop_connection() { thread_store.reset(); }
 
+namespace {
+thread_local std::unique_ptr<store::Store> thread_reader;
+}
+
+store::Store& Intake::reader() {
+  if (!thread_reader) thread_reader = std::make_unique<store::Store>(read_url_);
+  return *thread_reader;
+}
+
+void Intake::drop_reader() { thread_reader.reset(); }
+
+void Intake::check_lag(store::Store& s) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::int64_t last = lag_checked_ms_.load();
+  if (now - last < 5000 || !lag_checked_ms_.compare_exchange_strong(last, now)) return;
+  lag_ = s.replication_lag();
+}
+
 Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client,
                        std::optional<std::int64_t> arrival) {
   return std::move(ingest_batch({{bytes, std::move(source_json), std::move(client), arrival}}, transport).front());

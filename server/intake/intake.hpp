@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -79,6 +80,34 @@ class Intake {
     }
   }
 
+  // Reads (the API, the pages) from a streaming replica: `read_url` (empty: the primary). Call
+  // before any with_reader. When the replica lags more than `max_lag`, replica_lag() says by how
+  // much (checked at most every 5 s, on a reader's connection).
+  void set_reader(std::string read_url, std::chrono::seconds max_lag) {
+    read_url_ = std::move(read_url);
+    max_lag_ = max_lag;
+  }
+  template <class F>
+  auto with_reader(F&& f) -> decltype(f(std::declval<store::Store&>())) {
+    if (read_url_.empty()) return with_store(std::forward<F>(f));
+    for (int attempt = 1;; ++attempt) {
+      try {
+        store::Store& s = reader();
+        check_lag(s);
+        return f(s);
+      } catch (const store::Error& e) {
+        drop_reader();
+        if (!e.transient() || attempt >= 2) throw;
+      }
+    }
+  }
+  // Seconds the replica is behind, when reads come from one that lags past max_lag.
+  std::optional<double> replica_lag() const {
+    const double lag = lag_.load();
+    if (read_url_.empty() || lag <= static_cast<double>(max_lag_.count())) return std::nullopt;
+    return lag;
+  }
+
   const report::Limits& limits() const { return limits_; }
   metrics::Metrics& metrics() { return metrics_; }
   // Counts inputs this process has stored (any outcome): cached answers older than a change are stale.
@@ -89,6 +118,13 @@ class Intake {
  private:
   static constexpr std::size_t large_input = 1024 * 1024;
   store::Store& connection();
+  store::Store& reader();
+  void drop_reader();
+  void check_lag(store::Store& s);
+  std::string read_url_;
+  std::chrono::seconds max_lag_{30};
+  std::atomic<double> lag_{0};
+  std::atomic<std::int64_t> lag_checked_ms_{0};
   static void drop_connection();
 
   std::string url_;

@@ -143,6 +143,17 @@ struct Metrics::Impl {
                 "the domain stopped publishing longer ago than its max_age")
           .Register(*registry);
   std::map<std::string, std::vector<prometheus::Gauge*>> drift_series;  // by domain: replaced each time
+  prometheus::Family<prometheus::Gauge>& table_bytes =
+      prometheus::BuildGauge().Name("tlsrpt_database_table_bytes")
+          .Help("Bytes of each table and partition with its indexes, from the server that runs the maintenance "
+                "(every 10 s; the others export none, so a sum over servers stays right)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& table_rows =
+      prometheus::BuildGauge().Name("tlsrpt_database_table_rows")
+          .Help("Live rows of each table and partition as PostgreSQL's statistics count them (the default partition "
+                "of failure_details exactly: dates no month covers), from the server that runs the maintenance")
+          .Register(*registry);
+  std::vector<std::pair<prometheus::Gauge*, prometheus::Gauge*>> table_series;  // (bytes, rows): replaced each time
   std::mutex posture_mutex;
   std::map<std::string, std::vector<prometheus::Gauge*>> posture_series;  // by domain: replaced each check
 
@@ -294,6 +305,23 @@ void Metrics::drift(const std::string& domain,
     series.push_back(&g);
   }
   m.drift_beyond.Add({{"domain", domain}}).Set(static_cast<double>(beyond_max_age));
+}
+
+void Metrics::tables(const std::vector<std::tuple<std::string, double, double>>& sizes) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.posture_mutex);
+  for (auto [b, r] : m.table_series) {
+    m.table_bytes.Remove(b);
+    m.table_rows.Remove(r);
+  }
+  m.table_series.clear();
+  for (const auto& [table, bytes, rows] : sizes) {
+    auto& b = m.table_bytes.Add({{"table", table}});
+    b.Set(bytes);
+    auto& r = m.table_rows.Add({{"table", table}});
+    r.Set(rows);
+    m.table_series.emplace_back(&b, &r);
+  }
 }
 
 void Metrics::http_request(std::string_view route, unsigned status, double seconds) {

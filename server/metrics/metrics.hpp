@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <string_view>
 #include <vector>
 
@@ -79,6 +80,9 @@ class Metrics {
              std::int64_t beyond_max_age);
 
   // `route` is the route template ("/api/v1/reports/{id}"), never the request's path.
+  // Each table's (and partition's) bytes and rows, replacing the last ones; empty: none exported
+  // (a server that does not run the maintenance).
+  void tables(const std::vector<std::tuple<std::string, double, double>>& sizes);
   void http_request(std::string_view route, unsigned status, double seconds);
 
   // A value read at every scrape (counters kept elsewhere, the database state).

@@ -625,6 +625,31 @@ std::vector<std::vector<std::string>> Store::query_rows(const std::string& sql,
   });
 }
 
+double Store::replication_lag() {
+  return translate("replication lag", [&] {
+    pqxx::nontransaction tx(impl_->conn);
+    return tx.exec(
+                 "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+                 "WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() "
+                 "AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 0 "
+                 "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8")[0][0]
+        .as<double>();
+  });
+}
+
+std::vector<std::vector<std::string>> Store::execute(const std::string& sql) {
+  return translate("maintenance", [&] {
+    pqxx::nontransaction tx(impl_->conn);
+    const pqxx::result r = tx.exec(sql);
+    std::vector<std::vector<std::string>> out;
+    for (const auto& row : r) {
+      auto& o = out.emplace_back();
+      for (const auto& field : row) o.emplace_back(field.is_null() ? std::string() : field.c_str());
+    }
+    return out;
+  });
+}
+
 std::optional<std::string> Store::raw_body(std::int64_t raw_id, bool rejected_only) {
   return translate("load message", [&]() -> std::optional<std::string> {
     pqxx::nontransaction tx(impl_->conn);

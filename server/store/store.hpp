@@ -110,6 +110,10 @@ class Store {
   bool try_advisory_lock(std::int64_t key);
   // Whether the connection still answers (SELECT 1).
   bool alive();
+  // Seconds this server (a streaming replica) is behind its primary: 0 on a primary, and on a
+  // replica whose receiver streams and has replayed all it received; else the age of the last
+  // transaction replayed.
+  double replication_lag();
 
   // Moves the rollup rows appended since the last call into the compact rollups (see
   // migrations/0002); returns how many moved. Safe to run from several processes at once. Also
@@ -127,6 +131,9 @@ class Store {
   // The same for statements whose rows the caller formats: every value as text, NULL as "".
   std::vector<std::vector<std::string>> query_rows(const std::string& sql,
                                                    const std::vector<std::optional<std::string>>& params);
+  // One statement of any kind (DDL too), not prepared, committed at once; rows as query_rows.
+  // For maintenance (store/retention): only statements built from constants.
+  std::vector<std::vector<std::string>> execute(const std::string& sql);
   // Stores one posture check of a monitored domain, given as the JSON object `tlsrpt check --json`
   // prints for it (server/posture): the run, one row per finding, and the published policy's
   // history (a policy seen before only has its last_seen moved). A result equal to the domain's
