@@ -62,7 +62,7 @@ check "TLSRPT_CONFIG" "database.data_dir = /srv/x" "$(TLSRPT_CONFIG="$tmp/c.toml
 echo "postgresql://user:hunter2@db/tlsrpt" >"$tmp/secret"
 TLSRPT_DATABASE_URL_FILE="$tmp/secret" "$tlsrpt" check-config >"$tmp/out"
 grep -q "hunter2" "$tmp/out"; check "secrets never printed" 1 $?
-check "secret from _FILE" "database.url = (set, not shown)" "$(grep database.url "$tmp/out")"
+check "secret from _FILE" "database.url = (set, not shown)" "$(grep '^database.url ' "$tmp/out")"
 printf '[database]\nurl_typo = "x"\n' >"$tmp/bad.toml"
 "$tlsrpt" --config "$tmp/bad.toml" check-config >/dev/null 2>"$tmp/err"; check "unknown setting is a usage error" 2 $?
 grep -q "unknown setting database.url_typo" "$tmp/err"; check "unknown setting named" 0 $?
