@@ -43,13 +43,14 @@ def day(base, n):
     return time.strftime("%Y-%m-%d", time.localtime(t))
 
 
-def api_mbox(path, domains, days, details, first="2026-01-01", prefix="api"):
+def api_mbox(path, domains, days, details, first="2026-01-01", prefix="api", domain_offset=0):
     """The API benchmarks' data: `domains` x `days` x 4 organisations reports of about `details`
-    failure-details each (customer<d>.example, days from `first`), as one mbox at `path`."""
+    failure-details each (customer<d>.example from d = domain_offset, days from `first`), as one
+    mbox at `path`."""
     orgs = ["Google LLC", "Microsoft Corporation", "Mail.Ru", "Bench Reporter"]
     i = 0
     with open(path, "w") as f:
-        for d in range(domains):
+        for d in range(domain_offset, domain_offset + domains):
             for n in range(days):
                 for o, org in enumerate(orgs):
                     f.write(email(i, report(f"{prefix}-{d}-{n}-{o}", f"customer{d}.example", details + (i % 5) - 2, org=org,
