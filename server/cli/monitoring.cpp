@@ -129,7 +129,7 @@ struct ScheduledChecks::Impl {
   // On the monitor's thread: whether this server runs the checks (it holds the advisory lock on
   // its monitor-thread connection; the database down: it checks anyway, results queue).
   bool lead() {
-    static const std::int64_t key = std::stoll(store::sha256_hex("posture checks").substr(0, 15), nullptr, 16);
+    static const std::int64_t key = store::advisory_key("posture checks");
     try {
       const bool held = intake.with_store([](store::Store& s) { return s.try_advisory_lock(key); });
       if (!held && !standby_logged) log::linef(log::Level::info, "serve", "posture checks: another server runs them; standing by");

@@ -214,7 +214,7 @@ class Maintenance {
         conn_ = std::make_unique<store::Store>(url_);
         leader_ = false;
       }
-      static const std::int64_t key = std::stoll(store::sha256_hex("maintenance").substr(0, 15), nullptr, 16);
+      static const std::int64_t key = store::advisory_key("maintenance");
       if (!leader_ && !(leader_ = conn_->try_advisory_lock(key))) return;
       std::vector<std::tuple<std::string, double, double>> sizes;
       for (const auto& t : store::table_sizes(*conn_))

@@ -249,8 +249,7 @@ std::string uid_set(const std::vector<std::uint32_t>& uids) {
 
 // The advisory lock key of a mailbox: host, user and folder, hashed into 63 bits.
 std::int64_t lock_key(const Mailbox& m) {
-  const std::string h = store::sha256_hex("imap\n" + m.host + "\n" + m.username + "\n" + m.folder);
-  return static_cast<std::int64_t>(std::stoull(h.substr(0, 15), nullptr, 16));
+  return store::advisory_key("imap\n" + m.host + "\n" + m.username + "\n" + m.folder);
 }
 
 }  // namespace

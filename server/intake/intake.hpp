@@ -70,14 +70,7 @@ class Intake {
   // Runs f(store) on this thread's connection with the same retry rule (for API queries).
   template <class F>
   auto with_store(F&& f) -> decltype(f(std::declval<store::Store&>())) {
-    for (int attempt = 1;; ++attempt) {
-      try {
-        return f(connection());
-      } catch (const store::Error& e) {
-        drop_connection();
-        if (!e.transient() || attempt >= 2) throw;
-      }
-    }
+    return retried([this]() -> store::Store& { return connection(); }, [this] { drop_connection(); }, f);
   }
 
   // Reads (the API, the pages) from a streaming replica: `read_url` (empty: the primary). Call
@@ -90,16 +83,13 @@ class Intake {
   template <class F>
   auto with_reader(F&& f) -> decltype(f(std::declval<store::Store&>())) {
     if (read_url_.empty()) return with_store(std::forward<F>(f));
-    for (int attempt = 1;; ++attempt) {
-      try {
-        store::Store& s = reader();
-        check_lag(s);
-        return f(s);
-      } catch (const store::Error& e) {
-        drop_reader();
-        if (!e.transient() || attempt >= 2) throw;
-      }
-    }
+    return retried(
+        [this]() -> store::Store& {
+          store::Store& s = reader();
+          check_lag(s);
+          return s;
+        },
+        [this] { drop_reader(); }, f);
   }
   // Seconds the replica is behind, when reads come from one that lags past max_lag.
   std::optional<double> replica_lag() const {
@@ -117,6 +107,18 @@ class Intake {
 
  private:
   static constexpr std::size_t large_input = 1024 * 1024;
+  // f(get()); on a transient error the connection is dropped and f runs once more on a new one.
+  template <class Get, class Drop, class F>
+  static auto retried(Get&& get, Drop&& drop, F& f) -> decltype(f(get())) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return f(get());
+      } catch (const store::Error& e) {
+        drop();
+        if (!e.transient() || attempt >= 2) throw;
+      }
+    }
+  }
   store::Store& connection();
   store::Store& reader();
   void drop_reader();

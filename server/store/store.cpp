@@ -92,6 +92,18 @@ auto translate(const char* what, F&& f) -> decltype(f()) {
 }
 
 
+// Every value as text, NULL as "".
+std::vector<std::vector<std::string>> rows_of(const pqxx::result& r) {
+  std::vector<std::vector<std::string>> out;
+  out.reserve(r.size());
+  for (const auto& row : r) {
+    auto& o = out.emplace_back();
+    o.reserve(row.size());
+    for (const auto& field : row) o.emplace_back(field.is_null() ? std::string() : field.c_str());
+  }
+  return out;
+}
+
 std::optional<std::string> opt(const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); }
 
 }  // namespace
@@ -613,16 +625,12 @@ std::vector<LastReport> Store::last_reports(std::size_t limit) {
 std::vector<std::vector<std::string>> Store::query_rows(const std::string& sql,
                                                        const std::vector<std::optional<std::string>>& params) {
   return translate("query", [&] {
-    const pqxx::result r = impl_->run_prepared(sql, params);
-    std::vector<std::vector<std::string>> out;
-    out.reserve(r.size());
-    for (const auto& row : r) {
-      auto& o = out.emplace_back();
-      o.reserve(row.size());
-      for (const auto& field : row) o.emplace_back(field.is_null() ? std::string() : field.c_str());
-    }
-    return out;
+    return rows_of(impl_->run_prepared(sql, params));
   });
+}
+
+std::int64_t advisory_key(std::string_view name) {
+  return static_cast<std::int64_t>(std::stoull(sha256_hex(name).substr(0, 15), nullptr, 16));
 }
 
 double Store::replication_lag() {
@@ -640,13 +648,7 @@ double Store::replication_lag() {
 std::vector<std::vector<std::string>> Store::execute(const std::string& sql) {
   return translate("maintenance", [&] {
     pqxx::nontransaction tx(impl_->conn);
-    const pqxx::result r = tx.exec(sql);
-    std::vector<std::vector<std::string>> out;
-    for (const auto& row : r) {
-      auto& o = out.emplace_back();
-      for (const auto& field : row) o.emplace_back(field.is_null() ? std::string() : field.c_str());
-    }
-    return out;
+    return rows_of(tx.exec(sql));
   });
 }
 

@@ -158,5 +158,8 @@ std::string_view header_section(std::string_view bytes);
 
 // SHA-256 of the bytes, lower-case hex.
 std::string sha256_hex(std::string_view bytes);
+// An advisory lock key for `name` (its SHA-256 in 60 bits): the locks that make one server among
+// several run a job (IMAP mailboxes, posture checks, maintenance).
+std::int64_t advisory_key(std::string_view name);
 
 }  // namespace tlsrpt::store
