@@ -50,10 +50,13 @@ for outcome in stored duplicate; do
 done
 # The maintenance (partitions, prune, table sizes) runs on one of them (every 10 s: waited for
 # up to 40 s, then both are read again 12 s later, a maintenance round past the first).
+# (the page is read whole before grep looks: with pipefail, `curl | grep -q` fails when grep stops
+# reading early and curl gets SIGPIPE)
+sizes_from() { local page; page=$(curl -s "http://127.0.0.1:$1/metrics"); grep -q '^tlsrpt_database_table_bytes{' <<<"$page"; }
 exporting() {
   exporters=0
   for p in $((base + 1)) $((base + 3)); do
-    curl -s "http://127.0.0.1:$p/metrics" | grep -q '^tlsrpt_database_table_bytes{' && exporters=$((exporters + 1))
+    sizes_from "$p" && exporters=$((exporters + 1))
   done
 }
 for _ in $(seq 40); do exporting; [ "$exporters" -gt 0 ] && break; sleep 1; done
@@ -61,7 +64,7 @@ sleep 12
 exporting
 check "one server runs the maintenance (exports the table sizes)" 1 "$exporters" ||
   grep -hv "^smtp " "$tmp/a.log" "$tmp/b.log" | tail -40
-leader=a; curl -s "http://127.0.0.1:$((base + 3))/metrics" | grep -q '^tlsrpt_database_table_bytes{' && leader=b
+leader=a; sizes_from $((base + 3)) && leader=b
 
 # 2. The maintenance server is killed mid-load: what either acknowledged is stored, once.
 if [ "$leader" = a ]; then kill_port=$base kill_pid=$pid_a other_http=$((base + 3)) other_smtp=$((base + 2))
@@ -84,7 +87,7 @@ echo "killed under load: $acked_k acknowledged by the killed server, $acked_o by
 # The survivor takes the maintenance over once the killed server's connection is gone.
 took=""
 for i in $(seq 60); do
-  curl -s "http://127.0.0.1:$other_http/metrics" | grep -q '^tlsrpt_database_table_bytes{' && { took=$i; break; }
+  sizes_from "$other_http" && { took=$i; break; }
   sleep 1
 done
 check "the other server takes the maintenance over" 1 "$([ -n "$took" ] && echo 1)"
