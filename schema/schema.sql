@@ -111,6 +111,20 @@ BEGIN
   EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', name, name || '_bound');
   RETURN true;
 END $$;
+CREATE FUNCTION public.tlsrpt_policies_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  lo timestamptz;
+  hi timestamptz;
+  ids bigint[];
+BEGIN
+  SELECT min(start_datetime), max(start_datetime), array_agg(id) INTO lo, hi, ids FROM gone;
+  IF ids IS NOT NULL THEN
+    DELETE FROM failure_details WHERE policy_id = ANY (ids) AND start_datetime BETWEEN lo AND hi;
+  END IF;
+  RETURN NULL;
+END $$;
 CREATE FUNCTION public.utc_text(t timestamp with time zone) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
@@ -423,8 +437,7 @@ ALTER INDEX public.failure_details_domain_type ATTACH PARTITION public.failure_d
 ALTER INDEX public.failure_details_policy ATTACH PARTITION public.failure_details_default_policy_id_idx;
 ALTER INDEX public.failure_details_mx_start ATTACH PARTITION public.failure_details_default_receiving_mx_hostname_start_datetim_idx;
 ALTER INDEX public.failure_details_type_start ATTACH PARTITION public.failure_details_default_result_type_start_datetime_idx;
-ALTER TABLE public.failure_details
-    ADD CONSTRAINT failure_details_policy_id_fkey FOREIGN KEY (policy_id) REFERENCES public.policies(id) ON DELETE CASCADE;
+CREATE TRIGGER policies_failure_details AFTER DELETE ON public.policies REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION public.tlsrpt_policies_deleted();
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_report_id_fkey FOREIGN KEY (report_id) REFERENCES public.reports(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.posture_checks

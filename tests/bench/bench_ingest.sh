@@ -31,7 +31,7 @@ measure() {  # measure NAME FILE COUNT
   t0=$(date +%s.%N)
   "$tlsrpt" ingest --database-url "$PG_URL" --no-progress --no-migrate "$2" 2>"$tmp/$1.log" >/dev/null
   t1=$(date +%s.%N)
-  for t in $tables; do psql -q "$PG_URL" -c "\\copy $t TO '$tmp/$1.$t'"; done
+  for t in $tables; do psql -q "$PG_URL" -c "\\copy (SELECT * FROM $t) TO '$tmp/$1.$t'"; done
   psql -q "$PG_URL" -c "TRUNCATE ${tables// /, }"
   t2=$(date +%s.%N)
   { echo "BEGIN;"; for t in $tables; do echo "\\copy $t FROM '$tmp/$1.$t'"; done; echo "COMMIT;"; } | psql -q "$PG_URL"

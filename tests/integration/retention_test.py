@@ -69,8 +69,14 @@ check("this month and the next three exist", True, all(m in months for m in ahea
 check("14 months back exist", True,
       month_name((TODAY.replace(day=1) - datetime.timedelta(days=14 * 30.5)).replace(day=1) + datetime.timedelta(days=20))
       in months or len(months) >= 18)
-check("the foreign key still cascades from policies", [["0"]],
-      (sql("DELETE FROM reports WHERE id = 1"), sql("SELECT count(*) FROM failure_details WHERE policy_id = 1"))[1])
+# Migration 0011: deleting policies (here through a report) deletes their failure-details, in
+# one statement-level trigger; the other policies' rows stay.
+check("migrate applied 0011", [["1"]], sql("SELECT count(*) FROM schema_migrations WHERE name = '0011_details_cascade.sql'"))
+check("failure_details has no row-level foreign key left", [["0"]],
+      sql("SELECT count(*) FROM pg_constraint WHERE conrelid = 'failure_details'::regclass AND contype = 'f'"))
+check("deleting a report deletes its policy's failure-details, and only those", ([["0"]], [["10"]]),
+      (sql("DELETE FROM reports WHERE id = 1"), sql("SELECT count(*) FROM failure_details WHERE policy_id = 1"),
+       sql("SELECT count(*) FROM failure_details WHERE policy_id IN (2, 3)"))[1:])
 
 # A month made later takes its rows out of the default partition.
 old_month = old_days["old"]
@@ -78,6 +84,8 @@ check("tlsrpt_partition_month makes a month", [["t"]], sql("SELECT tlsrpt_partit
 check("... moving its rows out of the default partition", ([["5"]], [["5"]]),
       (sql(f"SELECT count(*) FROM {month_name(old_month)}"), sql("SELECT count(*) FROM failure_details_default")))
 check("... once", [["f"]], sql("SELECT tlsrpt_partition_month($1)", old_month.date().isoformat()))
+check("deleting policies of two partitions (a month and the default) at once deletes the failure-details of both", [["0"]],
+      (sql("DELETE FROM policies WHERE id IN (2, 3)"), sql("SELECT count(*) FROM failure_details"))[1])
 sql("DELETE FROM reports")
 sql("DELETE FROM raw_messages")
 for seq in ("raw_messages_id_seq", "reports_id_seq", "policies_id_seq"):
