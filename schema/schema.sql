@@ -7,10 +7,20 @@ CREATE FUNCTION public.add_counts(a jsonb, b jsonb) RETURNS jsonb
         (SELECT jsonb_object_agg(k, n) FROM (SELECT k, sum(v::bigint) AS n
             FROM (SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) AS e (k, v) GROUP BY k) AS s)
     END $$;
-CREATE FUNCTION public.compact_session_counts() RETURNS bigint
+CREATE TABLE public.session_counts (
+    bucket timestamp with time zone NOT NULL,
+    policy_domain text NOT NULL,
+    organization_name text NOT NULL,
+    policy_type text NOT NULL,
+    result text NOT NULL,
+    mx_host text NOT NULL,
+    sessions bigint NOT NULL,
+    CONSTRAINT session_counts_sessions_check CHECK ((sessions >= 0))
+);
+CREATE FUNCTION public.add_session_counts(counts public.session_counts[]) RETURNS bigint
     LANGUAGE sql
     AS $$
-    WITH moved AS (DELETE FROM session_counts_new RETURNING *),
+    WITH moved AS (SELECT * FROM unnest(counts)),
     hourly AS (
         INSERT INTO session_counts (bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions)
         SELECT bucket, policy_domain, organization_name, policy_type, result, mx_host, sum(sessions) FROM moved
@@ -30,6 +40,11 @@ CREATE FUNCTION public.compact_session_counts() RETURNS bigint
             failed = daily_sessions.failed + excluded.failed,
             by_result = add_counts(daily_sessions.by_result, excluded.by_result))
     SELECT count(*) FROM moved $$;
+CREATE FUNCTION public.compact_session_counts() RETURNS bigint
+    LANGUAGE sql
+    AS $$
+    WITH moved AS (DELETE FROM session_counts_new RETURNING *)
+    SELECT coalesce(add_session_counts(array_agg(ROW(moved.*)::session_counts)), 0) FROM moved $$;
 CREATE FUNCTION public.drift_state(monitored boolean, last_published timestamp with time zone, max_age bigint, start timestamp with time zone) RETURNS TABLE(state text, beyond_max_age boolean)
     LANGUAGE sql IMMUTABLE
     AS $_$
@@ -315,16 +330,6 @@ CREATE TABLE public.schema_migrations (
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
-CREATE TABLE public.session_counts (
-    bucket timestamp with time zone NOT NULL,
-    policy_domain text NOT NULL,
-    organization_name text NOT NULL,
-    policy_type text NOT NULL,
-    result text NOT NULL,
-    mx_host text NOT NULL,
-    sessions bigint NOT NULL,
-    CONSTRAINT session_counts_sessions_check CHECK ((sessions >= 0))
-);
 CREATE TABLE public.session_counts_new (
     bucket timestamp with time zone NOT NULL,
     policy_domain text NOT NULL,
@@ -424,10 +429,10 @@ CREATE INDEX posture_checks_domain ON public.posture_checks USING btree (domain,
 CREATE INDEX posture_findings_check ON public.posture_findings USING btree (check_id);
 CREATE INDEX published_policies_normalized ON public.published_policies USING btree (domain, normalized);
 CREATE INDEX raw_messages_body_kept ON public.raw_messages USING btree (received_at) WHERE ((body IS NOT NULL) AND (outcome <> 'rejected'::text));
+CREATE INDEX raw_messages_body_sha256 ON public.raw_messages USING btree (sha256, id) WHERE (body IS NOT NULL);
 CREATE INDEX raw_messages_duplicate_of ON public.raw_messages USING btree (duplicate_of) WHERE (duplicate_of IS NOT NULL);
 CREATE INDEX raw_messages_received ON public.raw_messages USING btree (received_at);
 CREATE INDEX raw_messages_rejected ON public.raw_messages USING btree (reason, received_at) WHERE (outcome = 'rejected'::text);
-CREATE INDEX raw_messages_sha256 ON public.raw_messages USING btree (sha256);
 CREATE INDEX report_quirks_quirk ON public.report_quirks USING btree (quirk);
 CREATE INDEX reports_raw_message ON public.reports USING btree (raw_message_id);
 CREATE INDEX reports_start ON public.reports USING btree (start_datetime);

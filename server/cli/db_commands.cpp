@@ -1,6 +1,7 @@
 #include "cli/db_commands.hpp"
 #include "cli/manual.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -61,7 +62,8 @@ class Worker {
 
   void push(Item item) {
     std::unique_lock lock(mutex_);
-    space_.wait(lock, [this] { return queue_.size() < 256 || failed_; });
+    // Room for a whole batch: a worker waiting for a full batch never waits on a full queue.
+    space_.wait(lock, [this] { return queue_.size() < std::max<std::size_t>(256, batch_) || failed_; });
     queue_.push_back(std::move(item));
     ready_.notify_one();
   }
@@ -108,21 +110,28 @@ class Worker {
           std::uint64_t stored = 0, duplicates = 0, new_reports = 0, dup_reports = 0;
         } local_counts;
         std::vector<const Item*> rejected_items;
-        store_.begin_batch();
-        for (const Item& item : batch) {
-          store::RawMessage raw;
+        std::vector<store::RawMessage> raws(batch.size());
+        std::vector<const pipeline::Result*> results;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          const Item& item = batch[i];
+          store::RawMessage& raw = raws[i];
           raw.bytes = item.bytes;
           raw.source_json = "{\"path\":" + pipeline::json_literal_for_bytes(item.name) + "}";
           if (item.dkim) {
             raw.dkim = std::string(dkim::to_string(item.dkim->result));
             raw.dkim_json = item.dkim->to_json();
           }
-          const store::StoreResult r = store_.store(raw, item.result);
+          results.push_back(&item.result);
+        }
+        store_.begin_batch();
+        const auto stored = store_.store_all(raws, results);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          const store::StoreResult& r = stored[i];
           local_counts.new_reports += static_cast<std::uint64_t>(r.new_reports);
           local_counts.dup_reports += static_cast<std::uint64_t>(r.duplicate_reports);
           if (r.outcome == store::Outcome::stored) ++local_counts.stored;
           else if (r.outcome == store::Outcome::duplicate) ++local_counts.duplicates;
-          else rejected_items.push_back(&item);
+          else rejected_items.push_back(&batch[i]);
         }
         store_.commit_batch();
         counters_.messages += batch.size();
@@ -159,6 +168,12 @@ class Worker {
 };
 
 int run_ingest(IngestOptions opt, const config::Settings& settings) {
+  // Each batch allocates and frees megabytes of text (bodies as hex, the statement's arrays);
+  // by default glibc returns such blocks to the kernel and faults them in again for the next
+  // batch, which cost about a tenth of a backfill's time (tests/bench/bench_ingest.sh). A
+  // backfill keeps them instead: at most this much memory stays with the process.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   const report::Limits& limits = settings.limits;
   apply(opt.db, settings);
   Database db = open_database(opt.db, !opt.db.no_migrate);

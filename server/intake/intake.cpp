@@ -66,17 +66,20 @@ std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std:
   }
   try {
     with_store([&](store::Store& s) {
+      std::vector<const pipeline::Result*> results;
+      for (std::size_t i = 0; i < inputs.size(); ++i) {
+        store::RawMessage& raw = raws[i];
+        raw.bytes = inputs[i].bytes;
+        raw.transport = std::string(transport);
+        raw.source_json = inputs[i].source_json;
+        raw.client = inputs[i].client;
+        raw.quota = quota_;
+        results.push_back(&out[i].parsed);
+      }
       s.begin_batch();
       try {
-        for (std::size_t i = 0; i < inputs.size(); ++i) {
-          store::RawMessage& raw = raws[i];
-          raw.bytes = inputs[i].bytes;
-          raw.transport = std::string(transport);
-          raw.source_json = inputs[i].source_json;
-          raw.client = inputs[i].client;
-          raw.quota = quota_;
-          out[i].stored = s.store(raw, out[i].parsed);
-        }
+        const auto stored = s.store_all(raws, results);
+        for (std::size_t i = 0; i < inputs.size(); ++i) out[i].stored = stored[i];
         s.commit_batch();
       } catch (...) {
         s.abort_batch();

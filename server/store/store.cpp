@@ -13,6 +13,10 @@ namespace tlsrpt::store {
 namespace {
 
 constexpr long migration_lock = 0x746c7372;  // "tlsr": the advisory lock key for migrations
+// The bulk statement takes messages up to this size, this many bytes in all (the bodies travel
+// as one parameter) and this many failure-details of first policies in all (each column of them
+// one text parameter; PostgreSQL takes at most 1 GB in one).
+constexpr std::size_t bulk_message_bytes = 256 * 1024, bulk_total_bytes = 4 * 1024 * 1024, bulk_details = 200000;
 
 std::string hex(const unsigned char* data, std::size_t n) {
   static constexpr char digits[] = "0123456789abcdef";
@@ -167,21 +171,32 @@ std::string_view to_string(Outcome outcome) {
   return "rejected";
 }
 
-// Appends a policy's sessions to session_counts_new (see migrations/0002). The arguments are SQL
-// expressions: report start (epoch seconds), policy domain, organisation, policy type, successful
-// and failed totals, and the failure-details' result-type, receiving-mx-hostname and count arrays.
-// `from` limits it to when a row exists there ("r, " in the report statement: nothing for a
-// duplicate). Plain inserts: concurrent writers never wait for each other here.
+// A policy's rows of session_counts (see migrations/0002), summed: bucket, policy domain,
+// organisation, policy type, result, MX host, sessions. The arguments are SQL expressions: report
+// start (epoch seconds), policy domain, organisation, policy type, successful and failed totals,
+// and the failure-details' result-type, receiving-mx-hostname and count arrays. `from` limits it
+// to when a row exists there ("r, " in the report statement: nothing for a duplicate), or gives
+// the rows the expressions name (the bulk statement: one per new report).
+std::string counts_select(const std::string& start, const std::string& domain, const std::string& org,
+                          const std::string& type, const std::string& ok, const std::string& failed,
+                          const std::string& results, const std::string& mx, const std::string& counts,
+                          const std::string& from = "") {
+  return "SELECT date_trunc('hour', to_timestamp(" + start + "), 'UTC') AS bucket, " + domain + " AS policy_domain, " +
+         org + " AS organization_name, " + type + " AS policy_type, k.result, k.mx_host, sum(k.sessions) AS sessions "
+         "FROM " + from + "LATERAL (SELECT 'success', '', " + ok + "::bigint UNION ALL SELECT 'failure', '', " + failed +
+         "::bigint UNION ALL SELECT t.rt, coalesce(t.mx, ''), t.n FROM unnest(" + results + "::text[], " + mx +
+         "::text[], " + counts + "::bigint[]) AS t (rt, mx, n)) AS k (result, mx_host, sessions) WHERE k.sessions > 0 "
+         "GROUP BY 1, 2, 3, 4, 5, 6";
+}
+
+// Appends a policy's rows (counts_select) to session_counts_new, for compaction to add to the
+// rollups: plain inserts, so concurrent writers never wait for each other here.
 std::string counts_sql(const std::string& start, const std::string& domain, const std::string& org,
                        const std::string& type, const std::string& ok, const std::string& failed,
                        const std::string& results, const std::string& mx, const std::string& counts,
                        const std::string& from = "") {
-  return "INSERT INTO session_counts_new (bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions) "
-         "SELECT date_trunc('hour', to_timestamp(" + start + "), 'UTC'), " + domain + ", " + org + ", " + type +
-         ", k.result, k.mx_host, sum(k.sessions) FROM " + from + "(SELECT 'success', '', " + ok +
-         "::bigint UNION ALL SELECT 'failure', '', " + failed + "::bigint UNION ALL SELECT t.rt, coalesce(t.mx, ''), t.n "
-         "FROM unnest(" + results + "::text[], " + mx + "::text[], " + counts + "::bigint[]) AS t (rt, mx, n)) "
-         "AS k (result, mx_host, sessions) WHERE k.sessions > 0 GROUP BY 1, 2, 3, 4, 5, 6";
+  return "INSERT INTO session_counts_new (bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions) " +
+         counts_select(start, domain, org, type, ok, failed, results, mx, counts, from);
 }
 
 // A report with its quirks, its first policy and that policy's failure-details in one statement
@@ -205,6 +220,60 @@ std::string report_sql(const std::string& raw_id, bool whole = true) {
   return whole ? sql + " SELECT id FROM r" : sql;
 }
 
+// Many messages of one report each in one statement (the per-statement cost, not the rows, is
+// most of a small report's cost): $1..$25 but $5 are arrays with one element per message
+// (message n at index n), $26..$34 the failure-details of the messages' first policies,
+// flattened, with the index of their message. Ids come from the sequences up front, so every row
+// is tied to its message without relying on the order of RETURNING. The caller guarantees that
+// no two messages have the same bytes or the same report (dedup key): within one statement,
+// neither the earlier body nor the earlier report would be seen. The counts go straight into the
+// rollups (add_session_counts, migration 0012), summed over the statement's reports: one
+// addition per statement instead of a row per report for compaction to move. Returns, per
+// message in order, its raw message id and its report's id, NULL for a duplicate (whose report
+// is not written).
+std::string bulk_sql() {
+  // The bodies, most of the bytes, come as one binary bytea ($5: each message's `size` bytes in
+  // turn, no hex either way) and are cut out once, by the raw_messages insert; the other CTEs
+  // carry only what they use.
+  return "WITH m AS (SELECT u.*, sum(u.size) OVER (ORDER BY u.n) - u.size + 1 AS off FROM unnest($1::text[], "
+         "$2::text[], $3::text[], $4::int[], $6::text[], "
+         "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], "
+         "$15::bigint[], $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], "
+         "$23::text[], $24::bigint[], $25::bigint[]) WITH ORDINALITY AS u (transport, source, sha, size, client, "
+         "dkim, dkim_json, dedup, org, contact, report_id, start_s, end_s, ok, failed, part, filename, quirks, ptype, "
+         "pstring, pdomain, pmx, pok, pfailed, n)), "
+         "ids AS MATERIALIZED (SELECT m.*, nextval('raw_messages_id_seq') AS raw_id, nextval('reports_id_seq') AS rid, "
+         "nextval('policies_id_seq') AS pid, (SELECT id FROM raw_messages WHERE sha256 = decode(m.sha, 'hex') AND "
+         "body IS NOT NULL ORDER BY sha256, id LIMIT 1) AS dup_of FROM m), "
+         "raw AS (INSERT INTO raw_messages (id, transport, source, sha256, size, body, duplicate_of, outcome, reports, "
+         "client, dkim, dkim_detail) SELECT raw_id, transport, source::jsonb, decode(sha, 'hex'), size, CASE WHEN dup_of "
+         "IS NULL THEN substring($5::bytea FROM off::int FOR size) END, dup_of, 'stored', 1, client, dkim, "
+         "dkim_json::jsonb FROM ids ORDER BY n), "
+         "r AS (INSERT INTO reports (id, raw_message_id, dedup_key, organization_name, contact_info, report_id, "
+         "start_datetime, end_datetime, successful_sessions, failed_sessions, source_part, source_filename) SELECT rid, "
+         "raw_id, decode(dedup, 'hex'), org, contact, report_id, to_timestamp(start_s), to_timestamp(end_s), ok, failed, "
+         "part, filename FROM ids ORDER BY n ON CONFLICT (dedup_key) DO NOTHING RETURNING id), "
+         "new AS MATERIALIZED (SELECT ids.n, rid, pid, quirks, ptype, pstring, pdomain, pmx, pok, pfailed, start_s, org "
+         "FROM ids JOIN r ON r.id = ids.rid), "
+         "q AS (INSERT INTO report_quirks (report_id, quirk) SELECT rid, unnest(quirks::text[]) FROM new), "
+         "p AS (INSERT INTO policies (id, report_id, position, policy_type, policy_string, policy_domain, mx_host, "
+         "total_successful_session_count, total_failure_session_count, start_datetime, organization_name) SELECT pid, "
+         "rid, 0, ptype, pstring::text[], pdomain, pmx::text[], pok, pfailed, to_timestamp(start_s), org FROM new), "
+         "det AS MATERIALIZED (SELECT * FROM unnest($26::bigint[], $27::text[], $28::text[], $29::text[], $30::text[], "
+         "$31::text[], $32::bigint[], $33::text[], $34::text[]) AS d (n, result_type, sending_mta_ip, mx, helo, rip, "
+         "sessions, info, code)), "
+         "d AS (INSERT INTO failure_details (policy_id, result_type, sending_mta_ip, receiving_mx_hostname, "
+         "receiving_mx_helo, receiving_ip, failed_session_count, additional_information, failure_reason_code, "
+         "policy_domain, start_datetime) SELECT new.pid, det.result_type, det.sending_mta_ip, det.mx, det.helo, det.rip, "
+         "det.sessions, det.info, det.code, new.pdomain, to_timestamp(new.start_s) FROM det JOIN new ON new.n = det.n), "
+         "a AS (SELECT n, array_agg(result_type) AS rt, array_agg(mx) AS mx, array_agg(sessions) AS sessions FROM det "
+         "GROUP BY n), "
+         "c AS (SELECT add_session_counts(array_agg(ROW(k.*)::session_counts)) FROM (" +
+         counts_select("new.start_s", "new.pdomain", "new.org", "new.ptype", "new.pok", "new.pfailed", "a.rt", "a.mx",
+                       "a.sessions", "new LEFT JOIN a ON a.n = new.n, ") + ") AS k) "
+         "SELECT ids.raw_id, r.id FROM ids LEFT JOIN r ON r.id = ids.rid, c ORDER BY ids.n";
+}
+
 // Inserts a raw message, keeping its bytes only when no earlier row has the same bytes (then
 // duplicate_of points at that one). The arguments are the SQL expressions for the columns.
 // `client`, `head` and `dropped` are the client key, the header section kept in place of a
@@ -218,7 +287,7 @@ std::string raw_sql(const char* transport, const char* source, const char* sha, 
          outcome + ", " + reason + ", " + detail + ", " + reports + ", " + client + ", " + head + "::bytea, " + dropped +
          ", " + dkim + ", " + dkim_json + "::jsonb" +
          " FROM (SELECT (SELECT id FROM raw_messages WHERE sha256 = decode(" + sha +
-         ", 'hex') AND body IS NOT NULL ORDER BY id LIMIT 1) AS id) AS c RETURNING id";
+         ", 'hex') AND body IS NOT NULL ORDER BY sha256, id LIMIT 1) AS id) AS c RETURNING id";
 }
 
 struct Store::Impl {
@@ -252,6 +321,7 @@ struct Store::Impl {
                  "INSERT INTO policies (report_id, position, policy_type, policy_string, policy_domain, mx_host, "
                  "total_successful_session_count, total_failure_session_count, start_datetime, organization_name) "
                  "VALUES ($1, $2, $3, $4::text[], $5, $6::text[], $7, $8, to_timestamp($9), $10) RETURNING id");
+    conn.prepare("bulk_insert", bulk_sql());
     conn.prepare("counts_insert", counts_sql("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"));
     conn.prepare("details_insert",
                  "INSERT INTO failure_details (policy_id, result_type, sending_mta_ip, receiving_mx_hostname, "
@@ -270,43 +340,56 @@ struct Store::Impl {
     return tx.exec_prepared(it->second, pqxx::prepare::make_dynamic_params(params));
   }
 
-  // The failure-details of a policy as the eight column arrays the insert statements unnest.
-  struct DetailArrays {
-    std::string col[8];
-    explicit DetailArrays(const report::Policy& p) {
+  // Failure-details as the eight column arrays the insert statements unnest, optionally with the
+  // index of each detail's message (the bulk statement, which flattens many policies' details).
+  class DetailColumns {
+   public:
+    void add(const report::Policy& p, std::optional<std::int64_t> message = std::nullopt) {
       using F = report::FailureDetail;
-      TextArray cols[F::field_count];
-      std::string counts;
+      const F::Field text[] = {F::result_type, F::sending_mta_ip, F::receiving_mx_hostname, F::receiving_mx_helo,
+                               F::receiving_ip, F::additional_information, F::failure_reason_code};
       for (const auto& fd : p.failure_details) {
-        for (unsigned f = 0; f < F::field_count; ++f) cols[f].add(fd.optional(static_cast<F::Field>(f)));
-        if (!counts.empty()) counts += ',';
-        counts += std::to_string(fd.failed_session_count);
+        for (int i = 0; i < 7; ++i) cols_[i < 5 ? i : i + 1].add(fd.optional(text[i]));
+        cols_[5].add(std::string_view(std::to_string(fd.failed_session_count)));
+        if (message) index_.add(std::string_view(std::to_string(*message)));
       }
-      const F::Field order[] = {F::result_type, F::sending_mta_ip, F::receiving_mx_hostname, F::receiving_mx_helo,
-                                F::receiving_ip};
-      for (int i = 0; i < 5; ++i) col[i] = cols[order[i]].str();
-      col[5] = "{" + counts + "}";
-      col[6] = cols[F::additional_information].str();
-      col[7] = cols[F::failure_reason_code].str();
     }
+    // result-type, sending-mta-ip, receiving-mx-hostname, receiving-mx-helo, receiving-ip,
+    // failed-session-count, additional-information, failure-reason-code.
+    std::vector<std::string> columns() const {
+      std::vector<std::string> out;
+      for (const auto& c : cols_) out.push_back(c.str());
+      return out;
+    }
+    std::string index() const { return index_.str(); }
+
+   private:
+    TextArray cols_[8], index_;
   };
 
-  // Parameters $2..$26 of the report statements.
-  static std::vector<std::optional<std::string>> report_args(const pipeline::Parsed& parsed) {
+  // Parameters $2..$18 of the report statements: the report and its first policy, without the
+  // policy's failure-details.
+  static std::vector<std::optional<std::string>> report_fields(const pipeline::Parsed& parsed) {
     const report::Report& r = parsed.report;
     TextArray quirks;
     r.quirks.for_each([&quirks](report::Quirk k) { quirks.add(report::to_string(k)); });
     const report::Policy& first = r.policies.front();
-    const DetailArrays d(first);
-    std::vector<std::optional<std::string>> a{dedup_key(r), r.organization_name, r.contact_info, r.report_id,
-                                              std::to_string(r.start_datetime), std::to_string(r.end_datetime),
-                                              std::to_string(r.total_successful()), std::to_string(r.total_failure()),
-                                              opt(parsed.origin.part), opt(parsed.origin.filename), quirks.str(),
-                                              first.policy_type, text_array(first.policy_string), first.policy_domain,
-                                              text_array(first.mx_host),
-                                              std::to_string(first.total_successful_session_count),
-                                              std::to_string(first.total_failure_session_count)};
-    for (const auto& c : d.col) a.emplace_back(c);
+    return {dedup_key(r), r.organization_name, r.contact_info, r.report_id,
+            std::to_string(r.start_datetime), std::to_string(r.end_datetime),
+            std::to_string(r.total_successful()), std::to_string(r.total_failure()),
+            opt(parsed.origin.part), opt(parsed.origin.filename), quirks.str(),
+            first.policy_type, text_array(first.policy_string), first.policy_domain,
+            text_array(first.mx_host),
+            std::to_string(first.total_successful_session_count),
+            std::to_string(first.total_failure_session_count)};
+  }
+
+  // Parameters $2..$26 of the report statements.
+  static std::vector<std::optional<std::string>> report_args(const pipeline::Parsed& parsed) {
+    auto a = report_fields(parsed);
+    DetailColumns d;
+    d.add(parsed.report.policies.front());
+    for (auto& c : d.columns()) a.emplace_back(std::move(c));
     return a;
   }
 
@@ -319,12 +402,14 @@ struct Store::Impl {
                            p.policy_domain, text_array(p.mx_host), p.total_successful_session_count,
                            p.total_failure_session_count, r.start_datetime, r.organization_name)[0][0]
               .as<std::int64_t>();
-      const DetailArrays pd(p);
+      DetailColumns d;
+      d.add(p);
+      const auto pd = d.columns();
       tx.exec_prepared("counts_insert", r.start_datetime, p.policy_domain, r.organization_name, p.policy_type,
-                       p.total_successful_session_count, p.total_failure_session_count, pd.col[0], pd.col[2], pd.col[5]);
+                       p.total_successful_session_count, p.total_failure_session_count, pd[0], pd[2], pd[5]);
       if (p.failure_details.empty()) continue;
-      tx.exec_prepared("details_insert", policy_id, pd.col[0], pd.col[1], pd.col[2], pd.col[3], pd.col[4], pd.col[5],
-                       pd.col[6], pd.col[7], p.policy_domain, r.start_datetime);
+      tx.exec_prepared("details_insert", policy_id, pd[0], pd[1], pd[2], pd[3], pd[4], pd[5], pd[6], pd[7],
+                       p.policy_domain, r.start_datetime);
     }
   }
 
@@ -381,6 +466,84 @@ struct Store::Impl {
                      .as<std::int64_t>();
     record_reports(tx, out, result);
     if (out.outcome == Outcome::duplicate) mark_duplicate(tx, out, result.reports.size());
+    return out;
+  }
+
+  // Messages of one report each (not rejected, not too large, no two with the same bytes or the
+  // same report) go in one bulk statement; every other message goes through store_in, after them
+  // and in order, so it sees what the bulk wrote (a later copy is then its duplicate).
+  std::vector<StoreResult> store_all(pqxx::transaction_base& tx, std::span<const RawMessage> raws,
+                                     std::span<const pipeline::Result* const> results) {
+    std::vector<StoreResult> out(raws.size());
+    std::vector<std::size_t> bulk, rest;
+    std::set<std::string> shas, keys;
+    std::vector<std::string> sha(raws.size());
+    std::size_t bytes = 0, detail_rows = 0;
+    // A message whose bytes or report an earlier message of the batch has is left to store_in
+    // (after the bulk, as in order); a message in the bulk never shares either with an earlier
+    // one, so the bulk coming first changes nothing but the order of ids.
+    for (std::size_t i = 0; i < raws.size(); ++i) {
+      const pipeline::Result& r = *results[i];
+      const std::size_t n_details = r.reports.size() == 1 ? r.reports.front().report.policies.front().failure_details.size() : 0;
+      bool one = r.reports.size() == 1 && raws[i].bytes.size() <= bulk_message_bytes &&
+                 bytes + raws[i].bytes.size() <= bulk_total_bytes && detail_rows + n_details <= bulk_details;
+      sha[i] = sha256_hex(raws[i].bytes);
+      one = shas.insert(sha[i]).second && one;
+      for (const auto& parsed : r.reports) one = keys.insert(dedup_key(parsed.report)).second && one;
+      if (one) {
+        bytes += raws[i].bytes.size();
+        detail_rows += n_details;
+      }
+      (one ? bulk : rest).push_back(i);
+    }
+    if (bulk.size() < 2) {  // nothing to share a statement with: the one-message statements
+      rest.insert(rest.end(), bulk.begin(), bulk.end());
+      bulk.clear();
+      std::sort(rest.begin(), rest.end());
+    }
+    if (!bulk.empty()) {
+      constexpr std::size_t message_columns = 24;  // $1..$4 and $6..$25
+      std::vector<TextArray> cols(message_columns);
+      std::string bodies;  // $5
+      bodies.reserve(bytes);
+      DetailColumns details;
+      for (std::size_t n = 0; n < bulk.size(); ++n) {
+        const RawMessage& raw = raws[bulk[n]];
+        const pipeline::Parsed& parsed = results[bulk[n]]->reports.front();
+        bodies.append(raw.bytes);
+        const std::optional<std::string> message[] = {raw.transport, raw.source_json, sha[bulk[n]],
+                                                      std::to_string(raw.bytes.size()), opt(raw.client), raw.dkim,
+                                                      raw.dkim_json};
+        std::size_t c = 0;
+        for (const auto& v : message) cols[c++].add(v ? std::optional<std::string_view>(*v) : std::nullopt);
+        for (const auto& v : report_fields(parsed)) cols[c++].add(v ? std::optional<std::string_view>(*v) : std::nullopt);
+        details.add(parsed.report.policies.front(), static_cast<std::int64_t>(n + 1));
+      }
+      std::vector<std::optional<std::string>> params;
+      for (const auto& c : cols) params.emplace_back(c.str());
+      params.emplace_back(details.index());
+      for (auto& c : details.columns()) params.emplace_back(std::move(c));
+      const pqxx::result rows =
+          tx.exec_prepared("bulk_insert", pqxx::prepare::make_dynamic_params(params.begin(), params.begin() + 4),
+                           pqxx::binarystring(bodies.data(), bodies.size()),
+                           pqxx::prepare::make_dynamic_params(params.begin() + 4, params.end()));
+      for (std::size_t n = 0; n < bulk.size(); ++n) {
+        StoreResult& o = out[bulk[n]];
+        o.raw_id = rows[static_cast<int>(n)][0].as<std::int64_t>();
+        const bool fresh = !rows[static_cast<int>(n)][1].is_null();
+        o.fresh.push_back(fresh);
+        if (!fresh) {
+          o.duplicate_reports = 1;
+          mark_duplicate(tx, o, 1);
+          continue;
+        }
+        o.outcome = Outcome::stored;
+        o.new_reports = 1;
+        const report::Report& report = results[bulk[n]]->reports.front().report;
+        insert_more_policies(tx, rows[static_cast<int>(n)][1].as<std::int64_t>(), report);
+      }
+    }
+    for (std::size_t i : rest) out[i] = store_in(tx, raws[i], *results[i]);
     return out;
   }
 
@@ -489,6 +652,17 @@ StoreResult Store::store(const RawMessage& raw, const pipeline::Result& result) 
     if (impl_->batch) return impl_->store_in(*impl_->batch, raw, result);
     pqxx::work tx(impl_->conn);
     StoreResult r = impl_->store_in(tx, raw, result);
+    tx.commit();
+    return r;
+  });
+}
+
+std::vector<StoreResult> Store::store_all(std::span<const RawMessage> raws,
+                                         std::span<const pipeline::Result* const> results) {
+  return translate("store", [&] {
+    if (impl_->batch) return impl_->store_all(*impl_->batch, raws, results);
+    pqxx::work tx(impl_->conn);
+    auto r = impl_->store_all(tx, raws, results);
     tx.commit();
     return r;
   });

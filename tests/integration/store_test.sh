@@ -103,6 +103,65 @@ added=$(sql "SELECT sum(sessions) FROM session_counts_new")
 check "compaction moves pending rows" "3" "$(sql 'SELECT compact_session_counts()')"
 check "compaction adds them up" "$((before + added))" "$(sql 'SELECT sum(sessions) FROM session_counts')"
 
+# 5b. Batches go in as one bulk statement (store.cpp, bulk_sql): what it writes equals what the
+# one-message statements write (--batch 1), row for row but the ids, on the same inputs in the
+# same order. The inputs hold copies of the same bytes, of the same report in other bytes,
+# multi-policy reports and rejections, within one batch (one job keeps the order).
+content() {  # every row by content: the ids replaced by what they point at
+  sql "SELECT 'raw', transport, encode(sha256, 'hex'), size, body IS NULL, duplicate_of IS NULL, outcome, reason, reports,
+         dkim, source::text FROM raw_messages ORDER BY 2, 3, 5, 6, 7, 8, 11" | sort
+  sql "SELECT 'report', encode(r.dedup_key, 'hex'), r.organization_name, r.contact_info, r.report_id, r.start_datetime,
+         r.end_datetime, r.successful_sessions, r.failed_sessions, r.source_part, r.source_filename, encode(m.sha256, 'hex')
+       FROM reports r JOIN raw_messages m ON m.id = r.raw_message_id" | sort
+  sql "SELECT 'quirk', encode(r.dedup_key, 'hex'), q.quirk FROM report_quirks q JOIN reports r ON r.id = q.report_id" | sort
+  sql "SELECT 'policy', encode(r.dedup_key, 'hex'), p.position, p.policy_type, p.policy_string, p.policy_domain, p.mx_host,
+         p.total_successful_session_count, p.total_failure_session_count, p.start_datetime, p.organization_name
+       FROM policies p JOIN reports r ON r.id = p.report_id" | sort
+  sql "SELECT 'detail', encode(r.dedup_key, 'hex'), p.position, d.result_type, d.sending_mta_ip, d.receiving_mx_hostname,
+         d.receiving_mx_helo, d.receiving_ip, d.failed_session_count, d.additional_information, d.failure_reason_code,
+         d.policy_domain, d.start_datetime
+       FROM failure_details d JOIN policies p ON p.id = d.policy_id JOIN reports r ON r.id = p.report_id" | sort
+  sql "SELECT 'hourly', * FROM session_counts" | sort
+  sql "SELECT 'daily', * FROM daily_sessions" | sort
+}
+find $corpus -type f | sort >"$tmp/files"
+# The same files twice over (copies of the same bytes) and, for every .eml, the same message
+# with one more header line (the same report in other bytes).
+mkdir -p "$tmp/variants"
+n=0
+while read -r f; do
+  case "$f" in *.eml) n=$((n + 1)); { echo "X-Variant: $n"; cat "$f"; } >"$tmp/variants/v$n.eml" ;; esac
+done <"$tmp/files"
+bulk_inputs="$(tr '\n' ' ' <"$tmp/files") $(tr '\n' ' ' <"$tmp/files") $tmp/variants"
+for mode in one bulk; do
+  pg_newdb "equal_$mode"
+  "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
+  [ $mode = one ] && batch=1 || batch=1000
+  # shellcheck disable=SC2086
+  "$tlsrpt" ingest --database-url "$PG_URL" --no-progress --jobs 1 --batch $batch $bulk_inputs >/dev/null 2>"$tmp/$mode.log"
+  content | sed "s|$tmp/variants/||" >"$tmp/$mode.rows"
+  tail -1 "$tmp/$mode.log" | sed 's/ seconds=[0-9.]*//' >"$tmp/$mode.summary"
+done
+check "bulk: the inputs hold duplicates and variants" "t t" \
+  "$(sql "SELECT count(*) FILTER (WHERE duplicate_of IS NOT NULL) > 10, count(*) FILTER (WHERE outcome = 'duplicate' AND duplicate_of IS NULL) > 5 FROM raw_messages" | tr '|' ' ')"
+check "bulk: a multi-policy report among them" t "$(sql 'SELECT count(*) > 0 FROM policies WHERE position > 0')"
+check "bulk: the same summary line as one message a statement" "$(cat "$tmp/one.summary")" "$(cat "$tmp/bulk.summary")"
+if diff "$tmp/one.rows" "$tmp/bulk.rows" >"$tmp/rows.diff"; then check "bulk: the same rows as one message a statement" 0 0
+else check "bulk: the same rows as one message a statement (diff below)" same different; head -20 "$tmp/rows.diff"; fi
+check "bulk: nothing left pending" 0 "$(sql 'SELECT count(*) FROM session_counts_new')"
+# Two bulk ingests at once, two jobs each, over the same inputs: each report once, rollups exact.
+pg_newdb concurrent_bulk
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
+# shellcheck disable=SC2086
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress $bulk_inputs >/dev/null 2>&1 &
+# shellcheck disable=SC2086
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress $bulk_inputs >/dev/null 2>&1; wait
+check "concurrent bulk ingest: reports once" "$want_reports" "$(sql 'SELECT count(*) FROM reports')"
+check "concurrent bulk ingest: session_counts equals a recount" "0 t" \
+  "$(sql "SELECT count(*), (SELECT count(*) > 10 FROM session_counts) FROM (($recount EXCEPT $rollup) UNION ALL ($rollup EXCEPT $recount)) x" | tr '|' ' ')"
+check "concurrent bulk ingest: daily_sessions equals a recount" "0 t" \
+  "$(sql "SELECT count(*), (SELECT count(*) > 5 FROM daily_sessions) FROM (($daily EXCEPT $daily_rollup) UNION ALL ($daily_rollup EXCEPT $daily)) x" | tr '|' ' ')"
+
 # 6. Reprocess: a message rejected under a tight limit reads after the limit is lifted.
 pg_newdb reprocess
 "$tlsrpt" ingest --database-url "$PG_URL" --no-progress --limit string_length=10 tests/fixtures/corpus/google_2022-09-15_mox.eml >/dev/null 2>&1
