@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """SMTP acceptance latency: SESSIONS sessions send distinct small reports for SECONDS, each timed
 from the end of DATA to its 250; prints "RESULT TAG messages p50_ms p99_ms failures".
-With OUT, also writes one line per acknowledged message to it: the epoch time of its 250 and its
-latency in ms (to pick the messages of a window afterwards).
-Usage: smtp_latency.py PORT SESSIONS SECONDS TAG [OUT]"""
+With OUT (not ""), also writes one line per acknowledged message to it: the epoch time of its 250
+and its latency in ms (to pick the messages of a window afterwards). With RATE, the sessions
+together send at most RATE messages a second (each its share, evenly spaced); without, as fast
+as the server answers.
+Usage: smtp_latency.py PORT SESSIONS SECONDS TAG [OUT] [RATE]"""
 import socket
 import sys
 import threading
 import time
 
 port, sessions, seconds, tag = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-out = open(sys.argv[5], "w", buffering=1) if len(sys.argv) > 5 else None  # line by line: it may be killed
+out = open(sys.argv[5], "w", buffering=1) if len(sys.argv) > 5 and sys.argv[5] else None  # line by line: it may be killed
+interval = sessions / float(sys.argv[6]) if len(sys.argv) > 6 and float(sys.argv[6]) > 0 else 0.0
 latencies, failures, lock = [], [0], threading.Lock()
 stop_at = time.monotonic() + seconds
 
@@ -43,7 +46,11 @@ def worker(w):
         reply(f)
         s.sendall(b"EHLO latency.example\r\n")
         reply(f)
+        next_at = time.monotonic() + interval * w / sessions
         while time.monotonic() < stop_at:
+            if interval:
+                time.sleep(max(0.0, next_at - time.monotonic()))
+                next_at += interval
             n += 1
             s.sendall(b"MAIL FROM:<a@latency.example>\r\nRCPT TO:<tls@example.net>\r\nDATA\r\n")
             reply(f); reply(f); reply(f)

@@ -21,5 +21,5 @@ pg_newdb() {
 pg_stop() { [ -n "${PG_DIR:-}" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -m fast stop >/dev/null 2>&1; rm -rf "$PG_DIR"; }
 # pg_down / pg_up: the server stops at once (as in a crash) and comes back with the same data.
 pg_down() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -m immediate stop >/dev/null; }
-pg_up() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o "-k $PG_DIR -c listen_addresses='' -c fsync=${PG_FSYNC:-off} -c synchronous_commit=${PG_SYNC:-off}" start >/dev/null; }
+pg_up() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o "-k $PG_DIR -c listen_addresses='' -c fsync=${PG_FSYNC:-off} -c synchronous_commit=${PG_SYNC:-off} -c shared_buffers=${PG_SHARED_BUFFERS:-128MB}" start >/dev/null; }
 sql() { psql -qAt "$PG_URL" -c "$1"; }
