@@ -168,7 +168,7 @@ class Worker {
 };
 
 int run_ingest(IngestOptions opt, const config::Settings& settings) {
-  // Each batch allocates and frees megabytes of text (bodies as hex, the statement's arrays);
+  // Each batch allocates and frees megabytes (the bodies, the bulk statement's arrays);
   // by default glibc returns such blocks to the kernel and faults them in again for the next
   // batch, which cost about a tenth of a backfill's time (tests/bench/bench_ingest.sh). A
   // backfill keeps them instead: at most this much memory stays with the process.

@@ -290,6 +290,20 @@ std::string raw_sql(const char* transport, const char* source, const char* sha, 
          ", 'hex') AND body IS NOT NULL ORDER BY sha256, id LIMIT 1) AS id) AS c RETURNING id";
 }
 
+// Each report's dedup_key, in order.
+std::vector<std::string> report_keys(const pipeline::Result& result) {
+  std::vector<std::string> out;
+  for (const auto& parsed : result.reports) out.push_back(dedup_key(parsed.report));
+  return out;
+}
+
+// What identifies a message and its reports, worked out once per message: the SHA-256 of its
+// bytes (hex) and report_keys().
+struct Identities {
+  std::string sha;
+  std::vector<std::string> reports;
+};
+
 struct Store::Impl {
   pqxx::connection conn;
   std::unique_ptr<pqxx::work> batch;
@@ -346,10 +360,13 @@ struct Store::Impl {
    public:
     void add(const report::Policy& p, std::optional<std::int64_t> message = std::nullopt) {
       using F = report::FailureDetail;
-      const F::Field text[] = {F::result_type, F::sending_mta_ip, F::receiving_mx_hostname, F::receiving_mx_helo,
-                               F::receiving_ip, F::additional_information, F::failure_reason_code};
+      // The text fields' columns (column 5 is failed-session-count).
+      const std::pair<F::Field, int> text[] = {{F::result_type, 0},          {F::sending_mta_ip, 1},
+                                               {F::receiving_mx_hostname, 2}, {F::receiving_mx_helo, 3},
+                                               {F::receiving_ip, 4},          {F::additional_information, 6},
+                                               {F::failure_reason_code, 7}};
       for (const auto& fd : p.failure_details) {
-        for (int i = 0; i < 7; ++i) cols_[i < 5 ? i : i + 1].add(fd.optional(text[i]));
+        for (const auto& [field, column] : text) cols_[column].add(fd.optional(field));
         cols_[5].add(std::string_view(std::to_string(fd.failed_session_count)));
         if (message) index_.add(std::string_view(std::to_string(*message)));
       }
@@ -367,14 +384,14 @@ struct Store::Impl {
     TextArray cols_[8], index_;
   };
 
-  // Parameters $2..$18 of the report statements: the report and its first policy, without the
-  // policy's failure-details.
-  static std::vector<std::optional<std::string>> report_fields(const pipeline::Parsed& parsed) {
+  // Parameters $2..$18 of the report statements: the report (`key`: its dedup_key) and its first
+  // policy, without the policy's failure-details.
+  static std::vector<std::optional<std::string>> report_fields(const pipeline::Parsed& parsed, const std::string& key) {
     const report::Report& r = parsed.report;
     TextArray quirks;
     r.quirks.for_each([&quirks](report::Quirk k) { quirks.add(report::to_string(k)); });
     const report::Policy& first = r.policies.front();
-    return {dedup_key(r), r.organization_name, r.contact_info, r.report_id,
+    return {key, r.organization_name, r.contact_info, r.report_id,
             std::to_string(r.start_datetime), std::to_string(r.end_datetime),
             std::to_string(r.total_successful()), std::to_string(r.total_failure()),
             opt(parsed.origin.part), opt(parsed.origin.filename), quirks.str(),
@@ -385,8 +402,8 @@ struct Store::Impl {
   }
 
   // Parameters $2..$26 of the report statements.
-  static std::vector<std::optional<std::string>> report_args(const pipeline::Parsed& parsed) {
-    auto a = report_fields(parsed);
+  static std::vector<std::optional<std::string>> report_args(const pipeline::Parsed& parsed, const std::string& key) {
+    auto a = report_fields(parsed, key);
     DetailColumns d;
     d.add(parsed.report.policies.front());
     for (auto& c : d.columns()) a.emplace_back(std::move(c));
@@ -414,20 +431,24 @@ struct Store::Impl {
   }
 
   // Inserts one report unless it is stored already; returns whether it was new.
-  bool insert_report(pqxx::transaction_base& tx, std::int64_t raw_id, const pipeline::Parsed& parsed) {
+  bool insert_report(pqxx::transaction_base& tx, std::int64_t raw_id, const pipeline::Parsed& parsed,
+                     const std::string& key) {
     const pqxx::result ins =
-        tx.exec_prepared("report_insert", raw_id, pqxx::prepare::make_dynamic_params(report_args(parsed)));
+        tx.exec_prepared("report_insert", raw_id, pqxx::prepare::make_dynamic_params(report_args(parsed, key)));
     if (ins.empty()) return false;
     insert_more_policies(tx, ins[0][0].as<std::int64_t>(), parsed.report);
     return true;
   }
 
-  StoreResult store_in(pqxx::transaction_base& tx, const RawMessage& raw, const pipeline::Result& result) {
-    const std::string sha = sha256_hex(raw.bytes);
+  // One message by the one-message statements; `ids` are its identities.
+  StoreResult store_in(pqxx::transaction_base& tx, const RawMessage& raw, const pipeline::Result& result,
+                       const Identities& ids) {
+    const std::string& sha = ids.sha;
     if (result.reports.size() == 1) {  // the common case: one statement
       const pipeline::Parsed& parsed = result.reports.front();
       const pqxx::row row = tx.exec_prepared1("raw_and_report_insert", raw.transport,
-                                              pqxx::prepare::make_dynamic_params(report_args(parsed)), raw.source_json,
+                                              pqxx::prepare::make_dynamic_params(report_args(parsed, ids.reports[0])),
+                                              raw.source_json,
                                               sha, static_cast<std::int64_t>(raw.bytes.size()), bytea_literal(raw.bytes),
                                               opt(raw.client), raw.dkim, raw.dkim_json);
       StoreResult out;
@@ -464,7 +485,7 @@ struct Store::Impl {
                                   bytea_literal(raw.bytes), "stored", none, none, static_cast<int>(result.reports.size()), opt(raw.client),
                                   none, none, raw.dkim, raw.dkim_json)[0][0]
                      .as<std::int64_t>();
-    record_reports(tx, out, result);
+    record_reports(tx, out, result, ids.reports);
     if (out.outcome == Outcome::duplicate) mark_duplicate(tx, out, result.reports.size());
     return out;
   }
@@ -477,7 +498,7 @@ struct Store::Impl {
     std::vector<StoreResult> out(raws.size());
     std::vector<std::size_t> bulk, rest;
     std::set<std::string> shas, keys;
-    std::vector<std::string> sha(raws.size());
+    std::vector<Identities> ids;
     std::size_t bytes = 0, detail_rows = 0;
     // A message whose bytes or report an earlier message of the batch has is left to store_in
     // (after the bulk, as in order); a message in the bulk never shares either with an earlier
@@ -487,9 +508,9 @@ struct Store::Impl {
       const std::size_t n_details = r.reports.size() == 1 ? r.reports.front().report.policies.front().failure_details.size() : 0;
       bool one = r.reports.size() == 1 && raws[i].bytes.size() <= bulk_message_bytes &&
                  bytes + raws[i].bytes.size() <= bulk_total_bytes && detail_rows + n_details <= bulk_details;
-      sha[i] = sha256_hex(raws[i].bytes);
-      one = shas.insert(sha[i]).second && one;
-      for (const auto& parsed : r.reports) one = keys.insert(dedup_key(parsed.report)).second && one;
+      const Identities& id = ids.emplace_back(Identities{sha256_hex(raws[i].bytes), report_keys(r)});
+      one = shas.insert(id.sha).second && one;
+      for (const auto& k : id.reports) one = keys.insert(k).second && one;
       if (one) {
         bytes += raws[i].bytes.size();
         detail_rows += n_details;
@@ -511,12 +532,12 @@ struct Store::Impl {
         const RawMessage& raw = raws[bulk[n]];
         const pipeline::Parsed& parsed = results[bulk[n]]->reports.front();
         bodies.append(raw.bytes);
-        const std::optional<std::string> message[] = {raw.transport, raw.source_json, sha[bulk[n]],
+        const std::optional<std::string> message[] = {raw.transport, raw.source_json, ids[bulk[n]].sha,
                                                       std::to_string(raw.bytes.size()), opt(raw.client), raw.dkim,
                                                       raw.dkim_json};
         std::size_t c = 0;
         for (const auto& v : message) cols[c++].add(v ? std::optional<std::string_view>(*v) : std::nullopt);
-        for (const auto& v : report_fields(parsed)) cols[c++].add(v ? std::optional<std::string_view>(*v) : std::nullopt);
+        for (const auto& v : report_fields(parsed, ids[bulk[n]].reports[0])) cols[c++].add(v ? std::optional<std::string_view>(*v) : std::nullopt);
         details.add(parsed.report.policies.front(), static_cast<std::int64_t>(n + 1));
       }
       std::vector<std::optional<std::string>> params;
@@ -543,7 +564,7 @@ struct Store::Impl {
         insert_more_policies(tx, rows[static_cast<int>(n)][1].as<std::int64_t>(), report);
       }
     }
-    for (std::size_t i : rest) out[i] = store_in(tx, raws[i], *results[i]);
+    for (std::size_t i : rest) out[i] = store_in(tx, raws[i], *results[i], ids[i]);
     return out;
   }
 
@@ -563,9 +584,11 @@ struct Store::Impl {
                      static_cast<int>(reports));
   }
 
-  void record_reports(pqxx::transaction_base& tx, StoreResult& out, const pipeline::Result& result) {
-    for (const auto& parsed : result.reports) {
-      out.fresh.push_back(insert_report(tx, out.raw_id, parsed));
+  void record_reports(pqxx::transaction_base& tx, StoreResult& out, const pipeline::Result& result,
+                      const std::vector<std::string>& keys) {
+    for (std::size_t i = 0; i < result.reports.size(); ++i) {
+      const pipeline::Parsed& parsed = result.reports[i];
+      out.fresh.push_back(insert_report(tx, out.raw_id, parsed, keys[i]));
       if (out.fresh.back()) ++out.new_reports;
       else ++out.duplicate_reports;
     }
@@ -647,19 +670,14 @@ std::vector<std::string> Store::migrate() {
 }
 
 StoreResult Store::store(const RawMessage& raw, const pipeline::Result& result) {
-  return translate("store", [&] {
-    // In a batch a failure ends the batch (rolled back whole), so a message is never half in.
-    if (impl_->batch) return impl_->store_in(*impl_->batch, raw, result);
-    pqxx::work tx(impl_->conn);
-    StoreResult r = impl_->store_in(tx, raw, result);
-    tx.commit();
-    return r;
-  });
+  const pipeline::Result* one = &result;
+  return store_all({&raw, 1}, {&one, 1}).front();
 }
 
 std::vector<StoreResult> Store::store_all(std::span<const RawMessage> raws,
                                          std::span<const pipeline::Result* const> results) {
   return translate("store", [&] {
+    // In a batch a failure ends the batch (rolled back whole), so a message is never half in.
     if (impl_->batch) return impl_->store_all(*impl_->batch, raws, results);
     pqxx::work tx(impl_->conn);
     auto r = impl_->store_all(tx, raws, results);
@@ -844,7 +862,7 @@ StoreResult Store::restore(std::int64_t raw_id, const pipeline::Result& result) 
     StoreResult out;
     out.raw_id = raw_id;
     if (result.accepted()) {
-      impl_->record_reports(tx, out, result);
+      impl_->record_reports(tx, out, result, report_keys(result));
       tx.exec_prepared("raw_outcome", raw_id, std::string(to_string(out.outcome)), std::optional<std::string>(),
                        std::optional<std::string>(), static_cast<int>(result.reports.size()));
     } else {
