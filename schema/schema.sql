@@ -414,7 +414,7 @@ ALTER TABLE ONLY public.reports
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (name);
 ALTER TABLE ONLY public.session_counts
-    ADD CONSTRAINT session_counts_pkey PRIMARY KEY (policy_domain, bucket, result, organization_name, policy_type, mx_host);
+    ADD CONSTRAINT session_counts_pkey PRIMARY KEY (policy_domain, bucket, result, organization_name, policy_type, mx_host) INCLUDE (sessions);
 CREATE INDEX failure_details_domain_type ON ONLY public.failure_details USING btree (policy_domain, result_type, start_datetime);
 CREATE INDEX failure_details_default_policy_domain_result_type_start_dat_idx ON public.failure_details_default USING btree (policy_domain, result_type, start_datetime);
 CREATE INDEX failure_details_policy ON ONLY public.failure_details USING btree (policy_id);
