@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/pg.sh
 tmp=$(mktemp -d)
 server=
-trap 'kill $server 2>/dev/null; wait 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
+trap 'set +e; kill $server 2>/dev/null; wait 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
 command -v wrk >/dev/null || { echo "bench_api: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 pg_start
 

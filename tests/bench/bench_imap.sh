@@ -14,7 +14,7 @@ PG_FSYNC=on PG_SYNC=on
 . tests/integration/pg.sh
 . tests/e2e/dovecot.sh
 tmp=$(mktemp -d)
-trap 'kill $server 2>/dev/null; wait 2>/dev/null; [ -n "${BENCH_LOG:-}" ] && cp "$tmp/serve.log" "$BENCH_LOG"; dovecot_stop; pg_stop; rm -rf "$tmp"' EXIT
+trap 'set +e; kill $server 2>/dev/null; wait 2>/dev/null; [ -n "${BENCH_LOG:-}" ] && cp "$tmp/serve.log" "$BENCH_LOG"; dovecot_stop; pg_stop; rm -rf "$tmp"' EXIT
 server=
 pg_start
 dovecot_start "$tmp/dovecot"

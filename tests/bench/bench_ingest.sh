@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 PG_FSYNC=on PG_SYNC=on
 . tests/integration/pg.sh
 tmp=$(mktemp -d)
-trap 'pg_stop; [ -n "${BENCH_KEEP:-}" ] && cp "$tmp"/*.mbox "$BENCH_KEEP"/; rm -rf "$tmp"' EXIT
+trap 'set +e; pg_stop; [ -n "${BENCH_KEEP:-}" ] && cp "$tmp"/*.mbox "$BENCH_KEEP"/; rm -rf "$tmp"' EXIT
 pg_start
 
 PYTHONPATH=tests/bench python3 - "$tmp" "$typical" "$large" "$details" <<'PY'

@@ -23,7 +23,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/nsd.sh
 tmp=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; [ -n "$nsd_pid" ] && kill $nsd_pid; pg_stop; rm -rf "$tmp"' EXIT
+trap 'set +e; for p in "${pids[@]}"; do kill $p 2>/dev/null; done; [ -n "$nsd_pid" ] && kill $nsd_pid; pg_stop; rm -rf "$tmp"' EXIT
 pg_start >/dev/null
 cd "$tmp"
 dns_port=$((20000 + RANDOM % 12000)) smtp_port=$((dns_port + 1)) https_port=$((dns_port + 2))

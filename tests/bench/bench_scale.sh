@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Issue 14's scale measurements, in one run on one database that grows:
+# Issue 14's scale measurements, in one run, one database per size:
 #   - at each size (default 1, 5 and 20 million failure-details, over 13 months: 2025-11-01 to
 #     2026-11-30), the uncached API: /api/v1/summary (random domain, 30-day window) and
-#     /api/v1/timeseries (random domain, 90 days), p50/p99 with wrk (after a warm-up round, the
-#     median of three rounds), and the ratio of each p99 to the first size's (goal: at most 1.25,
-#     under 50 ms);
+#     /api/v1/timeseries (random domain, 90 days), p50/p99 with wrk, five rounds that take the
+#     sizes in turn, and the ratio of the last size's p99 to the first's within each round (goal:
+#     the median ratio at most 1.25, under 50 ms);
 #   - the disk used per million failure-details (the partitions of failure_details, and the whole
 #     database);
 #   - at the last size, `tlsrpt prune` of one month (retention 365 days: the oldest month goes
@@ -12,7 +12,7 @@
 #     a baseline measured just before, under a paced intake of 100 messages a second (goal: prune
 #     under 10 s, intake not stalled); then the next month under an intake as fast as the server
 #     answers (a stress figure: the load takes the CPU from the prune).
-# The database grows by domains (customer<d>.example, 4 reporting organisations a day each, 16
+# The sizes differ by domains (customer<d>.example, 4 reporting organisations a day each, 16
 # failure-details a report): a hosting provider's growth, each domain's data the same size.
 # Usage: tests/bench/bench_scale.sh [build/tlsrpt] ["1 5 20" millions] [seconds per wrk run (10)]
 set -euo pipefail
@@ -24,48 +24,54 @@ cd "$(dirname "$0")/../.."
 # buffers instead of the default 128 MB; the same for every size).
 . tests/integration/pg.sh
 tmp=$(mktemp -d)
-server=
-trap 'kill $server 2>/dev/null; wait 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
+servers=
+trap 'set +e; kill $servers 2>/dev/null; wait 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
 command -v wrk >/dev/null || { echo "bench_scale: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 pg_start
-"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1
 first=2025-11-01 days=395 details=16
 per_domain=$((days * 4 * details))
-have=0
-port=$((20000 + RANDOM % 12000))
-serve() {  # serve [SMTP]: the HTTP server (and SMTP on port+1), uncached, no daily prune of its own
+base_port=$((20000 + RANDOM % 12000))
+serve() {  # serve URL PORT [SMTP]: the HTTP server (and SMTP on PORT+1), uncached, no daily prune of its own
   local smtp=""
-  [ "${1:-}" = smtp ] && smtp="127.0.0.1:$((port + 1))"
-  TLSRPT_DATABASE_URL="$PG_URL" TLSRPT_HTTP_CACHE_SECONDS=0 TLSRPT_RETENTION_PRUNE=false TLSRPT_DKIM_MODE=off \
+  [ "${3:-}" = smtp ] && smtp="127.0.0.1:$(($2 + 1))"
+  TLSRPT_DATABASE_URL="$1" TLSRPT_HTTP_CACHE_SECONDS=0 TLSRPT_RETENTION_PRUNE=false TLSRPT_DKIM_MODE=off \
     TLSRPT_SMTP_MESSAGE_BURST=1000000 TLSRPT_SMTP_RECIPIENTS=tls@example.net \
-    "$tlsrpt" serve --smtp-listen "$smtp" --http-listen "127.0.0.1:$port" >>"$tmp/serve.log" 2>&1 &
-  server=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+    "$tlsrpt" serve --smtp-listen "$smtp" --http-listen "127.0.0.1:$2" >>"$tmp/serve.log" 2>&1 &
+  servers="$servers $!"
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$2/readyz" >/dev/null && break; sleep 0.2; done
 }
+# One database per size, each loaded from empty and served by its own server.
+sizes=() ports=()
 for m in $steps; do
-  want=$(awk -v m="$m" -v p="$per_domain" 'BEGIN { w = int((m * 1e6 + p - 1) / p); print (w < 1 ? 1 : w) }')
+  pg_newdb "scale_${#sizes[@]}"
+  "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1
+  domains=$(awk -v m="$m" -v p="$per_domain" 'BEGIN { w = int((m * 1e6 + p - 1) / p); print (w < 1 ? 1 : w) }')
   t0=$(date +%s.%N)
-  PYTHONPATH=tests/bench python3 -c "import sys, synth; synth.api_mbox(sys.argv[1], int(sys.argv[2]), $days, $details, first='$first', prefix='scale', domain_offset=int(sys.argv[3]))" \
-    "$tmp/step.mbox" $((want - have)) "$have"
+  PYTHONPATH=tests/bench python3 -c "import sys, synth; synth.api_mbox(sys.argv[1], int(sys.argv[2]), $days, $details, first='$first', prefix='scale', domain_offset=0)" \
+    "$tmp/step.mbox" "$domains"
   TLSRPT_DKIM_MODE=off "$tlsrpt" ingest --database-url "$PG_URL" --no-progress --jobs 2 "$tmp/step.mbox" >/dev/null 2>"$tmp/ingest.log"
   rm -f "$tmp/step.mbox"
-  have=$want
   # The load's own aftermath is not the API's cost: its dirty pages written out (CHECKPOINT), and
-  # statistics fresh, before anything is timed.
+  # statistics and the visibility map fresh (VACUUM ANALYZE, as autovacuum leaves a settled
+  # database), before anything is timed.
   psql -qAt "$PG_URL" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
   t1=$(date +%s.%N)
   read -r details_now fd_bytes db_bytes < <(psql -qAt -F ' ' "$PG_URL" -c "SELECT (SELECT count(*) FROM failure_details),
     (SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'failure_details'::regclass),
     pg_database_size(current_database())")
-  echo "size ${m}M: $have domains, $details_now failure-details, loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }') s;" \
+  echo "size ${m}M: $domains domains, $details_now failure-details, loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }') s;" \
     "failure_details $(awk -v b="$fd_bytes" -v n="$details_now" 'BEGIN { printf "%.0f MiB per million", b / 1048576 / (n / 1e6) }'),"\
     "whole database $(awk -v b="$db_bytes" -v n="$details_now" 'BEGIN { printf "%.0f MiB per million", b / 1048576 / (n / 1e6) }')"
-  cat >"$tmp/api.lua" <<LUA
+  sizes+=("$m:$domains") ports+=($((base_port + 2 * ${#ports[@]})))
+  serve "$PG_URL" "${ports[-1]}"
+done
+cat >"$tmp/api.lua" <<LUA
 local base = os.time({year = 2025, month = 11, day = 1, hour = 12})
 local function date(n) return os.date("!%Y-%m-%d", base + n * 86400) end
 route = os.getenv("ROUTE")
+domains = tonumber(os.getenv("DOMAINS"))
 request = function()
-  local d = math.random(0, $have - 1)
+  local d = math.random(0, domains - 1)
   if route == "summary" then
     local s = math.random(0, $days - 30)
     return wrk.format("GET", "/api/v1/summary?domain=customer" .. d .. ".example&from=" .. date(s) .. "&to=" .. date(s + 30))
@@ -78,27 +84,46 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
 end
 LUA
-  serve
-  # A warm-up round of each route (not counted: the server's connections and prepared statements,
-  # the caches), then three measured rounds of each; a size's p99 is the median of its three.
-  for route in summary timeseries; do
-    SIZE=$m ROUTE=$route wrk -t2 -c8 -d3s -s "$tmp/api.lua" "http://127.0.0.1:$port" >/dev/null
-  done
-  for round in 1 2 3; do
+# Rounds that take the sizes in turn (the order rotating from round to round), so that the
+# machine's noise, which moves from minute to minute, falls on every size alike; each size's
+# measured 10 s follow a 2-s warm-up of its own (its pages back in the shared buffers after the
+# other sizes' rounds). A size's p99 is the median of its five rounds; the ratio that decides is
+# the median over the rounds of last size / first size within the round.
+measure() {  # measure INDEX ROUTE SECONDS: prints the RESULT line
+  local m=${sizes[$1]%%:*} d=${sizes[$1]##*:}
+  SIZE=$m DOMAINS=$d ROUTE=$2 wrk -t2 -c8 -d"$3s" --latency -s "$tmp/api.lua" "http://127.0.0.1:${ports[$1]}" | grep RESULT
+}
+n=${#sizes[@]}
+for round in 1 2 3 4 5; do
+  for k in $(seq 0 $((n - 1))); do
+    i=$(( (k + round) % n ))
     for route in summary timeseries; do
-      SIZE=$m ROUTE=$route wrk -t2 -c8 -d"${seconds}s" --latency -s "$tmp/api.lua" "http://127.0.0.1:$port" | grep RESULT | tee -a "$tmp/rounds"
+      measure "$i" "$route" 2 >/dev/null
+      measure "$i" "$route" "$seconds" | sed "s/^RESULT/RESULT $round/" | tee -a "$tmp/rounds"
     done
   done
-  for route in summary timeseries; do
-    awk -v r="$route" '$3 == r' "$tmp/rounds" | sort -k6,6n | sed -n 2p >>"$tmp/results"
-  done
-  rm -f "$tmp/rounds"
-  kill "$server"; wait "$server" 2>/dev/null || true; server=
 done
-echo "median rounds (size route req/s p50 p99 errors):"; sed 's/^RESULT/  /' "$tmp/results"
-awk 'NR == FNR { if (!($3 in base)) base[$3] = $6; last[$3] = $6; next }
-  END { for (r in base) printf "p99 %s: first size %.2f ms, last size %.2f ms, ratio %.2f (goal <= 1.25 and < 50 ms: %s)\n", r, base[r], last[r], last[r] / base[r], (last[r] / base[r] <= 1.25 && last[r] < 50) ? "met" : "NOT met" }' \
-  "$tmp/results" "$tmp/results"
+echo "median rounds (size route req/s p50 p99 errors):"
+for s in "${sizes[@]}"; do
+  for route in summary timeseries; do
+    awk -v m="${s%%:*}" -v r="$route" '$3 == m && $4 == r { print $0 }' "$tmp/rounds" | sort -k7,7n | sed -n 3p | cut -d' ' -f1,3- | sed 's/^RESULT/  /'
+  done
+done
+first=${sizes[0]%%:*} last=${sizes[-1]%%:*}
+for route in summary timeseries; do
+  # Per round: the last size's p99, and its ratio to the first size's.
+  awk -v a="$first" -v b="$last" -v r="$route" '$4 == r && $3 == a { p[$2] = $7 } $4 == r && $3 == b { q[$2] = $7 }
+    END { for (i in q) printf "%.3f %.2f\n", q[i] / p[i], q[i] }' "$tmp/rounds" >"$tmp/pairs"
+  ratios=$(cut -d' ' -f1 "$tmp/pairs" | sort -n | tr '\n' ' ')
+  ratio=$(cut -d' ' -f1 "$tmp/pairs" | sort -n | sed -n 3p)
+  p99=$(cut -d' ' -f2 "$tmp/pairs" | sort -n | sed -n 3p)
+  echo "p99 $route: ${last}M / ${first}M per round (sorted): ${ratios}; median ratio $ratio, median p99 at ${last}M $p99 ms" \
+    "(goal <= 1.25 and < 50 ms: $(awk -v r="$ratio" -v p="$p99" 'BEGIN { print (r <= 1.25 && p < 50) ? "met" : "NOT met" }'))"
+done
+for pid in $servers; do kill "$pid" 2>/dev/null; done
+wait 2>/dev/null || true
+servers=
+port=$base_port
 
 # Prune at the last size, twice, with SMTP intake measured while it runs against a baseline of
 # the same load measured just before: first the oldest month (retention 365 days) under a paced
@@ -106,7 +131,7 @@ awk 'NR == FNR { if (!($3 in base)) base[$3] = $6; last[$3] = $6; next }
 # times its after-midnight peak): the goal; then the next month (retention 335 days) under a load
 # as fast as the server answers, which takes most of the machine's two cores from the prune: a
 # stress figure.
-serve smtp
+serve "$PG_URL" "$port" smtp
 for load in paced:365d:100 saturated:335d:0; do
   IFS=: read -r name keep rate <<<"$load"
   python3 tests/bench/smtp_latency.py $((port + 1)) 4 10 "baseline-$name" "" "$rate" | tee -a "$tmp/smtp"

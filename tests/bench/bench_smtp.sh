@@ -20,7 +20,7 @@ PG_FSYNC=on PG_SYNC=on
 tmp=$(mktemp -d)
 pid=
 nsd_pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$nsd_pid" ] && kill "$nsd_pid" 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
+trap 'set +e; [ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$nsd_pid" ] && kill "$nsd_pid" 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
 pg_start
 port=$((20000 + RANDOM % 12000))
 limit=$((1024 * 1024))
