@@ -14,11 +14,11 @@
 #     answers (a stress figure: the load takes the CPU from the prune).
 # The sizes differ by domains (customer<d>.example, 4 reporting organisations a day each, 16
 # failure-details a report): a hosting provider's growth, each domain's data the same size.
-# Usage: tests/bench/bench_scale.sh [build/tlsrpt] ["1 5 20" millions] [seconds per wrk run (10)]
+# Usage: [BENCH_ROUNDS=5] tests/bench/bench_scale.sh [build/tlsrpt] ["1 5 20" millions] [seconds per wrk run (10)]
 set -euo pipefail
 export TLSRPT_SERVER_ALLOW_ROOT=${TLSRPT_SERVER_ALLOW_ROOT:-true}
 tlsrpt=$(realpath "${1:-build/tlsrpt}")
-steps=${2:-"1 5 20"} seconds=${3:-10}
+steps=${2:-"1 5 20"} seconds=${3:-10} rounds=${BENCH_ROUNDS:-5}
 cd "$(dirname "$0")/../.."
 # PostgreSQL runs with its default settings (PG_SHARED_BUFFERS=2GB, for one, sets its shared
 # buffers instead of the default 128 MB; the same for every size).
@@ -40,8 +40,11 @@ serve() {  # serve URL PORT [SMTP]: the HTTP server (and SMTP on PORT+1), uncach
   servers="$servers $!"
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$2/readyz" >/dev/null && break; sleep 0.2; done
 }
-# One database per size, each loaded from empty and served by its own server.
-sizes=() ports=()
+# The middle line of sorted input: the median of an odd number of rounds.
+middle() { sed -n "$(( (rounds + 1) / 2 ))p"; }
+# One database per size, each loaded from empty and served by its own server (size i on port
+# base_port + 2i).
+sizes=() domains_of=()
 for m in $steps; do
   pg_newdb "scale_${#sizes[@]}"
   "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1
@@ -62,8 +65,8 @@ for m in $steps; do
   echo "size ${m}M: $domains domains, $details_now failure-details, loaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }') s;" \
     "failure_details $(awk -v b="$fd_bytes" -v n="$details_now" 'BEGIN { printf "%.0f MiB per million", b / 1048576 / (n / 1e6) }'),"\
     "whole database $(awk -v b="$db_bytes" -v n="$details_now" 'BEGIN { printf "%.0f MiB per million", b / 1048576 / (n / 1e6) }')"
-  sizes+=("$m:$domains") ports+=($((base_port + 2 * ${#ports[@]})))
-  serve "$PG_URL" "${ports[-1]}"
+  serve "$PG_URL" $((base_port + 2 * ${#sizes[@]}))
+  sizes+=("$m") domains_of+=("$domains")
 done
 cat >"$tmp/api.lua" <<LUA
 local base = os.time({year = 2025, month = 11, day = 1, hour = 12})
@@ -86,15 +89,15 @@ end
 LUA
 # Rounds that take the sizes in turn (the order rotating from round to round), so that the
 # machine's noise, which moves from minute to minute, falls on every size alike; each size's
-# measured 10 s follow a 2-s warm-up of its own (its pages back in the shared buffers after the
-# other sizes' rounds). A size's p99 is the median of its five rounds; the ratio that decides is
-# the median over the rounds of last size / first size within the round.
+# measured run follows a 2-s warm-up of its own (its pages back in the shared buffers after the
+# other sizes' rounds). A size's p99 is the median of its rounds (BENCH_ROUNDS, odd, default 5);
+# the ratio that decides is the median over the rounds of last size / first size within the round.
 measure() {  # measure INDEX ROUTE SECONDS: prints the RESULT line
-  local m=${sizes[$1]%%:*} d=${sizes[$1]##*:}
-  SIZE=$m DOMAINS=$d ROUTE=$2 wrk -t2 -c8 -d"$3s" --latency -s "$tmp/api.lua" "http://127.0.0.1:${ports[$1]}" | grep RESULT
+  SIZE=${sizes[$1]} DOMAINS=${domains_of[$1]} ROUTE=$2 wrk -t2 -c8 -d"$3s" --latency -s "$tmp/api.lua" \
+    "http://127.0.0.1:$((base_port + 2 * $1))" | grep RESULT
 }
 n=${#sizes[@]}
-for round in 1 2 3 4 5; do
+for round in $(seq "$rounds"); do
   for k in $(seq 0 $((n - 1))); do
     i=$(( (k + round) % n ))
     for route in summary timeseries; do
@@ -104,19 +107,19 @@ for round in 1 2 3 4 5; do
   done
 done
 echo "median rounds (size route req/s p50 p99 errors):"
-for s in "${sizes[@]}"; do
+for m in "${sizes[@]}"; do
   for route in summary timeseries; do
-    awk -v m="${s%%:*}" -v r="$route" '$3 == m && $4 == r { print $0 }' "$tmp/rounds" | sort -k7,7n | sed -n 3p | cut -d' ' -f1,3- | sed 's/^RESULT/  /'
+    awk -v m="$m" -v r="$route" '$3 == m && $4 == r' "$tmp/rounds" | sort -k7,7n | middle | cut -d' ' -f1,3- | sed 's/^RESULT/  /'
   done
 done
-first=${sizes[0]%%:*} last=${sizes[-1]%%:*}
+first=${sizes[0]} last=${sizes[-1]}
 for route in summary timeseries; do
   # Per round: the last size's p99, and its ratio to the first size's.
   awk -v a="$first" -v b="$last" -v r="$route" '$4 == r && $3 == a { p[$2] = $7 } $4 == r && $3 == b { q[$2] = $7 }
     END { for (i in q) printf "%.3f %.2f\n", q[i] / p[i], q[i] }' "$tmp/rounds" >"$tmp/pairs"
   ratios=$(cut -d' ' -f1 "$tmp/pairs" | sort -n | tr '\n' ' ')
-  ratio=$(cut -d' ' -f1 "$tmp/pairs" | sort -n | sed -n 3p)
-  p99=$(cut -d' ' -f2 "$tmp/pairs" | sort -n | sed -n 3p)
+  ratio=$(cut -d' ' -f1 "$tmp/pairs" | sort -n | middle)
+  p99=$(cut -d' ' -f2 "$tmp/pairs" | sort -n | middle)
   echo "p99 $route: ${last}M / ${first}M per round (sorted): ${ratios}; median ratio $ratio, median p99 at ${last}M $p99 ms" \
     "(goal <= 1.25 and < 50 ms: $(awk -v r="$ratio" -v p="$p99" 'BEGIN { print (r <= 1.25 && p < 50) ? "met" : "NOT met" }'))"
 done
