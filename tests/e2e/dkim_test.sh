@@ -153,11 +153,21 @@ while True: s.recv(4096)" &
 silent_pid=$!
 sleep 0.3
 new three reporter.example | sign k2048.pem a reporter.example | sign k2048.pem b reporter.example | sign k2048.pem s2048 reporter.example >three.eml
-start=$(date +%s%N)
+# The deadline is judged net of what the same command costs when the server answers (measured
+# just before: starting the program, which under ASan on a busy machine is most of a second,
+# reading the mail, the three lookups), not of a fixed allowance for it.
+ms() { echo $(($(date +%s%N) / 1000000)); }
+start=$(ms)
+out=$(TLSRPT_DKIM_TIMEOUT=1 verdict three.eml)
+baseline=$(($(ms) - start))
+check "the same mail with a server that answers" "pass ok:exact:2048 no-key:exact:null no-key:exact:null" "$out"
+start=$(ms)
 out=$(TLSRPT_DNS_SERVER="127.0.0.1:$((port + 1))" TLSRPT_DKIM_TIMEOUT=1 verdict three.eml)
-elapsed=$((($(date +%s%N) - start) / 1000000))
+elapsed=$(($(ms) - start))
 check "a key lookup that times out: temperror" "temperror key-lookup-temperror:exact:null key-lookup-temperror:exact:null key-lookup-temperror:exact:null" "$out"
-check "within the deadline (1 s + 1 s)" 1 "$([ "$elapsed" -lt 2000 ] && echo 1 || echo 0)"
+echo "deadline: $elapsed ms with a silent server, $baseline ms with one that answers"
+check "within the deadline (1 s, + 0.5 s over the same command with a server that answers)" 1 \
+  "$([ $((elapsed - baseline)) -lt 1500 ] && echo 1 || echo 0)"
 
 # Too many signatures: only dkim.max_signatures are verified.
 check "signatures beyond dkim.max_signatures are not verified" "pass ok:exact:2048 too-many-signatures:exact:null too-many-signatures:exact:null" \

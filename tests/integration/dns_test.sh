@@ -94,12 +94,18 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', $drop
 while True: s.recv(4096)" &
 drop_pid=$!
 sleep 0.3
+# The deadline is judged net of what the same queries cost from a server that answers, measured
+# just before (starting the probe, which under ASan on a busy machine takes a good part of a second).
+start=$(date +%s%N)
+"$probe" "127.0.0.1:$port" anchors.ds 1000 silent.example.net TXT other.example.net MX >/dev/null
+baseline=$((($(date +%s%N) - start) / 1000000))
 start=$(date +%s%N)
 out=$("$probe" "127.0.0.1:$drop_port" anchors.ds 1000 silent.example.net TXT other.example.net MX)
 elapsed=$((($(date +%s%N) - start) / 1000000))
 has "silent server: timeout" 'silent.example.net TXT timeout insecure' "$(line silent.example.net TXT)"
 has "silent server: every query" 'other.example.net MX timeout insecure' "$(line other.example.net MX)"
-check "silent server: answered within the 1 s deadline (+ 1 s)" 1 "$([ "$elapsed" -lt 2000 ] && echo 1 || echo 0)"
+check "silent server: answered within the 1 s deadline (+ 0.5 s over a server that answers)" 1 \
+  "$([ $((elapsed - baseline)) -lt 1500 ] && echo 1 || echo 0)"
 # The policy fetch. A test CA; one certificate for the five good names, one for another name.
 test_ca
 leaf good 2 mta-sts.good.example.net mta-sts.redirect.example.net mta-sts.notfound.example.net \
@@ -149,5 +155,5 @@ has "policy host behind a CNAME (certificate of the name asked for)" 'alias.exam
 # The DNS server gone: the fetch cannot complete, and says so.
 out=$("$fetch" "127.0.0.1:$drop_port" anchors.ds ca.pem "$https_port" 1000 good.example.net)
 has "silent DNS: check incomplete, not clear" 'good.example.net findings=check-incomplete' "$(fetched good.example.net)"
-echo "dns: $passed passed, $failed failed (silent server answered in $elapsed ms)"
+echo "dns: $passed passed, $failed failed (silent server answered in $elapsed ms, a live one in $baseline ms)"
 [ "$failed" -eq 0 ]
