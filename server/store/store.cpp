@@ -226,11 +226,12 @@ std::string report_sql(const std::string& raw_id, bool whole = true) {
 // flattened, with the index of their message. Ids come from the sequences up front, so every row
 // is tied to its message without relying on the order of RETURNING. The caller guarantees that
 // no two messages have the same bytes or the same report (dedup key): within one statement,
-// neither the earlier body nor the earlier report would be seen. The counts go straight into the
-// rollups (add_session_counts, migration 0012), summed over the statement's reports: one
-// addition per statement instead of a row per report for compaction to move. Returns, per
-// message in order, its raw message id and its report's id, NULL for a duplicate (whose report
-// is not written).
+// neither the earlier body nor the earlier report would be seen. Returns, per message in order,
+// its raw message id and its report's id, NULL for a duplicate (whose report is not written);
+// the first row also carries the statement's counts, summed over its new reports, as a
+// session_counts[] literal (NULL when there are none) for the caller to add to the rollups
+// (add_session_counts, migration 0012) last in its transaction (see store_all): one addition per
+// statement instead of a row per report for compaction to move.
 std::string bulk_sql() {
   // The bodies, most of the bytes, come as one binary bytea ($5: each message's `size` bytes in
   // turn, no hex either way) and are cut out once, by the raw_messages insert; the other CTEs
@@ -268,10 +269,11 @@ std::string bulk_sql() {
          "det.sessions, det.info, det.code, new.pdomain, to_timestamp(new.start_s) FROM det JOIN new ON new.n = det.n), "
          "a AS (SELECT n, array_agg(result_type) AS rt, array_agg(mx) AS mx, array_agg(sessions) AS sessions FROM det "
          "GROUP BY n), "
-         "c AS (SELECT add_session_counts(array_agg(ROW(k.*)::session_counts)) FROM (" +
+         "c AS (SELECT array_agg(ROW(k.*)::session_counts)::text AS counts FROM (" +
          counts_select("new.start_s", "new.pdomain", "new.org", "new.ptype", "new.pok", "new.pfailed", "a.rt", "a.mx",
                        "a.sessions", "new LEFT JOIN a ON a.n = new.n, ") + ") AS k) "
-         "SELECT ids.raw_id, r.id FROM ids LEFT JOIN r ON r.id = ids.rid, c ORDER BY ids.n";
+         "SELECT ids.raw_id, r.id, CASE WHEN ids.n = 1 THEN c.counts END FROM ids LEFT JOIN r ON r.id = ids.rid, c "
+         "ORDER BY ids.n";
 }
 
 // Inserts a raw message, keeping its bytes only when no earlier row has the same bytes (then
@@ -336,6 +338,7 @@ struct Store::Impl {
                  "total_successful_session_count, total_failure_session_count, start_datetime, organization_name) "
                  "VALUES ($1, $2, $3, $4::text[], $5, $6::text[], $7, $8, to_timestamp($9), $10) RETURNING id");
     conn.prepare("bulk_insert", bulk_sql());
+    conn.prepare("counts_add", "SELECT add_session_counts($1::session_counts[])");
     conn.prepare("counts_insert", counts_sql("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"));
     conn.prepare("details_insert",
                  "INSERT INTO failure_details (policy_id, result_type, sending_mta_ip, receiving_mx_hostname, "
@@ -492,7 +495,12 @@ struct Store::Impl {
 
   // Messages of one report each (not rejected, not too large, no two with the same bytes or the
   // same report) go in one bulk statement; every other message goes through store_in, after them
-  // and in order, so it sees what the bulk wrote (a later copy is then its duplicate).
+  // and in order, so it sees what the bulk wrote (a later copy is then its duplicate). The bulk's
+  // counts go into the rollups last: a transaction then takes rollup row locks (in key order)
+  // only once it has written its reports, so it never holds them while it waits for another
+  // transaction's copy of a report. Added by the bulk statement itself, they made two `ingest`
+  // workers deadlock (one waiting on the other's report, the other on the first's rollup row),
+  // in about one run in four over the test corpus, each time a batch replayed.
   std::vector<StoreResult> store_all(pqxx::transaction_base& tx, std::span<const RawMessage> raws,
                                      std::span<const pipeline::Result* const> results) {
     std::vector<StoreResult> out(raws.size());
@@ -500,6 +508,7 @@ struct Store::Impl {
     std::set<std::string> shas, keys;
     std::vector<Identities> ids;
     std::size_t bytes = 0, detail_rows = 0;
+    std::optional<std::string> counts;  // the bulk statement's, for the rollups
     // A message whose bytes or report an earlier message of the batch has is left to store_in
     // (after the bulk, as in order); a message in the bulk never shares either with an earlier
     // one, so the bulk coming first changes nothing but the order of ids.
@@ -548,6 +557,7 @@ struct Store::Impl {
           tx.exec_prepared("bulk_insert", pqxx::prepare::make_dynamic_params(params.begin(), params.begin() + 4),
                            pqxx::binarystring(bodies.data(), bodies.size()),
                            pqxx::prepare::make_dynamic_params(params.begin() + 4, params.end()));
+      if (!rows.empty() && !rows[0][2].is_null()) counts = rows[0][2].as<std::string>();
       for (std::size_t n = 0; n < bulk.size(); ++n) {
         StoreResult& o = out[bulk[n]];
         o.raw_id = rows[static_cast<int>(n)][0].as<std::int64_t>();
@@ -565,6 +575,7 @@ struct Store::Impl {
       }
     }
     for (std::size_t i : rest) out[i] = store_in(tx, raws[i], *results[i], ids[i]);
+    if (counts) tx.exec_prepared("counts_add", *counts);
     return out;
   }
 

@@ -231,11 +231,11 @@ check "ingest, require: a bare JSON file is stored, not verified" "stored - -" "
 
 # The real corpus mails in record mode: none lost (every one stored, as a report, duplicate or
 # rejected input), each verified one with a result.
-before=$(sql "SELECT count(*) FROM raw_messages")
+before=$(sql "SELECT count(*) FROM raw_messages") last=$(sql "SELECT coalesce(max(id), 0) FROM raw_messages")
 TLSRPT_DKIM_MODE=record TLSRPT_DKIM_TIMEOUT=2 "$tlsrpt" ingest --database-url "$PG_URL" --no-progress "${corpus[@]}" >/dev/null 2>&1
 check "corpus mails, record: none lost" "${#corpus[@]}" "$(( $(sql "SELECT count(*) FROM raw_messages") - before ))"
 check "corpus mails, record: every stored report's message has a result" 0 \
-  "$(sql "SELECT count(*) FROM raw_messages WHERE id > (SELECT max(id) - ${#corpus[@]} FROM raw_messages) AND outcome <> 'rejected' AND dkim IS NULL")"
+  "$(sql "SELECT count(*) FROM raw_messages WHERE id > $last AND outcome <> 'rejected' AND dkim IS NULL")"
 
 # serve, SMTP: require answers 550 to a forgery (kept), 451 on a temperror (nothing kept), 250 to
 # a signed report; record stores everything and counts only authenticated reports in the
@@ -262,7 +262,7 @@ check "SMTP, require: the 550 names the reason" 1 "$(swaks --server 127.0.0.1 --
   --to tlsrpt@example.net --data @"$tmp/smtp-forged.eml" 2>&1 | grep -c '550 5.7.20 No DKIM signature authenticates')"
 check "SMTP, require: the forgery is kept as rejected" "rejected dkim-not-authenticated fail" \
   "$(sql "SELECT concat_ws(' ', outcome, reason, dkim) FROM raw_messages WHERE transport = 'smtp' AND dkim_detail->>'domain' = 'other.example' LIMIT 1")"
-before=$(sql "SELECT count(*) FROM raw_messages")
+before=$(sql "SELECT count(*) FROM raw_messages") last=$(sql "SELECT coalesce(max(id), 0) FROM raw_messages")
 check "SMTP, require: a temperror: 451" 451 "$(deliver "$tmp/smtp-temp.eml")"
 check "SMTP, require: nothing kept on a 451 (the sender retries)" "$before" "$(sql "SELECT count(*) FROM raw_messages")"
 # Through a real MTA: Postfix relays a signed report (stored) and a forgery (550: Postfix bounces
