@@ -15,13 +15,15 @@ for tool in nsd ldns-keygen ldns-signzone; do
 done
 source tests/integration/pg.sh
 source tests/integration/nsd.sh
+source tests/integration/ports.sh
 root=$PWD
 tmp=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; [ -n "$nsd_pid" ] && kill $nsd_pid 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
 pg_start >/dev/null || exit 1
 cd "$tmp"
-dns_port=$((20000 + RANDOM % 12000)) smtp_port=$((dns_port + 1)) https_port=$((dns_port + 2))
+test_ports check 5 || exit 1
+dns_port=$PORT smtp_port=$((dns_port + 1)) https_port=$((dns_port + 2))
 
 test_ca
 leaf mx-good 30 mx.good.example.net

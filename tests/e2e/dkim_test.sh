@@ -14,6 +14,7 @@ check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed
 command -v nsd >/dev/null && command -v ldns-signzone >/dev/null || { echo "SKIP: nsd or ldnsutils missing"; exit 77; }
 /usr/bin/python3 -c "import dkim" 2>/dev/null || { echo "SKIP: python3-dkim missing"; exit 77; }
 source tests/integration/nsd.sh
+source tests/integration/ports.sh
 source tests/e2e/dkim_keys.sh
 tmp=$(mktemp -d)
 silent_pid=
@@ -25,7 +26,7 @@ for k in k2048 k1024 k512 ktlsrpt kcorp kother; do
   bits=2048; [ $k = k1024 ] && bits=1024; [ $k = k512 ] && bits=512
   dkim_key $k $bits
 done
-port=$((20000 + RANDOM % 12000))
+test_ports dkim 7 || exit 1; port=$PORT
 { zone_head reporter.example; cat; } >reporter.example.zone <<ZONE
 s2048._domainkey TXT $(dkim_record k2048)
 s1024._domainkey TXT $(dkim_record k1024)

@@ -8,13 +8,14 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 tlsrpt=$(realpath "$1")
 source tests/integration/pg.sh
+source tests/integration/ports.sh
 tmp=$(mktemp -d)
 trap 'pkill -f "tlsrpt serve.*$tmp" 2>/dev/null; pkill -f "smtp_load.py.*$tmp" 2>/dev/null; pg_stop; rm -rf "$tmp"' EXIT
 pg_start || exit 1
 passed=0 failed=0
 check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; return 1; fi; }
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1
-base=$((20000 + RANDOM % 12000))
+test_ports instances 4 || exit 1; base=$PORT
 start() {  # start NAME SMTP_PORT HTTP_PORT: a server, its pid in $pid
   TLSRPT_SMTP_MESSAGE_BURST=1000000 TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT=100 TLSRPT_HTTP_CACHE_SECONDS=0 \
     "$tlsrpt" serve --database-url "$PG_URL" --smtp-listen "127.0.0.1:$2" --http-listen "127.0.0.1:$3" \

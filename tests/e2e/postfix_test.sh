@@ -6,6 +6,7 @@
 set -u
 tlsrpt=$(realpath "$1")
 . tests/integration/pg.sh
+. tests/integration/ports.sh
 . tests/e2e/postfix.sh
 passed=0 failed=0
 check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; return 1; fi; }
@@ -26,7 +27,7 @@ pg_start || exit 1
 # A random port can be taken by another test running at the same time: then another one.
 # (Two fresh-clone runs failed here: e2e.smtp's serve held the default HTTP port 8080 then.)
 for _ in 1 2 3 4 5; do
-  port=$((20000 + RANDOM % 12000)) relay_port=$((port + 1))
+  test_ports postfix 2 || exit 1; port=$PORT relay_port=$((PORT + 1))
   # No HTTP listener: the default, 127.0.0.1:8080, is one address for every test running at once.
   "$tlsrpt" serve --database-url "$PG_URL" --http-listen "" --smtp-listen "127.0.0.1:$port" --smtp-recipients tls@example.net >"$tmp/serve.log" 2>&1 &
   serve_pid=$!

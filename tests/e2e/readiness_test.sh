@@ -9,6 +9,7 @@ tlsrpt=$(realpath "$1")
 passed=0 failed=0
 check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; return 1; fi; }
 source tests/integration/pg.sh
+source tests/integration/ports.sh
 root=$PWD
 tmp=$(mktemp -d)
 serve_pid=
@@ -119,7 +120,7 @@ check "exit status 0 when ready" 0 $?
 check "--days 0: usage error" 2 $?
 
 # The API gives the same JSON; it conforms to the OpenAPI document.
-port=$((20000 + RANDOM % 12000))
+test_ports readiness 2 || exit 1; port=$PORT
 # drift.example and dane.example are monitored, against a DNS server that does not answer (the
 # checks end incomplete; the drift metrics follow each stored check).
 TLSRPT_CHECKS_DOMAINS="drift.example dane.example" TLSRPT_DNS_SERVER="127.0.0.1:$((port + 1))" TLSRPT_DNS_TIMEOUT=1 \

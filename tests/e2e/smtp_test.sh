@@ -5,6 +5,7 @@
 set -u
 tlsrpt=$(realpath "$1")
 . tests/integration/pg.sh
+. tests/integration/ports.sh
 passed=0 failed=0
 check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; fi; }
 tmp=$(mktemp -d)
@@ -14,7 +15,7 @@ pg_start || exit 1
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 1 \
   -subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1
-port=$((20000 + RANDOM % 12000))
+test_ports smtp 1 || exit 1; port=$PORT
 # (the per-client message rate is off here: it has its own test in e2e.hostile)
 TLSRPT_SMTP_MESSAGE_BURST=1000000 TLSRPT_SMTP_COMMAND_TIMEOUT=2 TLSRPT_SMTP_RECIPIENTS_PER_MESSAGE=3 TLSRPT_SMTP_HOSTNAME=mx.test TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT=4 \
 TLSRPT_SMTP_TLS_CERT="$tmp/cert.pem" TLSRPT_SMTP_TLS_KEY="$tmp/key.pem" \

@@ -16,12 +16,13 @@ for tool in nsd ldns-keygen ldns-signzone; do
   command -v $tool >/dev/null || { echo "skipped: $tool is not installed (scripts/install-deps.sh test installs it)"; exit 77; }
 done
 source tests/integration/nsd.sh
+source tests/integration/ports.sh
 tmp=$(mktemp -d)
 drop_pid=
 https_pid=
 trap '[ -n "$nsd_pid" ] && kill $nsd_pid 2>/dev/null; [ -n "$drop_pid" ] && kill $drop_pid 2>/dev/null; [ -n "$https_pid" ] && kill $https_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 cd "$tmp"
-port=$((20000 + RANDOM % 12000))
+test_ports dns 3 || exit 1; port=$PORT
 
 cat >example.net.zone <<ZONE
 \$ORIGIN example.net.
