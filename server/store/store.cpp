@@ -500,7 +500,7 @@ struct Store::Impl {
   // only once it has written its reports, so it never holds them while it waits for another
   // transaction's copy of a report. Added by the bulk statement itself, they made two `ingest`
   // workers deadlock (one waiting on the other's report, the other on the first's rollup row),
-  // in about one run in four over the test corpus, each time a batch replayed.
+  // in about one run in three over the test corpus, each time a batch replayed.
   std::vector<StoreResult> store_all(pqxx::transaction_base& tx, std::span<const RawMessage> raws,
                                      std::span<const pipeline::Result* const> results) {
     std::vector<StoreResult> out(raws.size());

@@ -263,7 +263,7 @@ check "SMTP, require: the 550 names the reason" 1 "$(swaks --server 127.0.0.1 --
   --to tlsrpt@example.net --data @"$tmp/smtp-forged.eml" 2>&1 | grep -c '550 5.7.20 No DKIM signature authenticates')"
 check "SMTP, require: the forgery is kept as rejected" "rejected dkim-not-authenticated fail" \
   "$(sql "SELECT concat_ws(' ', outcome, reason, dkim) FROM raw_messages WHERE transport = 'smtp' AND dkim_detail->>'domain' = 'other.example' LIMIT 1")"
-before=$(sql "SELECT count(*) FROM raw_messages") last=$(sql "SELECT coalesce(max(id), 0) FROM raw_messages")
+before=$(sql "SELECT count(*) FROM raw_messages")
 check "SMTP, require: a temperror: 451" 451 "$(deliver "$tmp/smtp-temp.eml")"
 check "SMTP, require: nothing kept on a 451 (the sender retries)" "$before" "$(sql "SELECT count(*) FROM raw_messages")"
 # Through a real MTA: Postfix relays a signed report (stored) and a forgery (550: Postfix bounces

@@ -74,7 +74,7 @@ exercised = set()
 def conforms(route, method, status, body, content_type="application/json"):
     """The status is documented for the route and the body matches its schema."""
     exercised.add((route, method))
-    resp, pointer = openapi.response(route, method, status)
+    resp, at = openapi.response(route, method, status)
     check(f"{method} {route}: status {status} documented", True, resp is not None)
     if resp is None:
         return
@@ -82,7 +82,7 @@ def conforms(route, method, status, body, content_type="application/json"):
     media = resp.get("content", {})
     check(f"{method} {route} {status}: media type", True, media_type in media)
     if media.get(media_type, {}).get("schema") and content_type.startswith("application/json"):
-        errors = openapi.errors(f"{pointer}/content/{media_type.replace('/', '~1')}/schema", body)
+        errors = openapi.body_errors(at, media_type, body)
         check(f"{method} {route} {status}: body matches the schema", [], errors[:3])
 
 

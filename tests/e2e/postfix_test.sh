@@ -24,8 +24,9 @@ cleanup() {
 trap cleanup EXIT
 pg_start || exit 1
 
-# A random port can be taken by another test running at the same time: then another one.
-# (Two fresh-clone runs failed here: e2e.smtp's serve held the default HTTP port 8080 then.)
+# Ports checked free can still be taken before serve binds them (by something outside the test
+# suite): then another pair. (Two fresh-clone runs failed here once, when e2e.smtp's serve held
+# the default HTTP port 8080.)
 for _ in 1 2 3 4 5; do
   test_ports postfix 2 || exit 1; port=$PORT relay_port=$((PORT + 1))
   # No HTTP listener: the default, 127.0.0.1:8080, is one address for every test running at once.
