@@ -113,7 +113,7 @@ void add_readiness_command(CLI::App& app, const GlobalOptions& global, int& exit
     const int days = o->days > 0 ? o->days : readiness_days(settings);
     apply(o->db, settings);
     exit_code = guarded("readiness", [&] {
-      Database db = open_database(o->db, false);
+      Database db = open_database(o->db, std::nullopt);
       const readiness::Answer a = readiness::answer(*db.store, *domain, days, t);
       std::fputs(o->json ? (a.json + "\n").c_str() : readiness::to_text(*domain, days, a).c_str(), stdout);
       const auto v = a.decision.verdict;

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
@@ -61,18 +62,20 @@ inline store::Retention retention(const config::Settings& s) {
 // The months of failure_details that retention keeps and the next three, made ahead of time so
 // that an insert never waits for one (dates outside them land in the default partition).
 inline void ensure_months(store::Store& s, const store::Retention& r) {
-  if (const int made = store::ensure_partitions(s, store::months_back(r), 3))
+  if (const int made = store::ensure_partitions(s, r, 3))
     log::linef(log::Level::info, "migrate", "made %d monthly partitions of failure_details", made);
 }
 
-inline Database open_database(const DatabaseOptions& o, bool migrate) {
+// Opens the database; with `migrate` (the retention of the settings), applies the pending
+// migrations and makes the months that retention keeps, else refuses a schema that is behind.
+inline Database open_database(const DatabaseOptions& o, const std::optional<store::Retention>& migrate) {
   Database db;
   const std::string url = database_url(o, db.embedded);
   db.url = url;
   db.store = std::make_unique<store::Store>(url);
   if (migrate) {
     for (const auto& name : db.store->migrate()) log::linef(log::Level::info, "migrate", "applied %s", name.c_str());
-    ensure_months(*db.store, store::Retention{});
+    ensure_months(*db.store, *migrate);
   } else if (const auto pending = db.store->pending(); !pending.empty()) {
     throw store::Error("the database schema is behind (" + std::to_string(pending.size()) +
                            " migrations pending): run tlsrpt migrate",
@@ -82,6 +85,12 @@ inline Database open_database(const DatabaseOptions& o, bool migrate) {
 }
 
 
+
+// What open_database migrates with: the settings' retention, unless --no-migrate.
+inline std::optional<store::Retention> migration(const DatabaseOptions& o, const config::Settings& s) {
+  if (o.no_migrate) return std::nullopt;
+  return retention(s);
+}
 
 // Runs a command; a database failure is one clear line and exit status 3.
 template <class F>

@@ -176,7 +176,7 @@ int run_ingest(IngestOptions opt, const config::Settings& settings) {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   const report::Limits& limits = settings.limits;
   apply(opt.db, settings);
-  Database db = open_database(opt.db, !opt.db.no_migrate);
+  Database db = open_database(opt.db, migration(opt.db, settings));
   db.store.reset();  // it served the migration; each worker has its own connection
   const std::string url = db.url;
   const bool tty = opt.progress && isatty(2);
@@ -270,7 +270,7 @@ struct ReprocessOptions {
 int run_reprocess(ReprocessOptions opt, const config::Settings& settings) {
   const report::Limits& limits = settings.limits;
   apply(opt.db, settings);
-  Database db = open_database(opt.db, !opt.db.no_migrate);
+  Database db = open_database(opt.db, migration(opt.db, settings));
   std::uint64_t seen = 0, now_stored = 0, now_duplicate = 0, still = 0;
   for (const auto& m : db.store->rejected(opt.reason, opt.since)) {
     ++seen;
@@ -320,7 +320,7 @@ void add_db_commands(CLI::App& app, const GlobalOptions& global, int& exit_code)
       const config::Settings settings = load_settings(global, {});
       apply(db, settings);
       exit_code = guarded("prune", [&] {
-        Database d = open_database(db, false);
+        Database d = open_database(db, std::nullopt);
         const store::PruneResult r = store::prune(*d.store, retention(settings), *dry_run);
         for (const auto& line : r.lines(*dry_run)) std::printf("%s\n", line.c_str());
         std::printf("prune: %s in %.1f s\n", *dry_run ? "dry run" : "done", r.seconds);

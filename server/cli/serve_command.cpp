@@ -423,7 +423,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
     return 2;
   }
-  Database db = open_database(opt.db, !opt.db.no_migrate);
+  Database db = open_database(opt.db, migration(opt.db, settings));
 
   metrics::Metrics metrics(label_settings(settings));
   metrics.add_source("tlsrpt_build_info", "tlsrpt version (the value is 1); label-free for now: " TLSRPT_VERSION,

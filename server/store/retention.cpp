@@ -1,5 +1,8 @@
 #include "store/retention.hpp"
 
+#include <algorithm>
+#include <cstdio>
+
 namespace tlsrpt::store {
 namespace {
 
@@ -7,9 +10,23 @@ std::int64_t number(const std::vector<std::vector<std::string>>& rows) {
   return rows.empty() || rows[0].empty() || rows[0][0].empty() ? 0 : std::stoll(rows[0][0]);
 }
 
-// now() minus a retention, as SQL.
-std::string cutoff(std::chrono::seconds age) {
-  return "(now() - interval '" + std::to_string(age.count()) + " seconds')";
+// The database's clock, whole seconds: every decision of one run is taken at this instant.
+std::chrono::sys_seconds database_now(Store& s) {
+  return std::chrono::sys_seconds(std::chrono::seconds(number(s.execute("SELECT floor(extract(epoch FROM now()))::bigint"))));
+}
+
+// `now` minus a retention, as SQL.
+std::string cutoff(std::chrono::sys_seconds now, std::chrono::seconds age) {
+  return "(to_timestamp(" + std::to_string(now.time_since_epoch().count()) + ") - interval '" +
+         std::to_string(age.count()) + " seconds')";
+}
+
+// '2026-03-01', the first day of a month, as SQL.
+std::string month_date(Month m) {
+  const std::chrono::year_month_day d{std::chrono::floor<std::chrono::days>(month_start(m))};
+  char out[16];
+  std::snprintf(out, sizeof out, "'%04d-%02u-01'", static_cast<int>(d.year()), static_cast<unsigned>(d.month()));
+  return out;
 }
 
 // Runs `batch` (a statement answering one count) until it removes nothing; returns the total.
@@ -23,37 +40,81 @@ constexpr const char* batch_size = "10000";
 
 }  // namespace
 
-int ensure_partitions(Store& s, int back, int ahead) {
-  return static_cast<int>(
-      number(s.execute("SELECT tlsrpt_ensure_partitions(" + std::to_string(back) + ", " + std::to_string(ahead) + ")")));
+Month month_of(std::chrono::sys_seconds t) {
+  const std::chrono::year_month_day d{std::chrono::floor<std::chrono::days>(t)};
+  return static_cast<int>(d.year()) * 12 + static_cast<int>(static_cast<unsigned>(d.month())) - 1;
 }
 
-int months_back(const Retention& r) {
-  return static_cast<int>(r.failure_details / std::chrono::days(30)) + 1;
+std::chrono::sys_seconds month_start(Month m) {
+  const int year = m >= 0 ? m / 12 : (m - 11) / 12;
+  const auto month = static_cast<unsigned>(m - year * 12 + 1);
+  return std::chrono::sys_days(std::chrono::year(year) / std::chrono::month(month) / 1);
+}
+
+std::string month_partition(Month m) {
+  const std::chrono::year_month_day d{std::chrono::floor<std::chrono::days>(month_start(m))};
+  char out[32];
+  std::snprintf(out, sizeof out, "failure_details_%04d_%02u", static_cast<int>(d.year()), static_cast<unsigned>(d.month()));
+  return out;
+}
+
+std::optional<Month> month_named(std::string_view name) {
+  constexpr std::string_view prefix = "failure_details_";
+  if (name.size() != prefix.size() + 7 || name.substr(0, prefix.size()) != prefix || name[prefix.size() + 4] != '_')
+    return std::nullopt;
+  int year = 0, month = 0;
+  for (std::size_t i = 0; i < 7; ++i) {
+    const char c = name[prefix.size() + i];
+    if (i == 4) continue;
+    if (c < '0' || c > '9') return std::nullopt;
+    (i < 4 ? year : month) = (i < 4 ? year : month) * 10 + (c - '0');
+  }
+  if (month < 1 || month > 12) return std::nullopt;
+  return year * 12 + month - 1;
+}
+
+Month first_kept_month(std::chrono::sys_seconds now, std::chrono::seconds retention) {
+  return month_of(now - retention);
+}
+
+MonthRange months_to_make(std::chrono::sys_seconds now, std::chrono::seconds retention, int ahead) {
+  const Month current = month_of(now);
+  return {std::max(first_kept_month(now, retention), current - max_months_made_back), current + ahead};
+}
+
+bool prune_drops(Month m, std::chrono::sys_seconds now, std::chrono::seconds retention) {
+  return m < first_kept_month(now, retention);
+}
+
+int ensure_partitions(Store& s, const Retention& r, int ahead) {
+  const MonthRange months = months_to_make(database_now(s), r.failure_details, ahead);
+  return static_cast<int>(number(s.execute(
+      "SELECT count(*) FILTER (WHERE tlsrpt_partition_month(m::date)) FROM generate_series(" + month_date(months.first) +
+      "::date, " + month_date(months.last) + "::date, interval '1 month') AS m")));
 }
 
 PruneResult prune(Store& s, const Retention& r, bool dry_run) {
   const auto started = std::chrono::steady_clock::now();
   PruneResult out;
-  // Months whose end lies before the cutoff.
-  const auto months = s.execute(
-      "SELECT c.relname FROM pg_inherits i "
-      "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'failure_details'::regclass "
-      "AND c.relname ~ '^failure_details_[0-9]{4}_[0-9]{2}$' "
-      "AND (to_date(right(c.relname, 7), 'YYYY_MM') + interval '1 month') AT TIME ZONE 'UTC' <= " +
-      cutoff(r.failure_details) + " ORDER BY c.relname");
-  for (const auto& row : months) {
-    const std::string& name = row[0];  // matched by the pattern above: safe as an identifier
+  const auto now = database_now(s);
+  // Whole months before the first one kept.
+  const auto children = s.execute(
+      "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+      "WHERE i.inhparent = 'failure_details'::regclass ORDER BY c.relname");
+  for (const auto& row : children) {
+    const std::string& name = row[0];
+    const auto month = month_named(name);  // a name of that form is safe as an identifier
+    if (!month || !prune_drops(*month, now, r.failure_details)) continue;
     PruneResult::Partition p{name, number(s.execute("SELECT count(*) FROM " + name))};
     if (!dry_run) s.execute("DROP TABLE " + name);
     out.partitions.push_back(std::move(p));
   }
-  const std::string old_default = "FROM failure_details_default WHERE start_datetime < " + cutoff(r.failure_details);
-  const std::string old_reports = "FROM reports WHERE start_datetime < " + cutoff(r.reports);
+  const std::string old_default = "FROM failure_details_default WHERE start_datetime < " + cutoff(now, r.failure_details);
+  const std::string old_reports = "FROM reports WHERE start_datetime < " + cutoff(now, r.reports);
   const std::string old_bodies = "FROM raw_messages WHERE body IS NOT NULL AND outcome <> 'rejected' AND received_at < " +
-                                 cutoff(r.raw_bodies);
+                                 cutoff(now, r.raw_bodies);
   const std::string old_rejected =
-      "FROM raw_messages m WHERE outcome = 'rejected' AND received_at < " + cutoff(r.rejected) +
+      "FROM raw_messages m WHERE outcome = 'rejected' AND received_at < " + cutoff(now, r.rejected) +
       " AND NOT EXISTS (SELECT 1 FROM raw_messages d WHERE d.duplicate_of = m.id)";
   if (dry_run) {
     out.default_rows = number(s.execute("SELECT count(*) " + old_default));

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store/store.hpp"
@@ -20,11 +22,34 @@ struct Retention {
   std::chrono::seconds rejected{std::chrono::days(400)};         // rejected messages, whole rows
 };
 
-// Months of failure_details from `back` before the current one to `ahead` after it (UTC):
-// creates those missing; returns how many it created. Safe from several processes at once.
-int ensure_partitions(Store& s, int back, int ahead);
-// The months ensure_partitions keeps behind the current one for a retention: what it covers.
-int months_back(const Retention& r);
+// The calendar months of failure_details (UTC) that retention keeps, as one function of (now,
+// retention) that both `ensure_partitions` (serve, migrate) and `prune` use, so that a month is
+// made only if prune keeps it and prune never drops one that ensure would make again.
+// A month is a number: year * 12 + (month - 1).
+using Month = int;
+Month month_of(std::chrono::sys_seconds t);
+std::chrono::sys_seconds month_start(Month m);
+// "failure_details_2026_03"; month_named parses it back (nullopt for any other name).
+std::string month_partition(Month m);
+std::optional<Month> month_named(std::string_view partition);
+// The first month kept: the one holding now - retention. A month ends at or before that instant
+// exactly when it lies before this one; prune drops those and only those.
+Month first_kept_month(std::chrono::sys_seconds now, std::chrono::seconds retention);
+// Months made ahead of time reach at most this far back: a longer retention keeps older months
+// if they exist, and rows dated before them land in the default partition, pruned row by row.
+constexpr int max_months_made_back = 120;
+struct MonthRange {
+  Month first;
+  Month last;  // inclusive
+};
+// The months ensure_partitions makes: the kept ones from at most max_months_made_back before
+// now's month, to `ahead` months after it.
+MonthRange months_to_make(std::chrono::sys_seconds now, std::chrono::seconds retention, int ahead);
+bool prune_drops(Month m, std::chrono::sys_seconds now, std::chrono::seconds retention);
+
+// Makes the months of months_to_make(the database's now, r.failure_details, ahead) that are
+// missing; returns how many it made. Safe from several processes at once.
+int ensure_partitions(Store& s, const Retention& r, int ahead);
 
 struct PruneResult {
   struct Partition {

@@ -16,6 +16,9 @@ from harness import check, finish, sql, wait_port  # noqa: E402
 TLSRPT, PG_URL, TMP = os.environ["TLSRPT"], os.environ["PG_URL"], Path(os.environ["TMP"])
 ENV = dict(os.environ, TLSRPT_DATABASE_URL=PG_URL, TLSRPT_DKIM_MODE="off")
 TODAY = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+# Dates are placed relative to the cutoff of retention.failure_details (400 days by default), not
+# to the calendar: the months kept are those from the cutoff's month on, whatever today is.
+RETENTION = datetime.timedelta(days=400)
 
 
 def run(*args):
@@ -24,6 +27,21 @@ def run(*args):
 
 def month_name(day):
     return "failure_details_" + day.strftime("%Y_%m")
+
+
+def month_index(day):
+    return day.year * 12 + day.month - 1
+
+
+def cutoff_month():
+    """The month holding the database's now - retention: the first one prune keeps."""
+    now = datetime.datetime.fromtimestamp(float(sql("SELECT extract(epoch FROM now())")[0][0]), datetime.timezone.utc)
+    return month_index(now - RETENTION)
+
+
+def month_partitions():
+    """The month partitions there are, as month indexes."""
+    return sorted(int(n[16:20]) * 12 + int(n[21:23]) - 1 for n in partitions() if n != "failure_details_default")
 
 
 def partitions():
@@ -66,9 +84,8 @@ check("failure_details is partitioned by range of start_datetime", [["p"]],
 months = partitions()
 ahead = [month_name((TODAY.replace(day=1) + datetime.timedelta(days=32 * k)).replace(day=1)) for k in range(0, 4)]
 check("this month and the next three exist", True, all(m in months for m in ahead))
-check("14 months back exist", True,
-      month_name((TODAY.replace(day=1) - datetime.timedelta(days=14 * 30.5)).replace(day=1) + datetime.timedelta(days=20))
-      in months or len(months) >= 18)
+check("every month retention keeps exists, from the cutoff's month on", True,
+      set(range(cutoff_month(), month_index(TODAY) + 4)) <= set(month_partitions()))
 # Migration 0011: deleting policies (here through a report) deletes their failure-details, in
 # one statement-level trigger; the other policies' rows stay.
 check("migrate applied 0011", [["1"]], sql("SELECT count(*) FROM schema_migrations WHERE name = '0011_details_cascade.sql'"))
@@ -91,7 +108,9 @@ sql("DELETE FROM raw_messages")
 for seq in ("raw_messages_id_seq", "reports_id_seq", "policies_id_seq"):
     sql(f"SELECT setval('{seq}', 1000)")  # past the ids written by hand above
 
-# 2. Reports through the binary: dated 600, 450, 30 and 2 days ago, and far ahead.
+# 2. Reports through the binary: dated 600 and 480 days ago (before the cutoff's month, which
+# starts at most 431 days back, and before any month migration 0010 made, at most 459 days back),
+# the day after the cutoff (kept, whatever month that is), 30 and 2 days ago, and far ahead.
 def report(n, day, failures):
     details = [{"result-type": "certificate-expired", "sending-mta-ip": "192.0.2.%d" % (k % 250),
                 "receiving-mx-hostname": "mx%d.retention.example" % (k % 3), "failed-session-count": 2}
@@ -105,7 +124,7 @@ def report(n, day, failures):
                       "failure-details": details}]}
 
 
-ages = {600: 400, 450: 300, 30: 200, 2: 100}
+ages = {600: 400, 480: 300, 30: 200, 2: 100, 399: 50}
 inputs = TMP / "reports"
 inputs.mkdir()
 for n, (age, failures) in enumerate(ages.items()):
@@ -117,7 +136,7 @@ r = run("ingest", "--no-progress", str(inputs))
 check("ingest: stored, one rejected", (1, ""), (r.returncode, r.stderr if r.returncode > 1 else ""))
 check("the 600-day-old month has its rows", [[str(2 * 0 + 400)]],
       sql(f"SELECT count(*) FROM {month_name(TODAY - datetime.timedelta(days=600))}"))
-check("the 450-day-old rows (before the months kept) and those dated 2031 land in the default partition", [["307"]],
+check("the 480-day-old rows (before the months kept) and those dated 2031 land in the default partition", [["307"]],
       sql("SELECT count(*) FROM failure_details_default"))
 status = run("migrate", "--status").stdout
 check("migrate --status: the default partition and its rows", True,
@@ -171,8 +190,8 @@ check("prune succeeds", 0, r.returncode)
 print(r.stdout.strip())
 check("the old month's partition is gone", False, old in partitions())
 check("prune says so", True, f"dropped {old} (400 rows)" in r.stdout)
-check("failure-details left: 30 and 2 days old and 2031", [["307"]], sql("SELECT count(*) FROM failure_details"))
-check("reports left: 30 and 2 days old and 2031", [["retention-2"], ["retention-3"], ["retention-9"]],
+check("failure-details left: 399, 30 and 2 days old and 2031", [["357"]], sql("SELECT count(*) FROM failure_details"))
+check("reports left: 399, 30 and 2 days old and 2031", [["retention-2"], ["retention-3"], ["retention-4"], ["retention-9"]],
       sql("SELECT report_id FROM reports ORDER BY report_id"))
 check("no orphan policy", [["0"]], sql("SELECT count(*) FROM policies p WHERE NOT EXISTS (SELECT 1 FROM reports r WHERE r.id = p.report_id)"))
 check("the 100-day-old body dropped, its hash and outcome kept", [["", "retention", "stored", "t"]],
@@ -181,6 +200,12 @@ check("the 100-day-old body dropped, its hash and outcome kept", [["", "retentio
 check("newer bodies kept", [["0"]], sql("SELECT count(*) FROM raw_messages WHERE body IS NULL AND outcome = 'stored' "
                                         "AND received_at > now() - interval '1 day'"))
 check("the 500-day-old rejected message deleted", [["0"]], sql("SELECT count(*) FROM raw_messages WHERE outcome = 'rejected'"))
+check("no month before the cutoff's month is left", [], [m for m in month_partitions() if m < cutoff_month()])
+check("the cutoff's month and those after it are kept", True,
+      set(range(cutoff_month(), month_index(TODAY) + 4)) <= set(month_partitions()))
+check("the day after the cutoff keeps its rows in a month partition", [["50"]],
+      sql("SELECT count(*) FROM failure_details f JOIN policies p ON p.id = f.policy_id JOIN reports r ON r.id = p.report_id "
+          "WHERE r.report_id = 'retention-4' AND f.tableoid <> 'failure_details_default'::regclass"))
 check("the daily rollups are kept", rollups_before, sql("SELECT count(*), sum(successful), sum(failed) FROM daily_sessions"))
 server = serve()
 after = (api("/api/v1/summary?" + span), api("/api/v1/timeseries?bucket=day&" + span))
@@ -190,6 +215,7 @@ server.wait(timeout=30)
 check("the summary of the whole span is the same after the prune",
       {k: v for k, v in before[0].items() if k != "by_drift_state"}, {k: v for k, v in after[0].items() if k != "by_drift_state"})
 check("the daily series of the whole span is the same after the prune", before[1], after[1])
+check("serve made no month that prune drops", [], [m for m in month_partitions() if m < cutoff_month()])
 check("a second prune finds nothing", True, all(l.endswith(" 0") for l in run("prune").stdout.splitlines()[:-1]))
 
 # 5. Dropping a month costs the same whatever it holds: 200,000 rows in a month.
