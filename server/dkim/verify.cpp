@@ -106,8 +106,39 @@ struct Key {
 
 // What the key lookup callback learnt about each signature of one message.
 struct SigNotes {
-  bool temporary = false, missing = false, secure = false, tlsrpt = false, ignored = false;
+  bool temporary = false, missing = false, secure = false, tlsrpt = false, ignored = false, too_large = false;
 };
+
+// The value of tag `name` in a tag list (a DKIM-Signature or key record; RFC 6376 3.2), trimmed;
+// nullopt when absent.
+std::optional<std::string_view> tag_value(std::string_view list, std::string_view name) {
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto end = list.find(';', start);
+    if (end == std::string_view::npos) end = list.size();
+    const std::string_view tag = list.substr(start, end - start);
+    if (const auto eq = tag.find('='); eq != std::string_view::npos && trim(tag.substr(0, eq)) == name)
+      return trim(tag.substr(eq + 1));
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+// A key record with only the tags libopendkim reads (v, h, k, p, s, t), without folding
+// whitespace inside them: what fits its fixed 1,024-byte buffer when notes (n=) or spacing made
+// the published record longer.
+std::string compact_key_record(std::string_view record) {
+  std::string out;
+  for (const char* name : {"v", "h", "k", "p", "s", "t"})
+    if (const auto v = tag_value(record, name)) {
+      if (!out.empty()) out += ';';
+      out += name;
+      out += '=';
+      for (char c : *v)
+        if (!std::isspace(static_cast<unsigned char>(c))) out += c;
+    }
+  return out;
+}
 
 }  // namespace
 
@@ -439,7 +470,11 @@ struct Verifier::Impl {
       notes.tlsrpt = true;
     }
     notes.secure = key.secure;
-    if (record.size() + 1 > buflen) return DKIM_CBSTAT_ERROR;
+    if (record.size() + 1 > buflen) record = compact_key_record(record);
+    if (record.size() + 1 > buflen) {  // judged on its own; the other signatures go on
+      notes.too_large = true;
+      return DKIM_CBSTAT_NOTFOUND;
+    }
     std::memcpy(buf, record.data(), record.size());
     buf[record.size()] = '\0';
     return DKIM_CBSTAT_CONTINUE;
@@ -516,10 +551,29 @@ Verdict Verifier::verify(std::string_view message, std::int64_t arrival) {
     ~Free() { dkim_free(d); }
   } release{dkim};
   dkim_set_user_context(dkim, &ctx);
+  const Split parts = split_message(message);
+  // libopendkim keeps header fields as C strings beside their lengths: a NUL inside one made it
+  // read past its copy (found by fuzz_dkim). RFC 5322 allows no NUL in a header, so such a
+  // message is judged here: each signature a permerror, the message stored as usual.
+  const std::size_t header_size =
+      parts.body.data() ? static_cast<std::size_t>(parts.body.data() - message.data()) : message.size();
+  if (message.substr(0, header_size).find('\0') != std::string_view::npos) {
+    for (std::string_view field : parts.fields) {
+      constexpr std::string_view name = "dkim-signature:";
+      if (field.size() < name.size() || lower(field.substr(0, name.size())) != name) continue;
+      const std::string_view value = field.substr(name.size());
+      Signature s;
+      s.domain = lower(tag_value(value, "d").value_or(""));
+      s.selector = std::string(tag_value(value, "s").value_or(""));
+      s.error = Error::header_not_verifiable;
+      v.signatures.push_back(std::move(s));
+    }
+    v.result = v.signatures.empty() ? Result::none : Result::permerror;
+    return v;
+  }
   // Field by field, not through dkim_chunk(): that asserts (aborting the process) on a message
   // that starts with an empty line (found by fuzz_dkim). libopendkim copies what it needs; the
   // bytes are not changed.
-  const Split parts = split_message(message);
   auto bytes = [](std::string_view text) { return reinterpret_cast<u_char*>(const_cast<char*>(text.data())); };
   for (std::string_view field : parts.fields) {
     status = dkim_header(dkim, bytes(field), field.size());
@@ -549,6 +603,7 @@ Verdict Verifier::verify(std::string_view message, std::int64_t arrival) {
     s.alignment = m.align(v.from_domain, s.domain);
     const int error = dkim_sig_geterror(sig);
     if (notes.ignored) s.error = Error::too_many_signatures;
+    else if (notes.too_large) s.error = Error::key_too_large;
     else if (notes.temporary) s.error = Error::key_lookup_temperror;
     else if (notes.missing) s.error = Error::no_key;
     // The headers verified but the body changed (libopendkim may call that a bad signature too).

@@ -53,6 +53,8 @@ namespace tlsrpt::dkim {
   X(signature_syntax, "the signature header is malformed (a tag missing, empty or invalid)")                   \
   X(from_not_signed, "the signature does not cover the From header")                                           \
   X(too_many_signatures, "beyond dkim.max_signatures: not verified")                                           \
+  X(key_too_large, "the key record is longer than libopendkim takes (1,024 bytes of its v, h, k, p, s, t tags): not verified") \
+  X(header_not_verifiable, "the header holds a NUL byte, which RFC 5322 forbids: the message is not handed to libopendkim") \
   X(other, "libopendkim reported another error")
 
 enum class Result {

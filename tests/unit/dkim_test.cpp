@@ -78,3 +78,41 @@ TEST_CASE("dkim: the topmost Authentication-Results of a trusted gateway decides
   // Only the header section is read.
   CHECK_FALSE(trusted_authentication_results("From: a@b\r\n\r\nAuthentication-Results: gw.example.net; dkim=pass header.d=x\r\n", ids));
 }
+
+TEST_CASE("dkim: a NUL byte in the header is judged without libopendkim, each signature named") {
+  Verifier verifier([] {
+    Settings s;
+    s.dns.server = "127.0.0.1:9";  // never asked: such a message makes no lookup
+    s.dns.trust_anchor_file = "";
+    s.deadline = std::chrono::milliseconds(0);
+    return s;
+  }());
+  // The input fuzz_dkim found (65 bytes; libopendkim read past a heap block on it).
+  const std::string found = std::string("DKIM-Signature:v=1;a=rsa-sha256;d=m;s=l;h=from;bh=4;b==\nFrom:@h") + '\0' + "y";
+  Verdict v = verifier.verify(found, 1800000000);
+  CHECK(v.result == Result::permerror);
+  REQUIRE(v.signatures.size() == 1);
+  CHECK(v.signatures[0].domain == "m");
+  CHECK(v.signatures[0].selector == "l");
+  CHECK(v.signatures[0].error == Error::header_not_verifiable);
+  // Two signatures, folded, with the NUL in another field: both listed; none without signatures.
+  const std::string two = std::string("DKIM-Signature: v=1; a=rsa-sha256; d=Example.COM;\r\n s=sel1; h=from; bh=x; b=y\r\n"
+                                      "DKIM-Signature: v=1; d=example.net; s=sel2; h=from; bh=x; b=y\r\n"
+                                      "Subject: a") + '\0' + "b\r\nFrom: r@example.com\r\n\r\nbody";
+  v = verifier.verify(two, 1800000000);
+  CHECK(v.result == Result::permerror);
+  REQUIRE(v.signatures.size() == 2);
+  CHECK(v.signatures[0].domain == "example.com");
+  CHECK(v.signatures[0].selector == "sel1");
+  CHECK(v.signatures[1].domain == "example.net");
+  CHECK(v.to_json().find("\"error\":\"header-not-verifiable\"") != std::string::npos);
+  v = verifier.verify(std::string("From: a@b") + '\0' + "\r\n\r\nbody", 1800000000);
+  CHECK(v.result == Result::none);
+  CHECK(v.signatures.empty());
+  // A NUL in the body is left to libopendkim (the body is hashed as bytes): judged as usual.
+  v = verifier.verify(std::string("DKIM-Signature: v=1; a=rsa-sha256; d=m; s=l; h=from; bh=x; b=y\r\nFrom: a@m\r\n\r\nb") +
+                          '\0' + "dy",
+                      1800000000);
+  REQUIRE(v.signatures.size() == 1);
+  CHECK(v.signatures[0].error != Error::header_not_verifiable);
+}
