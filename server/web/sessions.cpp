@@ -28,12 +28,15 @@ std::string Sessions::create(bool admin) {
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   for (auto it = sessions_.begin(); it != sessions_.end();) it = it->second.expires <= now ? sessions_.erase(it) : std::next(it);
-  if (sessions_.size() >= max_sessions) {  // the one closest to expiry goes
-    auto oldest = sessions_.begin();
-    for (auto it = sessions_.begin(); it != sessions_.end(); ++it)
-      if (it->second.expires < oldest->second.expires) oldest = it;
-    sessions_.erase(oldest);
-  }
+  // Each role has its own cap: read logins never push an admin session out, nor the reverse.
+  std::size_t same_role = 0;
+  auto oldest = sessions_.end();
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it)
+    if (it->second.admin == admin) {
+      ++same_role;
+      if (oldest == sessions_.end() || it->second.expires < oldest->second.expires) oldest = it;
+    }
+  if (same_role >= max_sessions) sessions_.erase(oldest);  // that role's session closest to expiry goes
   sessions_[id] = Session{admin, random_token(), now + lifetime};
   return id;
 }

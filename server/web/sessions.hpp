@@ -2,7 +2,8 @@
 // random id travels in an HttpOnly, SameSite=Strict cookie (Secure over TLS).
 //
 // Trusts: nothing in a cookie or a form; ids and CSRF values are compared in constant time.
-// Bounded: at most 10,000 sessions (the oldest goes first), each for at most 12 hours.
+// Bounded: at most 10,000 read sessions and 10,000 admin sessions (when a role is full, its
+// oldest session goes: read logins never end an admin's session), each for at most 12 hours.
 #pragma once
 
 #include <chrono>
@@ -24,7 +25,7 @@ struct Session {
 class Sessions {
  public:
   static constexpr std::chrono::hours lifetime{12};
-  static constexpr std::size_t max_sessions = 10000;
+  static constexpr std::size_t max_sessions = 10000;  // per role
   // A new session; returns its id.
   std::string create(bool admin);
   std::optional<Session> find(std::string_view id);

@@ -51,6 +51,22 @@ TEST_CASE("sessions: random ids, found until removed, unknown ids refused") {
   CHECK_FALSE(web::same_secret("abc", "abcd"));
 }
 
+TEST_CASE("sessions: read logins filling their cap never end an admin's session") {
+  web::Sessions s;
+  const auto admin = s.create(true);
+  const auto first_read = s.create(false);
+  for (std::size_t i = 1; i < web::Sessions::max_sessions; ++i) s.create(false);  // the read cap is full
+  CHECK(s.find(first_read));
+  for (int i = 0; i < 50; ++i) s.create(false);  // past it: read sessions go, oldest first
+  CHECK(s.find(admin));
+  CHECK(s.find(admin)->admin);
+  CHECK_FALSE(s.find(first_read));
+  // The admin role has its own cap: an admin login still gets in and keeps the earlier one.
+  const auto admin2 = s.create(true);
+  CHECK(s.find(admin2));
+  CHECK(s.find(admin));
+}
+
 TEST_CASE("hints: every registered result type and every finding has one") {
   CHECK(report::all_result_types().size() == 11);
   for (const auto& r : report::all_result_types()) {
