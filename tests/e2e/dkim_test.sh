@@ -26,6 +26,14 @@ for k in k2048 k1024 k512 ktlsrpt kcorp kother; do
   bits=2048; [ $k = k1024 ] && bits=1024; [ $k = k512 ] && bits=512
   dkim_key $k $bits
 done
+# A real 8192-bit key: its record (1,434 characters) is over libopendkim's 1,024-byte buffer.
+dkim_key k8192 8192
+# A 2048-bit key whose record is long only because of its notes (n=): cut to what libopendkim reads.
+notes_record() {
+  printf '"v=DKIM1; k=rsa; n="'
+  for _ in 1 2 3 4 5; do printf ' "%s"' "$(printf 'n%.0s' $(seq 200))"; done
+  dkim_record "$1" | sed 's/^"v=DKIM1; k=rsa; /" ; /'
+}
 test_ports dkim 7 || exit 1; port=$PORT
 { zone_head reporter.example; cat; } >reporter.example.zone <<ZONE
 s2048._domainkey TXT $(dkim_record k2048)
@@ -34,6 +42,8 @@ s512._domainkey TXT $(dkim_record k512)
 tlsrpt._domainkey TXT $(dkim_record ktlsrpt "s=tlsrpt;")
 notemail._domainkey TXT $(dkim_record ktlsrpt "s=other;")
 revoked._domainkey TXT "v=DKIM1; k=rsa; p="
+s8192._domainkey TXT $(dkim_record k8192)
+notes._domainkey TXT $(notes_record k2048)
 ZONE
 { zone_head mail.example; cat; } >mail.example.zone <<ZONE
 s._domainkey.corp TXT $(dkim_record kcorp)
@@ -94,6 +104,9 @@ new revoked reporter.example | sign k2048.pem revoked reporter.example >revoked.
 new two reporter.example | sign k2048.pem s2048 reporter.example | sign k2048.pem nosuchkey reporter.example >two.eml
 new refused reporter.example | sign k2048.pem s2048 elsewhere.example >refused.eml
 new unsigned reporter.example >unsigned.eml
+new big-key reporter.example | sign k8192.pem s8192 reporter.example >big-key.eml
+new big-and-good reporter.example | sign k2048.pem s2048 reporter.example | sign k8192.pem s8192 reporter.example >big-and-good.eml
+new notes reporter.example | sign k2048.pem notes reporter.example >notes.eml
 
 verdict() {  # FILE [ARGS]: "result error:alignment:bits ..." (ok for a signature that authenticates)
   "$tlsrpt" dkim --json "$@" | /usr/bin/python3 -c "
@@ -124,6 +137,11 @@ check "d= unrelated to the From domain" "fail not-aligned:none:2048" "$(verdict 
 check "unsigned" "none" "$(verdict unsigned.eml)"
 check "two signatures, one good" "pass no-key:exact:null ok:exact:2048" "$(verdict two.eml)"
 check "a key that does not exist" "permerror no-key:exact:null" "$(verdict nokey.eml)"
+check "an 8192-bit key (record over libopendkim's buffer): named, not verified" "permerror key-too-large:exact:null" \
+  "$(verdict big-key.eml)"
+check "...beside a good signature (a relay's large-key signature on top): judged on its own, the message passes" \
+  "pass key-too-large:exact:null ok:exact:2048" "$(verdict big-and-good.eml)"
+check "a key record long only for its notes (n=): verified" "pass ok:exact:2048" "$(verdict notes.eml)"
 check "a revoked key" "permerror key-revoked:exact:null" "$(verdict revoked.eml)"
 check "a zone the server refuses (SERVFAIL): temperror" "temperror key-lookup-temperror:none:null" "$(verdict refused.eml)"
 # A forwarding gateway that inserts a banner (the body hash breaks) and says what it verified.
