@@ -157,6 +157,26 @@ struct Api::Impl {
   intake::Intake& intake;
   net::RateLimit intake_rate;
   net::RateLimit login_rate;
+  // Failed authentication (a wrong bearer or submitter token, a failed login) per client: while
+  // a client has none left, a token it presents is not even compared (a guess learns nothing)
+  // and it gets 429; 10 attempts at once, one more every 6 s (Settings::login_per_minute).
+  net::RateLimit auth_failures;
+  std::atomic<std::uint64_t> auth_failure_count{0}, auth_throttled_count{0};
+
+  // 429 when the client has no failed-authentication attempt left.
+  std::optional<Response> throttled(const Request& req) {
+    const unsigned wait = auth_failures.wait(req.client);
+    if (!wait) return std::nullopt;
+    ++auth_throttled_count;
+    Response r = json_error(429, "too many failed authentication attempts from this address; retry in " +
+                                     std::to_string(wait) + " s");
+    r.headers.emplace_back("Retry-After", std::to_string(wait));
+    return r;
+  }
+  void failed_authentication(const Request& req) {
+    ++auth_failure_count;
+    auth_failures.take(req.client);
+  }
   ResponseCache cache;
   web::Sessions sessions;
   // The domain list's readiness verdicts by (domain, days), each computed at most once per
@@ -182,7 +202,16 @@ struct Api::Impl {
         live_keys(keys_of(settings)),
         intake(i),
         intake_rate(settings.intake_per_minute, settings.intake_burst),
-        login_rate(settings.login_per_minute, 10) {}
+        login_rate(settings.login_per_minute, 10),
+        auth_failures(settings.login_per_minute, 10) {
+    intake.metrics().add_source("tlsrpt_http_auth_failures_total",
+                                "requests refused for a wrong bearer or submitter token, and failed logins; each takes one "
+                                "of the client's attempts (10 at once, one more every 6 s)",
+                                metrics::Metrics::Kind::counter, auth_failure_count);
+    intake.metrics().add_source("tlsrpt_http_auth_throttled_total",
+                                "requests answered 429 because the client's failed-authentication attempts were spent",
+                                metrics::Metrics::Kind::counter, auth_throttled_count);
+  }
 
   bool open_api() const {
     const auto k = keys();
@@ -225,12 +254,14 @@ struct Api::Impl {
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt\"");
       return r;
     }
+    if (auto r = throttled(req)) return r;
     const auto k = keys();
     if (token_in(*token, k->admin_tokens)) return std::nullopt;
     if (token_in(*token, k->read_tokens)) {
       if (access != Access::admin) return std::nullopt;
       return json_error(403, "this route needs an admin token");
     }
+    failed_authentication(req);
     Response r = json_error(401, "unknown token");
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt\", error=\"invalid_token\"");
     return r;
@@ -265,7 +296,10 @@ struct Api::Impl {
       return refusal;
     }
     std::optional<Response> out;
-    if (route->handler == &Impl::report_intake && !keys()->intake_tokens.empty() && !submitter(req)) {
+    if (route->handler == &Impl::report_intake && !keys()->intake_tokens.empty() &&
+        (out = throttled(req))) {
+    } else if (route->handler == &Impl::report_intake && !keys()->intake_tokens.empty() && !submitter(req)) {
+      failed_authentication(req);
       out = json_error(401, "POST /tlsrpt needs a submitter's token (Authorization: Bearer <token>, http.intake_tokens)");
       out->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt intake\"");
     } else if (route->handler == &Impl::report_intake) {
@@ -285,6 +319,8 @@ struct Api::Impl {
         out = html(web::error_page(415, "send the form as application/x-www-form-urlencoded", {}), 415);
       else if (req.chunked || req.content_length.value_or(0) > 4096)
         out = html(web::error_page(413, "a form of at most 4,096 bytes", {}), 413);
+      else if (route->handler == &Impl::login_post && throttled(req))
+        out = html(web::error_page(429, "too many failed authentication attempts from this address; retry later", {}), 429);
       else if (route->handler == &Impl::login_post)
         if (const unsigned wait = login_rate.take(req.client)) {
           out = html(web::error_page(429, "too many login attempts from this address; retry in " + std::to_string(wait) + " s", {}), 429);
@@ -348,12 +384,15 @@ struct Api::Impl {
   }
 
   Response report_intake(const Request& req, const Query&, const std::vector<std::string>&) {
+    // A configured submitter authenticates the report; without http.intake_tokens it counts as
+    // unauthenticated, as unsigned mail does.
+    const std::optional<std::string> who = submitter(req);
     const std::string source = "{\"peer\":" + json_string(req.peer) +
                                (req.proxy.empty() ? "" : ",\"proxy\":" + json_string(req.proxy)) + ",\"content_type\":" +
                                json_string(req.content_type) + ",\"user_agent\":" + json_string(req.user_agent) +
-                               (keys()->intake_tokens.empty() ? "" : ",\"submitter\":" + json_string(submitter(req).value_or(""))) +
+                               (keys()->intake_tokens.empty() ? "" : ",\"submitter\":" + json_string(who.value_or(""))) +
                                "}";
-    const intake::Outcome o = intake.ingest(req.body, "https", source, req.client);
+    const intake::Outcome o = intake.ingest(req.body, "https", source, req.client, std::nullopt, who.has_value());
     const std::string id = std::to_string(o.stored.raw_id);
     if (o.stored.outcome == store::Outcome::rejected) {
       const report::Rejection& rej = o.parsed.rejections.front();
@@ -645,7 +684,10 @@ struct Api::Impl {
     const std::string token = get("token");
     const auto k = keys();
     const bool admin = token_in(token, k->admin_tokens);
-    if (!admin && !token_in(token, k->read_tokens)) return login_form(req, next, "Unknown token.", 401);
+    if (!admin && !token_in(token, k->read_tokens)) {
+      failed_authentication(req);
+      return login_form(req, next, "Unknown token.", 401);
+    }
     Response r = redirect(next);
     r.headers.emplace_back("Set-Cookie", web::set_cookie(session_cookie, sessions.create(admin), "/", req.tls,
                                                          std::chrono::duration_cast<std::chrono::seconds>(web::Sessions::lifetime)));

@@ -37,8 +37,8 @@ void Intake::check_lag(store::Store& s) {
 }
 
 Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client,
-                       std::optional<std::int64_t> arrival) {
-  return std::move(ingest_batch({{bytes, std::move(source_json), std::move(client), arrival}}, transport).front());
+                       std::optional<std::int64_t> arrival, bool submitter) {
+  return std::move(ingest_batch({{bytes, std::move(source_json), std::move(client), arrival, submitter}}, transport).front());
 }
 
 std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std::string_view transport) {
@@ -102,9 +102,11 @@ std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std:
   if (bytes > large_input) drop_connection();
   const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
                       static_cast<double>(std::max<std::size_t>(1, inputs.size()));
-  for (const auto& o : out)
-    metrics_.stored(transport, o.parsed, o.stored, each,
-                    !auth_.alert_on_authenticated || !o.dkim || o.dkim->result == dkim::Result::pass);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const Outcome& o = out[i];
+    const bool authenticated = transport == "https" ? inputs[i].submitter : !o.dkim || o.dkim->result == dkim::Result::pass;
+    metrics_.stored(transport, o.parsed, o.stored, each, !auth_.alert_on_authenticated || authenticated);
+  }
   return out;
 }
 

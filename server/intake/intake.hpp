@@ -53,7 +53,7 @@ class Intake {
   // `client`: the sender's net::client_key, for the rejected-input quota ("" for none).
   // `arrival`: when the message arrived (nullopt: its topmost Received header, else now).
   Outcome ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client = {},
-                 std::optional<std::int64_t> arrival = std::nullopt);
+                 std::optional<std::int64_t> arrival = std::nullopt, bool submitter = false);
 
   // Several inputs in one transaction (one commit for all: what a mailbox drain needs to be
   // fast); all or nothing. Same errors as ingest().
@@ -64,6 +64,9 @@ class Intake {
     // When the message arrived (DKIM expiry is judged then); nullopt: its topmost Received
     // header, else now.
     std::optional<std::int64_t> arrival = {};
+    // HTTPS only: the report came from a configured submitter (http.intake_tokens). Without one,
+    // an HTTPS report counts as unauthenticated, as mail that DKIM does not authenticate.
+    bool submitter = false;
   };
   std::vector<Outcome> ingest_batch(const std::vector<Input>& inputs, std::string_view transport);
 

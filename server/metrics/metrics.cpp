@@ -174,7 +174,7 @@ struct Metrics::Impl {
       for (const char* o : {"stored", "duplicate", "rejected", "deferred", "failed"})
         messages.Add({{"transport", t}, {"outcome", o}});
     for (const auto& r : report::all_reasons()) rejections.Add({{"reason", std::string(r.name)}});
-    for (const char* t : {"smtp", "imap", "cli"}) unauthenticated_reports.Add({{"transport", t}});
+    for (const char* t : {"smtp", "imap", "cli", "https"}) unauthenticated_reports.Add({{"transport", t}});
   }
 
   void set_last_report(std::string_view domain, std::string_view org, double end) {

@@ -93,7 +93,10 @@ std::optional<Address> forwarded_client(std::string_view header, const std::vect
 RateLimit::RateLimit(double per_minute, std::size_t burst)
     : per_second_(per_minute / 60.0), burst_(static_cast<double>(burst)) {}
 
-unsigned RateLimit::take(const std::string& client) {
+unsigned RateLimit::take(const std::string& client) { return use(client, true); }
+unsigned RateLimit::wait(const std::string& client) { return use(client, false); }
+
+unsigned RateLimit::use(const std::string& client, bool take) {
   std::lock_guard lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
   if (buckets_.size() > 100000) prune(now);
@@ -104,7 +107,7 @@ unsigned RateLimit::take(const std::string& client) {
     b.last = now;
   }
   if (b.tokens >= 1) {
-    b.tokens -= 1;
+    if (take) b.tokens -= 1;
     return 0;
   }
   return static_cast<unsigned>((1 - b.tokens) / per_second_) + 1;

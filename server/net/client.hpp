@@ -56,6 +56,8 @@ class RateLimit {
   RateLimit(double per_minute, std::size_t burst);
   // 0 when allowed (a token is taken), else the seconds until a token is due.
   unsigned take(const std::string& client);
+  // As take() without taking: 0 when a token is there, else the seconds until one is due.
+  unsigned wait(const std::string& client);
 
  private:
   struct Bucket {
@@ -63,6 +65,7 @@ class RateLimit {
     std::chrono::steady_clock::time_point last;
   };
   void prune(std::chrono::steady_clock::time_point now);
+  unsigned use(const std::string& client, bool take);
   std::mutex mutex_;
   std::map<std::string, Bucket> buckets_;
   double per_second_, burst_;

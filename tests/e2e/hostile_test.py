@@ -345,6 +345,69 @@ def tokens_config(binary, strict):
     return {"exit": r.returncode, "says": (r.stderr.strip().splitlines() or [""])[-1][:100]}
 
 
+def token_guessing(binary, strict):
+    """Round 2, 6: wrong bearer and submitter tokens, as fast as one connection each allows. Failed
+    authentication takes the client's attempts (10 at once, one more every 6 s): the guesses
+    past them get 429 without the token being compared, and a correct token from another address
+    is not held up; from the guessing address it gets in once an attempt is back."""
+    read, intake = "r" * 24, "s" * 24
+    srv = Server(binary, "guessing", {"TLSRPT_HTTP_READ_TOKENS": read, "TLSRPT_HTTP_ADMIN_TOKENS": "a" * 24,
+                                      "TLSRPT_HTTP_INTAKE_TOKENS": f"sub:{intake}"})
+    def get(token, source="127.0.0.1"):
+        return http_request(srv.http, f"GET /api/v1/domains HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n"
+                                      "Connection: close\r\n\r\n", source)[0]
+    codes = [get("guess%020d" % i) for i in range(200)]
+    intake_codes = [post_report(srv.http, b"{}", source="127.0.0.2", content_type="application/tlsrpt+json",
+                                extra=f"Authorization: Bearer wrong{i:020d}\r\n")[0] for i in range(50)]
+    other = get(read, source="127.0.0.3")
+    right_while_locked = get(read)
+    time.sleep(6.5)  # one attempt comes back every 6 s
+    right_after = get(read)
+    failures, throttled = srv.metric("tlsrpt_http_auth_failures_total"), srv.metric("tlsrpt_http_auth_throttled_total")
+    srv.stop()
+    if strict:
+        check("guessing: 10 wrong bearer tokens answered 401, the rest 429", (10, 190),
+              (codes.count(401), codes.count(429)))
+        check("guessing: 10 wrong submitter tokens answered 401, the rest 429", (10, 40),
+              (intake_codes.count(401), intake_codes.count(429)))
+        check("guessing: a correct token from another address is answered", 200, other)
+        check("guessing: a correct token from the guessing address waits (429), then gets in", (429, 200),
+              (right_while_locked, right_after))
+        check("guessing: the metrics count the failures and the throttled requests", (20.0, 231.0), (failures, throttled))
+    return {"bearer_401": codes.count(401), "bearer_429": codes.count(429), "intake_401": intake_codes.count(401),
+            "intake_429": intake_codes.count(429), "locked_then": (right_while_locked, right_after)}
+
+
+def open_intake(binary, strict):
+    """Round 2, 4: an unauthenticated POST /tlsrpt claiming 50,000 certificate-expired sessions.
+    Without http.intake_tokens it is stored but counts as unauthenticated: the alert series
+    (tlsrpt_report_sessions_total) does not move; a configured submitter's report does."""
+    body = json.dumps({"organization-name": "Forger", "contact-info": "x@example.net", "report-id": "forged-1",
+                       "date-range": {"start-datetime": "2026-11-20T00:00:00Z", "end-datetime": "2026-11-20T23:59:59Z"},
+                       "policies": [{"policy": {"policy-type": "sts", "policy-string": ["version: STSv1", "mode: testing"],
+                                                "policy-domain": "victim.example", "mx-host": ["mx.victim.example"]},
+                                     "summary": {"total-successful-session-count": 0, "total-failure-session-count": 50000},
+                                     "failure-details": [{"result-type": "certificate-expired", "failed-session-count": 50000}]}]
+                       }).encode()
+    # (the suite runs with dkim.mode = off, whose default alert_on is all: set as a mail server has it)
+    srv = Server(binary, "open-intake", {"TLSRPT_DKIM_ALERT_ON": "authenticated"})
+    status, _ = post_report(srv.http, body, content_type="application/tlsrpt+json")
+    open_sessions = srv.metric("tlsrpt_report_sessions_total")
+    open_unauth = srv.metric("tlsrpt_reports_unauthenticated_total")
+    srv.stop()
+    srv = Server(binary, "submitter-intake", {"TLSRPT_HTTP_INTAKE_TOKENS": "sub:" + "t" * 24,
+                                              "TLSRPT_DKIM_ALERT_ON": "authenticated"})
+    status2, _ = post_report(srv.http, body, content_type="application/tlsrpt+json", extra=f"Authorization: Bearer {'t' * 24}\r\n")
+    sub_sessions = srv.metric("tlsrpt_report_sessions_total")
+    srv.stop()
+    if strict:
+        check("open intake: the report is stored, its sessions stay out of the alert series", (201, 0.0, 1.0),
+              (status, open_sessions, open_unauth))
+        check("submitter intake: the report's sessions count", (201, 50000.0), (status2, sub_sessions))
+    return {"open_sessions_counted": open_sessions, "open_unauthenticated": open_unauth,
+            "submitter_sessions_counted": sub_sessions}
+
+
 def held_uploads(binary, strict):
     """4a. 40 uploads of 19 MiB held open from eight addresses."""
     srv = Server(binary, "uploads", {"TLSRPT_HTTP_REQUEST_TIMEOUT": "20", "TLSRPT_HTTP_INTAKE_BURST": "1000"})
@@ -613,7 +676,7 @@ def memory_after_flood(binary, strict):
 
 
 attacks = [smtp_write_stall, smtp_overlong_line, smtp_message_rate, chunked_no_body_route, bad_requests, tokens_config,
-           held_uploads, large_reports, connection_flood, rejected_quota, behind_proxy, memory_after_flood]
+           token_guessing, open_intake, held_uploads, large_reports, connection_flood, rejected_quota, behind_proxy, memory_after_flood]
 only = os.environ.get("HOSTILE_ONLY")
 before = os.environ.get("BEFORE")
 for attack in attacks:
