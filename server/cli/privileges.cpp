@@ -77,9 +77,7 @@ void become(const RunAs& who) {
   set_capabilities(true);
   // Nothing executed later (the embedded database's tools) can gain privileges.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("prctl(PR_SET_NO_NEW_PRIVS)");
-  // Changing credentials made the process non-dumpable; as the user it is now, it may be as
-  // dumpable as when systemd starts it as that user (and LeakSanitizer can inspect it).
-  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) fail("prctl(PR_SET_DUMPABLE)");
+  // (changing credentials made the process non-dumpable; serve keeps it so: not_dumpable())
   // No way back: root cannot be regained.
   if (setuid(0) == 0) throw std::runtime_error("still able to become root after dropping privileges");
   // The environment a login as the user would have (the embedded database's tools read HOME).
@@ -89,5 +87,20 @@ void become(const RunAs& who) {
 }
 
 void drop_capabilities() { set_capabilities(false); }
+
+void not_dumpable() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  const int dumpable = 1;  // the sanitizers' leak check and reports inspect the process
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  const int dumpable = 1;
+#else
+  const int dumpable = 0;
+#endif
+#else
+  const int dumpable = 0;
+#endif
+  if (prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0) != 0) fail("prctl(PR_SET_DUMPABLE)");
+}
 
 }  // namespace tlsrpt::cli

@@ -31,5 +31,8 @@ void give_directory(const std::string& dir, const RunAs& who);
 void become(const RunAs& who);
 // Clears every capability left (after the listeners are bound). Throws std::runtime_error.
 void drop_capabilities();
+// Makes the process non-dumpable: another process of the same user can then neither read its
+// memory nor /proc/PID/environ, and no core file is written. Sanitizer builds stay dumpable.
+void not_dumpable();
 
 }  // namespace tlsrpt::cli

@@ -407,21 +407,36 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
     return 2;
   }
   // Started as root: become the service user now, before the database (the embedded cluster is
-  // that user's) and before any input; only CAP_NET_BIND_SERVICE is kept, until the listeners
-  // are bound.
+  // that user's) and before any input; only CAP_NET_BIND_SERVICE is kept, to bind the
+  // listeners' sockets, and given up before any thread starts (capabilities are per thread).
   apply(opt.db, settings);
+  config::hide_secret_environment();  // no thread yet: nothing reads the environment meanwhile
+  bool became = false;
   try {
     if (const auto who = plan_run_as(settings.server_user, settings.server_allow_root || opt.allow_root)) {
       if (opt.db.url.empty()) give_directory(opt.db.data_dir, *who);
       become(*who);
+      became = true;
       log::linef(log::Level::info, "serve", "running as %s (uid %u, gid %u)", who->user.c_str(), static_cast<unsigned>(who->uid),
                    static_cast<unsigned>(who->gid));
     } else if (geteuid() == 0) {
       log::linef(log::Level::info, "serve", "running as root (server.allow_root)");
     }
+    not_dumpable();
   } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
     return 2;
+  }
+  try {
+    std::vector<std::string> addresses = smtp.listen;
+    addresses.insert(addresses.end(), http.listen.begin(), http.listen.end());
+    net::prebind(addresses);
+    // The sockets are bound: the user needs no capability any more. (Staying root, serve keeps
+    // them until the embedded database is set up, which hands its directory to postgres.)
+    if (became) drop_capabilities();
+  } catch (const std::runtime_error& e) {  // an address that cannot be bound
+    std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
+    return 1;
   }
   Database db = open_database(opt.db, migration(opt.db, settings));
 
@@ -500,12 +515,12 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
     return 1;
   }
-  try {  // the listeners are bound: no capability is needed any more
-    drop_capabilities();
-  } catch (const std::runtime_error& e) {
-    std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
-    return 1;
-  }
+  if (!became) try {  // root (server.allow_root): what root keeps beyond its uid goes now
+      drop_capabilities();
+    } catch (const std::runtime_error& e) {
+      std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
+      return 1;
+    }
   if (smtp_listener) add_smtp_sources(metrics, smtp_listener->stats());
   if (http_listener) add_http_sources(metrics, http_listener->stats());
   std::unique_ptr<imap_poller::Poller> poller;
@@ -554,6 +569,11 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
                  l.c_str(), open ? "open: loopback only" : "behind tokens");
     log::linef(log::Level::info, "serve", "web pages at %s://%s/%s", scheme, l.c_str(), open ? "" : " (log in with a token)");
   }
+  if (api_config.intake_tokens.empty() && !net::all_loopback(http.listen))
+    log::linef(log::Level::warn, "serve",
+               "the HTTPS report intake (POST /tlsrpt) is open to anyone on a non-loopback address: its reports count as "
+               "unauthenticated (left out of the alert series, tlsrpt_reports_unauthenticated_total); set "
+               "http.intake_tokens for the submitters you trust");
   Reloader reload{settings, std::move(reread), settings, smtp_listener.get(), http_listener.get(), routes, http,
                   [&](std::vector<posture::Monitored> domains) {
                     try {

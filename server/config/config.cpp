@@ -3,8 +3,10 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <type_traits>
 #include <variant>
@@ -469,12 +471,25 @@ std::string read_secret_file(const std::string& var, const char* path) {
   return value;
 }
 
+// Secret environment variables taken out of the environment by hide_secret_environment():
+// settings read later (a reload) still find them here.
+std::map<std::string, std::string>& hidden_environment() {
+  static std::map<std::string, std::string> hidden;
+  return hidden;
+}
+
+const char* getenv_or_hidden(const std::string& var) {
+  const auto& hidden = hidden_environment();
+  if (const auto it = hidden.find(var); it != hidden.end()) return it->second.c_str();
+  return std::getenv(var.c_str());
+}
+
 // The environment value of a setting, from VAR or, for secrets, VAR_FILE.
 std::optional<std::string> environment(const Row<Settings>& s) {
   const std::string var(s.environment);
-  if (const char* v = std::getenv(var.c_str())) return std::string(v);
+  if (const char* v = getenv_or_hidden(var)) return std::string(v);
   if (s.type == Type::secret || s.type == Type::secret_list)
-    if (const char* f = std::getenv((var + "_FILE").c_str())) return read_secret_file(var, f);
+    if (const char* f = getenv_or_hidden(var + "_FILE")) return read_secret_file(var, f);
   return std::nullopt;
 }
 
@@ -647,6 +662,22 @@ std::vector<std::string> changed(const Settings& a, const Settings& b) {
   for (const auto& l : report::all_limits())
     if (a.limits.*(l.field) != b.limits.*(l.field)) out.push_back("limits." + std::string(l.name));
   return out;
+}
+
+void hide_secret_environment() {
+  for (const auto& r : settings) {
+    if (r.type != Type::secret && r.type != Type::secret_list) continue;
+    for (std::string var : {std::string(r.environment), std::string(r.environment) + "_FILE"})
+      if (char* v = std::getenv(var.c_str())) {
+        hidden_environment()[var] = v;
+        // /proc/PID/environ shows the block the process started with, not `environ`: the
+        // "VAR=value" text itself is overwritten there once it is out of `environ`.
+        char* entry = v - var.size() - 1;
+        const std::size_t size = var.size() + 1 + std::strlen(v);
+        unsetenv(var.c_str());
+        std::memset(entry, 0, size);
+      }
+  }
 }
 
 std::vector<Reference> reference() {

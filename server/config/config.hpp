@@ -119,6 +119,11 @@ struct Reference {
 };
 std::vector<Reference> reference();
 
+// Takes the secret settings' environment variables (database URLs, tokens, passwords, and their
+// _FILE forms) out of the process environment, so that /proc/PID/environ and child processes do
+// not show them; later loads (a reload) still read them. Call before any thread starts.
+void hide_secret_environment();
+
 // Items separated by commas or spaces; empty items are skipped.
 std::vector<std::string> split_list(std::string_view text);
 // "1h", "90s", "5m", "2d" (the largest unit that is exact).

@@ -1,6 +1,8 @@
 #include "net/listen.hpp"
 
 #include <boost/asio/ip/v6_only.hpp>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace tlsrpt::net {
@@ -25,10 +27,28 @@ tcp::endpoint parse_endpoint(const std::string& text) {
   return {address, static_cast<unsigned short>(port)};
 }
 
+namespace {
+
+// Sockets prebind() opened, by address text, until listen_all takes them.
+std::mutex prebound_mutex;
+std::map<std::string, int> prebound;
+
+}  // namespace
+
 std::vector<tcp::acceptor> listen_all(asio::io_context& io, const std::vector<std::string>& addresses) {
   std::vector<tcp::acceptor> out;
   for (const auto& l : addresses) {
     const tcp::endpoint ep = parse_endpoint(l);
+    {
+      std::lock_guard lock(prebound_mutex);
+      if (const auto it = prebound.find(l); it != prebound.end()) {
+        tcp::acceptor a(io);
+        a.assign(ep.protocol(), it->second);
+        prebound.erase(it);
+        out.push_back(std::move(a));
+        continue;
+      }
+    }
     tcp::acceptor a(io, ep.protocol());
     a.set_option(asio::socket_base::reuse_address(true));
     if (ep.address().is_v6()) a.set_option(asio::ip::v6_only(true));
@@ -39,6 +59,13 @@ std::vector<tcp::acceptor> listen_all(asio::io_context& io, const std::vector<st
     out.push_back(std::move(a));
   }
   return out;
+}
+
+void prebind(const std::vector<std::string>& addresses) {
+  asio::io_context io;  // only to open them: the sockets are released from it
+  std::vector<tcp::acceptor> bound = listen_all(io, addresses);
+  std::lock_guard lock(prebound_mutex);
+  for (std::size_t i = 0; i < bound.size(); ++i) prebound[addresses[i]] = bound[i].release();
 }
 
 bool all_loopback(const std::vector<std::string>& addresses) {

@@ -28,6 +28,8 @@ unset TLSRPT_SERVER_ALLOW_ROOT TLSRPT_DATABASE_URL
 nobody_uid=$(id -u nobody) nobody_gid=$(id -g nobody)
 smtp=$(free_low_port) http=$(free_low_port)
 
+# (an intake token in the environment: a secret that must not stay readable in /proc/PID/environ)
+TLSRPT_HTTP_INTAKE_TOKENS="submitter:privileges-test-secret-0123456789" \
 TLSRPT_SERVER_USER=nobody TLSRPT_DKIM_MODE=off "$tlsrpt" serve --data-dir "$tmp/data" --smtp-listen "127.0.0.1:$smtp" \
   --http-listen "127.0.0.1:$http" --smtp-recipients tls@example.net >"$tmp/serve.log" 2>&1 &
 pid=$!
@@ -46,6 +48,22 @@ check "supplementary groups: nobody's only" "$(id -G nobody | tr ' ' '\n' | sort
 check "no capability left (permitted, effective, ambient)" "0000000000000000 0000000000000000 0000000000000000" \
   "$(awk '/^CapPrm:/ { p = $2 } /^CapEff:/ { e = $2 } /^CapAmb:/ { a = $2 } END { print p, e, a }' "$status")"
 check "no new privileges (setuid programs cannot regain any)" 1 "$(awk '/^NoNewPrivs:/ { print $2 }' "$status")"
+# Capabilities are per thread: every thread, not only the main one, has none left.
+threads=0 capable=0
+for t in /proc/$pid/task/*/status; do
+  threads=$((threads + 1))
+  awk '/^CapPrm:/ { p = $2 } /^CapEff:/ { e = $2 } END { exit !(p == "0000000000000000" && e == "0000000000000000") }' "$t" ||
+    capable=$((capable + 1))
+done
+check "no thread keeps a capability ($threads threads)" "0" "$capable"
+check "serve runs more than one thread (the check above means something)" yes "$([ "$threads" -gt 1 ] && echo yes || echo no)"
+check "the secret is gone from the environment" 0 "$(tr '\0' '\n' <"/proc/$pid/environ" | grep -c '^TLSRPT_HTTP_INTAKE_TOKENS')"
+if [ -z "${TLSRPT_SANITIZED:-}" ]; then
+  check "not dumpable: another process of the same user cannot read its environment" refused \
+    "$(runuser -u nobody -- cat "/proc/$pid/environ" >/dev/null 2>&1 && echo read || echo refused)"
+else
+  echo "skipped (a ${TLSRPT_SANITIZED} sanitizer build stays dumpable): not dumpable"
+fi
 check "the data directory belongs to nobody" "nobody" "$(stat -c %U "$tmp/data")"
 check "the embedded database belongs to nobody" "nobody" "$(stat -c %U "$tmp/data/postgres")"
 pg_users=$(ps -o user= -p "$(pgrep -d, -f "$tmp/data/postgres")" 2>/dev/null | sort -u | tr '\n' ' ')
