@@ -78,6 +78,8 @@ std::string_view to_string(Severity severity);
     "Publish a second TLSA record for the next key before you change certificates, so the rollover does not break DANE.") \
   X(dnssec_bogus, error, "a DNSSEC-signed answer does not validate (bogus)", \
     "Fix the zone's DNSSEC: expired signatures, a DS at the parent that matches no key, or a broken chain. delv +vtrace shows where it fails.") \
+  X(address_refused, error, "the policy host or an MX host resolves to a loopback, private, link-local or metadata address, which tlsrpt does not connect to", \
+    "Publish public addresses for mta-sts.<domain> and the MX hosts: senders on the internet cannot reach the others either. (tlsrpt refuses them while checks.public_addresses_only is set.)") \
   X(check_incomplete, error, "a step of the check could not complete (timeout, no resolver): nothing is known to be clear", \
     "Check tlsrpt's resolver (dns.server) and network access to the domain's hosts; the detail names the step that did not finish.")
 

@@ -165,6 +165,10 @@ const Row<Settings> settings[] = {
      "port of the MX probes", 1, 65535},
     {"checks.https_port", "TLSRPT_CHECKS_HTTPS_PORT", Type::integer, &S::checks_https_port, "443",
      "port of the MTA-STS policy fetches", 1, 65535},
+    {"checks.public_addresses_only", "TLSRPT_CHECKS_PUBLIC_ADDRESSES_ONLY", Type::boolean,
+     &S::checks_public_addresses_only, "false",
+     "the policy fetch and the MX probes refuse loopback, private, link-local and metadata addresses (finding "
+     "address-refused), so that a monitored domain's DNS cannot point tlsrpt at an internal service"},
     {"checks.timeout", "TLSRPT_CHECKS_TIMEOUT", Type::duration, &S::checks_timeout, "15s",
      "longest policy fetch and MX probe", 1, 600},
     {"checks.expiry_warning_days", "TLSRPT_CHECKS_EXPIRY_WARNING_DAYS", Type::integer, &S::checks_expiry_warning_days,

@@ -66,6 +66,7 @@ struct Settings {
   Seconds dns_timeout{};
   std::string checks_ca_file;
   std::int64_t checks_smtp_port = 0, checks_https_port = 0;
+  bool checks_public_addresses_only = false;
   Seconds checks_timeout{};
   std::int64_t checks_expiry_warning_days = 0;
   std::vector<std::string> checks_domains;

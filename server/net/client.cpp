@@ -74,6 +74,23 @@ bool contains(const std::vector<Cidr>& blocks, const Address& a) {
   return false;
 }
 
+bool is_public(const Address& a) {
+  static const std::vector<Cidr> not_public = [] {
+    std::vector<Cidr> out;
+    for (const char* block : {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+                              "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/3", "::/128", "::1/128",
+                              "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"})
+      out.push_back(*parse_cidr(block));
+    return out;
+  }();
+  return !contains(not_public, a);
+}
+
+bool is_public(std::string_view text) {
+  const auto a = parse_address(text);
+  return a && is_public(*a);
+}
+
 std::optional<Address> forwarded_client(std::string_view header, const std::vector<Cidr>& trusted) {
   std::optional<Address> last;
   while (true) {

@@ -42,6 +42,14 @@ struct Cidr {
 std::optional<Cidr> parse_cidr(std::string_view text);
 bool contains(const std::vector<Cidr>& blocks, const Address& a);
 
+// Whether an address is one a host on the internet can have: not loopback, private (RFC 1918,
+// fc00::/7), shared (100.64.0.0/10), link-local (169.254.0.0/16 with the cloud metadata address,
+// fe80::/10), unspecified, multicast or reserved. The posture checks refuse the others when
+// checks.public_addresses_only is set.
+bool is_public(const Address& a);
+// The same from text; text that is not an address (a zone index included) is not public.
+bool is_public(std::string_view text);
+
 // The client behind trusted proxies from X-Forwarded-For (all such headers joined with ","):
 // the rightmost address that is not itself a trusted proxy, since each proxy appends the
 // address it received the request from and only the trusted ones are believed. nullopt when the

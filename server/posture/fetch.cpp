@@ -1,5 +1,7 @@
 #include "posture/fetch.hpp"
 
+#include "net/client.hpp"
+
 #include "posture/trust.hpp"
 
 
@@ -69,12 +71,16 @@ asio::awaitable<Fetched> fetch_policy(dns::Resolver& resolver, std::string domai
   });
 
   const auto deadline = std::chrono::steady_clock::now() + settings.timeout;
-  std::string connect_detail;
+  std::string connect_detail, refused;
   for (const auto& address : addresses) {
     out.address = address;
     boost::system::error_code ec;
     const auto ip = asio::ip::make_address(address, ec);
     if (ec) continue;
+    if (settings.public_only && !net::is_public(address)) {
+      refused += (refused.empty() ? "" : ", ") + address;
+      continue;
+    }
     beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
     beast::get_lowest_layer(stream).expires_at(deadline);
     const asio::ip::tcp::endpoint endpoint(ip, settings.https_port);
@@ -126,7 +132,10 @@ asio::awaitable<Fetched> fetch_policy(dns::Resolver& resolver, std::string domai
     out.body = res.body();
     co_return out;
   }
-  co_return fail(Finding::sts_policy_connect_failed, host + ": " + connect_detail);
+  if (connect_detail.empty() && !refused.empty())
+    co_return fail(Finding::address_refused, host + ": " + refused + " (checks.public_addresses_only)");
+  co_return fail(Finding::sts_policy_connect_failed, host + ": " + connect_detail +
+                                                         (refused.empty() ? "" : "; refused " + refused + " (checks.public_addresses_only)"));
 }
 
 }  // namespace tlsrpt::posture

@@ -23,6 +23,7 @@ struct FetchSettings {
   unsigned short https_port = 443;
   std::string ca_file;                        // extra trusted CAs (PEM) besides the system's
   std::chrono::milliseconds timeout{10000};   // for the whole fetch after DNS
+  bool public_only = false;                   // refuse non-public addresses (net::is_public)
 };
 
 struct Fetched {

@@ -1,5 +1,7 @@
 #include "posture/probe.hpp"
 
+#include "net/client.hpp"
+
 #include "posture/trust.hpp"
 
 
@@ -87,6 +89,10 @@ asio::awaitable<Probe> probe_mx(std::string mx_host, std::string address, std::v
   const auto ip = asio::ip::make_address(address, ec);
   if (ec) {
     problem(Finding::check_incomplete, where + ": not an address");
+    co_return out;
+  }
+  if (settings.public_only && !net::is_public(address)) {
+    problem(Finding::address_refused, where + ": not a public address (checks.public_addresses_only)");
     co_return out;
   }
   auto owned = std::make_shared<tcp::socket>(executor);

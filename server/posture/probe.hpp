@@ -31,6 +31,7 @@ struct ProbeSettings {
   // "" offers every signature algorithm; "RSA" or "ECDSA" offers only that kind (TLS 1.3
   // signature algorithms, TLS 1.2 cipher suites), to reach a server's other certificate.
   std::string key_type;
+  bool public_only = false;  // refuse non-public addresses (net::is_public)
 };
 
 struct Probe {

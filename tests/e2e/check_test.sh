@@ -300,6 +300,17 @@ check "readable output, as the README shows it" "expiring.example.net: 0 errors,
 "$tlsrpt" check good.example.net >good.txt 2>&1
 check "a healthy domain: exit 0" 0 $? || cat good.txt
 check "readable output" "good.example.net: 0 errors, 0 warnings, 0 notes; MTA-STS enforce; 2 MX" "$(head -1 good.txt)"
+# checks.public_addresses_only: a domain whose DNS names loopback addresses (all of this world's
+# hosts) is not connected to; each refusal is a finding naming the address.
+TLSRPT_CHECKS_PUBLIC_ADDRESSES_ONLY=true "$tlsrpt" check --json good.example.net >public.json 2>&1
+check "public addresses only: the policy host and both MX hosts refused, nothing else said" \
+  "address-refused@mta-sts.good.example.net address-refused@mx.good.example.net address-refused@mx2.good.example.net" \
+  "$(python3 -c "
+import json
+r = json.loads(open('public.json').readline())
+print(' '.join(sorted(f['finding'] + '@' + f['subject'] for f in r['findings'])))")"
+check "public addresses only: the refusal names the address and the setting" yes \
+  "$(grep -q '127\.[0-9.]* (checks.public_addresses_only)' public.json && echo yes || echo no)"
 
 # Scheduled checks in serve: five monitored domains (one with a rua of its own, one with DANE),
 # checked every 2 s; the latest check in the API, the published-policy and TLSA history, the

@@ -61,3 +61,14 @@ TEST_CASE("rate buckets: a burst, then the rate") {
   CHECK(r.take("a") >= 1);
   CHECK(r.take("b") == 0);  // another client has its own bucket
 }
+
+TEST_CASE("public addresses: loopback, private, shared, link-local (metadata), multicast and reserved are not") {
+  for (const char* a : {"127.0.0.1", "127.1.2.3", "10.255.255.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+                        "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "192.0.0.8",
+                        "198.18.0.1", "::1", "::", "fe80::1", "fd00:ec2::254", "fc00::1", "ff02::1", "::ffff:127.0.0.1",
+                        "::ffff:10.0.0.1", "fe80::1%eth0", "not an address", ""})
+    CHECK_MESSAGE(!tlsrpt::net::is_public(std::string_view(a)), a);
+  for (const char* a : {"192.0.2.1", "8.8.8.8", "172.32.0.1", "172.15.255.255", "100.128.0.1", "169.253.0.1",
+                        "2001:db8::1", "2a00:1450:4001::1", "::ffff:8.8.8.8", "11.0.0.1"})
+    CHECK_MESSAGE(tlsrpt::net::is_public(std::string_view(a)), a);
+}
