@@ -474,6 +474,10 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
     metrics.add_source("tlsrpt_dkim_key_temperrors_total",
                        "DKIM key lookups that failed for now (SERVFAIL, bogus, timeout, the message's deadline)", K::counter,
                        [g = gate.get()] { return static_cast<double>(g->stats().temperrors); });
+    metrics.add_source("tlsrpt_dkim_key_lookups_silenced_total",
+                       "DKIM key lookups answered temperror without asking, because a lookup under the same organisational "
+                       "domain got no answer within the last 30 s (counted in the temperrors too)",
+                       K::counter, [g = gate.get()] { return static_cast<double>(g->stats().silenced); });
   }
   log::linef(log::Level::info, "serve", "dkim mode=%s alert_on=%s", std::string(dkim::to_string(gate->mode())).c_str(),
                auth.alert_on_authenticated ? "authenticated" : "all");

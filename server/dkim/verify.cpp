@@ -382,7 +382,12 @@ struct Verifier::Impl {
     std::chrono::steady_clock::time_point expires;
   };
   std::map<std::string, Cached> cache;
-  std::atomic<std::uint64_t> lookups{0}, cached{0}, temperrors{0};
+  // Organisational domains (public suffix list) whose key lookup got no answer in time, until
+  // when their other lookups fail at once instead of asking again: a domain whose servers never
+  // answer costs one wait per 30 s, however many selectors its mail names, and its timeouts
+  // cannot pile up in the resolver's record of dns.server and take other domains' lookups down.
+  std::map<std::string, std::chrono::steady_clock::time_point> silent;
+  std::atomic<std::uint64_t> lookups{0}, cached{0}, temperrors{0}, silenced{0};
 
   // One message under verification (libopendkim's user context).
   struct Message {
@@ -391,7 +396,7 @@ struct Verifier::Impl {
     std::map<const DKIM_SIGINFO*, SigNotes> notes;
   };
 
-  Key lookup(const std::string& name, std::chrono::steady_clock::time_point deadline) {
+  Key lookup(const std::string& name, const std::string& organization, std::chrono::steady_clock::time_point deadline) {
     const auto now = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(cache_mutex);
@@ -401,6 +406,14 @@ struct Verifier::Impl {
           return it->second.key;
         }
         cache.erase(it);
+      }
+      if (auto it = silent.find(organization); it != silent.end()) {
+        if (it->second > now) {
+          ++temperrors;
+          ++silenced;
+          return Key{};  // temporary
+        }
+        silent.erase(it);
       }
     }
     ++lookups;
@@ -413,6 +426,7 @@ struct Verifier::Impl {
     if (answer.wait_until(deadline) != std::future_status::ready) {  // the resolver answers the promise later
       ++temperrors;
       remember(name, key, now + std::chrono::seconds(30));
+      silence(organization, now + std::chrono::seconds(30));
       return key;
     }
     const dns::Answer a = answer.get();
@@ -432,6 +446,7 @@ struct Verifier::Impl {
       default:  // bogus, servfail, timeout, error: nothing trustworthy for now
         ++temperrors;
         remember(name, key, now + std::chrono::seconds(30));
+        if (a.outcome == dns::Outcome::timeout) silence(organization, now + std::chrono::seconds(30));
         return key;
     }
     remember(name, key, now + settings.key_cache);
@@ -446,6 +461,12 @@ struct Verifier::Impl {
     cache[name] = Cached{key, expires};
   }
 
+  void silence(const std::string& organization, std::chrono::steady_clock::time_point until) {
+    std::lock_guard lock(cache_mutex);
+    if (silent.size() >= 10000) silent.clear();
+    silent[organization] = until;
+  }
+
   static DKIM_CBSTAT key_lookup(DKIM* dkim, DKIM_SIGINFO* sig, u_char* buf, size_t buflen) {
     auto* m = static_cast<Message*>(dkim_get_user_context(dkim));
     const auto* d = reinterpret_cast<const char*>(dkim_sig_getdomain(sig));
@@ -455,7 +476,9 @@ struct Verifier::Impl {
       notes.missing = true;
       return DKIM_CBSTAT_NOTFOUND;
     }
-    const Key key = m->impl->lookup(std::string(s) + "._domainkey." + d, m->deadline);
+    const std::string domain = lower(d);
+    const char* organization = psl_registrable_domain(m->impl->psl, domain.c_str());
+    const Key key = m->impl->lookup(std::string(s) + "._domainkey." + d, organization ? organization : domain, m->deadline);
     if (key.kind == Key::temporary) {
       notes.temporary = true;
       return DKIM_CBSTAT_NOTFOUND;  // libopendkim goes on with the other signatures
@@ -537,7 +560,9 @@ Verifier::~Verifier() {
   dkim_close(impl_->lib);
 }
 
-Verifier::Stats Verifier::stats() const { return {impl_->lookups.load(), impl_->cached.load(), impl_->temperrors.load()}; }
+Verifier::Stats Verifier::stats() const {
+  return {impl_->lookups.load(), impl_->cached.load(), impl_->temperrors.load(), impl_->silenced.load()};
+}
 
 Verdict Verifier::verify(std::string_view message, std::int64_t arrival) {
   Impl& m = *impl_;

@@ -131,6 +131,7 @@ class Verifier {
 
   struct Stats {
     std::uint64_t lookups = 0, cached = 0, temperrors = 0;
+    std::uint64_t silenced = 0;  // of the temperrors: not asked, the domain timed out within 30 s
   };
   Stats stats() const;
 

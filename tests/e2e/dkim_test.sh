@@ -44,6 +44,7 @@ notemail._domainkey TXT $(dkim_record ktlsrpt "s=other;")
 revoked._domainkey TXT "v=DKIM1; k=rsa; p="
 s8192._domainkey TXT $(dkim_record k8192)
 notes._domainkey TXT $(notes_record k2048)
+fresh._domainkey TXT $(dkim_record k2048)
 ZONE
 { zone_head mail.example; cat; } >mail.example.zone <<ZONE
 s._domainkey.corp TXT $(dkim_record kcorp)
@@ -191,6 +192,36 @@ check "within the deadline (1 s, + 0.5 s over the same command with a server tha
 # Too many signatures: only dkim.max_signatures are verified.
 check "signatures beyond dkim.max_signatures are not verified" "pass ok:exact:2048 too-many-signatures:exact:null too-many-signatures:exact:null" \
   "$(TLSRPT_DKIM_MAX_SIGNATURES=1 verdict three.eml)"
+
+# One domain's silence must not take DKIM down for the others (hostile clients, round 2): through a
+# forwarder that relays everything to nsd but never answers for stall.example, eight mails whose
+# five signatures each name selectors under stall.example, then honest signed reports.
+stall_port=$((port + 6))
+/usr/bin/python3 "$root/tests/e2e/stalling_forwarder.py" "$stall_port" "$port" stall.example "$tmp/stall.stats" \
+  >"$tmp/stall.log" 2>&1 &
+silent_pid="$silent_pid $!"
+for _ in $(seq 50); do grep -q ready "$tmp/stall.log" && break; sleep 0.1; done
+for m in 1 2 3 4 5 6 7 8; do
+  new "stall$m" stall.example >"stall$m.plain"
+  for s in 1 2 3 4 5; do sign k2048.pem "m${m}s$s" stall.example <"stall$m.plain" >"stall$m.tmp"; mv "stall$m.tmp" "stall$m.plain"; done
+  mv "stall$m.plain" "stall$m.eml"
+done
+# (after the stall, keys no lookup has fetched yet: each needs the forwarder again; each answer
+# fits in UDP, the only transport the forwarder relays)
+new honest1 reporter.example | sign k2048.pem s2048 reporter.example >honest1.eml
+new honest2 reporter.example | sign k1024.pem s1024 reporter.example >honest2.eml
+new honest3 reporter.example | sign ktlsrpt.pem tlsrpt reporter.example >honest3.eml
+new honest4 reporter.example | sign k2048.pem fresh reporter.example >honest4.eml
+new honest5 mail.example | sign kcorp.pem s corp.mail.example >honest5.eml
+new honest6 other.example | sign kother.pem s other.example >honest6.eml
+start=$(ms)
+stall_out=$(TLSRPT_DNS_SERVER="127.0.0.1:$stall_port" TLSRPT_DNS_TIMEOUT=1s TLSRPT_DKIM_TIMEOUT=2 \
+  "$tlsrpt" dkim --json honest1.eml stall{1,2,3,4,5,6,7,8}.eml honest{2,3,4,5,6}.eml | /usr/bin/python3 -c "
+import json, sys
+print(' '.join(json.loads(l)['result'] for l in sys.stdin))")
+echo "stall: $(($(ms) - start)) ms for 14 mails; forwarder dropped and relayed: $(cat "$tmp/stall.stats")"
+check "a silent domain's mails are temperror, and honest mail before and after them passes" \
+  "pass temperror temperror temperror temperror temperror temperror temperror temperror pass pass pass pass pass" "$stall_out"
 
 # The real corpus mails: their keys cannot be fetched here (the server refuses those zones).
 corpus=("$root"/tests/fixtures/corpus/*.eml)
