@@ -350,9 +350,16 @@ struct Api::Impl {
     } catch (const BadRequest& e) {
       r = failed(400, e.message);
     } catch (const store::Error& e) {
-      log::linef(log::Level::error, "http", "%s %s: %s", req.method.c_str(), route->pattern.data(), e.what());
-      r = e.transient() ? failed(503, "database unavailable; retry later") : failed(500, "internal error");
-      if (e.transient()) r.headers.emplace_back("Retry-After", "30");
+      if (e.timed_out()) {  // http.query_timeout: the client's question, not the database, is at fault
+        log::linef(log::Level::warn, "http", "%s %s: longer than http.query_timeout", req.method.c_str(), route->pattern.data());
+        r = failed(503, "the database took longer than http.query_timeout (" + std::to_string(settings.query_timeout.count()) +
+                            " s) for this request; ask for a shorter range or retry later");
+        r.headers.emplace_back("Retry-After", "30");
+      } else {
+        log::linef(log::Level::error, "http", "%s %s: %s", req.method.c_str(), route->pattern.data(), e.what());
+        r = e.transient() ? failed(503, "database unavailable; retry later") : failed(500, "internal error");
+        if (e.transient()) r.headers.emplace_back("Retry-After", "30");
+      }
     } catch (const std::runtime_error& e) {  // a page whose JSON twin was not what it expects
       log::linef(log::Level::error, "http", "%s %s: %s", req.method.c_str(), route->pattern.data(), e.what());
       r = failed(500, "internal error");
@@ -644,7 +651,7 @@ struct Api::Impl {
       const Response json = query_at(twin, [&](store::Store& s) { return status_answer(s, days); });
       return html(web::status_page(json.body, frame(req, twin)));
     } catch (const store::Error& e) {
-      if (!e.transient()) throw;
+      if (!e.transient() || e.timed_out()) throw;
       log::linef(log::Level::warn, "http", "GET /status: %s", e.what());
       Response r = html(web::status_page("{\"days\":" + std::to_string(days) + ",\"database\":\"unavailable\",\"inputs\":[],"
                                          "\"rejections\":[],\"dkim\":[],\"migrations_pending\":\"\"}", frame(req, twin)), 503);
@@ -788,6 +795,11 @@ Response Api::handle(const Request& request) {
   // Reads come from a replica that lags past database.max_replica_lag: the answer says how much.
   if (const auto lag = impl_->intake.replica_lag()) r.headers.emplace_back("X-Replica-Lag", std::to_string(std::lround(*lag)));
   return r;
+}
+
+bool Api::own_worker(const http_server::Request& request) {
+  if (request.method != "GET" && request.method != "HEAD") return false;
+  return request.path == "/healthz" || request.path == "/readyz";
 }
 
 void Api::finished(const Request&, const Response& response, double seconds) {

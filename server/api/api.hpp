@@ -39,6 +39,7 @@ struct Settings {
   int readiness_days = 30;  // the window when the request gives no `days`
   std::vector<std::string> monitored;  // domains of the posture checks (the domain list shows them)
   double login_per_minute = 10;        // POST /login per client address
+  std::chrono::seconds query_timeout{30};  // http.query_timeout, named in its 503
 };
 
 class Api : public http_server::Handler {
@@ -47,6 +48,8 @@ class Api : public http_server::Handler {
   ~Api() override;
   std::optional<http_server::Response> check(const http_server::Request& head) override;
   http_server::Response handle(const http_server::Request& request) override;
+  // /healthz and /readyz: on a worker of their own.
+  bool own_worker(const http_server::Request& request) override;
   void finished(const http_server::Request& request, const http_server::Response& response, double seconds) override;
   // SIGHUP: the tokens (read, admin, intake) and monitored domains of `s` replace the current
   // ones for requests that start from now on; browser sessions end when the tokens change.

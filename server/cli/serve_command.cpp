@@ -98,6 +98,7 @@ http_server::Settings http_settings(const config::Settings& s, const ServeOption
   out.max_connections = static_cast<std::size_t>(s.http_max_connections);
   out.max_connections_per_client = static_cast<std::size_t>(s.http_max_connections_per_client);
   out.worker_threads = static_cast<unsigned>(s.http_workers);
+  out.worker_requests_per_client = static_cast<std::size_t>(s.http_workers_per_client);
   out.body_limit = s.limits.message_size;
   out.buffer_memory = s.http_buffer_memory;
   if (out.buffer_memory < out.body_limit)
@@ -135,6 +136,7 @@ api::Settings api_settings(const config::Settings& s, const http_server::Setting
   out.cache = s.http_cache_seconds;
   out.readiness = readiness_thresholds(s);
   out.readiness_days = readiness_days(s);
+  out.query_timeout = s.http_query_timeout;
   if (out.read_tokens.empty() && out.admin_tokens.empty() && !net::all_loopback(http.listen))
     throw CLI::ValidationError("http.listen",
                                "the API has no tokens and would be open on a non-loopback address; set http.read_tokens "
@@ -303,6 +305,9 @@ void add_http_sources(metrics::Metrics& m, const http_server::Stats& st) {
   m.add_source("tlsrpt_http_memory_refused_total",
                "HTTP requests answered 503 because request and response bodies held reached http.buffer_memory",
                K::counter, st.memory_refused);
+  m.add_source("tlsrpt_http_workers_refused_total",
+               "HTTP requests answered 429 because their client had http.workers_per_client requests under way",
+               K::counter, st.workers_refused);
   m.add_source("tlsrpt_http_active_connections", "HTTP connections open now", K::gauge, st.active_connections);
   m.add_source("tlsrpt_http_buffered_bytes", "bytes of request and response bodies held now (at most http.buffer_memory)",
                K::gauge, st.buffered_bytes);
@@ -482,7 +487,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   log::linef(log::Level::info, "serve", "dkim mode=%s alert_on=%s", std::string(dkim::to_string(gate->mode())).c_str(),
                auth.alert_on_authenticated ? "authenticated" : "all");
   intake::Intake intake(db.url, settings.limits, metrics, quota, auth);
-  intake.set_reader(settings.database_read_url, settings.database_max_replica_lag);
+  intake.set_reader(settings.database_read_url, settings.database_max_replica_lag, settings.http_query_timeout);
   if (!settings.database_read_url.empty())
     log::linef(log::Level::info, "serve", "reads (API, pages) from the replica in database.read_url");
   DatabaseWatch watch(intake, Maintenance(db.url, retention(settings), settings.retention_prune, metrics));

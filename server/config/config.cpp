@@ -146,6 +146,12 @@ const Row<Settings> settings[] = {
      "addresses and CIDR blocks whose X-Forwarded-For is believed", 0, 0, "", "(none)"},
     {"http.workers", "TLSRPT_HTTP_WORKERS", Type::integer, &S::http_workers, "8",
      "threads (and database connections) answering HTTP requests", 1, 256},
+    {"http.workers_per_client", "TLSRPT_HTTP_WORKERS_PER_CLIENT", Type::integer, &S::http_workers_per_client, "4",
+     "requests one client may have under way on the workers at once (429 past it; health and readiness answer on a "
+     "worker of their own)", 1, 256},
+    {"http.query_timeout", "TLSRPT_HTTP_QUERY_TIMEOUT", Type::duration, &S::http_query_timeout, "30s",
+     "longest database statement of one API or page read (PostgreSQL statement_timeout; past it the answer is 503)", 1,
+     3600},
     {"http.cache_seconds", "TLSRPT_HTTP_CACHE_SECONDS", Type::duration, &S::http_cache_seconds, "10s",
      "how long analytics answers are cached (0: off)", 0, day},
     {"quota.rejected_per_client", "TLSRPT_QUOTA_REJECTED_PER_CLIENT", Type::size, &S::quota_rejected_per_client, "64M",

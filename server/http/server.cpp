@@ -103,6 +103,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::vector<tcp::acceptor> acceptors;
   net::ServerTls tls;
   asio::thread_pool workers;
+  asio::thread_pool health_worker{1};
+  std::map<std::string, std::size_t> on_workers;  // requests under way on the workers, by client (I/O thread only)
   std::size_t connections = 0;
   std::map<std::string, std::size_t> per_client;  // open connections by net::client_key
   std::size_t buffered = 0;  // bytes held against settings.buffer_memory (I/O thread only)
@@ -118,7 +120,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     acceptors = net::listen_all(io, settings.listen);
   }
 
-  ~Impl() { workers.join(); }
+  ~Impl() {
+    workers.join();
+    health_worker.join();
+  }
 
   bool is_trusted(const std::string& peer) const {
     const auto a = net::parse_address(peer);
@@ -336,9 +341,31 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       req.body = std::move(parser.get().body());
       const bool keep_alive = parser.get().keep_alive();
       Response resp;
+      const bool own = handler.own_worker(req);
+      const auto held_now = on_workers.find(req.client);
+      const std::size_t mine = held_now == on_workers.end() ? 0 : held_now->second;
       try {
-        resp = co_await asio::co_spawn(workers, [this, &req]() -> awaitable<Response> { co_return handler.handle(req); },
-                                       asio::use_awaitable);
+        if (!own && settings.worker_requests_per_client && mine >= settings.worker_requests_per_client) {
+          ++stats.workers_refused;
+          resp = plain_error(429, "too many requests under way from this address (" +
+                                      std::to_string(settings.worker_requests_per_client) + "); retry when they finish");
+          resp.headers.emplace_back("Retry-After", "1");
+        } else {
+          if (!own) ++on_workers[req.client];
+          struct Done {
+            Impl& impl;
+            const std::string& client;
+            bool counted;
+            ~Done() {
+              if (!counted) return;
+              const auto it = impl.on_workers.find(client);
+              if (it != impl.on_workers.end() && --it->second == 0) impl.on_workers.erase(it);
+            }
+          } done{*this, req.client, !own};
+          auto& pool = own ? health_worker : workers;
+          resp = co_await asio::co_spawn(pool, [this, &req]() -> awaitable<Response> { co_return handler.handle(req); },
+                                         asio::use_awaitable);
+        }
       } catch (const std::exception& e) {
         log::linef(log::Level::error, "http", "%s %s: internal error: %s", req.method.c_str(), req.path.c_str(), e.what());
         resp = plain_error(500, "internal error");

@@ -38,6 +38,8 @@ struct Settings {
   std::chrono::seconds read_timeout{30};  // to receive one whole request, and to send one answer
   std::chrono::seconds idle_timeout{15};  // between requests on a kept-alive connection
   unsigned worker_threads = 8;
+  // Requests one client may have on the workers at once (0: no bound); past it, 429.
+  std::size_t worker_requests_per_client = 4;
   std::vector<net::Cidr> trusted_proxies;  // blocks whose X-Forwarded-For is believed
 };
 
@@ -46,6 +48,7 @@ struct Stats {
   std::atomic<std::uint64_t> connections{0};          // accepted
   std::atomic<std::uint64_t> connections_refused{0};  // over max_connections or the per-client limit
   std::atomic<std::uint64_t> memory_refused{0};       // 503 for want of buffer_memory
+  std::atomic<std::uint64_t> workers_refused{0};      // 429: the client had worker_requests_per_client under way
   std::atomic<std::uint64_t> active_connections{0};
   std::atomic<std::uint64_t> buffered_bytes{0};        // held against buffer_memory now
 };
@@ -81,6 +84,10 @@ class Handler {
   virtual std::optional<Response> check(const Request& head) = 0;
   // On a worker thread with the whole request.
   virtual Response handle(const Request& request) = 0;
+  // Whether a request is answered on a worker of its own (health and readiness), so that slow
+  // requests holding every worker do not delay it; such requests do not count against
+  // Settings::worker_requests_per_client.
+  virtual bool own_worker(const Request&) { return false; }
   // After each response is sent (or failed to be), with the time since the request's headers.
   virtual void finished(const Request& request, const Response& response, double seconds) = 0;
 };

@@ -22,13 +22,18 @@ thread_local std::unique_ptr<store::Store> thread_reader;
 }
 
 store::Store& Intake::reader() {
-  if (!thread_reader) thread_reader = std::make_unique<store::Store>(read_url_);
+  if (!thread_reader) {
+    auto s = std::make_unique<store::Store>(read_url_.empty() ? url_ : read_url_);
+    if (query_timeout_.count() > 0) s->execute("SET statement_timeout = '" + std::to_string(query_timeout_.count()) + "s'");
+    thread_reader = std::move(s);
+  }
   return *thread_reader;
 }
 
 void Intake::drop_reader() { thread_reader.reset(); }
 
 void Intake::check_lag(store::Store& s) {
+  if (read_url_.empty()) return;  // reads from the primary: nothing lags
   const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::steady_clock::now().time_since_epoch()).count();
   std::int64_t last = lag_checked_ms_.load();

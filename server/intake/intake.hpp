@@ -79,13 +79,17 @@ class Intake {
   // Reads (the API, the pages) from a streaming replica: `read_url` (empty: the primary). Call
   // before any with_reader. When the replica lags more than `max_lag`, replica_lag() says by how
   // much (checked at most every 5 s, on a reader's connection).
-  void set_reader(std::string read_url, std::chrono::seconds max_lag) {
+  // Reads run on connections of their own (to the replica, or to the primary) whose statements
+  // last at most `query_timeout` (0: no bound); past it, f throws a store::Error that says
+  // timed_out().
+  void set_reader(std::string read_url, std::chrono::seconds max_lag, std::chrono::seconds query_timeout = {}) {
     read_url_ = std::move(read_url);
     max_lag_ = max_lag;
+    query_timeout_ = query_timeout;
   }
   template <class F>
   auto with_reader(F&& f) -> decltype(f(std::declval<store::Store&>())) {
-    if (read_url_.empty()) return with_store(std::forward<F>(f));
+    if (read_url_.empty() && query_timeout_.count() == 0) return with_store(std::forward<F>(f));
     return retried(
         [this]() -> store::Store& {
           store::Store& s = reader();
@@ -128,6 +132,7 @@ class Intake {
   void check_lag(store::Store& s);
   std::string read_url_;
   std::chrono::seconds max_lag_{30};
+  std::chrono::seconds query_timeout_{0};
   std::atomic<double> lag_{0};
   std::atomic<std::int64_t> lag_checked_ms_{0};
   static void drop_connection();

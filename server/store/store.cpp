@@ -87,7 +87,8 @@ auto translate(const char* what, F&& f) -> decltype(f()) {
   } catch (const pqxx::in_doubt_error& e) {
     throw Error(std::string(what) + ": commit in doubt: " + e.what(), true);
   } catch (const pqxx::sql_error& e) {
-    throw Error(std::string(what) + ": " + e.what(), transient_state(e.sqlstate()));
+    // 57014: canceled, here by statement_timeout (the only canceller tlsrpt sets)
+    throw Error(std::string(what) + ": " + e.what(), transient_state(e.sqlstate()), e.sqlstate() == "57014");
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

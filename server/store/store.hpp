@@ -26,11 +26,15 @@ std::string one_line(std::string_view text);
 
 class Error : public std::runtime_error {
  public:
-  Error(const std::string& what, bool transient) : std::runtime_error(one_line(what)), transient_(transient) {}
+  Error(const std::string& what, bool transient, bool timed_out = false)
+      : std::runtime_error(one_line(what)), transient_(transient && !timed_out), timed_out_(timed_out) {}
   bool transient() const { return transient_; }
+  // The statement ran past its statement_timeout (not retried: it would take as long again).
+  bool timed_out() const { return timed_out_; }
 
  private:
   bool transient_;
+  bool timed_out_;
 };
 
 // Bytes of rejected inputs offered per UTC day whose bodies are kept (0: no quota). Past one,

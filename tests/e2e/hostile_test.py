@@ -408,6 +408,52 @@ def open_intake(binary, strict):
             "submitter_sessions_counted": sub_sessions}
 
 
+def slow_reads(binary, strict):
+    """Round 2, 8: reads that hold the database (here: a table locked by another session, as an
+    expensive GET repeated past the cache would) fill the workers. /healthz answers on a worker of
+    its own; a client gets at most http.workers_per_client of the workers (429 past it); a read
+    ends after http.query_timeout with a 503 that names it."""
+    srv = Server(binary, "slow-reads", {"TLSRPT_HTTP_WORKERS": "2", "TLSRPT_HTTP_WORKERS_PER_CLIENT": "2",
+                                        "TLSRPT_HTTP_QUERY_TIMEOUT": "3", "TLSRPT_HTTP_CACHE_SECONDS": "0"})
+    lock = subprocess.Popen(["psql", "-q", srv.db, "-c",
+                             "BEGIN; LOCK TABLE reports IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    results = {}
+
+    def read(key, source, query):
+        t0 = time.monotonic()
+        status, body = http_request(srv.http, f"GET /api/v1/reports?{query} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                                    source)
+        results[key] = (status, time.monotonic() - t0, body.decode(errors="replace"))
+
+    threads = [threading.Thread(target=read, args=(f"a{i}", "127.0.0.1", f"limit={10 + i}")) for i in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    # a third from the same address while two are under way
+    threads.append(threading.Thread(target=read, args=("a2", "127.0.0.1", "limit=30")))
+    threads[-1].start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    health = http_request(srv.http, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", "127.0.0.3")[0]
+    health_s = time.monotonic() - t0
+    for t in threads:
+        t.join()
+    lock.wait(timeout=30)
+    refused = srv.metric("tlsrpt_http_workers_refused_total")
+    srv.stop()
+    held = [results["a0"], results["a1"]]
+    if strict:
+        check("slow reads: /healthz answers at once while the workers are held", (200, True), (health, health_s < 1))
+        check("slow reads: a third request from the same address: 429", 429, results["a2"][0])
+        check("slow reads: the held reads end with 503 naming http.query_timeout, within it and 2 s", [(503, True, True)] * 2,
+              [(s, "http.query_timeout" in b, d < 5) for s, d, b in held])
+        check("slow reads: the refusal is counted", 1.0, refused)
+    return {"healthz_s": round(health_s, 2), "third_from_one_address": results["a2"][0],
+            "held_reads": [(s, round(d, 1)) for s, d, _ in held]}
+
+
 def held_uploads(binary, strict):
     """4a. 40 uploads of 19 MiB held open from eight addresses."""
     srv = Server(binary, "uploads", {"TLSRPT_HTTP_REQUEST_TIMEOUT": "20", "TLSRPT_HTTP_INTAKE_BURST": "1000"})
@@ -676,7 +722,7 @@ def memory_after_flood(binary, strict):
 
 
 attacks = [smtp_write_stall, smtp_overlong_line, smtp_message_rate, chunked_no_body_route, bad_requests, tokens_config,
-           token_guessing, open_intake, held_uploads, large_reports, connection_flood, rejected_quota, behind_proxy, memory_after_flood]
+           token_guessing, open_intake, slow_reads, held_uploads, large_reports, connection_flood, rejected_quota, behind_proxy, memory_after_flood]
 only = os.environ.get("HOSTILE_ONLY")
 before = os.environ.get("BEFORE")
 for attack in attacks:
