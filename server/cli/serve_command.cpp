@@ -518,7 +518,14 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   std::unique_ptr<smtp_server::Server> smtp_listener;
   std::unique_ptr<http_server::Server> http_listener;
   try {
-    if (!smtp.listen.empty()) smtp_listener = std::make_unique<smtp_server::Server>(io, smtp, sink);
+    if (!smtp.listen.empty()) {
+      smtp_server::Settings with_keys = smtp;
+      if (auth.gate)  // DKIM keys are looked up before a message takes a store thread
+        with_keys.before_store = [g = auth.gate](std::string_view message, std::function<void()> ready) {
+          g->prefetch(message, std::move(ready));
+        };
+      smtp_listener = std::make_unique<smtp_server::Server>(io, with_keys, sink);
+    }
     if (!http.listen.empty()) http_listener = std::make_unique<http_server::Server>(io, http, routes);
   } catch (const std::runtime_error& e) {  // an address that cannot be bound, a bad certificate
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());

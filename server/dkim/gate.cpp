@@ -23,6 +23,11 @@ Gate::Gate(Mode mode, Settings settings) : mode_(mode) {
 
 Verifier::Stats Gate::stats() const { return verifier_ ? verifier_->stats() : Verifier::Stats{}; }
 
+void Gate::prefetch(std::string_view message, std::function<void()> done) {
+  if (verifier_) verifier_->prefetch(message, std::move(done));
+  else done();
+}
+
 std::optional<Verdict> Gate::apply(std::string_view message, std::int64_t arrival, pipeline::Result& parsed, bool mail) {
   if (!verifier_ || !parsed.accepted()) return std::nullopt;
   if (!mail && parsed.reports.front().origin.kind != pipeline::InputKind::message) return std::nullopt;

@@ -28,6 +28,8 @@ class Gate {
   // its bytes look like.
   std::optional<Verdict> apply(std::string_view message, std::int64_t arrival, pipeline::Result& parsed, bool mail);
   Verifier::Stats stats() const;
+  // Verifier::prefetch, or `done` at once when off.
+  void prefetch(std::string_view message, std::function<void()> done);
 
  private:
   Mode mode_;

@@ -11,12 +11,15 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -267,6 +270,25 @@ std::vector<std::string> header_fields(std::string_view message, std::string_vie
   return out;
 }
 
+// The d= (lower case) and s= of each DKIM-Signature field, top first.
+std::vector<std::pair<std::string, std::string>> signature_names(const Split& parts) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::string_view field : parts.fields) {
+    constexpr std::string_view name = "dkim-signature:";
+    if (field.size() < name.size() || lower(field.substr(0, name.size())) != name) continue;
+    const std::string_view value = field.substr(name.size());
+    out.emplace_back(lower(tag_value(value, "d").value_or("")), std::string(tag_value(value, "s").value_or("")));
+  }
+  return out;
+}
+
+// Whether the header section holds a NUL byte (such a message is not handed to libopendkim).
+bool header_has_nul(std::string_view message, const Split& parts) {
+  const std::size_t header_size =
+      parts.body.data() ? static_cast<std::size_t>(parts.body.data() - message.data()) : message.size();
+  return message.substr(0, header_size).find('\0') != std::string_view::npos;
+}
+
 // RFC 8601 text without its comments (nested parentheses, with quoted pairs).
 std::string without_comments(std::string_view text) {
   std::string out;
@@ -396,40 +418,43 @@ struct Verifier::Impl {
     std::map<const DKIM_SIGINFO*, SigNotes> notes;
   };
 
-  Key lookup(const std::string& name, const std::string& organization, std::chrono::steady_clock::time_point deadline) {
-    const auto now = std::chrono::steady_clock::now();
-    {
-      std::lock_guard lock(cache_mutex);
-      if (auto it = cache.find(name); it != cache.end()) {
-        if (it->second.expires > now) {
-          ++cached;
-          return it->second.key;
-        }
-        cache.erase(it);
+  // The key of `name` when the cache or a silenced organisation answers for it.
+  // (`count`: in the statistics; a prefetch's look at the cache is not a lookup)
+  std::optional<Key> known(const std::string& name, const std::string& organization,
+                           std::chrono::steady_clock::time_point now, bool count = true) {
+    std::lock_guard lock(cache_mutex);
+    if (auto it = cache.find(name); it != cache.end()) {
+      if (it->second.expires > now) {
+        if (count) ++cached;
+        return it->second.key;
       }
-      if (auto it = silent.find(organization); it != silent.end()) {
-        if (it->second > now) {
+      cache.erase(it);
+    }
+    if (auto it = silent.find(organization); it != silent.end()) {
+      if (it->second > now) {
+        if (count) {
           ++temperrors;
           ++silenced;
-          return Key{};  // temporary
         }
-        silent.erase(it);
+        return Key{};  // temporary
       }
+      silent.erase(it);
     }
-    ++lookups;
-    auto promise = std::make_shared<std::promise<dns::Answer>>();
-    auto answer = promise->get_future();
-    asio::post(io, [this, name, promise] {
-      resolver->resolve(name, dns::Type::txt, [promise](dns::Answer a) { promise->set_value(std::move(a)); });
-    });
+    return std::nullopt;
+  }
+
+  // No answer in time: a temperror, remembered, and the organisation silenced.
+  Key timed_out(const std::string& name, const std::string& organization, std::chrono::steady_clock::time_point now) {
+    ++temperrors;
+    remember(name, Key{}, now + std::chrono::seconds(30));
+    silence(organization, now + std::chrono::seconds(30));
+    return Key{};
+  }
+
+  // The key an answer gives, remembered (answers for Settings::key_cache, failures for 30 s).
+  Key answered(const std::string& name, const std::string& organization, const dns::Answer& a,
+               std::chrono::steady_clock::time_point now) {
     Key key;
-    if (answer.wait_until(deadline) != std::future_status::ready) {  // the resolver answers the promise later
-      ++temperrors;
-      remember(name, key, now + std::chrono::seconds(30));
-      silence(organization, now + std::chrono::seconds(30));
-      return key;
-    }
-    const dns::Answer a = answer.get();
     key.secure = a.secure;
     switch (a.outcome) {
       case dns::Outcome::answer:
@@ -443,14 +468,56 @@ struct Verifier::Impl {
         break;
       case dns::Outcome::nodata:
       case dns::Outcome::nxdomain: key.kind = Key::missing; break;
-      default:  // bogus, servfail, timeout, error: nothing trustworthy for now
+      case dns::Outcome::timeout: return timed_out(name, organization, now);
+      default:  // bogus, servfail, error: nothing trustworthy for now
         ++temperrors;
         remember(name, key, now + std::chrono::seconds(30));
-        if (a.outcome == dns::Outcome::timeout) silence(organization, now + std::chrono::seconds(30));
         return key;
     }
     remember(name, key, now + settings.key_cache);
     return key;
+  }
+
+  Key lookup(const std::string& name, const std::string& organization, std::chrono::steady_clock::time_point deadline) {
+    const auto now = std::chrono::steady_clock::now();
+    if (auto key = known(name, organization, now)) return *key;
+    ++lookups;
+    auto promise = std::make_shared<std::promise<dns::Answer>>();
+    auto answer = promise->get_future();
+    asio::post(io, [this, name, promise] {
+      resolver->resolve(name, dns::Type::txt, [promise](dns::Answer a) { promise->set_value(std::move(a)); });
+    });
+    // (the resolver answers the promise later when the deadline passes first)
+    if (answer.wait_until(deadline) != std::future_status::ready) return timed_out(name, organization, now);
+    return answered(name, organization, answer.get(), now);
+  }
+
+  // Prefetches under way (verifier thread only): ended by the destructor.
+  struct Prefetch {
+    std::function<void()> done;
+    std::vector<std::pair<std::string, std::string>> names;  // key name, organisation
+    std::vector<bool> answered;
+    std::size_t left = 0;
+    bool finished = false;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+  std::set<std::shared_ptr<Prefetch>> prefetching;
+
+  void finish(const std::shared_ptr<Prefetch>& p) {
+    if (p->finished) return;
+    p->finished = true;
+    p->timer->cancel();
+    prefetching.erase(p);
+    const auto now = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < p->names.size(); ++i)
+      if (!p->answered[i]) timed_out(p->names[i].first, p->names[i].second, now);
+    p->done();
+  }
+
+  // The organisational domain of a signing domain (the domain itself when the list has none).
+  std::string organization_of(const std::string& domain) const {
+    const char* org = psl_registrable_domain(psl, domain.c_str());
+    return org ? org : domain;
   }
 
   // A failure is remembered for 30 s (a backfill of many messages signed with one unreachable
@@ -477,8 +544,7 @@ struct Verifier::Impl {
       return DKIM_CBSTAT_NOTFOUND;
     }
     const std::string domain = lower(d);
-    const char* organization = psl_registrable_domain(m->impl->psl, domain.c_str());
-    const Key key = m->impl->lookup(std::string(s) + "._domainkey." + d, organization ? organization : domain, m->deadline);
+    const Key key = m->impl->lookup(std::string(s) + "._domainkey." + domain, m->impl->organization_of(domain), m->deadline);
     if (key.kind == Key::temporary) {
       notes.temporary = true;
       return DKIM_CBSTAT_NOTFOUND;  // libopendkim goes on with the other signatures
@@ -554,10 +620,59 @@ Verifier::Verifier(Settings settings) : impl_(std::make_unique<Impl>()) {
 }
 
 Verifier::~Verifier() {
-  asio::post(impl_->io, [this] { impl_->resolver.reset(); });  // on its thread, then the thread ends
+  asio::post(impl_->io, [this] {  // on its thread, then the thread ends
+    for (const auto& p : impl_->prefetching) {  // their callers are told nothing more
+      p->finished = true;
+      p->timer->cancel();
+    }
+    impl_->prefetching.clear();
+    impl_->resolver.reset();
+  });
   impl_->work.reset();
   impl_->thread.join();
   dkim_close(impl_->lib);
+}
+
+void Verifier::prefetch(std::string_view message, std::function<void()> done) {
+  Impl& m = *impl_;
+  const auto now = std::chrono::steady_clock::now();
+  const std::string_view head = message.substr(0, std::min<std::size_t>(message.size(), 256 * 1024));
+  const Split parts = split_message(head);
+  auto p = std::make_shared<Impl::Prefetch>();
+  p->done = std::move(done);
+  if (!header_has_nul(head, parts)) {
+    std::size_t n = 0;
+    for (const auto& [domain, selector] : signature_names(parts)) {
+      if (n++ >= static_cast<std::size_t>(m.settings.max_signatures)) break;
+      if (domain.empty() || selector.empty() || domain.size() + selector.size() > 240) continue;
+      std::string name = selector + "._domainkey." + domain;
+      std::string organization = m.organization_of(domain);
+      if (m.known(name, organization, now, false)) continue;
+      p->names.emplace_back(std::move(name), std::move(organization));
+    }
+  }
+  if (p->names.empty()) {
+    p->done();
+    return;
+  }
+  p->answered.assign(p->names.size(), false);
+  p->left = p->names.size();
+  asio::post(m.io, [&m, p] {
+    if (!m.resolver) return;  // the verifier is closing
+    m.prefetching.insert(p);
+    p->timer = std::make_unique<asio::steady_timer>(m.io, m.settings.deadline);
+    p->timer->async_wait([&m, p](boost::system::error_code ec) {
+      if (!ec) m.finish(p);
+    });
+    for (std::size_t i = 0; i < p->names.size(); ++i) {
+      ++m.lookups;
+      m.resolver->resolve(p->names[i].first, dns::Type::txt, [&m, p, i](dns::Answer a) {
+        m.answered(p->names[i].first, p->names[i].second, a, std::chrono::steady_clock::now());
+        p->answered[i] = true;
+        if (--p->left == 0) m.finish(p);
+      });
+    }
+  });
 }
 
 Verifier::Stats Verifier::stats() const {
@@ -580,16 +695,11 @@ Verdict Verifier::verify(std::string_view message, std::int64_t arrival) {
   // libopendkim keeps header fields as C strings beside their lengths: a NUL inside one made it
   // read past its copy (found by fuzz_dkim). RFC 5322 allows no NUL in a header, so such a
   // message is judged here: each signature a permerror, the message stored as usual.
-  const std::size_t header_size =
-      parts.body.data() ? static_cast<std::size_t>(parts.body.data() - message.data()) : message.size();
-  if (message.substr(0, header_size).find('\0') != std::string_view::npos) {
-    for (std::string_view field : parts.fields) {
-      constexpr std::string_view name = "dkim-signature:";
-      if (field.size() < name.size() || lower(field.substr(0, name.size())) != name) continue;
-      const std::string_view value = field.substr(name.size());
+  if (header_has_nul(message, parts)) {
+    for (auto& [domain, selector] : signature_names(parts)) {
       Signature s;
-      s.domain = lower(tag_value(value, "d").value_or(""));
-      s.selector = std::string(tag_value(value, "s").value_or(""));
+      s.domain = std::move(domain);
+      s.selector = std::move(selector);
       s.error = Error::header_not_verifiable;
       v.signatures.push_back(std::move(s));
     }

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -128,6 +129,14 @@ class Verifier {
 
   // `arrival`: when the message arrived (seconds since the epoch).
   Verdict verify(std::string_view message, std::int64_t arrival);
+
+  // Looks up the keys of the message's signatures (at most max_signatures) ahead of verify(),
+  // without blocking: `done` is called, on the verifier's thread (or at once, on the caller's,
+  // when nothing needs looking up), once every key is answered or Settings::deadline has passed;
+  // keys still unanswered are then remembered as temperrors. verify() afterwards waits for no
+  // lookup, so a message whose keys never come holds no thread of the caller's meanwhile.
+  // `done` is not called when the verifier is destroyed first.
+  void prefetch(std::string_view message, std::function<void()> done);
 
   struct Stats {
     std::uint64_t lookups = 0, cached = 0, temperrors = 0;

@@ -194,6 +194,13 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     bool fatal = false;
     std::string reply;
     try {
+      if (settings.before_store)
+        co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+            [this, &d](auto handler) {
+              auto h = std::make_shared<decltype(handler)>(std::move(handler));
+              settings.before_store(d.bytes, [h, ex = io.get_executor()] { asio::post(ex, [h] { std::move (*h)(); }); });
+            },
+            asio::use_awaitable);
       id = co_await asio::co_spawn(store_pool, [this, &d]() -> awaitable<std::string> { co_return sink(d); },
                                    asio::use_awaitable);
       reply = c.session.message_accepted(id);

@@ -197,7 +197,7 @@ check "signatures beyond dkim.max_signatures are not verified" "pass ok:exact:20
 # forwarder that relays everything to nsd but never answers for stall.example, eight mails whose
 # five signatures each name selectors under stall.example, then honest signed reports.
 stall_port=$((port + 6))
-/usr/bin/python3 "$root/tests/e2e/stalling_forwarder.py" "$stall_port" "$port" stall.example "$tmp/stall.stats" \
+/usr/bin/python3 "$root/tests/e2e/stalling_forwarder.py" "$stall_port" "$port" stall "$tmp/stall.stats" \
   >"$tmp/stall.log" 2>&1 &
 silent_pid="$silent_pid $!"
 for _ in $(seq 50); do grep -q ready "$tmp/stall.log" && break; sleep 0.1; done
@@ -414,6 +414,48 @@ new smtp-off reporter.example certificate-expired | sign "$tmp/kother.pem" s oth
 check "SMTP, off: a forgery is stored (250), not verified" "250 stored -" \
   "$(deliver "$tmp/smtp-off.eml") $(sql "SELECT m.outcome || ' ' || coalesce(m.dkim, '-') FROM raw_messages m JOIN reports r ON r.raw_message_id = m.id WHERE r.report_id = 'smtp-off'")"
 check "SMTP, off: no DKIM series" "" "$(metric 'tlsrpt_dkim_messages_total')"
+kill $serve_pid; wait $serve_pid 2>/dev/null; serve_pid=
+
+# Slow key lookups do not hold the store threads (hostile clients, round 2): one address with 10
+# sessions sends mail signed under domains whose servers never answer (a new organisational
+# domain each time, so none is silenced), while another sends signed reports. The keys are looked
+# up before a message takes a store thread: the honest sender's latency (to the 250) during the
+# attack stays within twice that of a quiet run, measured in the same test.
+for n in $(seq 30); do
+  new "slow$n" "stall$n.example" | sign "$tmp/k2048.pem" s "stall$n.example" >"$tmp/slow$n.eml"
+done
+for n in $(seq 12); do new "steady$n" reporter.example | sign "$tmp/k2048.pem" s2048 reporter.example >"$tmp/steady$n.eml"; done
+TLSRPT_DNS_SERVER="127.0.0.1:$stall_port" TLSRPT_DKIM_TIMEOUT=3 TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT=10 serve record
+latency=$(/usr/bin/python3 - "$port" "$tmp" <<'PY'
+import smtplib, statistics, sys, threading, time
+port, tmp = int(sys.argv[1]), sys.argv[2]
+def send(path, source):
+    t0 = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", port, source_address=(source, 0), timeout=60) as s:
+        s.sendmail("tls-reports@x.example", ["tlsrpt@example.net"], open(path, "rb").read())
+    return time.monotonic() - t0
+quiet = [send(f"{tmp}/steady{n}.eml", "127.0.0.2") for n in range(1, 7)]
+def attacker(k):
+    for n in range(k, 31, 10):
+        try:
+            send(f"{tmp}/slow{n}.eml", "127.0.0.1")
+        except Exception:
+            pass
+threads = [threading.Thread(target=attacker, args=(k,)) for k in range(1, 11)]
+for t in threads:
+    t.start()
+time.sleep(0.5)
+attacked = [send(f"{tmp}/steady{n}.eml", "127.0.0.2") for n in range(7, 13)]
+for t in threads:
+    t.join()
+print(f"{statistics.median(quiet):.3f} {statistics.median(attacked):.3f}")
+PY
+)
+echo "honest sender's median latency, quiet and under the slow-key attack: $latency (s)"
+check "slow keys: the honest sender's latency under attack is at most twice the quiet one" yes \
+  "$(echo "$latency" | awk '{ print ($2 <= 2 * $1) ? "yes" : "no" }')"
+check "slow keys: the attack's messages are stored, as temperror" "30" \
+  "$(sql "SELECT count(*) FROM raw_messages m JOIN reports r ON r.raw_message_id = m.id WHERE r.report_id LIKE 'slow%' AND m.dkim = 'temperror'")"
 kill $serve_pid; wait $serve_pid 2>/dev/null; serve_pid=
 
 # HTTPS has no DKIM: its reports are stored with result none; with http.intake_tokens only the

@@ -1,13 +1,14 @@
-"""A DNS forwarder for tests that never answers for one zone: every UDP query whose name is in
-STALL_ZONE is dropped (as a domain whose servers never answer), every other one is relayed to
-UPSTREAM and its answer relayed back. Usage: stalling_forwarder.py PORT UPSTREAM_PORT STALL_ZONE
-(both on 127.0.0.1). Prints "ready" once listening; counts what it dropped and relayed in
-STATS_FILE when given as a fourth argument, after every query."""
+"""A DNS forwarder for tests that never answers for some domains: every UDP query with a label
+that starts with PREFIX (stall.example, stall7.example, x.stall3.example for "stall") is dropped,
+as for domains whose servers never answer; every other one is relayed to UPSTREAM and its answer
+relayed back. Usage: stalling_forwarder.py PORT UPSTREAM_PORT PREFIX [STATS_FILE] (both ports on
+127.0.0.1). Prints "ready" once listening; writes what it dropped and relayed to STATS_FILE after
+every query."""
 import select
 import socket
 import sys
 
-port, upstream_port, zone = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].lower().rstrip(".")
+port, upstream_port, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].lower()
 stats_file = sys.argv[4] if len(sys.argv) > 4 else None
 
 
@@ -33,7 +34,7 @@ while True:
         if s is server:
             packet, client = server.recvfrom(65535)
             name = qname(packet)
-            if name == zone or name.endswith("." + zone):
+            if any(label.startswith(prefix) for label in name.split(".")):
                 dropped += 1
             else:
                 relayed += 1
