@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/dkim_command.hpp"
 #include "log/log.hpp"
 
 #include <condition_variable>
@@ -70,6 +71,7 @@ readiness::Thresholds readiness_thresholds(const config::Settings& s) {
   t.min_days = static_cast<int>(s.readiness_min_days);
   t.min_reporters = static_cast<int>(s.readiness_min_reporters);
   t.max_blocking_share = s.readiness_max_blocking_share;
+  t.authenticated_only = dkim_alert_on_authenticated(s);
   return t;
 }
 

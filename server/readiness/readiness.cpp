@@ -126,8 +126,10 @@ Answer answer(store::Store& store, const std::string& domain, int days, const Th
 WITH p AS (
   SELECT p.id, p.report_id, p.policy_type, p.policy_string, p.mx_host, p.total_successful_session_count AS ok,
          p.total_failure_session_count AS failed, p.start_datetime, p.organization_name AS org, r.end_datetime
-  FROM policies p JOIN reports r ON r.id = p.report_id
-  WHERE p.policy_domain = $1 AND p.start_datetime >= now() - make_interval(days => $2::int)),
+  FROM policies p JOIN reports r ON r.id = p.report_id JOIN raw_messages m ON m.id = r.raw_message_id
+  WHERE p.policy_domain = $1 AND p.start_datetime >= now() - make_interval(days => $2::int)
+    AND (NOT $4::boolean OR m.dkim = 'pass' OR (m.transport = 'cli' AND m.dkim IS NULL)
+         OR (m.transport = 'https' AND coalesce(m.source->>'submitter', '') <> ''))),
 sts AS (SELECT * FROM p WHERE policy_type = 'sts'),
 blocking AS (
   SELECT d.result_type, coalesce(d.receiving_mx_hostname, '') AS mx, s.org,
@@ -198,7 +200,7 @@ SELECT json_build_object(
 )SQL";
   std::string types;
   for (auto b : blocking) types += (types.empty() ? "" : ",") + std::string(b);
-  const auto rows = store.query_rows(sql, {domain, std::to_string(days), types});
+  const auto rows = store.query_rows(sql, {domain, std::to_string(days), types, t.authenticated_only ? "true" : "false"});
   const auto& r = rows.at(0);
   Evidence e;
   e.days_with_reports = std::stoi(r[1]);

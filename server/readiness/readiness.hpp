@@ -63,6 +63,10 @@ struct Thresholds {
   int min_days = 14;
   int min_reporters = 2;
   double max_blocking_share = 0.001;  // of all sessions under sts policies
+  // dkim.alert_on = authenticated: only reports from authenticated inputs are evidence (mail
+  // that passes DKIM, HTTPS reports of a configured submitter, the operator's own report files
+  // on the command line), as in the metric series that alerts use.
+  bool authenticated_only = false;
 };
 
 struct Evidence {

@@ -378,12 +378,21 @@ def token_guessing(binary, strict):
             "intake_429": intake_codes.count(429), "locked_then": (right_while_locked, right_after)}
 
 
+def readiness_failed(srv):
+    """Failed sts sessions in victim.example's readiness evidence."""
+    status, body = http_request(srv.http, "GET /api/v1/domains/victim.example/readiness HTTP/1.1\r\nHost: t\r\n"
+                                          "Connection: close\r\n\r\n")
+    return json.loads(body)["evidence"]["sts_sessions"]["failed"] if status == 200 else -status
+
+
 def open_intake(binary, strict):
     """Round 2, 4: an unauthenticated POST /tlsrpt claiming 50,000 certificate-expired sessions.
     Without http.intake_tokens it is stored but counts as unauthenticated: the alert series
-    (tlsrpt_report_sessions_total) does not move; a configured submitter's report does."""
+    (tlsrpt_report_sessions_total) does not move, nor the readiness verdict's evidence; a
+    configured submitter's report moves both. (Dated yesterday: the verdict looks at 30 days.)"""
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400))
     body = json.dumps({"organization-name": "Forger", "contact-info": "x@example.net", "report-id": "forged-1",
-                       "date-range": {"start-datetime": "2026-11-20T00:00:00Z", "end-datetime": "2026-11-20T23:59:59Z"},
+                       "date-range": {"start-datetime": f"{day}T00:00:00Z", "end-datetime": f"{day}T23:59:59Z"},
                        "policies": [{"policy": {"policy-type": "sts", "policy-string": ["version: STSv1", "mode: testing"],
                                                 "policy-domain": "victim.example", "mx-host": ["mx.victim.example"]},
                                      "summary": {"total-successful-session-count": 0, "total-failure-session-count": 50000},
@@ -394,18 +403,23 @@ def open_intake(binary, strict):
     status, _ = post_report(srv.http, body, content_type="application/tlsrpt+json")
     open_sessions = srv.metric("tlsrpt_report_sessions_total")
     open_unauth = srv.metric("tlsrpt_reports_unauthenticated_total")
+    open_evidence = readiness_failed(srv)
     srv.stop()
     srv = Server(binary, "submitter-intake", {"TLSRPT_HTTP_INTAKE_TOKENS": "sub:" + "t" * 24,
                                               "TLSRPT_DKIM_ALERT_ON": "authenticated"})
     status2, _ = post_report(srv.http, body, content_type="application/tlsrpt+json", extra=f"Authorization: Bearer {'t' * 24}\r\n")
     sub_sessions = srv.metric("tlsrpt_report_sessions_total")
+    sub_evidence = readiness_failed(srv)
     srv.stop()
     if strict:
+        check("open intake: the readiness evidence leaves the report out; a submitter's counts", (0, 50000),
+              (open_evidence, sub_evidence))
         check("open intake: the report is stored, its sessions stay out of the alert series", (201, 0.0, 1.0),
               (status, open_sessions, open_unauth))
         check("submitter intake: the report's sessions count", (201, 50000.0), (status2, sub_sessions))
     return {"open_sessions_counted": open_sessions, "open_unauthenticated": open_unauth,
-            "submitter_sessions_counted": sub_sessions}
+            "submitter_sessions_counted": sub_sessions, "readiness_failed_open": open_evidence,
+            "readiness_failed_submitter": sub_evidence}
 
 
 def slow_reads(binary, strict):
