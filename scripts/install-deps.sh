@@ -10,7 +10,7 @@ if [ "${1:-build}" = test ]; then
   packages+=(python3 python3-jsonschema time openssl swaks libnet-ssleay-perl libio-socket-ssl-perl
     libio-socket-inet6-perl postfix python3-yaml prometheus
     prometheus-alertmanager docker-compose wrk dovecot-imapd haproxy nsd ldnsutils python3-dkim
-    chromium chromium-driver python3-selenium tidy lintian systemd man-db)
+    chromium chromium-driver python3-selenium tidy lintian systemd man-db clang libclang-rt-14-dev)
   # npm (for the dashboards' type check) comes with the machine's Node.js; Debian's otherwise.
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
