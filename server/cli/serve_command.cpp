@@ -45,18 +45,30 @@ struct ServeOptions {
 
 // Listen addresses from the command line (repeatable, each may be a list), else the setting;
 // an empty value turns the listener off.
-std::vector<std::string> listen_list(const std::vector<std::string>& flags, const std::vector<std::string>& setting) {
-  if (flags.empty()) return setting;
-  std::vector<std::string> out;
-  for (const auto& f : flags)
-    for (auto& a : config::split_list(f)) out.push_back(std::move(a));
+// The addresses of `key` (smtp.listen, http.listen): the command line's, else the setting's,
+// each checked to be HOST:PORT with a numeric address (a usage error naming the key and the
+// value, exit 2, instead of an exception nobody catches when the listener is made).
+std::vector<std::string> listen_list(const char* key, const std::vector<std::string>& flags,
+                                     const std::vector<std::string>& setting) {
+  std::vector<std::string> out = setting;
+  if (!flags.empty()) {
+    out.clear();
+    for (const auto& f : flags)
+      for (auto& a : config::split_list(f)) out.push_back(std::move(a));
+  }
+  for (const auto& a : out) try {
+      net::parse_endpoint(a);
+    } catch (const std::runtime_error& e) {
+      throw CLI::ValidationError(key, "'" + a + "' is not HOST:PORT with a numeric address and a port of 1 to 65535 (" +
+                                          e.what() + ")");
+    }
   return out;
 }
 
 
 smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOptions& o) {
   smtp_server::Settings out;
-  out.listen = listen_list(o.listen, s.smtp_listen);
+  out.listen = listen_list("smtp.listen", o.listen, s.smtp_listen);
   if (out.listen.empty()) return out;  // no SMTP listener
   out.protocol.recipients = o.recipients.empty() ? s.smtp_recipients : config::split_list(o.recipients);
   if (out.protocol.recipients.empty())
@@ -90,7 +102,7 @@ smtp_server::Settings smtp_settings(const config::Settings& s, const ServeOption
 
 http_server::Settings http_settings(const config::Settings& s, const ServeOptions& o) {
   http_server::Settings out;
-  out.listen = listen_list(o.http_listen, s.http_listen);
+  out.listen = listen_list("http.listen", o.http_listen, s.http_listen);
   out.tls_cert = s.http_tls_cert;
   out.tls_key = s.http_tls_key;
   if (out.tls_cert.empty() != out.tls_key.empty())

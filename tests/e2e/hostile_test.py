@@ -468,6 +468,21 @@ def slow_reads(binary, strict):
             "held_reads": [(s, round(d, 1)) for s, d, _ in held]}
 
 
+def bad_listen(binary, strict):
+    """A malformed listen address (issue 27's crash): serve exits 2 naming the key and the value,
+    never aborts (it ended with SIGABRT, exit 134, on an exception nobody caught)."""
+    outcomes = []
+    for key, var in (("http.listen", "TLSRPT_HTTP_LISTEN"), ("smtp.listen", "TLSRPT_SMTP_LISTEN")):
+        for value in ("garbage", "127.0.0.1:99999", "[::1", "host.invalid:80"):
+            e = dict(os.environ, TLSRPT_DATABASE_URL="host=/nonexistent", TLSRPT_SMTP_RECIPIENTS="tls@example.net", **{var: value})
+            r = subprocess.run([binary, "serve"], env=e, capture_output=True, text=True, timeout=30)
+            outcomes.append((key, value, r.returncode, f"{key}: '{value}'" in r.stderr))
+    if strict:
+        check("bad listen addresses: each exits 2 naming the key and the value", [(k, v, 2, True) for k, v, _, _ in outcomes],
+              outcomes)
+    return {"exits": sorted({o[2] for o in outcomes})}
+
+
 def held_uploads(binary, strict):
     """4a. 40 uploads of 19 MiB held open from eight addresses."""
     srv = Server(binary, "uploads", {"TLSRPT_HTTP_REQUEST_TIMEOUT": "20", "TLSRPT_HTTP_INTAKE_BURST": "1000"})
@@ -736,7 +751,7 @@ def memory_after_flood(binary, strict):
 
 
 attacks = [smtp_write_stall, smtp_overlong_line, smtp_message_rate, chunked_no_body_route, bad_requests, tokens_config,
-           token_guessing, open_intake, slow_reads, held_uploads, large_reports, connection_flood, rejected_quota, behind_proxy, memory_after_flood]
+           token_guessing, open_intake, slow_reads, bad_listen, held_uploads, large_reports, connection_flood, rejected_quota, behind_proxy, memory_after_flood]
 only = os.environ.get("HOSTILE_ONLY")
 before = os.environ.get("BEFORE")
 for attack in attacks:
