@@ -428,12 +428,10 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   // listeners' sockets, and given up before any thread starts (capabilities are per thread).
   apply(opt.db, settings);
   config::hide_secret_environment();  // no thread yet: nothing reads the environment meanwhile
-  bool became = false;
   try {
     if (const auto who = plan_run_as(settings.server_user, settings.server_allow_root || opt.allow_root)) {
       if (opt.db.url.empty()) give_directory(opt.db.data_dir, *who);
       become(*who);
-      became = true;
       log::linef(log::Level::info, "serve", "running as %s (uid %u, gid %u)", who->user.c_str(), static_cast<unsigned>(who->uid),
                    static_cast<unsigned>(who->gid));
     } else if (geteuid() == 0) {
@@ -448,14 +446,19 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
     std::vector<std::string> addresses = smtp.listen;
     addresses.insert(addresses.end(), http.listen.begin(), http.listen.end());
     net::prebind(addresses);
-    // The sockets are bound: the user needs no capability any more. (Staying root, serve keeps
-    // them until the embedded database is set up, which hands its directory to postgres.)
-    if (became) drop_capabilities();
   } catch (const std::runtime_error& e) {  // an address that cannot be bound
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
     return 1;
   }
   Database db = open_database(opt.db, migration(opt.db, settings));
+  // The last steps that need a capability are done (binding low ports; staying root, handing the
+  // embedded cluster's directory to postgres), and no thread has started yet: none keeps any.
+  try {
+    drop_capabilities();
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
+    return 1;
+  }
 
   metrics::Metrics metrics(label_settings(settings));
   metrics.add_source("tlsrpt_build_info", "tlsrpt version (the value is 1); label-free for now: " TLSRPT_VERSION,
@@ -543,12 +546,6 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
     return 1;
   }
-  if (!became) try {  // root (server.allow_root): what root keeps beyond its uid goes now
-      drop_capabilities();
-    } catch (const std::runtime_error& e) {
-      std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
-      return 1;
-    }
   if (smtp_listener) add_smtp_sources(metrics, smtp_listener->stats());
   if (http_listener) add_http_sources(metrics, http_listener->stats());
   std::unique_ptr<imap_poller::Poller> poller;
