@@ -163,13 +163,17 @@ struct Api::Impl {
   net::RateLimit auth_failures;
   std::atomic<std::uint64_t> auth_failure_count{0}, auth_throttled_count{0};
 
-  // 429 when the client has no failed-authentication attempt left.
-  std::optional<Response> throttled(const Request& req) {
+  // 0 while the client has failed-authentication attempts left, else the seconds until one is
+  // back (the request is then refused, counted here, with 429 and Retry-After).
+  unsigned throttled(const Request& req) {
     const unsigned wait = auth_failures.wait(req.client);
-    if (!wait) return std::nullopt;
-    ++auth_throttled_count;
-    Response r = json_error(429, "too many failed authentication attempts from this address; retry in " +
-                                     std::to_string(wait) + " s");
+    if (wait) ++auth_throttled_count;
+    return wait;
+  }
+  static std::string throttled_message(unsigned wait) {
+    return "too many failed authentication attempts from this address; retry in " + std::to_string(wait) + " s";
+  }
+  static Response with_retry_after(Response r, unsigned wait) {
     r.headers.emplace_back("Retry-After", std::to_string(wait));
     return r;
   }
@@ -254,7 +258,7 @@ struct Api::Impl {
       r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt\"");
       return r;
     }
-    if (auto r = throttled(req)) return r;
+    if (const unsigned wait = throttled(req)) return with_retry_after(json_error(429, throttled_message(wait)), wait);
     const auto k = keys();
     if (token_in(*token, k->admin_tokens)) return std::nullopt;
     if (token_in(*token, k->read_tokens)) {
@@ -296,9 +300,11 @@ struct Api::Impl {
       return refusal;
     }
     std::optional<Response> out;
-    if (route->handler == &Impl::report_intake && !keys()->intake_tokens.empty() &&
-        (out = throttled(req))) {
-    } else if (route->handler == &Impl::report_intake && !keys()->intake_tokens.empty() && !submitter(req)) {
+    const bool needs_submitter = route->handler == &Impl::report_intake && !keys()->intake_tokens.empty();
+    const unsigned throttle = needs_submitter ? throttled(req) : 0;  // (before the token is compared)
+    if (throttle) {
+      out = with_retry_after(json_error(429, throttled_message(throttle)), throttle);
+    } else if (needs_submitter && !submitter(req)) {
       failed_authentication(req);
       out = json_error(401, "POST /tlsrpt needs a submitter's token (Authorization: Bearer <token>, http.intake_tokens)");
       out->headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tlsrpt intake\"");
@@ -319,8 +325,8 @@ struct Api::Impl {
         out = html(web::error_page(415, "send the form as application/x-www-form-urlencoded", {}), 415);
       else if (req.chunked || req.content_length.value_or(0) > 4096)
         out = html(web::error_page(413, "a form of at most 4,096 bytes", {}), 413);
-      else if (route->handler == &Impl::login_post && throttled(req))
-        out = html(web::error_page(429, "too many failed authentication attempts from this address; retry later", {}), 429);
+      else if (const unsigned locked = route->handler == &Impl::login_post ? throttled(req) : 0)
+        out = with_retry_after(html(web::error_page(429, throttled_message(locked), {}), 429), locked);
       else if (route->handler == &Impl::login_post)
         if (const unsigned wait = login_rate.take(req.client)) {
           out = html(web::error_page(429, "too many login attempts from this address; retry in " + std::to_string(wait) + " s", {}), 429);
