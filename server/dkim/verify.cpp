@@ -6,6 +6,7 @@
 #undef _Bool
 #include <libpsl.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
@@ -257,11 +258,10 @@ Split split_message(std::string_view message) {
   return out;
 }
 
-// The fields named `name` (lower case, with the colon), top first, unfolded; at most 256 KiB
-// of the message is read.
-std::vector<std::string> header_fields(std::string_view message, std::string_view name) {
+// The fields of a split header named `name` (lower case, with the colon), top first, unfolded.
+std::vector<std::string> header_fields(const Split& parts, std::string_view name) {
   std::vector<std::string> out;
-  for (std::string_view f : split_message(message.substr(0, std::min<std::size_t>(message.size(), 256 * 1024))).fields) {
+  for (std::string_view f : parts.fields) {
     if (f.size() < name.size() || lower(f.substr(0, name.size())) != name) continue;
     std::string field;
     for (char c : f.substr(name.size())) field += c == '\r' || c == '\n' ? ' ' : c;
@@ -270,15 +270,16 @@ std::vector<std::string> header_fields(std::string_view message, std::string_vie
   return out;
 }
 
+// The same from a message; at most 256 KiB of it is read.
+std::vector<std::string> header_fields(std::string_view message, std::string_view name) {
+  return header_fields(split_message(message.substr(0, std::min<std::size_t>(message.size(), 256 * 1024))), name);
+}
+
 // The d= (lower case) and s= of each DKIM-Signature field, top first.
 std::vector<std::pair<std::string, std::string>> signature_names(const Split& parts) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (std::string_view field : parts.fields) {
-    constexpr std::string_view name = "dkim-signature:";
-    if (field.size() < name.size() || lower(field.substr(0, name.size())) != name) continue;
-    const std::string_view value = field.substr(name.size());
+  for (const std::string& value : header_fields(parts, "dkim-signature:"))
     out.emplace_back(lower(tag_value(value, "d").value_or("")), std::string(tag_value(value, "s").value_or("")));
-  }
   return out;
 }
 
@@ -497,7 +498,6 @@ struct Verifier::Impl {
     std::function<void()> done;
     std::vector<std::pair<std::string, std::string>> names;  // key name, organisation
     std::vector<bool> answered;
-    std::size_t left = 0;
     bool finished = false;
     std::unique_ptr<asio::steady_timer> timer;
   };
@@ -656,7 +656,6 @@ void Verifier::prefetch(std::string_view message, std::function<void()> done) {
     return;
   }
   p->answered.assign(p->names.size(), false);
-  p->left = p->names.size();
   asio::post(m.io, [&m, p] {
     if (!m.resolver) return;  // the verifier is closing
     m.prefetching.insert(p);
@@ -669,7 +668,7 @@ void Verifier::prefetch(std::string_view message, std::function<void()> done) {
       m.resolver->resolve(p->names[i].first, dns::Type::txt, [&m, p, i](dns::Answer a) {
         m.answered(p->names[i].first, p->names[i].second, a, std::chrono::steady_clock::now());
         p->answered[i] = true;
-        if (--p->left == 0) m.finish(p);
+        if (std::find(p->answered.begin(), p->answered.end(), false) == p->answered.end()) m.finish(p);
       });
     }
   });
