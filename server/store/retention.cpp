@@ -21,13 +21,16 @@ std::string cutoff(std::chrono::sys_seconds now, std::chrono::seconds age) {
          std::to_string(age.count()) + " seconds')";
 }
 
-// '2026-03-01', the first day of a month, as SQL.
-std::string month_date(Month m) {
+// A month as "2026" `separator` "03".
+std::string year_month_text(Month m, char separator) {
   const std::chrono::year_month_day d{std::chrono::floor<std::chrono::days>(month_start(m))};
   char out[16];
-  std::snprintf(out, sizeof out, "'%04d-%02u-01'", static_cast<int>(d.year()), static_cast<unsigned>(d.month()));
+  std::snprintf(out, sizeof out, "%04d%c%02u", static_cast<int>(d.year()), separator, static_cast<unsigned>(d.month()));
   return out;
 }
+
+// '2026-03-01', the first day of a month, as SQL.
+std::string month_date(Month m) { return "'" + year_month_text(m, '-') + "-01'"; }
 
 // Runs `batch` (a statement answering one count) until it removes nothing; returns the total.
 std::int64_t in_batches(Store& s, const std::string& batch) {
@@ -51,24 +54,19 @@ std::chrono::sys_seconds month_start(Month m) {
   return std::chrono::sys_days(std::chrono::year(year) / std::chrono::month(month) / 1);
 }
 
-std::string month_partition(Month m) {
-  const std::chrono::year_month_day d{std::chrono::floor<std::chrono::days>(month_start(m))};
-  char out[32];
-  std::snprintf(out, sizeof out, "failure_details_%04d_%02u", static_cast<int>(d.year()), static_cast<unsigned>(d.month()));
-  return out;
-}
+constexpr std::string_view partition_prefix = "failure_details_";
+
+std::string month_partition(Month m) { return std::string(partition_prefix) + year_month_text(m, '_'); }
 
 std::optional<Month> month_named(std::string_view name) {
-  constexpr std::string_view prefix = "failure_details_";
-  if (name.size() != prefix.size() + 7 || name.substr(0, prefix.size()) != prefix || name[prefix.size() + 4] != '_')
-    return std::nullopt;
-  int year = 0, month = 0;
-  for (std::size_t i = 0; i < 7; ++i) {
-    const char c = name[prefix.size() + i];
-    if (i == 4) continue;
-    if (c < '0' || c > '9') return std::nullopt;
-    (i < 4 ? year : month) = (i < 4 ? year : month) * 10 + (c - '0');
-  }
+  // exactly failure_details_YYYY_MM
+  if (name.size() != partition_prefix.size() + 7 || !name.starts_with(partition_prefix)) return std::nullopt;
+  const std::string_view ym = name.substr(partition_prefix.size());
+  const auto digits = [](std::string_view t) {
+    return std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (ym[4] != '_' || !digits(ym.substr(0, 4)) || !digits(ym.substr(5))) return std::nullopt;
+  const int year = std::stoi(std::string(ym.substr(0, 4))), month = std::stoi(std::string(ym.substr(5)));
   if (month < 1 || month > 12) return std::nullopt;
   return year * 12 + month - 1;
 }
