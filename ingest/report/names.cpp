@@ -70,7 +70,7 @@ std::optional<std::string> set_limit(Limits& target, std::string_view assignment
     if (l.name == name) info = &l;
   if (!info) return "unknown limit '" + name + "' (see --list-limits)";
   if (value.empty() || !std::isdigit(static_cast<unsigned char>(value[0])))
-    return "limit " + name + ": '" + value + "' is not a number";
+    return "limits." + name + ": '" + value + "' is not a number";
   errno = 0;
   char* end = nullptr;
   unsigned long long n = std::strtoull(value.c_str(), &end, 10);
@@ -79,9 +79,9 @@ std::optional<std::string> set_limit(Limits& target, std::string_view assignment
   if (suffix == "K" || suffix == "k" || suffix == "KiB") scale = KiB;
   else if (suffix == "M" || suffix == "m" || suffix == "MiB") scale = MiB;
   else if (suffix == "G" || suffix == "g" || suffix == "GiB") scale = 1024 * MiB;
-  else if (!suffix.empty()) return "limit " + name + ": unknown suffix '" + std::string(suffix) + "'";
+  else if (!suffix.empty()) return "limits." + name + ": unknown suffix '" + std::string(suffix) + "'";
   if (errno == ERANGE || n > UINT64_MAX / scale || n == 0)
-    return "limit " + name + ": '" + value + "' is out of range (1 to 2^64-1)";
+    return "limits." + name + ": '" + value + "' is out of range (1 to 2^64-1)";
   target.*(info->field) = n * scale;
   return std::nullopt;
 }

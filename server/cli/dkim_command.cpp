@@ -11,8 +11,12 @@
 namespace tlsrpt::cli {
 
 dkim::Mode dkim_mode(const config::Settings& s) {
-  if (auto m = dkim::mode_from_string(s.dkim_mode)) return *m;
-  throw CLI::ValidationError("dkim.mode", "'" + s.dkim_mode + "' is not off, record or require");
+  switch (s.dkim_mode) {
+    case config::DkimMode::off: return dkim::Mode::off;
+    case config::DkimMode::record: return dkim::Mode::record;
+    case config::DkimMode::require: return dkim::Mode::require;
+  }
+  return dkim::Mode::record;
 }
 
 dkim::Settings dkim_settings(const config::Settings& s) {
@@ -25,8 +29,8 @@ dkim::Settings dkim_settings(const config::Settings& s) {
 }
 
 bool dkim_alert_on_authenticated(const config::Settings& s) {
-  if (s.dkim_alert_on.empty()) return dkim_mode(s) != dkim::Mode::off;
-  return s.dkim_alert_on == "authenticated";  // else "all" (the only other value config accepts)
+  if (s.dkim_alert_on == config::AlertOn::by_mode) return s.dkim_mode != config::DkimMode::off;
+  return s.dkim_alert_on == config::AlertOn::authenticated;
 }
 
 namespace {

@@ -9,7 +9,7 @@
 
 namespace tlsrpt::cli {
 
-dkim::Mode dkim_mode(const config::Settings& s);  // throws CLI::ValidationError naming dkim.mode
+dkim::Mode dkim_mode(const config::Settings& s);
 dkim::Settings dkim_settings(const config::Settings& s);
 // dkim.alert_on: whether only authenticated mail feeds the report data series that alerts use.
 bool dkim_alert_on_authenticated(const config::Settings& s);

@@ -41,22 +41,21 @@ std::string default_rua(const config::Settings& s) {
 }
 
 std::vector<posture::Monitored> monitored_domains(const config::Settings& s) {
-  std::vector<config::MonitoredDomain> entries;
-  for (const auto& item : s.checks_domains) {
-    const auto eq = item.find('=');
-    entries.push_back({item.substr(0, eq), eq == std::string::npos ? std::string() : item.substr(eq + 1)});
-  }
-  entries.insert(entries.end(), s.domains.begin(), s.domains.end());
+  // Each entry with the key it came from: checks.domains, or domain[N] for the tables.
+  std::vector<std::pair<std::string, config::MonitoredDomain>> entries;
+  for (const auto& d : s.checks_domains) entries.emplace_back("checks.domains", d);
+  for (std::size_t i = 0; i < s.domains.size(); ++i) entries.emplace_back("domain[" + std::to_string(i) + "]", s.domains[i]);
   const std::string rua = default_rua(s);
   std::vector<posture::Monitored> out;
   std::set<std::string> seen;
-  for (const auto& e : entries) {
+  for (const auto& [key, e] : entries) {
+    const bool table = key != "checks.domains";
     const auto name = policy::normalize_domain(e.name);
-    if (!name) throw CLI::ValidationError("checks.domains", "'" + e.name + "' is not a domain name");
-    if (!seen.insert(*name).second) throw CLI::ValidationError("checks.domains", *name + " is listed twice");
+    if (!name) throw CLI::ValidationError(table ? key + ".name" : key, "'" + e.name + "' is not a domain name");
+    if (!seen.insert(*name).second) throw CLI::ValidationError(table ? key + ".name" : key, *name + " is listed twice");
     const std::string own = e.rua.empty() ? rua : e.rua;
     if (!own.empty() && (own.find('@') == std::string::npos || own.starts_with('@') || own.ends_with('@')))
-      throw CLI::ValidationError("checks.domains", "the rua of " + *name + ", '" + own + "', is not user@domain");
+      throw CLI::ValidationError(table ? key + ".rua" : key, "the rua of " + *name + ", '" + own + "', is not user@domain");
     out.push_back({*name, own});
   }
   return out;
@@ -173,7 +172,7 @@ struct ScheduledChecks::Impl {
         // The verdict, with the check just stored (for the readiness gauge).
         const auto a = intake.with_store([&](store::Store& s) { return readiness::answer(s, item.domain, readiness_days, thresholds); });
         intake.metrics().readiness(item.domain, readiness::to_string(a.decision.verdict));
-        const auto drift = intake.with_store([&](store::Store& s) { return readiness::recent_drift(s, item.domain); });
+        const auto drift = intake.with_store([&](store::Store& s) { return store::recent_drift(s, item.domain); });
         intake.metrics().drift(item.domain, drift.sessions, drift.beyond_max_age);
       } catch (const store::Error& e) {
         log::linef(log::Level::warn, "serve", "posture checks: %s: %s (retrying in 10 s)", saved ? "the readiness verdict" : "storing a result",

@@ -1,4 +1,5 @@
 #include "cli/parse_command.hpp"
+#include "cli/serve_plan.hpp"
 #include "cli/manual.hpp"
 
 #include <cstdio>
@@ -134,15 +135,20 @@ void add_global_options(CLI::App& app, GlobalOptions& global, int& exit_code) {
   app.fallthrough();
   CLI::App* cmd = app.add_subcommand(
       "check-config",
-      "Read the settings (file, environment), check every value against its type and range, and print the "
-      "effective values, secrets redacted. The settings are described in tlsrpt.toml(5) and below.");
-  exit_statuses(*cmd, "0 the settings are valid; 2 a setting is unknown or its value is wrong (named on stderr)");
+      "Read the settings (file, environment), check every value against its type and range, plan serve from them "
+      "as serve and a SIGHUP reload do (listen addresses, certificates and keys, tokens, files, users, every check "
+      "between settings), and print the effective values, secrets redacted, then what serve would run. The settings "
+      "are described in tlsrpt.toml(5) and below.");
+  exit_statuses(*cmd, "0 serve would start with these settings; 2 a setting is unknown or its value is wrong, or serve "
+                      "would refuse it (the key and what is wrong on stderr, as serve says it)");
   cmd->footer(cmd->get_footer() + "\n\n" + settings_summary());
   auto limits = std::make_shared<LimitOptions>();
   add_limit_options(*cmd, *limits);
   cmd->callback([&global, limits, &exit_code] {
     const config::Settings s = load_settings(global, *limits);
+    const Plan p = plan(s);  // throws CLI::ValidationError: exit 2 with serve's own message
     std::fputs(config::describe(s).c_str(), stdout);
+    std::fputs(describe(p).c_str(), stdout);
     exit_code = 0;
   });
 }

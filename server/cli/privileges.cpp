@@ -49,7 +49,7 @@ std::optional<RunAs> plan_run_as(const std::string& configured_user, bool allow_
   }
   if (pw->pw_uid == 0) {
     if (allow_root) return std::nullopt;
-    throw std::runtime_error("server.user " + name + " is root: name an unprivileged user, or set server.allow_root = true");
+    throw std::runtime_error("'" + name + "' is root: name an unprivileged user, or set server.allow_root = true");
   }
   return RunAs{name, pw->pw_uid, pw->pw_gid};
 }

@@ -41,10 +41,16 @@ constexpr std::int64_t unbounded = std::numeric_limits<std::int64_t>::max();
 // double, list and secret_list std::vector<std::string>, the others std::string. min and max
 // bound integers, sizes (bytes) and durations (seconds); choices are separated by '|'.
 // `when_empty` is what an empty value (or a port of 0) means, as check-config shows it.
+// Choice rows set an enum member (its values in the order of `choices`); list rows set either
+// a std::vector<std::string> or a vector of one of the structured entries (each item parsed by
+// parse_item below). `reload`: serve applies a new value on SIGHUP (the rest need a restart).
 template <class S>
 struct Row {
   using Field = std::variant<std::string S::*, std::int64_t S::*, Seconds S::*, std::uint64_t S::*, bool S::*,
-                             std::vector<std::string> S::*, double S::*>;
+                             std::vector<std::string> S::*, double S::*, log::Level S::*, log::Format S::*,
+                             DkimMode S::*, AlertOn S::*, ImapTls S::*, ImapAfter S::*,
+                             std::vector<MonitoredDomain> S::*, std::vector<IntakeToken> S::*,
+                             std::vector<AddressBlock> S::*>;
   std::string_view key;
   std::string_view environment;
   Type type;
@@ -54,7 +60,15 @@ struct Row {
   std::int64_t min = 0, max = unbounded;
   std::string_view choices = "";
   std::string_view when_empty = "";
+  bool reload = false;
 };
+
+// A row whose new value serve applies on SIGHUP: the table's reload column.
+template <class S>
+constexpr Row<S> reloads(Row<S> r) {
+  r.reload = true;
+  return r;
+}
 
 using S = Settings;
 constexpr std::int64_t day = 86400;
@@ -75,10 +89,10 @@ const Row<Settings> settings[] = {
      "(tlsrpt when started as root and it exists)"},
     {"server.allow_root", "TLSRPT_SERVER_ALLOW_ROOT", Type::boolean, &S::server_allow_root, "false",
      "serve started as root may stay root when server.user is empty (otherwise it refuses)"},
-    {"log.level", "TLSRPT_LOG_LEVEL", Type::choice, &S::log_level, "info",
-     "least severe log lines written", 0, 0, "error|warn|info|debug"},
-    {"log.format", "TLSRPT_LOG_FORMAT", Type::choice, &S::log_format, "text",
-     "text: component key=value lines; json: one JSON object per line, for log shippers", 0, 0, "text|json"},
+    reloads<Settings>({"log.level", "TLSRPT_LOG_LEVEL", Type::choice, &S::log_level, "info",
+     "least severe log lines written", 0, 0, "error|warn|info|debug"}),
+    reloads<Settings>({"log.format", "TLSRPT_LOG_FORMAT", Type::choice, &S::log_format, "text",
+     "text: component key=value lines; json: one JSON object per line, for log shippers", 0, 0, "text|json"}),
     {"smtp.listen", "TLSRPT_SMTP_LISTEN", Type::list, &S::smtp_listen, "127.0.0.1:2525",
      "HOST:PORT addresses of the SMTP listener; empty: no SMTP listener", 0, 0, "", "(no SMTP listener)"},
     {"smtp.recipients", "TLSRPT_SMTP_RECIPIENTS", Type::list, &S::smtp_recipients, "",
@@ -86,12 +100,12 @@ const Row<Settings> settings[] = {
      "(none: required when SMTP listens)"},
     {"smtp.hostname", "TLSRPT_SMTP_HOSTNAME", Type::string, &S::smtp_hostname, "",
      "the name in the SMTP greeting", 0, 0, "", "(the machine's host name)"},
-    {"smtp.tls_cert", "TLSRPT_SMTP_TLS_CERT", Type::path, &S::smtp_tls_cert, "",
+    reloads<Settings>({"smtp.tls_cert", "TLSRPT_SMTP_TLS_CERT", Type::path, &S::smtp_tls_cert, "",
      "PEM certificate chain files, comma-separated (an RSA and an ECDSA one side by side); STARTTLS is offered when "
      "both it and smtp.tls_key are set", 0, 0,
-     "", "(no STARTTLS)"},
-    {"smtp.tls_key", "TLSRPT_SMTP_TLS_KEY", Type::path, &S::smtp_tls_key, "",
-     "PEM private key files for STARTTLS, one per certificate, in the same order", 0, 0, "", "(no STARTTLS)"},
+     "", "(no STARTTLS)"}),
+    reloads<Settings>({"smtp.tls_key", "TLSRPT_SMTP_TLS_KEY", Type::path, &S::smtp_tls_key, "",
+     "PEM private key files for STARTTLS, one per certificate, in the same order", 0, 0, "", "(no STARTTLS)"}),
     {"smtp.max_sessions", "TLSRPT_SMTP_MAX_SESSIONS", Type::integer, &S::smtp_max_sessions, "100",
      "SMTP sessions open at once; more are refused with 421", 1, 1000000},
     {"smtp.max_sessions_per_client", "TLSRPT_SMTP_MAX_SESSIONS_PER_CLIENT", Type::integer,
@@ -112,20 +126,20 @@ const Row<Settings> settings[] = {
     {"http.listen", "TLSRPT_HTTP_LISTEN", Type::list, &S::http_listen, "127.0.0.1:8080",
      "HOST:PORT addresses of the HTTP server (API, pages, intake, metrics); empty: none", 0, 0, "",
      "(no HTTP server)"},
-    {"http.tls_cert", "TLSRPT_HTTP_TLS_CERT", Type::path, &S::http_tls_cert, "",
+    reloads<Settings>({"http.tls_cert", "TLSRPT_HTTP_TLS_CERT", Type::path, &S::http_tls_cert, "",
      "PEM certificate chain files, comma-separated: HTTPS on every HTTP listener when both it and http.tls_key "
      "are set",
-     0, 0, "", "(plain HTTP)"},
-    {"http.tls_key", "TLSRPT_HTTP_TLS_KEY", Type::path, &S::http_tls_key, "", "PEM private key files for HTTPS, one per certificate",
-     0, 0, "", "(plain HTTP)"},
-    {"http.read_tokens", "TLSRPT_HTTP_READ_TOKENS", Type::secret_list, &S::http_read_tokens, "",
+     0, 0, "", "(plain HTTP)"}),
+    reloads<Settings>({"http.tls_key", "TLSRPT_HTTP_TLS_KEY", Type::path, &S::http_tls_key, "", "PEM private key files for HTTPS, one per certificate",
+     0, 0, "", "(plain HTTP)"}),
+    reloads<Settings>({"http.read_tokens", "TLSRPT_HTTP_READ_TOKENS", Type::secret_list, &S::http_read_tokens, "",
      "bearer tokens (16 characters or more) that may read the API and pages", 0, 0, "",
-     "(none)"},
-    {"http.admin_tokens", "TLSRPT_HTTP_ADMIN_TOKENS", Type::secret_list, &S::http_admin_tokens, "",
-     "bearer tokens that may also read raw messages and rejected inputs", 0, 0, "", "(none)"},
-    {"http.intake_tokens", "TLSRPT_HTTP_INTAKE_TOKENS", Type::secret_list, &S::http_intake_tokens, "",
+     "(none)"}),
+    reloads<Settings>({"http.admin_tokens", "TLSRPT_HTTP_ADMIN_TOKENS", Type::secret_list, &S::http_admin_tokens, "",
+     "bearer tokens that may also read raw messages and rejected inputs", 0, 0, "", "(none)"}),
+    reloads<Settings>({"http.intake_tokens", "TLSRPT_HTTP_INTAKE_TOKENS", Type::secret_list, &S::http_intake_tokens, "",
      "submitter:token pairs; when set, POST /tlsrpt needs one", 0, 0, "",
-     "(none: POST /tlsrpt is open)"},
+     "(none: POST /tlsrpt is open)"}),
     {"http.protect_metrics", "TLSRPT_HTTP_PROTECT_METRICS", Type::boolean, &S::http_protect_metrics, "false",
      "/metrics, /healthz and /readyz need a token too"},
     {"http.intake_per_minute", "TLSRPT_HTTP_INTAKE_PER_MINUTE", Type::integer, &S::http_intake_per_minute, "60",
@@ -179,9 +193,9 @@ const Row<Settings> settings[] = {
      "longest policy fetch and MX probe", 1, 600},
     {"checks.expiry_warning_days", "TLSRPT_CHECKS_EXPIRY_WARNING_DAYS", Type::integer, &S::checks_expiry_warning_days,
      "14", "days before a certificate's expiry that a warning starts", 0, 3650},
-    {"checks.domains", "TLSRPT_CHECKS_DOMAINS", Type::list, &S::checks_domains, "",
+    reloads<Settings>({"checks.domains", "TLSRPT_CHECKS_DOMAINS", Type::list, &S::checks_domains, "",
      "monitored domains, \"domain\" or \"domain=rua@address\" (besides [[domain]] tables)", 0, 0,
-     "", "(none besides [[domain]] tables)"},
+     "", "(none besides [[domain]] tables)"}),
     {"checks.interval", "TLSRPT_CHECKS_INTERVAL", Type::duration, &S::checks_interval, "1h",
      "time between two checks of a monitored domain (jittered)", 1, 7 * day},
     {"checks.concurrency", "TLSRPT_CHECKS_CONCURRENCY", Type::integer, &S::checks_concurrency, "8",
@@ -252,9 +266,9 @@ const Row<ImapMailbox> imap_rows[] = {
 
 using D = MonitoredDomain;
 const Row<MonitoredDomain> domain_rows[] = {
-    {"name", "", Type::string, &D::name, "", "the monitored domain (required)"},
-    {"rua", "", Type::string, &D::rua, "", "the address its _smtp._tls record must list first", 0, 0, "",
-     "(the first user@domain of smtp.recipients)"},
+    reloads<MonitoredDomain>({"name", "", Type::string, &D::name, "", "the monitored domain (required)"}),
+    reloads<MonitoredDomain>({"rua", "", Type::string, &D::rua, "", "the address its _smtp._tls record must list first", 0, 0, "",
+     "(the first user@domain of smtp.recipients)"}),
 };
 
 // A value as parsed, before it is stored in its member.
@@ -420,12 +434,73 @@ Value parse_node(const Row<S>& r, const toml::node& node) {
                                                                    : ""));
 }
 
+// The n-th of a row's choices ("" past the last: the empty value's meaning).
+std::string_view choice_at(std::string_view choices, std::size_t n) {
+  for (; n > 0; --n) {
+    const auto bar = choices.find('|');
+    if (bar == std::string_view::npos) return {};
+    choices.remove_prefix(bar + 1);
+  }
+  return choices.substr(0, choices.find('|'));
+}
+
+// One item of a structured list; throws Error saying what is wrong (a secret's text unshown).
+template <class T>
+T parse_item(const std::string& item, std::size_t index);
+
+template <>
+MonitoredDomain parse_item(const std::string& item, std::size_t) {
+  const auto eq = item.find('=');
+  MonitoredDomain out{item.substr(0, eq), eq == std::string::npos ? std::string() : item.substr(eq + 1)};
+  if (out.name.empty()) throw Error("'" + item + "' has no domain name before '='");
+  if (eq != std::string::npos && out.rua.empty()) throw Error("'" + item + "' has no address after '='");
+  return out;
+}
+
+template <>
+IntakeToken parse_item(const std::string& item, std::size_t index) {
+  const auto colon = item.find(':');
+  if (colon == 0 || colon == std::string::npos || item.size() - colon - 1 < 16)
+    throw Error("entry " + std::to_string(index + 1) +
+                " is not submitter:token with a token of 16 characters or more (the entry is not shown: it is secret)");
+  return {item.substr(0, colon), item.substr(colon + 1)};
+}
+
+template <>
+AddressBlock parse_item(const std::string& item, std::size_t) {
+  const auto block = net::parse_cidr(item);
+  if (!block) throw Error("'" + item + "' is not an address or address/prefix");
+  return {item, *block};
+}
+
+std::string item_text(const MonitoredDomain& d) { return d.rua.empty() ? d.name : d.name + "=" + d.rua; }
+std::string item_text(const IntakeToken& t) { return t.submitter + ":" + t.token; }
+std::string item_text(const AddressBlock& b) { return b.text; }
+
+template <class T>
+constexpr bool is_structured_list = std::is_same_v<T, std::vector<MonitoredDomain>> ||
+                                    std::is_same_v<T, std::vector<IntakeToken>> ||
+                                    std::is_same_v<T, std::vector<AddressBlock>>;
+
 template <class S>
 void store(const Row<S>& r, S& target, Value v) {
   std::visit(
       [&](auto S::*member) {
         using T = std::remove_reference_t<decltype(target.*member)>;
-        target.*member = std::get<T>(std::move(v));  // a row whose type and member disagree: bad_variant_access
+        if constexpr (std::is_enum_v<T>) {  // a choice, already checked against the row's choices
+          const std::string& text = std::get<std::string>(v);
+          std::size_t n = 0;
+          while (!choice_at(r.choices, n).empty() && choice_at(r.choices, n) != text) ++n;
+          target.*member = static_cast<T>(n);  // past the last: the empty value
+        } else if constexpr (is_structured_list<T>) {
+          const auto& items = std::get<std::vector<std::string>>(v);
+          T out;
+          for (std::size_t i = 0; i < items.size(); ++i)
+            out.push_back(parse_item<typename T::value_type>(items[i], i));
+          target.*member = std::move(out);
+        } else {
+          target.*member = std::get<T>(std::move(v));  // a row whose type and member disagree: bad_variant_access
+        }
       },
       r.field);
 }
@@ -438,6 +513,12 @@ std::string formatted(const Row<S>& r, const S& s) {
         using T = std::remove_cvref_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::string>) {
           return v;
+        } else if constexpr (std::is_enum_v<T>) {
+          return std::string(choice_at(r.choices, static_cast<std::size_t>(v)));
+        } else if constexpr (is_structured_list<T>) {
+          std::string out;
+          for (const auto& item : v) out += (out.empty() ? "" : ",") + item_text(item);
+          return out;
         } else if constexpr (std::is_same_v<T, bool>) {
           return v ? "true" : "false";
         } else if constexpr (std::is_same_v<T, Seconds>) {
@@ -646,15 +727,18 @@ std::string describe(const Settings& s) {
 }
 
 bool reloadable(std::string_view key) {
-  static constexpr std::string_view keys[] = {"log.level",          "log.format",        "smtp.tls_cert",
-                                              "smtp.tls_key",       "http.tls_cert",     "http.tls_key",
-                                              "http.read_tokens",   "http.admin_tokens", "http.intake_tokens",
-                                              "checks.domains",     "domain",            "domain.name",
-                                              "domain.rua"};
-  for (const auto k : keys)
-    if (k == key) return true;
-  return false;
+  if (key == "domain") return true;  // the [[domain]] tables, as changed() names them
+  if (const auto* r = find_row(settings, key)) return r->reload;
+  if (key.starts_with("domain."))
+    if (const auto* r = find_row(domain_rows, key.substr(7))) return r->reload;
+  return false;  // [[imap]] tables and limits
 }
+
+// The texts come from the rows, so that an enum and its row cannot disagree.
+std::string_view to_string(DkimMode m) { return choice_at(find_row(settings, "dkim.mode")->choices, static_cast<std::size_t>(m)); }
+std::string_view to_string(AlertOn a) { return choice_at(find_row(settings, "dkim.alert_on")->choices, static_cast<std::size_t>(a)); }
+std::string_view to_string(ImapTls t) { return choice_at(find_row(imap_rows, "tls")->choices, static_cast<std::size_t>(t)); }
+std::string_view to_string(ImapAfter a) { return choice_at(find_row(imap_rows, "after")->choices, static_cast<std::size_t>(a)); }
 
 std::vector<std::string> changed(const Settings& a, const Settings& b) {
   std::vector<std::string> out;
@@ -699,8 +783,7 @@ std::vector<Reference> reference() {
       if (shown.empty() || (r.type == Type::integer && shown == "0" && !r.when_empty.empty()))
         shown = std::string(r.when_empty);
       out.push_back({std::string(prefix) + std::string(r.key), std::string(r.environment), std::string(type_name(r.type)),
-                     shown, std::string(r.description), range_text(r), secret,
-                     reloadable(std::string(prefix) + std::string(r.key))});
+                     shown, std::string(r.description), range_text(r), secret, r.reload});
     }
   };
   add(settings, "");

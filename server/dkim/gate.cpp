@@ -44,4 +44,20 @@ std::optional<Verdict> Gate::apply(std::string_view message, std::int64_t arriva
   return v;
 }
 
+metrics::Families families(const Gate& g) {
+  return {
+      {"tlsrpt_dkim_key_lookups_total", "DKIM key lookups sent to DNS (not answered from the cache)", true,
+       [&g] { return static_cast<double>(g.stats().lookups); }},
+      {"tlsrpt_dkim_key_cache_hits_total", "DKIM key lookups answered from the cache", true,
+       [&g] { return static_cast<double>(g.stats().cached); }},
+      {"tlsrpt_dkim_key_temperrors_total",
+       "DKIM key lookups that failed for now (SERVFAIL, bogus, timeout, the message's deadline)", true,
+       [&g] { return static_cast<double>(g.stats().temperrors); }},
+      {"tlsrpt_dkim_key_lookups_silenced_total",
+       "DKIM key lookups answered temperror without asking, because a lookup under the same organisational domain got "
+       "no answer within the last 30 s (counted in the temperrors too)",
+       true, [&g] { return static_cast<double>(g.stats().silenced); }},
+  };
+}
+
 }  // namespace tlsrpt::dkim

@@ -3,6 +3,8 @@
 // rejection with a named reason, so that it is kept but not counted as a report.
 #pragma once
 
+#include "metrics/family.hpp"
+
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -35,5 +37,8 @@ class Gate {
   Mode mode_;
   std::unique_ptr<Verifier> verifier_;
 };
+
+// The key lookup counts' metric families (tlsrpt_dkim_key_*); `g` must outlive the scrapes.
+metrics::Families families(const Gate& g);
 
 }  // namespace tlsrpt::dkim

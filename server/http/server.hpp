@@ -8,6 +8,8 @@
 // read; handle() runs on a worker thread and may block (database queries).
 #pragma once
 
+#include "metrics/family.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -52,6 +54,8 @@ struct Stats {
   std::atomic<std::uint64_t> active_connections{0};
   std::atomic<std::uint64_t> buffered_bytes{0};        // held against buffer_memory now
 };
+// The metric families of these counts, defined beside them; `st` must outlive the scrapes.
+metrics::Families families(const Stats& st);
 
 struct Request {
   std::string method;  // as sent: "GET", "POST", ...

@@ -10,6 +10,8 @@
 // Credentials never reach a log line or an error message.
 #pragma once
 
+#include "metrics/family.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -44,6 +46,8 @@ struct Stats {
   std::atomic<std::uint64_t> deferred{0};     // batches left in place: database unavailable
   std::atomic<std::uint64_t> polling{0};      // mailboxes this server polls now (has the lock)
 };
+// The metric families of these counts, defined beside them; `st` must outlive the scrapes.
+metrics::Families families(const Stats& st);
 
 class Poller {
  public:

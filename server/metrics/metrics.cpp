@@ -161,6 +161,7 @@ struct Metrics::Impl {
     std::string name, help;
     Kind kind;
     std::function<double()> read;
+    std::vector<std::pair<std::string, std::string>> labels = {};
   };
   std::mutex sources_mutex;
   std::vector<Source> sources;
@@ -339,15 +340,25 @@ void Metrics::add_source(std::string name, std::string help, Kind kind, const st
   add_source(std::move(name), std::move(help), kind, [&value] { return static_cast<double>(value.load()); });
 }
 
+void Metrics::add_families(const Families& families) {
+  std::lock_guard lock(impl_->sources_mutex);
+  for (const auto& f : families)
+    impl_->sources.push_back({f.name, f.help, f.counter ? Kind::counter : Kind::gauge, f.read, f.labels});
+}
+
 std::string Metrics::expose() const {
   std::vector<prometheus::MetricFamily> families = impl_->registry->Collect();
   {
     std::lock_guard lock(impl_->sources_mutex);
     for (const auto& s : impl_->sources) {
-      prometheus::MetricFamily f;
+      // Sources of one name (a label's values) are one family.
+      auto same = std::find_if(families.begin(), families.end(), [&](const auto& f) { return f.name == s.name; });
+      prometheus::MetricFamily fresh;
+      prometheus::MetricFamily& f = same != families.end() ? *same : fresh;
       f.name = s.name;
       f.help = s.help;
       prometheus::ClientMetric c;
+      for (const auto& [name, value] : s.labels) c.label.push_back({name, value});
       if (s.kind == Kind::counter) {
         f.type = prometheus::MetricType::Counter;
         c.counter.value = s.read();
@@ -356,7 +367,7 @@ std::string Metrics::expose() const {
         c.gauge.value = s.read();
       }
       f.metric.push_back(std::move(c));
-      families.push_back(std::move(f));
+      if (same == families.end()) families.push_back(std::move(fresh));
     }
   }
   return prometheus::TextSerializer().Serialize(families);

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics/family.hpp"
 #include "dkim/verify.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/store.hpp"
@@ -90,6 +91,8 @@ class Metrics {
   void add_source(std::string name, std::string help, Kind kind, std::function<double()> read);
   // The same for a count kept in an atomic by a listener or poller (it must outlive the scrapes).
   void add_source(std::string name, std::string help, Kind kind, const std::atomic<std::uint64_t>& value);
+  // Every family a part defines (metrics/family.hpp).
+  void add_families(const Families& families);
 
   // The exposition in Prometheus' text format 0.0.4.
   std::string expose() const;

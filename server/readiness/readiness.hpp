@@ -3,8 +3,8 @@
 //
 // Purpose: answer the question the roll-out guides leave to the operator ("watch TLS-RPT for two
 // to four weeks, fix what the reports show, then enforce") with a verdict, reasons from a closed
-// list, and the evidence behind them. decide() is pure; answer() reads the evidence from the
-// database (one statement) and builds the JSON that the API and `tlsrpt readiness` print.
+// list, and the evidence behind them. decide() is pure; answer() has the store read the evidence
+// (store::readiness_evidence, one statement) and builds the JSON that the API and `tlsrpt readiness` print.
 //
 // Which failures block delivery under enforce (RFC 8461 section 5, RFC 8460 section 4.3): a
 // sender applying an enforce policy refuses an MX that does not offer STARTTLS
@@ -24,9 +24,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tlsrpt::store {
-class Store;
-}
+#include "store/queries.hpp"
 
 namespace tlsrpt::readiness {
 
@@ -69,21 +67,8 @@ struct Thresholds {
   bool authenticated_only = false;
 };
 
-struct Evidence {
-  int days_with_reports = 0;
-  int reporters = 0;
-  std::vector<std::string> quiet_reporters;
-  std::int64_t sts_sessions = 0;       // successful and failed, under sts policies
-  std::int64_t sts_failed = 0;
-  std::int64_t blocking_sessions = 0;  // failed with a blocking result type
-  std::string worst;                   // "certificate-expired on mx2.example.net (40 sessions)", "" when none
-  bool monitored = false;              // a posture check exists
-  std::optional<std::string> published_mode;  // enforce, testing, none; nullopt: none read
-  std::vector<std::string> posture_errors;     // "finding@subject"
-  std::map<std::string, std::int64_t> reported_modes;  // mode line of the reports' policy strings -> sessions
-  std::int64_t older_policy_sessions = 0;  // under a policy no longer published (drift "previous")
-  std::string older_policy;                // who, which policy, since when
-};
+// The evidence is read by the store (store/queries.hpp), decided on here.
+using Evidence = store::ReadinessEvidence;
 
 enum class Verdict { ready, not_ready, insufficient_data, enforced };
 std::string_view to_string(Verdict verdict);
@@ -103,13 +88,6 @@ struct Answer {
   Decision decision;
 };
 Answer answer(store::Store& store, const std::string& domain, int days, const Thresholds& thresholds);
-// The drift of a domain's reports that began in the last `days` days (the metrics use 7): sessions
-// by (policy type, drift state), and those under a policy unpublished beyond its max_age.
-struct DriftCounts {
-  std::map<std::pair<std::string, std::string>, std::int64_t> sessions;
-  std::int64_t beyond_max_age = 0;
-};
-DriftCounts recent_drift(store::Store& store, const std::string& domain, int days = 7);
 // A readable summary: the verdict with the main figures, then one line per reason.
 std::string to_text(const std::string& domain, int days, const Answer& answer);
 

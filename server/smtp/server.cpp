@@ -312,4 +312,24 @@ void Server::stop() {
   }
 }
 
+RefusedError not_authenticated(const std::string& detail, std::int64_t kept_as) {
+  return RefusedError("550 5.7.20 No DKIM signature authenticates this report (" + detail + "); kept as " +
+                      std::to_string(kept_as));
+}
+
+RefusedError key_lookup_deferred(const std::string& why) {
+  return RefusedError("451 4.7.5 DKIM key lookup failed for now (" + why + "), try again later");
+}
+
+metrics::Families families(const Stats& st) {
+  return {
+      {"tlsrpt_smtp_sessions_total", "SMTP connections accepted", true, [&st] { return static_cast<double>(st.sessions.load()); }},
+      {"tlsrpt_smtp_sessions_refused_total", "SMTP connections refused (over max_sessions or per client)", true, [&st] { return static_cast<double>(st.sessions_refused.load()); }},
+      {"tlsrpt_smtp_tls_sessions_total", "SMTP sessions that completed STARTTLS", true, [&st] { return static_cast<double>(st.sessions_tls.load()); }},
+      {"tlsrpt_smtp_timeouts_total", "SMTP sessions closed for a command, data or write timeout (a client that does not read its replies)", true, [&st] { return static_cast<double>(st.timeouts.load()); }},
+      {"tlsrpt_smtp_rate_limited_total", "MAIL commands deferred (450) for the per-client message rate", true, [&st] { return static_cast<double>(st.rate_limited.load()); }},
+      {"tlsrpt_smtp_active_sessions", "SMTP sessions open now", false, [&st] { return static_cast<double>(st.active_sessions.load()); }},
+  };
+}
+
 }  // namespace tlsrpt::smtp_server

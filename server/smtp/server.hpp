@@ -12,6 +12,8 @@
 // into PostgreSQL). A session gives its message buffer back after each message.
 #pragma once
 
+#include "metrics/family.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -68,6 +70,10 @@ class RefusedError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 using Sink = std::function<std::string(const Delivery&)>;
+// The replies for DKIM: dkim.mode = require and no signature authenticates the message (kept as
+// the rejected input `kept_as`); a key lookup that failed for now (the sender retries).
+RefusedError not_authenticated(const std::string& detail, std::int64_t kept_as);
+RefusedError key_lookup_deferred(const std::string& why);
 
 // Counters for the metrics exporter (read at any time from any thread).
 struct Stats {
@@ -83,6 +89,8 @@ struct Stats {
   std::atomic<std::uint64_t> store_microseconds{0};  // total time spent storing
   std::atomic<std::uint64_t> active_sessions{0};
 };
+// The metric families of these counts, defined beside them; `st` must outlive the scrapes.
+metrics::Families families(const Stats& st);
 
 class Server {
  public:

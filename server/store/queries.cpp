@@ -489,4 +489,142 @@ std::string status_json(Store& s, int days) {
   return s.query_json(sql, {std::to_string(days)});
 }
 
+namespace {
+
+// Lines of a text column (string_agg with E'\n'); empty lines skipped.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  for (char c : text + "\n") {
+    if (c == '\n') {
+      if (!item.empty()) out.push_back(item);
+      item.clear();
+    } else {
+      item += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+FoundEvidence readiness_evidence(Store& s, const std::string& domain, int days, std::span<const std::string_view> blocking,
+                                 bool authenticated_only) {
+  // The evidence as JSON (built by PostgreSQL) and, beside it, the figures the verdict needs.
+  static const std::string sql = R"SQL(
+WITH p AS (
+  SELECT p.id, p.report_id, p.policy_type, p.policy_string, p.mx_host, p.total_successful_session_count AS ok,
+         p.total_failure_session_count AS failed, p.start_datetime, p.organization_name AS org, r.end_datetime
+  FROM policies p JOIN reports r ON r.id = p.report_id JOIN raw_messages m ON m.id = r.raw_message_id
+  WHERE p.policy_domain = $1 AND p.start_datetime >= now() - make_interval(days => $2::int)
+    AND (NOT $4::boolean OR m.dkim = 'pass' OR (m.transport = 'cli' AND m.dkim IS NULL)
+         OR (m.transport = 'https' AND coalesce(m.source->>'submitter', '') <> ''))),
+sts AS (SELECT * FROM p WHERE policy_type = 'sts'),
+blocking AS (
+  SELECT d.result_type, coalesce(d.receiving_mx_hostname, '') AS mx, s.org,
+         (s.start_datetime AT TIME ZONE 'UTC')::date AS day, sum(d.failed_session_count) AS sessions
+  FROM failure_details d JOIN sts s ON s.id = d.policy_id
+  WHERE d.result_type = ANY (string_to_array($3, ','))
+  GROUP BY 1, 2, 3, 4),
+reporters AS (SELECT org, count(DISTINCT report_id) AS reports, max(end_datetime) AS last FROM p GROUP BY 1),
+quiet AS (SELECT org, last FROM reporters WHERE reports >= 3 AND last < (SELECT max(last) FROM reporters) - interval '3 days'),
+modes AS (
+  SELECT coalesce((SELECT lower(btrim(substr(l, 6))) FROM unnest(s.policy_string) AS l WHERE lower(l) LIKE 'mode:%' LIMIT 1),
+                  'unknown') AS mode, sum(s.ok + s.failed) AS sessions
+  FROM sts s GROUP BY 1),
+worst AS (SELECT result_type, mx, sum(sessions) AS sessions FROM blocking GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 1),
+-- Drift: each sts policy of a report against the published-policy history (policy_drift(),
+-- migration 0007).
+drift AS (
+  SELECT d.state, s.org, s.ok + s.failed AS sessions, d.matched AS sts_id, d.last_published AS last_seen, d.beyond_max_age
+  FROM sts s, policy_drift('sts', $1, s.mx_host, s.policy_string, s.start_datetime) d),
+older AS (SELECT org, sts_id, last_seen, sum(sessions) AS sessions, bool_or(beyond_max_age) AS beyond_max_age FROM drift
+           WHERE state = 'previous' GROUP BY 1, 2, 3),
+posture AS (SELECT id, mode, checked_at, complete FROM posture_checks WHERE domain = $1 ORDER BY checked_at DESC, id DESC LIMIT 1),
+open AS (SELECT f.finding, f.severity, f.subject, f.detail FROM posture_findings f
+         WHERE f.check_id = (SELECT id FROM posture) AND f.severity IN ('error', 'warning'))
+SELECT json_build_object(
+  'window', json_build_object('days', $2::int, 'days_with_reports',
+      (SELECT count(DISTINCT (start_datetime AT TIME ZONE 'UTC')::date) FROM p),
+      'first_report', utc_text((SELECT min(start_datetime) FROM p)), 'last_report', utc_text((SELECT max(end_datetime) FROM p))),
+  'reporters', coalesce((SELECT json_agg(json_build_object('organization', org, 'reports', reports, 'last_report', utc_text(last),
+      'quiet', org IN (SELECT org FROM quiet)) ORDER BY reports DESC, org) FROM reporters), '[]'),
+  'sts_sessions', json_build_object('successful', (SELECT coalesce(sum(ok), 0) FROM sts),
+      'failed', (SELECT coalesce(sum(failed), 0) FROM sts)),
+  'blocking_failures', json_build_object(
+      'sessions', (SELECT coalesce(sum(sessions), 0) FROM blocking),
+      'result_types', string_to_array($3, ','),
+      'by_result_type', coalesce((SELECT json_object_agg(result_type, n) FROM
+          (SELECT result_type, sum(sessions) AS n FROM blocking GROUP BY 1) x), '{}'),
+      'by_mx', coalesce((SELECT json_object_agg(mx, n) FROM (SELECT mx, sum(sessions) AS n FROM blocking GROUP BY 1) x), '{}'),
+      'by_reporter', coalesce((SELECT json_object_agg(org, n) FROM (SELECT org, sum(sessions) AS n FROM blocking GROUP BY 1) x), '{}'),
+      'by_day', coalesce((SELECT json_object_agg(day, n ORDER BY day) FROM (SELECT day, sum(sessions) AS n FROM blocking GROUP BY 1) x), '{}'),
+      'rows', coalesce((SELECT json_agg(json_build_object('result_type', result_type, 'mx', mx, 'organization', org, 'day', day,
+          'sessions', sessions) ORDER BY day, sessions DESC, result_type, mx, org) FROM blocking), '[]')),
+  'drift', json_build_object(
+      'sessions', coalesce((SELECT json_object_agg(state, n) FROM (SELECT state, sum(sessions) AS n FROM drift GROUP BY 1) x), '{}'),
+      'older_policies', coalesce((SELECT json_agg(json_build_object('organization', org, 'sts_id', sts_id,
+          'last_published', utc_text(last_seen), 'sessions', sessions, 'beyond_max_age', beyond_max_age)
+          ORDER BY sessions DESC, org) FROM older), '[]')),
+  'modes', json_build_object('published', (SELECT mode FROM posture),
+      'reported', coalesce((SELECT json_object_agg(mode, sessions) FROM modes), '{}')),
+  'posture', CASE WHEN EXISTS (SELECT 1 FROM posture) THEN json_build_object('checked_at', utc_text((SELECT checked_at FROM posture)),
+      'complete', (SELECT complete FROM posture), 'open_findings', coalesce((SELECT json_agg(json_build_object('finding', finding,
+      'severity', severity, 'subject', subject, 'detail', detail) ORDER BY severity, finding, subject) FROM open), '[]')) END)
+    AS evidence,
+  (SELECT count(DISTINCT (start_datetime AT TIME ZONE 'UTC')::date) FROM p) AS days_with_reports,
+  (SELECT count(*) FROM reporters) AS reporters,
+  (SELECT string_agg(org || ': last report ' || utc_text(last), E'\n' ORDER BY org) FROM quiet) AS quiet_reporters,
+  (SELECT coalesce(sum(ok + failed), 0) FROM sts) AS sts_sessions,
+  (SELECT coalesce(sum(sessions), 0) FROM blocking) AS blocking_sessions,
+  (SELECT result_type || ' on ' || CASE mx WHEN '' THEN 'an unnamed MX' ELSE mx END || ' (' || sessions || ' sessions)' FROM worst) AS worst,
+  EXISTS (SELECT 1 FROM posture) AS monitored,
+  (SELECT mode FROM posture) AS published_mode,
+  (SELECT string_agg(finding || '@' || subject, E'\n' ORDER BY finding, subject) FROM open WHERE severity = 'error') AS posture_errors,
+  (SELECT string_agg(mode || E'\n' || sessions, E'\n' ORDER BY mode) FROM modes) AS reported_modes,
+  (SELECT coalesce(sum(failed), 0) FROM sts) AS sts_failed,
+  (SELECT coalesce(sum(sessions), 0) FROM older) AS older_policy_sessions,
+  (SELECT string_agg(org || ' applies policy id ' || sts_id || ', last published ' || utc_text(last_seen) ||
+      CASE WHEN beyond_max_age THEN ', longer ago than its max_age' ELSE '' END || ' (' || sessions || ' sessions)', '; '
+      ORDER BY sessions DESC, org) FROM older) AS older_policy
+)SQL";
+  std::string types;
+  for (auto b : blocking) types += (types.empty() ? "" : ",") + std::string(b);
+  const auto rows = s.query_named(sql, {domain, std::to_string(days), types, authenticated_only ? "true" : "false"});
+  const auto& r = rows.at(0);
+  FoundEvidence out;
+  ReadinessEvidence& e = out.evidence;
+  e.days_with_reports = std::stoi(r.at("days_with_reports"));
+  e.reporters = std::stoi(r.at("reporters"));
+  e.quiet_reporters = lines_of(r.at("quiet_reporters"));
+  e.sts_sessions = std::stoll(r.at("sts_sessions"));
+  e.blocking_sessions = std::stoll(r.at("blocking_sessions"));
+  e.worst = r.at("worst");
+  e.monitored = r.at("monitored") == "t";
+  if (!r.at("published_mode").empty()) e.published_mode = r.at("published_mode");
+  e.posture_errors = lines_of(r.at("posture_errors"));
+  const auto modes = lines_of(r.at("reported_modes"));
+  for (std::size_t i = 0; i + 1 < modes.size(); i += 2) e.reported_modes[modes[i]] = std::stoll(modes[i + 1]);
+  e.sts_failed = std::stoll(r.at("sts_failed"));
+  e.older_policy_sessions = std::stoll(r.at("older_policy_sessions"));
+  e.older_policy = r.at("older_policy");
+  out.json = r.at("evidence");
+  return out;
+}
+
+DriftCounts recent_drift(Store& s, const std::string& domain, int days) {
+  static const std::string sql =
+      "SELECT p.policy_type, d.state, sum(p.total_successful_session_count + p.total_failure_session_count) AS sessions, "
+      "coalesce(sum(p.total_successful_session_count + p.total_failure_session_count) FILTER (WHERE d.beyond_max_age), 0) "
+      "AS beyond_max_age "
+      "FROM policies p, policy_drift(p.policy_type, p.policy_domain, p.mx_host, p.policy_string, p.start_datetime) d "
+      "WHERE p.policy_domain = $1 AND p.start_datetime >= now() - make_interval(days => $2::int) GROUP BY 1, 2";
+  DriftCounts out;
+  for (const auto& r : s.query_named(sql, {domain, std::to_string(days)})) {
+    out.sessions[{r.at("policy_type"), r.at("state")}] = std::stoll(r.at("sessions"));
+    out.beyond_max_age += std::stoll(r.at("beyond_max_age"));
+  }
+  return out;
+}
+
 }  // namespace tlsrpt::store

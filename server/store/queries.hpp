@@ -8,6 +8,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <span>
+#include <string_view>
 #include <optional>
 #include <vector>
 #include <string>
@@ -66,5 +69,39 @@ std::string posture_json(Store& s, const std::string& domain);
 // The MTA-STS policies a monitored domain published, newest first: {"domain", "policies": [...]};
 // "" when the domain was never checked.
 std::string policies_json(Store& s, const std::string& domain);
+
+// The evidence of a readiness verdict for a domain over the last `days` days (readiness/
+// decides on it): the figures the verdict needs, and `json`, the evidence object of the answer
+// (schema/openapi.yaml). `blocking`: the result types that block delivery under enforce;
+// `authenticated_only`: only reports from authenticated inputs count.
+struct ReadinessEvidence {
+  int days_with_reports = 0;
+  int reporters = 0;
+  std::vector<std::string> quiet_reporters;
+  std::int64_t sts_sessions = 0;       // successful and failed, under sts policies
+  std::int64_t sts_failed = 0;
+  std::int64_t blocking_sessions = 0;  // failed with a blocking result type
+  std::string worst;                   // "certificate-expired on mx2.example.net (40 sessions)", "" when none
+  bool monitored = false;              // a posture check exists
+  std::optional<std::string> published_mode;  // enforce, testing, none; nullopt: none read
+  std::vector<std::string> posture_errors;     // "finding@subject"
+  std::map<std::string, std::int64_t> reported_modes;  // mode line of the reports' policy strings -> sessions
+  std::int64_t older_policy_sessions = 0;  // under a policy no longer published (drift "previous")
+  std::string older_policy;                // who, which policy, since when
+};
+struct FoundEvidence {
+  ReadinessEvidence evidence;
+  std::string json;
+};
+FoundEvidence readiness_evidence(Store& s, const std::string& domain, int days, std::span<const std::string_view> blocking,
+                                 bool authenticated_only);
+
+// The drift of a domain's reports that began in the last `days` days (the metrics use 7): sessions
+// by (policy type, drift state), and those under a policy unpublished beyond its max_age.
+struct DriftCounts {
+  std::map<std::pair<std::string, std::string>, std::int64_t> sessions;
+  std::int64_t beyond_max_age = 0;
+};
+DriftCounts recent_drift(Store& s, const std::string& domain, int days = 7);
 
 }  // namespace tlsrpt::store

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 #include <map>
 #include <set>
@@ -833,6 +834,21 @@ std::vector<std::vector<std::string>> Store::query_rows(const std::string& sql,
   });
 }
 
+std::vector<std::map<std::string, std::string>> Store::query_named(const std::string& sql,
+                                                                   const std::vector<std::optional<std::string>>& params) {
+  return translate("query", [&] {
+    const pqxx::result r = impl_->run_prepared(sql, params);
+    std::vector<std::map<std::string, std::string>> out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+      auto& o = out.emplace_back();
+      for (pqxx::row::size_type i = 0; i < row.size(); ++i)
+        o.emplace(r.column_name(i), row[i].is_null() ? std::string() : row[i].c_str());
+    }
+    return out;
+  });
+}
+
 std::int64_t advisory_key(std::string_view name) {
   return static_cast<std::int64_t>(std::stoull(sha256_hex(name).substr(0, 15), nullptr, 16));
 }
@@ -885,6 +901,22 @@ StoreResult Store::restore(std::int64_t raw_id, const pipeline::Result& result) 
     tx.commit();
     return out;
   });
+}
+
+}  // namespace tlsrpt::store
+
+namespace tlsrpt::store {
+
+std::optional<std::string> connection_string_error(const std::string& url) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options) {
+    PQconninfoFree(options);
+    return std::nullopt;
+  }
+  std::string out = error ? one_line(error) : "out of memory";
+  PQfreemem(error);
+  return out;
 }
 
 }  // namespace tlsrpt::store

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -140,6 +141,9 @@ class Store {
   // The same for statements whose rows the caller formats: every value as text, NULL as "".
   std::vector<std::vector<std::string>> query_rows(const std::string& sql,
                                                    const std::vector<std::optional<std::string>>& params);
+  // The same with each row's fields by column name (NULL as "").
+  std::vector<std::map<std::string, std::string>> query_named(const std::string& sql,
+                                                              const std::vector<std::optional<std::string>>& params);
   // One statement of any kind (DDL too), not prepared, committed at once; rows as query_rows.
   // For maintenance (store/retention): only statements built from constants.
   std::vector<std::vector<std::string>> execute(const std::string& sql);
@@ -170,5 +174,9 @@ std::string sha256_hex(std::string_view bytes);
 // An advisory lock key for `name` (its SHA-256 in 60 bits): the locks that make one server among
 // several run a job (IMAP mailboxes, posture checks, maintenance).
 std::int64_t advisory_key(std::string_view name);
+
+// What libpq finds wrong in a connection string (a postgresql:// URL or key=value pairs), or
+// nullopt when it parses; no connection is made. The text is libpq's, without the string itself.
+std::optional<std::string> connection_string_error(const std::string& url);
 
 }  // namespace tlsrpt::store

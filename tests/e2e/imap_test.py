@@ -96,8 +96,9 @@ check("appended to reports-plain", len(emails) + 1,
       append("plain", [f.read_bytes() for f in emails] + [b"Subject: hello\r\n\r\nnot a report\r\n"]))
 check("appended to reports-tls", len(good), append("tls", [f.read_bytes() for f in good]))
 # Settings: check-config shows the mailboxes without their passwords; mistakes are named.
+# (check-config plans serve as this test runs it: no SMTP listener)
 shown = subprocess.run([TLSRPT, "--config", str(config("shown", [block("plain")])), "check-config"],
-                       capture_output=True, text=True).stdout
+                       capture_output=True, text=True, env=dict(os.environ, TLSRPT_SMTP_LISTEN="")).stdout
 check("check-config lists the mailbox, password hidden", (True, True, False),
       ("imap[0].host = 127.0.0.1" in shown, "imap[0].password = (set, not shown)" in shown, "pw-plain" in shown))
 typo = subprocess.run([TLSRPT, "--config", str(config("typo", [block("plain", extra='pasword = "x"')])), "check-config"],

@@ -89,8 +89,9 @@ def get(path, token):
 
 
 def metric(name):
+    """The value of the first sample of `name` (a name, or a name with its labels)."""
     for line in get("/metrics", READ_NEW)[1].splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
+        if line.startswith(name + " ") or ("{" not in name and line.startswith(name + "{")):
             return float(line.rsplit(" ", 1)[1])
     return None
 
@@ -173,18 +174,50 @@ server.send_signal(signal.SIGHUP)
 time.sleep(1.5)
 text = log_since(mark)
 check("a broken file is not applied, and named", True,
-      "reload: settings not reloaded" in text and "smtp.max_sessions: 'ten' is not an integer" in text)
+      "reload: refused, nothing changed" in text and "smtp.max_sessions: 'ten' is not an integer" in text)
 check("the server still runs after a broken file", None, server.poll())
 check("the token from before stays", 200, get("/api/v1/reports", READ_NEW)[0])
 
-# A certificate that does not match its key: the running one stays.
+# A certificate that does not match its key: the plan refuses the whole file, the running
+# certificate stays.
 shutil.copy(TMP / "old-cert.pem", CERT)  # new key, old certificate
 settings(READ_NEW, ["one.reload.test", "two.reload.test"])
 mark = len((TMP / "serve.log").read_text())
-text = hangup_and_wait(server, mark)
-check("a key that is not the certificate's is refused, named", True, "smtp TLS unchanged" in text and "is not the key of" in text)
+server.send_signal(signal.SIGHUP)
+time.sleep(1.5)
+text = log_since(mark)
+check("a key that is not the certificate's is refused, named", True,
+      "reload: refused, nothing changed" in text and "smtp.tls_cert" in text and "is not the key of" in text)
 check("the running certificate stays", der(TMP / "new-cert.pem"), https_cert())
 use("new")
+
+# Half a file is never applied: a token that is too short beside log.level = "error" is
+# refused whole (before, the log level changed while the log said the tokens had not), it is
+# counted, and the next reload compares against the settings applied last, not the refused file.
+refused_before = metric('tlsrpt_config_reloads_total{result="refused"}')
+applied_before = metric('tlsrpt_config_reloads_total{result="applied"}')
+settings("short", ["one.reload.test", "two.reload.test"], level="error", extra="max_sessions = 7")
+mark = len((TMP / "serve.log").read_text())
+server.send_signal(signal.SIGHUP)
+time.sleep(1.5)
+text = log_since(mark)
+check("a too-short token with log.level = error: refused, named", True,
+      "reload: refused, nothing changed" in text and "http.read_tokens: token 1 is shorter than 16" in text)
+check("... the refusal is counted", (refused_before + 1, applied_before),
+      (metric('tlsrpt_config_reloads_total{result="refused"}'), metric('tlsrpt_config_reloads_total{result="applied"}')))
+mark = len((TMP / "serve.log").read_text())
+s = smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=20)
+s.ehlo("still-info.example")
+s.quit()
+time.sleep(0.5)
+check("... the log level stays info (a session's info lines are written)", True, "event=connect" in log_since(mark))
+check("... the token from before stays", 200, get("/api/v1/reports", READ_NEW)[0])
+settings(READ_NEW, ["one.reload.test", "two.reload.test"], extra="max_sessions = 7")  # the file as last applied
+mark = len((TMP / "serve.log").read_text())
+text = hangup_and_wait(server, mark)
+check("the next reload compares against the settings applied last: nothing changed", True,
+      "reload: done (no setting changed)" in text)
+check("... and is counted as applied", applied_before + 1, metric('tlsrpt_config_reloads_total{result="applied"}'))
 
 # log.level = warn: a session's connect and close lines (info) are no longer written.
 settings(READ_NEW, ["one.reload.test", "two.reload.test"], level="warn")

@@ -22,7 +22,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (s.readiness_days < 1 || s.readiness_days > 400) std::abort();
   if (!(s.readiness_max_blocking_share >= 0 && s.readiness_max_blocking_share <= 1)) std::abort();
   if (s.http_cache_seconds.count() < 0 || s.smtp_command_timeout.count() < 1) std::abort();
-  if (s.dkim_mode != "off" && s.dkim_mode != "record" && s.dkim_mode != "require") std::abort();
+  if (to_string(s.dkim_mode).empty()) std::abort();  // an enum value past the row's choices
+  for (const auto& m : s.imap)
+    if (to_string(m.tls).empty() || to_string(m.after).empty()) std::abort();
+  for (const auto& t : s.http_intake_tokens)
+    if (t.submitter.empty() || t.token.size() < 16) std::abort();
   for (const auto& token : s.http_read_tokens)
     if (token.empty()) std::abort();
   for (const auto& m : s.imap)

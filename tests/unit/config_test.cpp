@@ -45,7 +45,9 @@ TEST_CASE("every default parses as its type, and the reference lists every row o
   CHECK(s.readiness_max_blocking_share == doctest::Approx(0.001));
   CHECK(s.dkim_known_reporters.size() == 3);
   CHECK_FALSE(s.server_allow_root);
-  CHECK(s.log_level == "info");
+  CHECK(s.log_level == tlsrpt::log::Level::info);
+  CHECK(s.dkim_mode == DkimMode::record);
+  CHECK(s.dkim_alert_on == AlertOn::by_mode);
   std::set<std::string> keys;
   for (const auto& r : reference()) {
     CHECK_MESSAGE(keys.insert(r.key).second, r.key);
@@ -122,4 +124,58 @@ TEST_CASE("durations print in the largest exact unit") {
   CHECK(format_duration(std::chrono::seconds(600)) == "10m");
   CHECK(format_duration(std::chrono::seconds(7200)) == "2h");
   CHECK(format_duration(std::chrono::seconds(86400)) == "1d");
+}
+
+TEST_CASE("choice settings are enums at load, each value back to the text that chose it") {
+  for (const char* mode : {"off", "record", "require"}) {
+    const Settings s = load(file_with(std::string("[dkim]\nmode = \"") + mode + "\"\n"));
+    CHECK(to_string(s.dkim_mode) == mode);
+    CHECK(describe(s).find(std::string("dkim.mode = ") + mode + "\n") != std::string::npos);
+  }
+  for (const char* on : {"authenticated", "all"}) CHECK(to_string(load(file_with(std::string("[dkim]\nalert_on = \"") + on + "\"\n")).dkim_alert_on) == on);
+  CHECK(to_string(AlertOn::by_mode).empty());
+  CHECK(load(file_with("[log]\nlevel = \"debug\"\nformat = \"json\"\n")).log_level == tlsrpt::log::Level::debug);
+  CHECK(load(file_with("[log]\nformat = \"json\"\n")).log_format == tlsrpt::log::Format::json);
+  for (const char* tls : {"implicit", "starttls", "plain"})
+    for (const char* after : {"move", "flag", "delete"}) {
+      const Settings s = load(file_with(std::string("[[imap]]\nhost = \"h\"\ntls = \"") + tls + "\"\nafter = \"" + after + "\"\n"));
+      CHECK(to_string(s.imap[0].tls) == tls);
+      CHECK(to_string(s.imap[0].after) == after);
+    }
+}
+
+TEST_CASE("structured entries are structs at load, and a malformed one is named") {
+  const Settings s = load(file_with(
+      "[checks]\ndomains = [\"example.com\", \"example.net=tlsrpt@example.org\"]\n"
+      "[http]\nintake_tokens = \"relay:0123456789abcdef0\"\ntrusted_proxies = [\"192.0.2.0/24\", \"2001:db8::1\"]\n"));
+  REQUIRE(s.checks_domains.size() == 2);
+  CHECK(s.checks_domains[0] == MonitoredDomain{"example.com", ""});
+  CHECK(s.checks_domains[1] == MonitoredDomain{"example.net", "tlsrpt@example.org"});
+  REQUIRE(s.http_intake_tokens.size() == 1);
+  CHECK(s.http_intake_tokens[0] == IntakeToken{"relay", "0123456789abcdef0"});
+  REQUIRE(s.http_trusted_proxies.size() == 2);
+  CHECK(s.http_trusted_proxies[0].block.prefix == 120);
+  CHECK(s.http_trusted_proxies[1].text == "2001:db8::1");
+  CHECK(describe(s).find("checks.domains = example.com,example.net=tlsrpt@example.org\n") != std::string::npos);
+  CHECK(changed(s, s).empty());
+  CHECK(error_of("[http]\ntrusted_proxies = \"10.0.0.0/33\"\n").find("http.trusted_proxies: '10.0.0.0/33' is not an address") !=
+        std::string::npos);
+  const std::string short_token = error_of("[http]\nintake_tokens = \"relay:short\"\n");
+  CHECK(short_token.find("http.intake_tokens: entry 1 is not submitter:token") != std::string::npos);
+  CHECK(short_token.find("short") == std::string::npos);  // a secret is never echoed
+  CHECK(error_of("[checks]\ndomains = \"=a@b\"\n").find("checks.domains: '=a@b' has no domain name") != std::string::npos);
+}
+
+TEST_CASE("whether a setting reloads is the table's reload column") {
+  std::set<std::string> reloading;
+  for (const auto& r : reference())
+    if (r.reloadable) reloading.insert(r.key);
+  CHECK(reloading == std::set<std::string>{"log.level", "log.format", "smtp.tls_cert", "smtp.tls_key", "http.tls_cert",
+                                           "http.tls_key", "http.read_tokens", "http.admin_tokens", "http.intake_tokens",
+                                           "checks.domains", "domain.name", "domain.rua"});
+  for (const auto& key : reloading) CHECK_MESSAGE(reloadable(key), key);
+  CHECK(reloadable("domain"));
+  CHECK_FALSE(reloadable("imap"));
+  CHECK_FALSE(reloadable("smtp.listen"));
+  CHECK_FALSE(reloadable("limits.message_size"));
 }
