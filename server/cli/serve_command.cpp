@@ -78,15 +78,24 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   Database db = open_database(opt.db, migration(opt.db, settings));
   // The last steps that need a capability are done (binding low ports; staying root, handing the
   // embedded cluster's directory to postgres), and no thread has started yet: none keeps any.
-  try {
-    drop_capabilities();
-  } catch (const std::runtime_error& e) {
-    std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
-    return 1;
+  // Except root staying root with the embedded cluster (a quick start from a clone): the
+  // cluster belongs to postgres, and root needs its capabilities to reach its socket directory
+  // for every new connection and to stop it (runuser) at exit.
+  if (p.run_as || db.embedded == nullptr) {
+    try {
+      drop_capabilities();
+    } catch (const std::runtime_error& e) {
+      std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
+      return 1;
+    }
+  } else {
+    log::linef(log::Level::warn, "serve",
+               "staying root with the embedded cluster: capabilities kept (to reach and stop the postgres-owned "
+               "cluster); set server.user (the package runs as tlsrpt) or database.url to run without any");
   }
 
   metrics::Metrics metrics(p.labels);
-  metrics.add_source("tlsrpt_build_info", "tlsrpt version (the value is 1); label-free for now: " TLSRPT_VERSION,
+  metrics.add_source("tlsrpt_build_info", "tlsrpt version (the value is 1): " TLSRPT_VERSION,
                      metrics::Metrics::Kind::gauge, [] { return 1.0; });
   // Bounded label sets start from what the database already knows, most reports first.
   {

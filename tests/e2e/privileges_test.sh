@@ -104,7 +104,27 @@ pid=$!
 for _ in $(seq 150); do grep -q 'smtp listening' "$tmp/allowed.log" && break; sleep 0.2; done
 check "--allow-root: stays root, saying so" "0 yes" \
   "$(awk '/^Uid:/ { print $3 }' "/proc/$pid/status") $(grep -q 'running as root (server.allow_root)' "$tmp/allowed.log" && echo yes || echo no)"
+# Root staying root with the embedded cluster (the quick start from a clone, ./scripts/run.sh):
+# the cluster is postgres's, and the store threads' connections reach it: a report is stored
+# (250, not 451), and the cluster is stopped when serve stops.
+check "--allow-root, embedded cluster: a report over SMTP is stored (250)" 250 "$(python3 - "$smtp" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("root.example")
+code, _ = s.docmd("MAIL FROM:<noreply@reporter.example>")
+s.docmd("RCPT TO:<tls@example.net>")
+body = ('{"organization-name":"Root","date-range":{"start-datetime":"2026-03-01T00:00:00Z","end-datetime":'
+        '"2026-03-01T23:59:59Z"},"contact-info":"a@b.example","report-id":"root-1","policies":[{"policy":'
+        '{"policy-type":"no-policy-found","policy-domain":"example.net"},"summary":'
+        '{"total-successful-session-count":1,"total-failure-session-count":0}}]}')
+code, _ = s.data("From: noreply@reporter.example\r\nSubject: Report Domain: example.net\r\n"
+                 "Content-Type: application/tlsrpt+json\r\n\r\n" + body + "\r\n")
+print(code)
+PY
+)"
 kill -TERM "$pid"; wait "$pid"; pid=
+check "--allow-root, embedded cluster: stopped with serve" no \
+  "$([ -e "$tmp/data3/postgres/postmaster.pid" ] && echo yes || echo no)"
 
 TLSRPT_SERVER_USER=nobody "$tlsrpt" serve --allow-root --data-dir "$tmp/data4" "${listen[@]}" >"$tmp/named.log" 2>&1 &
 pid=$!
