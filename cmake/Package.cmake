@@ -13,6 +13,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/dashboards/ DESTINATION ${CMAKE_INSTALL_
 install(FILES ${PROJECT_SOURCE_DIR}/server/dist/tlsrpt.toml DESTINATION /etc/tlsrpt)
 install(FILES ${PROJECT_SOURCE_DIR}/server/dist/tlsrpt.service DESTINATION /lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# The reference by topic, which the README links to (docs/*.md, docs/images/).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)
 install(FILES ${PROJECT_SOURCE_DIR}/server/dist/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 # Debian wants a compressed changelog beside the copyright (changelog.gz: a native package).
 set(TLSRPT_CHANGELOG ${CMAKE_BINARY_DIR}/changelog.gz)

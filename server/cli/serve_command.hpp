@@ -1,4 +1,7 @@
-// `tlsrpt serve`: the long-running process (for now: the SMTP listener).
+// `tlsrpt serve`: the long-running process. It runs on the serve plan (cli/serve_plan: every
+// setting checked and typed), starts the listeners (SMTP, HTTP), the IMAP poller, the scheduled
+// posture checks and the runtime parts (cli/runtime: database watch, maintenance, reloader), and
+// stops them on SIGTERM or SIGINT.
 #pragma once
 
 #include <CLI/CLI.hpp>

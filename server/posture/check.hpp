@@ -1,6 +1,6 @@
 // One posture check of a domain: what it publishes for MTA-STS, TLS-RPT and DANE, and whether its
 // MX hosts take STARTTLS with a certificate a sender accepts. Runs the same for `tlsrpt check`
-// (no database) and, later, for serve's scheduled checks of the monitored domains.
+// (no database) and for serve's scheduled checks of the monitored domains (posture/monitor).
 //
 // Trusts: nothing a DNS server, policy host or MX sends. Bounded: at most max_mx MX hosts and
 // max_addresses addresses per host are probed; each step has its deadline (dns, fetch, probe

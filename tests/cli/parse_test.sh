@@ -71,10 +71,10 @@ printf '[database\n' >"$tmp/bad.toml"
 grep -q "bad.toml:1:" "$tmp/err"; check "broken file: line named" 0 $?
 "$tlsrpt" --config "$tmp/c.toml" parse --limit message_size=100 "$fx/messages/plain.json.gz" >/dev/null 2>&1; check "parse uses the settings" 1 $?
 
-# The README documents every reason, quirk and limit the binary knows.
+# The reference (docs/reports.md) documents every reason, quirk and limit the binary knows.
 for list in reasons quirks limits; do
   for name in $("$tlsrpt" parse --list-$list | awk 'NR>1 || $1!="NAME" {print $1}'); do
-    grep -q "| \`$name\` |" README.md; check "README documents $list $name" 0 $?
+    grep -q "| \`$name\` |" docs/reports.md; check "docs/reports.md documents $list $name" 0 $?
   done
 done
 

@@ -4,6 +4,8 @@
   migrations/, which holds the schema). A statement is recognised by its shape (SELECT ... FROM,
   INSERT INTO, UPDATE ... SET, DELETE FROM, CREATE/ALTER/DROP TABLE|INDEX|FUNCTION, WITH x AS ( ),
   so an IMAP "SELECT folder" command does not count.
+- The README's layout table is the tree: every folder under server/, ingest/ and tests/ is
+  listed, and every folder listed exists.
 Usage: source_test.py (from the repository root)"""
 import re
 import sys
@@ -30,4 +32,19 @@ check(f"no SQL outside server/store/ and migrations/ ({files} files read)", [], 
 # The rule itself: it finds a statement where one is.
 check("the rule finds a statement", True, bool(SQL.search('  "SELECT p.id FROM policies p WHERE x"')))
 check("... and not an IMAP SELECT command", False, bool(SQL.search('c.command("SELECT " + server_name(m.folder))')))
+# The layout table of the README against the tree.
+readme = Path("README.md").read_text()
+section = readme[readme.index("## Layout"):]
+section = section[:section.index("\n## ", 4)] if "\n## " in section[4:] else section
+listed = set()
+for row in re.findall(r"^\| (`[^|]*`) \|", section, re.M):
+    listed.update(re.findall(r"`([^`]+)`", row))
+check("the layout table lists folders", True, len(listed) > 30)
+check("every folder the layout table lists exists", [], sorted(p for p in listed if not Path(p).is_dir()))
+tree = sorted(str(d) for top in ("server", "ingest", "tests") for d in Path(top).iterdir() if d.is_dir())
+check("every folder under server/, ingest/ and tests/ is in the layout table", [], [d for d in tree if d not in listed])
+# The README is a guide; the reference is in the manual pages and docs/.
+check("the README is at most 400 lines", True, len(readme.splitlines()) <= 400)
+for link in sorted(set(re.findall(r"\]\(((?:docs|dashboards)/[^)#]+)", readme))):
+    check(f"the README's link {link} exists", True, Path(link).exists())
 finish("cli.source")

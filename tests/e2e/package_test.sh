@@ -26,7 +26,7 @@ check "package file named tlsrpt_<version>_amd64.deb" yes "$([ -f "$deb" ] && ec
 # Files.
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/files"
 for f in /usr/bin/tlsrpt /etc/tlsrpt/tlsrpt.toml /lib/systemd/system/tlsrpt.service /usr/share/doc/tlsrpt/copyright \
-         /usr/share/doc/tlsrpt/changelog.gz /usr/share/doc/tlsrpt/README.md \
+         /usr/share/doc/tlsrpt/changelog.gz /usr/share/doc/tlsrpt/README.md /usr/share/doc/tlsrpt/docs/http.md \
          /usr/share/man/man1/tlsrpt.1.gz /usr/share/man/man5/tlsrpt.toml.5.gz \
          /usr/share/tlsrpt/migrations/0001_initial.sql /usr/share/tlsrpt/dashboards/prometheus/rules/tlsrpt.rules.yml \
          /usr/share/tlsrpt/dashboards/grafana/dashboards/overview.json; do
