@@ -214,7 +214,7 @@ std::string to_json(const Result& r) {
            ",\"detail\":" + str(f.detail) + "}";
   });
   out += ",\"complete\":" + std::string(r.incomplete() ? "false" : "true");
-  out += ",\"mta-sts\":";
+  out += ",\"mta_sts\":";
   if (r.sts_id) {
     out += "{\"id\":" + str(*r.sts_id);
     if (r.policy) {

@@ -285,7 +285,7 @@ check "the good domain's policy in the JSON" "enforce *.good.example.net" \
 import json
 for l in open('check.json'):
     r = json.loads(l)
-    if r['domain'] == 'good.example.net': print(r['mta-sts']['mode'], *r['mta-sts']['mx'])")"
+    if r['domain'] == 'good.example.net': print(r['mta_sts']['mode'], *r['mta_sts']['mx'])")"
 check "the good MX's certificate in the JSON" "True True" \
   "$(python3 -c "
 import json

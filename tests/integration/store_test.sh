@@ -289,6 +289,20 @@ check "0007 carries the TLSA records over" "mx.d.example {\"3 1 1 aa\",\"3 1 1 b
 mx.d.example {\"3 1 1 cc\"} 2026-01-03 2026-01-03" \
   "$(sql "SELECT mx_host, records, first_seen::date, last_seen::date FROM published_tlsa ORDER BY first_seen" | tr '|' ' ')"
 
+# 0014: a posture result stored with the old key "mta-sts" is read as "mta_sts" after migrate.
+pg_newdb carry0014
+sql "CREATE TABLE schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+for f in migrations/000[1-9]_*.sql migrations/001[0-3]_*.sql; do
+  psql -q "$PG_URL" -v ON_ERROR_STOP=1 -f "$f" >/dev/null
+  sql "INSERT INTO schema_migrations (name, checksum) VALUES ('$(basename "$f")', '$(sha256sum "$f" | cut -c1-64)')"
+done
+sql "INSERT INTO posture_checks (id, domain, checked_at, duration_ms, complete, errors, warnings, result, result_of) VALUES
+  (1, 'k.example', '2026-01-01Z', 5, true, 0, 0, '{\"domain\": \"k.example\", \"mta-sts\": {\"id\": \"20260101\", \"mode\": \"testing\"}}', NULL),
+  (2, 'k.example', '2026-01-02Z', 5, true, 0, 0, '{\"domain\": \"k.example\", \"mta-sts\": null}', NULL)" >/dev/null
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null 2>&1
+check "0014 renames the posture result's mta-sts to mta_sts, values kept (null too)" "1 20260101 testing f
+2   f" "$(sql "SELECT id, result->'mta_sts'->>'id', result->'mta_sts'->>'mode', result ? 'mta-sts' FROM posture_checks ORDER BY id" | tr '|' ' ')"
+
 check "normalized_tlsa: one form for a whole RR, split data, leading zeros, repeats; other text kept" \
   '{"3 1 1 abcd","not a record"}' \
   "$(sql "SELECT normalized_tlsa(ARRAY['_25._tcp.mx.example. 300 IN TLSA 3 1 1 AB CD', '03 01 001 abcd', '', ' Not  A  Record '])")"
