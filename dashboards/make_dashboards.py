@@ -29,7 +29,22 @@ def panel(kind, title, targets, w=12, h=8, unit=None, description=""):
     return p
 
 
-def dashboard(uid, title, description, panels, variables=(), time_from="now-30d"):
+# http.external_url of the tlsrpt being scraped (the external_url label of tlsrpt_build_info): the
+# dashboards' links to the web pages start with it. Hidden; empty when the setting is not set.
+url_var = {"name": "tlsrpt_url", "label": "tlsrpt", "type": "query", "datasource": PROM, "hide": 2,
+           "query": {"query": "label_values(tlsrpt_build_info, external_url)", "refId": "tlsrpt_url"},
+           "refresh": 1, "includeAll": False,
+           "multi": False}
+
+
+def link(title, path):
+    """A dashboard link to a page of tlsrpt's web interface (http.external_url + path)."""
+    return {"title": title, "type": "link", "url": "${tlsrpt_url}" + path, "targetBlank": True, "icon": "external link",
+            "tooltip": "tlsrpt's web page (set http.external_url)", "asDropdown": False, "includeVars": False,
+            "keepTime": False, "tags": []}
+
+
+def dashboard(uid, title, description, panels, variables=(), time_from="now-30d", links=()):
     x = y = row_h = 0
     for i, p in enumerate(panels, 1):  # lay panels out left to right, 24 columns wide
         p["id"] = i
@@ -40,8 +55,8 @@ def dashboard(uid, title, description, panels, variables=(), time_from="now-30d"
         x, row_h = x + g["w"], max(row_h, g["h"])
     return {"uid": uid, "title": title, "description": description, "tags": ["tlsrpt"], "editable": True,
             "schemaVersion": 39, "version": 1, "time": {"from": time_from, "to": "now"}, "timezone": "utc",
-            "refresh": "5m", "graphTooltip": 1, "panels": panels, "templating": {"list": list(variables)},
-            "annotations": {"list": []}, "links": []}
+            "refresh": "5m", "graphTooltip": 1, "panels": panels, "templating": {"list": list(variables) + [url_var]},
+            "annotations": {"list": []}, "links": list(links)}
 
 
 DAILY_RESULTS = """SELECT day AS "time", r.key AS metric, sum(r.value::bigint) AS value
@@ -76,7 +91,11 @@ overview = dashboard("tlsrpt-overview", "TLS reporting: overview",
     panel("stat", "Hours since the newest report", [
         prom('(time() - max by (policy_domain) (tlsrpt_last_report_end_timestamp_seconds)) / 3600', "{{policy_domain}}")],
           unit="h"),
-], time_from="now-90d")
+    panel("bargauge", "Drift: sessions under a policy no longer published (last 7 days)", [
+        prom('sum by (domain) (tlsrpt_policy_drift_sessions{state!="current"})', "{{domain}}")],
+          description="Monitored domains whose senders applied a policy that was not the published one when their "
+                      "report began (state previous, never-published or unknown), from the reports of the last 7 days."),
+], time_from="now-90d", links=[link("tlsrpt: domains", "/")])
 
 domain_var = {"name": "domain", "label": "Policy domain", "type": "query", "datasource": PG,
               "query": "SELECT DISTINCT policy_domain FROM tlsrpt_daily ORDER BY 1", "refresh": 1,
@@ -120,7 +139,18 @@ domain = dashboard("tlsrpt-domain", "TLS reporting: one domain",
     panel("timeseries", "Posture: findings by severity", [
         prom('sum by (severity) (tlsrpt_posture_findings{domain="$domain"})', "{{severity}}")], w=8, h=4,
           description="Findings of each posture check, by severity (errors page through the tlsrpt-posture alerts)."),
-], variables=[domain_var], time_from="now-90d")
+    panel("timeseries", "Drift: sessions by policy type and state (last 7 days)", [
+        prom('sum by (policy_type, state) (tlsrpt_policy_drift_sessions{domain="$domain"})', "{{policy_type}} {{state}}")],
+          w=16, description="Sessions of the domain's reports of the last 7 days by what the sender applied: the "
+                            "published policy (current), an older one (previous), one never seen published "
+                            "(never-published), or unknown without a complete posture check. Updated after each "
+                            "posture check."),
+    panel("stat", "Drift: sessions under a policy unpublished beyond its max_age", [
+        prom('tlsrpt_policy_drift_beyond_max_age_sessions{domain="$domain"}')], w=8, h=8,
+          description="Senders that apply an MTA-STS policy unpublished for longer than its max_age (they should "
+                      "have fetched the new one): the TlsrptSendersOnExpiredPolicy alert."),
+], variables=[domain_var], time_from="now-90d",
+   links=[link("tlsrpt: this domain", "/domains/${domain}"), link("tlsrpt: its readiness", "/domains/${domain}#readiness")])
 
 ingestion = dashboard("tlsrpt-ingestion", "TLS reporting: ingestion health",
                       "Is tlsrpt receiving, reading and storing what is sent to it?", [
@@ -163,7 +193,7 @@ ingestion = dashboard("tlsrpt-ingestion", "TLS reporting: ingestion health",
         prom('sum by (table) (tlsrpt_database_table_rows)', "{{table}}")], unit="short",
         description="Live rows as PostgreSQL's statistics count them; failure_details_default holds dates no month "
                     "covers (a sender's clock far off)"),
-], time_from="now-24h")
+], time_from="now-24h", links=[link("tlsrpt: ingestion status", "/status"), link("tlsrpt: rejected inputs", "/rejected")])
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "grafana" / "dashboards")
 out.mkdir(parents=True, exist_ok=True)

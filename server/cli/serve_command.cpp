@@ -95,8 +95,9 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   }
 
   metrics::Metrics metrics(p.labels);
-  metrics.add_source("tlsrpt_build_info", "tlsrpt version (the value is 1): " TLSRPT_VERSION,
-                     metrics::Metrics::Kind::gauge, [] { return 1.0; });
+  metrics.add_families({{"tlsrpt_build_info",
+                         "1, labelled with the version and http.external_url (the dashboards and alerts link to it)",
+                         false, [] { return 1.0; }, {{"version", TLSRPT_VERSION}, {"external_url", p.external_url}}}});
   // Bounded label sets start from what the database already knows, most reports first.
   {
     std::unique_ptr<store::Store> replica;

@@ -240,6 +240,20 @@ void dns_server(const std::string& text) {
                          "1 to 65535");
 }
 
+// http.external_url: http(s)://host[:port][/path], nothing a link could not hold.
+std::string external_url(std::string url) {
+  if (url.empty()) return url;
+  const auto scheme = url.find("://");
+  const bool http = url.starts_with("https://") || url.starts_with("http://");
+  const auto host_end = http ? url.find('/', scheme + 3) : std::string::npos;
+  const std::string host = http ? url.substr(scheme + 3, host_end == std::string::npos ? std::string::npos : host_end - scheme - 3) : "";
+  if (!http || host.empty() || url.find_first_of("?#\"'<> \t\r\n") != std::string::npos)
+    refuse("http.external_url", "'" + url + "' is not an http:// or https:// URL with a host and no query or fragment "
+                                "(e.g. https://tlsrpt.example.net)");
+  while (url.back() == '/') url.pop_back();
+  return url;
+}
+
 }  // namespace
 
 Plan plan(const config::Settings& s, const CommandLine& o) {
@@ -282,6 +296,7 @@ Plan plan(const config::Settings& s, const CommandLine& o) {
   p.retention = retention(s);
   p.prune = s.retention_prune;
   p.labels = label_settings(s);
+  p.external_url = external_url(s.http_external_url);
   if (p.smtp.listen.empty() && p.http.listen.empty() && p.mailboxes.empty() && p.monitored.empty())
     throw CLI::ValidationError(
         "no smtp.listen, no http.listen, no [[imap]] mailbox and no monitored domain: serve has nothing to do");

@@ -48,6 +48,7 @@ struct Plan {
   store::Retention retention;
   bool prune = true;
   metrics::LabelSettings labels;
+  std::string external_url;  // http.external_url without a trailing '/', "" when unset
 };
 
 // Throws CLI::ValidationError naming the key (see above).

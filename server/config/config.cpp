@@ -168,6 +168,9 @@ const Row<Settings> settings[] = {
      3600},
     {"http.cache_seconds", "TLSRPT_HTTP_CACHE_SECONDS", Type::duration, &S::http_cache_seconds, "10s",
      "how long analytics answers are cached (0: off)", 0, day},
+    {"http.external_url", "TLSRPT_HTTP_EXTERNAL_URL", Type::string, &S::http_external_url, "",
+     "the URL people reach the web pages at (https://tlsrpt.example.net): the external_url label of "
+     "tlsrpt_build_info, which the Grafana dashboards and the alerts link to", 0, 0, "", "(no links)"},
     {"quota.rejected_per_client", "TLSRPT_QUOTA_REJECTED_PER_CLIENT", Type::size, &S::quota_rejected_per_client, "64M",
      "bytes of rejected input kept per network client and UTC day (beyond: hash and reason only)", 0, unbounded},
     {"quota.rejected_total", "TLSRPT_QUOTA_REJECTED_TOTAL", Type::size, &S::quota_rejected_total, "1G",

@@ -87,6 +87,7 @@ struct Settings {
   std::vector<AddressBlock> http_trusted_proxies;
   std::int64_t http_workers = 0, http_workers_per_client = 0;
   Seconds http_cache_seconds{}, http_query_timeout{};
+  std::string http_external_url;
   std::uint64_t quota_rejected_per_client = 0, quota_rejected_total = 0;
   std::string dns_server, dns_trust_anchor_file;
   Seconds dns_timeout{};

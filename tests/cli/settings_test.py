@@ -117,6 +117,7 @@ SEMANTIC = {
     "metrics.domains": ["bad..name"],
     "readiness.min_days": [("31", {"TLSRPT_READINESS_DAYS": "30"})],
     "http.buffer_memory": [("1K", {})],
+    "http.external_url": ["tlsrpt.example.net", "https://", "https://tlsrpt.example.net/?x=1", "ftp://x.example"],
 }
 # Any text is a valid value of these; only a value of the wrong type is wrong.
 FREE_TEXT = {"dkim.trusted_authserv_ids", "metrics.organizations", "imap.name"}
@@ -248,6 +249,8 @@ CASES = [
                                       "TLSRPT_DATA_DIR": str(TMP / "daemons")}, "database.data_dir", None),
     ("no verdict could ever be given", {"TLSRPT_READINESS_MIN_DAYS": "20", "TLSRPT_READINESS_DAYS": "10"},
      "readiness.min_days", None),
+    ("is not an http:// or https:// URL", {"TLSRPT_HTTP_EXTERNAL_URL": "tlsrpt.example.net"}, "http.external_url",
+     None),
     ("serve has nothing to do", {"TLSRPT_SMTP_LISTEN": "", "TLSRPT_HTTP_LISTEN": ""}, "nothing to do", None),
     # monitored_domains: checks.domains entries and [[domain]] tables
     ('"\'" + e.name + "\' is not a domain name"', {"TLSRPT_CHECKS_DOMAINS": "bad..name"}, "checks.domains", None),

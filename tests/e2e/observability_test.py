@@ -3,6 +3,7 @@
 docker-compose, then the shipped rules and configs running for real: Prometheus scrapes tlsrpt,
 every PromQL and SQL query of the dashboards returns data, the certificate-expired alert reaches
 Alertmanager."""
+import datetime
 import json
 import os
 import re
@@ -86,7 +87,8 @@ tlsrpt = subprocess.Popen([TLSRPT, "serve", "--database-url", PG_URL, "--http-li
                            "--smtp-listen", f"127.0.0.1:{smtp_port}", "--smtp-recipients", "tls@localhost",
                            "--data-dir", str(TMP)], stdout=open(TMP / "tlsrpt.log", "w"), stderr=subprocess.STDOUT,
                           env=dict(os.environ, TLSRPT_SMTP_MESSAGE_BURST="100000",  # the corpus comes from one address
-                                   TLSRPT_CHECKS_DOMAINS="company-y.example", TLSRPT_CHECKS_INTERVAL="3600",
+                                   TLSRPT_CHECKS_DOMAINS="company-y.example", TLSRPT_CHECKS_INTERVAL="20",
+                                   TLSRPT_HTTP_EXTERNAL_URL="https://tlsrpt.example.net/",
                                    TLSRPT_DNS_SERVER=f"127.0.0.1:{silent_dns.getsockname()[1]}", TLSRPT_DNS_TIMEOUT="1",
                                    TLSRPT_DKIM_MODE="record", TLSRPT_DKIM_ALERT_ON="all", TLSRPT_DKIM_TIMEOUT="1"))
 wait_port(http_port, "tlsrpt", TMP / "tlsrpt.log")
@@ -145,6 +147,11 @@ check(f"SMTP: all {len(emails)} corpus emails accepted", 0, refused)
 run(TLSRPT, "ingest", "--database-url", PG_URL, "--no-progress", *[str(f) for f in files if f.suffix != ".eml"])
 check("intake: an MTA-STS fetch error report", 201, post(report("obs-2", "sts.example", [("sts-policy-fetch-error", 2)], zone="")))  # a quirk: no time zone
 check("intake: a bad report is rejected", 400, post(b'{"organization-name": 1}'))
+# A report of the monitored domain from yesterday: its drift (last 7 days) is computed at each
+# posture check (every 20 s here), for the drift panels.
+yesterday = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+check("intake: yesterday's report of the monitored domain", 201, post(
+    report("obs-drift", "company-y.example", [("certificate-expired", 1)]).replace(b"2026-11-20", yesterday.encode())))
 
 PROM = f"http://127.0.0.1:{prom_port}"
 
@@ -181,6 +188,10 @@ for _ in range(30):  # every domain's alert, once each has been evaluated
     if len(seen) >= len(expired):
         break
     time.sleep(1)
+check("the alert links to the domain's page (http.external_url through tlsrpt_build_info)",
+      "https://tlsrpt.example.net/domains/company-y.example",
+      next((a["annotations"].get("link") for a in (seen or []) if a["labels"].get("policy_domain") == "company-y.example"),
+           None))
 check("the certificate-expired alert reaches Alertmanager, for each such domain", [(d, "critical") for d in expired],
       sorted((a["labels"].get("policy_domain"), a["labels"].get("severity")) for a in (seen or [])))
 rules = get_json(f"{PROM}/api/v1/rules")["data"]["groups"]
@@ -200,6 +211,12 @@ seen = sorted({(r["metric"]["finding"], r["metric"]["severity"])
                for r in promql('tlsrpt_posture_findings{domain="company-y.example"}')["data"]["result"]})
 check("posture: the monitored domain's check is scraped (incomplete: its DNS never answers)",
       [("check-incomplete", "error")], seen)
+
+# The drift of the monitored domain's report from yesterday, computed at its next posture check.
+for _ in range(60):
+    if promql('tlsrpt_policy_drift_sessions{domain="company-y.example"}')["data"]["result"]:
+        break
+    time.sleep(1)
 
 # Every PromQL query of the dashboards runs and returns data.
 post(b"not json at all")  # a fresh rejection for the per-interval rejection panel
