@@ -1,152 +1,17 @@
 #include "pipeline/output.hpp"
 
+#include "json/text.hpp"
+
 #include <optional>
 #include <vector>
 
 namespace tlsrpt::pipeline {
 namespace {
 
-// A small streaming writer: keys and values in order, optional indentation.
-class Writer {
- public:
-  Writer(std::string& out, bool pretty) : out_(out), pretty_(pretty) {}
-
-  void begin_object() { open('{'); }
-  void end_object() { close('}'); }
-  void begin_array() { open('['); }
-  void end_array() { close(']'); }
-
-  template <class T>
-  void field(std::string_view k, const T& v) {
-    key(k);
-    value(v);
-  }
-  void optional_field(std::string_view k, std::string_view v) {
-    key(k);
-    optional(v);
-  }
-  void key(std::string_view k) {
-    separator();
-    append_json_string(out_, k);
-    out_ += pretty_ ? ": " : ":";
-    after_key_ = true;
-  }
-  void value(std::string_view s) {
-    separator();
-    append_json_string(out_, s);
-  }
-  void value(const std::string& s) { value(std::string_view(s)); }
-  void value(const char* s) { value(std::string_view(s)); }
-  void value(std::optional<std::string_view> s) {
-    if (s) value(*s);
-    else null();
-  }
-  void value(const std::optional<std::string>& s) {
-    if (s) value(std::string_view(*s));
-    else null();
-  }
-  void value(std::int64_t n) {
-    separator();
-    out_ += std::to_string(n);
-  }
-  void boolean(bool b) {
-    separator();
-    out_ += b ? "true" : "false";
-  }
-  void null() {
-    separator();
-    out_ += "null";
-  }
-  void optional(std::string_view s) {
-    if (s.empty()) null();
-    else value(s);
-  }
-  void strings(const std::vector<std::string>& list) {
-    begin_array();
-    for (const auto& s : list) value(std::string_view(s));
-    end_array();
-  }
-
- private:
-  void separator() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (!first_.empty()) {
-      if (!first_.back()) out_ += ',';
-      first_.back() = false;
-      newline();
-    }
-  }
-  void newline() {
-    if (!pretty_) return;
-    out_ += '\n';
-    out_.append(2 * first_.size(), ' ');
-  }
-  void open(char c) {
-    separator();
-    out_ += c;
-    first_.push_back(true);
-  }
-  void close(char c) {
-    const bool empty = first_.back();
-    first_.pop_back();
-    if (!empty) newline();
-    out_ += c;
-  }
-
-  std::string& out_;
-  bool pretty_;
-  bool after_key_ = false;
-  std::vector<bool> first_;
-};
+using json::Writer;
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(text.substr(run, i - run));
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-  }
-  out.append(text.substr(run));
-  out += '"';
-}
-
-std::string json_literal_for_bytes(std::string_view bytes) {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char ch : bytes) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == 0) {
-      out += "\\ufffd";
-    } else if (c < 0x20 || c >= 0x80) {
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      if (c == '"' || c == '\\') out += '\\';
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
 
 void append_json(std::string& out, const Parsed& parsed, std::string_view input_name, bool pretty) {
   const report::Report& r = parsed.report;

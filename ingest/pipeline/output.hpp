@@ -14,12 +14,6 @@ namespace tlsrpt::pipeline {
 
 void append_json(std::string& out, const Parsed& parsed, std::string_view input_name, bool pretty);
 
-// JSON string escaping (RFC 8259), for text that is already valid UTF-8.
-void append_json_string(std::string& out, std::string_view text);
-
-// A JSON string literal for untrusted bytes (SMTP commands, file names) that PostgreSQL's jsonb
-// accepts whatever they are: bytes 0x80-0xFF become \u0080-\u00FF (read as Latin-1), U+0000
-// (refused by jsonb) becomes U+FFFD.
-std::string json_literal_for_bytes(std::string_view bytes);
+// (JSON strings are escaped by json/text.hpp, the one escaper.)
 
 }  // namespace tlsrpt::pipeline

@@ -1,4 +1,5 @@
 #include "api/params.hpp"
+#include "json/text.hpp"
 
 #include <map>
 #include <set>
@@ -9,7 +10,7 @@
 
 namespace tlsrpt::api {
 
-std::string json_string(std::string_view text) { return pipeline::json_literal_for_bytes(text); }
+std::string json_string(std::string_view text) { return json::string_of_bytes(text); }
 
 namespace {
 

@@ -1,4 +1,5 @@
 #include "cli/db_commands.hpp"
+#include "json/text.hpp"
 #include "cli/manual.hpp"
 
 #include <malloc.h>
@@ -116,7 +117,7 @@ class Worker {
           const Item& item = batch[i];
           store::RawMessage& raw = raws[i];
           raw.bytes = item.bytes;
-          raw.source_json = "{\"path\":" + pipeline::json_literal_for_bytes(item.name) + "}";
+          raw.source_json = "{\"path\":" + json::string_of_bytes(item.name) + "}";
           if (item.dkim) {
             raw.dkim = std::string(dkim::to_string(item.dkim->result));
             raw.dkim_json = item.dkim->to_json();

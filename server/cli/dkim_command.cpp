@@ -1,4 +1,5 @@
 #include "cli/dkim_command.hpp"
+#include "json/text.hpp"
 #include "cli/manual.hpp"
 
 #include <cstdio>
@@ -99,7 +100,7 @@ void add_dkim_command(CLI::App& app, const GlobalOptions& global, int& exit_code
       if (o->json) {
         std::string line = v.to_json();
         line.pop_back();
-        std::printf("%s,\"input\":%s}\n", line.c_str(), pipeline::json_literal_for_bytes(name).c_str());
+        std::printf("%s,\"input\":%s}\n", line.c_str(), json::string_of_bytes(name).c_str());
       } else {
         std::fputs(readable(name, v).c_str(), stdout);
       }

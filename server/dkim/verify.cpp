@@ -1,4 +1,5 @@
 #include "dkim/verify.hpp"
+#include "json/text.hpp"
 
 // dkim.h declares C99 _Bool parameters; in C++ that type is bool.
 #define _Bool bool
@@ -166,24 +167,24 @@ const Signature* Verdict::used() const {
 }
 
 std::string Verdict::to_json() const {
-  using pipeline::json_literal_for_bytes;
+  using json::string_of_bytes;
   const Signature* u = used();
   std::string out = "{\"result\":\"" + std::string(to_string(result)) + "\",\"from_domain\":" +
-                    (from_domain.empty() ? "null" : json_literal_for_bytes(from_domain));
+                    (from_domain.empty() ? "null" : string_of_bytes(from_domain));
   if (u) {
-    out += ",\"domain\":" + json_literal_for_bytes(u->domain) + ",\"selector\":" + json_literal_for_bytes(u->selector) +
+    out += ",\"domain\":" + string_of_bytes(u->domain) + ",\"selector\":" + string_of_bytes(u->selector) +
            ",\"key_bits\":" + (u->key_bits ? std::to_string(u->key_bits) : "null") + ",\"alignment\":\"" +
            std::string(to_string(u->alignment)) + "\"";
   } else {
     out += ",\"domain\":null,\"selector\":null,\"key_bits\":null,\"alignment\":null";
   }
-  out += ",\"authserv_id\":" + (authserv_id.empty() ? "null" : json_literal_for_bytes(authserv_id)) +
-         ",\"authserv_domain\":" + (authserv_domain.empty() ? "null" : json_literal_for_bytes(authserv_domain));
+  out += ",\"authserv_id\":" + (authserv_id.empty() ? "null" : string_of_bytes(authserv_id)) +
+         ",\"authserv_domain\":" + (authserv_domain.empty() ? "null" : string_of_bytes(authserv_domain));
   out += ",\"signatures\":[";
   for (std::size_t i = 0; i < signatures.size(); ++i) {
     const Signature& s = signatures[i];
-    out += std::string(i ? "," : "") + "{\"domain\":" + json_literal_for_bytes(s.domain) + ",\"selector\":" +
-           json_literal_for_bytes(s.selector) + ",\"key_bits\":" + (s.key_bits ? std::to_string(s.key_bits) : "null") +
+    out += std::string(i ? "," : "") + "{\"domain\":" + string_of_bytes(s.domain) + ",\"selector\":" +
+           string_of_bytes(s.selector) + ",\"key_bits\":" + (s.key_bits ? std::to_string(s.key_bits) : "null") +
            ",\"key_secure\":" + (s.key_secure ? "true" : "false") + ",\"key_tlsrpt\":" + (s.key_tlsrpt ? "true" : "false") +
            ",\"alignment\":\"" + std::string(to_string(s.alignment)) + "\",\"error\":" +
            (s.error ? "\"" + std::string(to_string(*s.error)) + "\"" : std::string("null")) + "}";

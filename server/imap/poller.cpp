@@ -1,4 +1,5 @@
 #include "imap/poller.hpp"
+#include "json/text.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -423,9 +424,9 @@ struct Poller::Impl {
     if (messages.empty()) return true;
     std::vector<intake::Intake::Input> inputs;
     for (const auto& [uid, bytes] : messages)
-      inputs.push_back({bytes, "{\"mailbox\":" + pipeline::json_literal_for_bytes(m.name) + ",\"host\":" +
-                                   pipeline::json_literal_for_bytes(m.host) + ",\"folder\":" +
-                                   pipeline::json_literal_for_bytes(m.folder) + ",\"uid\":" + std::to_string(uid) +
+      inputs.push_back({bytes, "{\"mailbox\":" + json::string_of_bytes(m.name) + ",\"host\":" +
+                                   json::string_of_bytes(m.host) + ",\"folder\":" +
+                                   json::string_of_bytes(m.folder) + ",\"uid\":" + std::to_string(uid) +
                                    ",\"uidvalidity\":" + std::to_string(uidvalidity) + "}",
                         {}});  // no client: the rejected-input quota is for senders on the open internet
     const auto t1 = Clock::now();

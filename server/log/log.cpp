@@ -1,5 +1,7 @@
 #include "log/log.hpp"
 
+#include "json/text.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,22 +18,6 @@ std::atomic<Format> current_format{Format::text};
 constexpr std::pair<Level, std::string_view> level_names[] = {
     {Level::error, "error"}, {Level::warn, "warn"}, {Level::info, "info"}, {Level::debug, "debug"}};
 
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);  // UTF-8 passes; a stray byte stays a byte (shippers replace it)
-    }
-  }
-  out += '"';
-}
 
 std::string json_head(Level l, std::string_view component) {
   const auto now = std::chrono::system_clock::now();
@@ -47,7 +33,7 @@ std::string json_head(Level l, std::string_view component) {
   out += "\",\"level\":\"";
   out += to_string(l);
   out += "\",\"component\":";
-  json_string(out, component);
+  json::append_string(out, component);
   return out;
 }
 
@@ -88,9 +74,9 @@ void event(Level l, std::string_view component, const Fields& fields) {
     out = json_head(l, component);
     for (const auto& [key, value] : fields) {
       out += ',';
-      json_string(out, key);
+      json::append_string(out, key);
       out += ':';
-      json_string(out, value);
+      json::append_string(out, value);
     }
     out += '}';
   } else {
@@ -119,7 +105,7 @@ void line(Level l, std::string_view component, std::string_view message) {
   std::string out;
   if (current_format == Format::json) {
     out = json_head(l, component) + ",\"message\":";
-    json_string(out, message);
+    json::append_string(out, message);
     out += '}';
   } else {
     out = std::string(component) + ": " + std::string(message);

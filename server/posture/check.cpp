@@ -1,4 +1,5 @@
 #include "posture/check.hpp"
+#include "json/text.hpp"
 
 
 #include <openssl/evp.h>
@@ -48,7 +49,7 @@ std::string sha256_hex(std::string_view bytes) {
   return out;
 }
 
-std::string str(std::string_view s) { return pipeline::json_literal_for_bytes(s); }
+std::string str(std::string_view s) { return json::string_of_bytes(s); }
 
 template <class T, class F>
 std::string array(const std::vector<T>& items, F&& each) {

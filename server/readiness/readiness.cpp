@@ -1,4 +1,5 @@
 #include "readiness/readiness.hpp"
+#include "json/text.hpp"
 
 #include <array>
 #include <cstdio>
@@ -30,7 +31,7 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 
-std::string str(std::string_view s) { return pipeline::json_literal_for_bytes(s); }
+std::string str(std::string_view s) { return json::string_of_bytes(s); }
 
 }  // namespace
 

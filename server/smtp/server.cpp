@@ -1,4 +1,5 @@
 #include "smtp/server.hpp"
+#include "json/text.hpp"
 
 #include "log/log.hpp"
 #include "net/client.hpp"
@@ -180,12 +181,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   // Stores the message on a store thread; the reply and whether to close after it.
   awaitable<std::pair<std::string, bool>> deliver(Context& c) {
     const auto& env = c.session.envelope();
-    using pipeline::json_literal_for_bytes;
-    std::string source = "{\"session\":\"" + c.id + "\",\"peer\":" + json_literal_for_bytes(c.peer) +
-                         ",\"helo\":" + json_literal_for_bytes(env.helo) +
-                         ",\"mail_from\":" + json_literal_for_bytes(env.mail_from) + ",\"rcpt\":[";
+    using json::string_of_bytes;
+    std::string source = "{\"session\":\"" + c.id + "\",\"peer\":" + string_of_bytes(c.peer) +
+                         ",\"helo\":" + string_of_bytes(env.helo) +
+                         ",\"mail_from\":" + string_of_bytes(env.mail_from) + ",\"rcpt\":[";
     for (std::size_t i = 0; i < env.recipients.size(); ++i)
-      source += (i ? "," : "") + json_literal_for_bytes(env.recipients[i]);
+      source += (i ? "," : "") + string_of_bytes(env.recipients[i]);
     source += "],\"tls\":" + std::string(c.session.tls_active() ? "true" : "false") + "}";
     const Delivery d{c.session.message(), std::move(source), c.client};
     const std::size_t size = d.bytes.size(), recipients = env.recipients.size();

@@ -1,4 +1,5 @@
 #include "store/queries.hpp"
+#include "json/text.hpp"
 
 #include <simdjson.h>
 
@@ -256,7 +257,7 @@ std::string daily_series(Store& s, const Filter& f) {
     for (const auto& [result, n] : p.merged) {
       if (!first_result) out += ',';
       first_result = false;
-      pipeline::append_json_string(out, result);
+      json::append_string(out, result);
       out += ':' + std::to_string(n);
     }
     out += "}}";
@@ -453,19 +454,19 @@ std::string overview_json(Store& s, int days, const std::vector<std::string>& mo
     std::stable_sort(results.begin(), results.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
     out += first ? "{\"policy_domain\":" : ",{\"policy_domain\":";
     first = false;
-    pipeline::append_json_string(out, domain);
+    json::append_string(out, domain);
     const bool is_monitored = row[1] == "true";
     out += ",\"monitored\":" + std::string(is_monitored ? "true" : "false") + ",\"last_7_days\":" + totals_json(ok7, failed7) +
            ",\"range\":" + totals_json(ok, failed) + ",\"daily\":[" + daily + "],\"by_result_type\":[";
     for (std::size_t i = 0; i < results.size(); ++i) {
       out += i ? ",{\"result_type\":" : "{\"result_type\":";
-      pipeline::append_json_string(out, results[i].first);
+      json::append_string(out, results[i].first);
       out += ",\"sessions\":" + std::to_string(results[i].second) + "}";
     }
     out += "],\"newest_report\":" + row[2] + ",\"organizations\":" + row[3] + ",\"posture\":" + row[4] + ",\"readiness\":";
     const std::string v = is_monitored && verdict ? verdict(domain) : std::string();
     if (v.empty()) out += "null";
-    else pipeline::append_json_string(out, v);
+    else json::append_string(out, v);
     out += "}";
   }
   return out + "]}";

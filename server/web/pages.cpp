@@ -1,4 +1,5 @@
 #include "web/pages.hpp"
+#include "json/text.hpp"
 
 #include <kainjow/mustache.hpp>
 #include <simdjson.h>
@@ -415,23 +416,23 @@ std::string hints_json() {
   for (const auto& r : report::all_result_types()) {
     out += first ? "{\"result_type\":" : ",{\"result_type\":";
     first = false;
-    pipeline::append_json_string(out, r.name);
+    json::append_string(out, r.name);
     out += ",\"hint\":";
-    pipeline::append_json_string(out, r.hint);
+    json::append_string(out, r.hint);
     out += "}";
   }
   out += "],\"unregistered_result_type\":";
-  pipeline::append_json_string(out, report::result_type_hint(""));
+  json::append_string(out, report::result_type_hint(""));
   out += ",\"findings\":[";
   first = true;
   for (const auto& f : policy::all_findings()) {
     out += first ? "{\"finding\":" : ",{\"finding\":";
     first = false;
-    pipeline::append_json_string(out, f.name);
+    json::append_string(out, f.name);
     out += ",\"severity\":\"" + std::string(policy::to_string(f.severity)) + "\",\"description\":";
-    pipeline::append_json_string(out, f.description);
+    json::append_string(out, f.description);
     out += ",\"hint\":";
-    pipeline::append_json_string(out, f.hint);
+    json::append_string(out, f.hint);
     out += "}";
   }
   return out + "]}";

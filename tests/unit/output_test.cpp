@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include "json/text.hpp"
 
 #include "helpers.hpp"
 #include "pipeline/output.hpp"
@@ -7,7 +8,7 @@ using namespace tlsrpt;
 
 TEST_CASE("JSON strings are escaped per RFC 8259") {
   std::string out;
-  pipeline::append_json_string(out, std::string("a\"b\\c\n\x01\t\xc3\xa9", 10));
+  json::append_string(out, std::string("a\"b\\c\n\x01\t\xc3\xa9", 10));
   CHECK(out == "\"a\\\"b\\\\c\\n\\u0001\\t\xc3\xa9\"");
 }
 
@@ -34,6 +35,23 @@ TEST_CASE("normalised output: fixed keys, arrays, UTC, nulls, quirks, source") {
 }
 
 TEST_CASE("JSON literals for untrusted bytes are valid UTF-8 without U+0000") {
-  CHECK(pipeline::json_literal_for_bytes("mx.example") == "\"mx.example\"");
-  CHECK(pipeline::json_literal_for_bytes(std::string("a\"\\\xff\x01\0z", 7)) == "\"a\\\"\\\\\\u00ff\\u0001\\ufffdz\"");
+  CHECK(json::string_of_bytes("mx.example") == "\"mx.example\"");
+  CHECK(json::string_of_bytes(std::string("a\"\\\xff\x01\0z", 7)) == "\"a\\\"\\\\\\u00ff\\u0001\\ufffdz\"");
+}
+
+TEST_CASE("the one JSON writer: objects, arrays, nulls, raw values, both string inputs") {
+  std::string out;
+  json::Writer w(out, false, json::Input::bytes);
+  w.begin_object();
+  w.field("name", std::string_view("a\xff"));
+  w.key("list");
+  w.strings({"x", "y"});
+  w.key("inner");
+  w.raw(R"({"k":1})");
+  w.key("none");
+  w.null();
+  w.field("n", std::int64_t{-3});
+  w.end_object();
+  CHECK(out == R"({"name":"a\u00ff","list":["x","y"],"inner":{"k":1},"none":null,"n":-3})");
+  CHECK(json::string(std::string("\0", 1)) == "\"\\u0000\"");  // utf8 input keeps U+0000 as itself
 }
