@@ -87,7 +87,7 @@ std::optional<std::string> bearer_token(std::string_view auth) {
 }
 
 // Answers of the analytics routes by route and query text, for Settings::cache, valid while the
-// intake's write count is unchanged. Bounded: at most 4,096 answers and 64 MiB (then it starts over).
+// pool's change epoch is unchanged. Bounded: at most 4,096 answers and 64 MiB (then it starts over).
 class ResponseCache {
  public:
   std::optional<std::string> get(const std::string& key, std::uint64_t writes) {
@@ -155,6 +155,7 @@ struct Api::Impl {
     return std::make_shared<const Keys>(Keys{s.read_tokens, s.admin_tokens, s.intake_tokens, s.monitored});
   }
   intake::Intake& intake;
+  store::Pool& pool;
   net::RateLimit intake_rate;
   net::RateLimit login_rate;
   // Failed authentication (a wrong bearer or submitter token, a failed login) per client: while
@@ -201,10 +202,11 @@ struct Api::Impl {
   };
   static const Route routes[];
 
-  Impl(Settings s, intake::Intake& i)
+  Impl(Settings s, intake::Intake& i, store::Pool& p)
       : settings(std::move(s)),
         live_keys(keys_of(settings)),
         intake(i),
+        pool(p),
         intake_rate(settings.intake_per_minute, settings.intake_burst),
         login_rate(settings.login_per_minute, 10),
         auth_failures(settings.login_per_minute, 10) {
@@ -380,7 +382,7 @@ struct Api::Impl {
 
   Response readyz(const Request&, const Query&, const std::vector<std::string>&) {
     try {
-      const auto pending = intake.with_store([](store::Store& s) { return s.pending(); });
+      const auto pending = pool.with_store([](store::Store& s) { return s.pending(); });
       if (!pending.empty()) return json_error(503, "migrations pending: " + pending.front() + " (run tlsrpt migrate)");
     } catch (const store::Error& e) {
       log::linef(log::Level::warn, "http", "readyz: %s", e.what());
@@ -433,14 +435,14 @@ struct Api::Impl {
   // twin's answer, cached under the twin's own key.
   template <class F>
   Response query_at(const std::string& key, F&& f) {
-    const std::uint64_t writes = intake.writes();  // read before the query: a write during it makes the entry stale
+    const std::uint64_t writes = pool.epoch();  // read before the query: a write during it makes the entry stale
     if (settings.cache.count() > 0)
       if (auto body = cache.get(key, writes)) {
         Response r = json_ok(std::move(*body));
         r.headers.emplace_back("X-Cache", "hit");
         return r;
       }
-    Response r = json_ok(intake.with_reader(std::forward<F>(f)));
+    Response r = json_ok(pool.with_reader(std::forward<F>(f)));
     if (settings.cache.count() > 0 && !r.body.empty()) {
       cache.put(key, r.body, writes, settings.cache);
       r.headers.emplace_back("X-Cache", "miss");
@@ -498,7 +500,7 @@ struct Api::Impl {
   Response monitored(const std::string& path_domain, std::string (*read)(store::Store&, const std::string&)) {
     const auto domain = policy::normalize_domain(path_domain);
     if (!domain) return json_error(400, "domain: not a domain name");
-    std::string body = intake.with_reader([&](store::Store& s) { return read(s, *domain); });
+    std::string body = pool.with_reader([&](store::Store& s) { return read(s, *domain); });
     if (body.empty()) return json_error(404, "no posture check of " + *domain + " (monitored domains: checks.domains, [[domain]])");
     return json_ok(std::move(body));
   }
@@ -515,13 +517,13 @@ struct Api::Impl {
     const auto domain = policy::normalize_domain(ids.at(0));
     if (!domain) return json_error(400, "domain: not a domain name");
     const int days = q.days.value_or(settings.readiness_days);
-    return json_ok(intake.with_reader([&](store::Store& s) { return readiness::answer(s, *domain, days, settings.readiness).json; }));
+    return json_ok(pool.with_reader([&](store::Store& s) { return readiness::answer(s, *domain, days, settings.readiness).json; }));
   }
 
   // The bytes of a raw message exactly as received, as a download (rejected inputs only, or any).
   Response raw_download(const std::string& id_text, bool rejected, const std::string& missing, const std::string& file) {
     const std::int64_t id = positive(id_text, "raw message id");
-    auto body = intake.with_reader([&](store::Store& s) { return s.raw_body(id, rejected); });
+    auto body = pool.with_reader([&](store::Store& s) { return s.raw_body(id, rejected); });
     if (!body) return json_error(404, missing + " " + std::to_string(id) + " whose body was kept" +
                                           (rejected ? " (see quota.rejected_*)" : ""));
     Response r;
@@ -768,7 +770,8 @@ const Api::Impl::Route* Api::Impl::match(std::string_view method, std::string_vi
   return found;
 }
 
-Api::Api(Settings settings, intake::Intake& intake) : impl_(std::make_unique<Impl>(std::move(settings), intake)) {}
+Api::Api(Settings settings, intake::Intake& intake, store::Pool& pool)
+    : impl_(std::make_unique<Impl>(std::move(settings), intake, pool)) {}
 
 std::vector<std::string> Api::reload(const Settings& s) {
   const auto next = Impl::keys_of(s);
@@ -799,7 +802,7 @@ Response Api::handle(const Request& request) {
   Response r = impl_->handle(request);
   r.headers.insert(r.headers.end(), web::security_headers().begin(), web::security_headers().end());
   // Reads come from a replica that lags past database.max_replica_lag: the answer says how much.
-  if (const auto lag = impl_->intake.replica_lag()) r.headers.emplace_back("X-Replica-Lag", std::to_string(std::lround(*lag)));
+  if (const auto lag = impl_->pool.replica_lag()) r.headers.emplace_back("X-Replica-Lag", std::to_string(std::lround(*lag)));
   return r;
 }
 

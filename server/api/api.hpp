@@ -44,7 +44,8 @@ struct Settings {
 
 class Api : public http_server::Handler {
  public:
-  Api(Settings settings, intake::Intake& intake);
+  // Reports posted to /tlsrpt go through `intake`; every read goes through `pool`.
+  Api(Settings settings, intake::Intake& intake, store::Pool& pool);
   ~Api() override;
   std::optional<http_server::Response> check(const http_server::Request& head) override;
   http_server::Response handle(const http_server::Request& request) override;

@@ -98,7 +98,8 @@ metrics::PostureSample sample(const posture::Checked& c) {
 }  // namespace
 
 struct ScheduledChecks::Impl {
-  intake::Intake& intake;
+  store::Pool& pool;
+  metrics::Metrics& metrics;
   std::size_t max_queued;
   std::mutex mutex;
   std::condition_variable_any wake;
@@ -113,8 +114,8 @@ struct ScheduledChecks::Impl {
   std::jthread writer;
   std::unique_ptr<posture::Monitor> monitor;  // last: stopped first
 
-  Impl(const config::Settings& settings, std::vector<posture::Monitored> domains, intake::Intake& i)
-      : intake(i), max_queued(domains.size() * 2 + 100), thresholds(readiness_thresholds(settings)),
+  Impl(const config::Settings& settings, std::vector<posture::Monitored> domains, store::Pool& p, metrics::Metrics& m)
+      : pool(p), metrics(m), max_queued(domains.size() * 2 + 100), thresholds(readiness_thresholds(settings)),
         readiness_days(cli::readiness_days(settings)) {
     posture::MonitorSettings ms;
     ms.check = check_settings(settings);
@@ -133,7 +134,7 @@ struct ScheduledChecks::Impl {
   bool lead() {
     static const std::int64_t key = store::advisory_key("posture checks");
     try {
-      const bool held = intake.with_store([](store::Store& s) { return s.try_advisory_lock(key); });
+      const bool held = pool.with_store([](store::Store& s) { return s.try_advisory_lock(key); });
       if (!held && !standby_logged) log::linef(log::Level::info, "serve", "posture checks: another server runs them; standing by");
       standby_logged = !held;
       return held;
@@ -144,7 +145,7 @@ struct ScheduledChecks::Impl {
   bool standby_logged = false;
 
   void done(posture::Checked&& c) {
-    intake.metrics().posture(sample(c));
+    metrics.posture(sample(c));
     std::lock_guard lock(mutex);
     if (queue.size() >= max_queued) {
       log::linef(log::Level::warn, "serve", "posture checks: database unavailable, the oldest unsaved check is dropped");
@@ -155,8 +156,8 @@ struct ScheduledChecks::Impl {
   }
 
   void save(const Item& item) {
-    intake.with_store([&](store::Store& s) { return s.store_posture(item.json, item.duration_ms); });
-    intake.changed();  // drift answers depend on what the checks saw
+    pool.with_store([&](store::Store& s) { return s.store_posture(item.json, item.duration_ms); });
+    pool.changed();  // drift answers depend on what the checks saw
   }
 
   void write(std::stop_token stop) {
@@ -170,10 +171,10 @@ struct ScheduledChecks::Impl {
         save(item);
         saved = true;
         // The verdict, with the check just stored (for the readiness gauge).
-        const auto a = intake.with_store([&](store::Store& s) { return readiness::answer(s, item.domain, readiness_days, thresholds); });
-        intake.metrics().readiness(item.domain, readiness::to_string(a.decision.verdict));
-        const auto drift = intake.with_store([&](store::Store& s) { return store::recent_drift(s, item.domain); });
-        intake.metrics().drift(item.domain, drift.sessions, drift.beyond_max_age);
+        const auto a = pool.with_store([&](store::Store& s) { return readiness::answer(s, item.domain, readiness_days, thresholds); });
+        metrics.readiness(item.domain, readiness::to_string(a.decision.verdict));
+        const auto drift = pool.with_store([&](store::Store& s) { return store::recent_drift(s, item.domain); });
+        metrics.drift(item.domain, drift.sessions, drift.beyond_max_age);
       } catch (const store::Error& e) {
         log::linef(log::Level::warn, "serve", "posture checks: %s: %s (retrying in 10 s)", saved ? "the readiness verdict" : "storing a result",
                      e.what());
@@ -201,8 +202,8 @@ struct ScheduledChecks::Impl {
 };
 
 ScheduledChecks::ScheduledChecks(const config::Settings& settings, std::vector<posture::Monitored> domains,
-                                 intake::Intake& intake)
-    : impl_(std::make_unique<Impl>(settings, std::move(domains), intake)) {}
+                                 store::Pool& pool, metrics::Metrics& metrics)
+    : impl_(std::make_unique<Impl>(settings, std::move(domains), pool, metrics)) {}
 ScheduledChecks::~ScheduledChecks() = default;
 void ScheduledChecks::stop() { impl_->stop(); }
 

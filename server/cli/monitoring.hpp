@@ -6,7 +6,8 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "intake/intake.hpp"
+#include "metrics/metrics.hpp"
+#include "store/pool.hpp"
 #include "posture/monitor.hpp"
 #include "readiness/readiness.hpp"
 
@@ -31,7 +32,8 @@ readiness::Thresholds readiness_thresholds(const config::Settings& s);
 // one holding an advisory lock.
 class ScheduledChecks {
  public:
-  ScheduledChecks(const config::Settings& settings, std::vector<posture::Monitored> domains, intake::Intake& intake);
+  ScheduledChecks(const config::Settings& settings, std::vector<posture::Monitored> domains, store::Pool& pool,
+                  metrics::Metrics& metrics);
   ~ScheduledChecks();
   void stop();
 

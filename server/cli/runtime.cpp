@@ -47,13 +47,13 @@ void Maintenance::tick() {
   }
 }
 
-DatabaseWatch::DatabaseWatch(intake::Intake& intake, Maintenance maintenance)
-    : maintenance_(std::move(maintenance)), thread_([this, &intake](std::stop_token stop) {
+DatabaseWatch::DatabaseWatch(store::Pool& pool, Maintenance maintenance)
+    : maintenance_(std::move(maintenance)), thread_([this, &pool](std::stop_token stop) {
         while (!stop.stop_requested()) {
           bool ok = false;
           try {
-            ok = intake.with_store([](store::Store& s) { return s.pending().empty(); });
-            if (ok) intake.with_store([](store::Store& s) { return s.compact(); });
+            ok = pool.with_store([](store::Store& s) { return s.pending().empty(); });
+            if (ok) pool.with_store([](store::Store& s) { return s.compact(); });
           } catch (const store::Error&) {
           }
           up_ = ok;

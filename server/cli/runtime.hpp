@@ -15,7 +15,7 @@
 #include "cli/serve_plan.hpp"
 #include "config/config.hpp"
 #include "http/server.hpp"
-#include "intake/intake.hpp"
+#include "store/pool.hpp"
 #include "metrics/metrics.hpp"
 #include "smtp/server.hpp"
 #include "store/retention.hpp"
@@ -47,7 +47,7 @@ class Maintenance {
 // (so that a scrape never waits for the database), compaction of the rollups, and maintenance.
 class DatabaseWatch {
  public:
-  DatabaseWatch(intake::Intake& intake, Maintenance maintenance);
+  DatabaseWatch(store::Pool& pool, Maintenance maintenance);
   bool up() const { return up_; }
   metrics::Families families() const;  // tlsrpt_database_up
 

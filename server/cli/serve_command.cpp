@@ -122,11 +122,12 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   if (auth.gate) metrics.add_families(dkim::families(*gate));
   log::linef(log::Level::info, "serve", "dkim mode=%s alert_on=%s", std::string(dkim::to_string(gate->mode())).c_str(),
                auth.alert_on_authenticated ? "authenticated" : "all");
-  intake::Intake intake(db.url, settings.limits, metrics, quota, auth);
-  intake.set_reader(settings.database_read_url, settings.database_max_replica_lag, settings.http_query_timeout);
+  store::Pool pool(db.url);  // the connections of every thread: intake's writes, the API's reads
+  pool.set_reader(settings.database_read_url, settings.database_max_replica_lag, settings.http_query_timeout);
+  intake::Intake intake(pool, settings.limits, metrics, quota, auth);
   if (!settings.database_read_url.empty())
     log::linef(log::Level::info, "serve", "reads (API, pages) from the replica in database.read_url");
-  DatabaseWatch watch(intake, Maintenance(db.url, p.retention, p.prune, metrics));
+  DatabaseWatch watch(pool, Maintenance(db.url, p.retention, p.prune, metrics));
   metrics.add_families(watch.families());
 
   smtp_server::Sink sink = [&intake](const smtp_server::Delivery& d) -> std::string {
@@ -145,7 +146,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
     }
   };
 
-  api::Api routes(p.api, intake);  // before io: its coroutines and worker threads use it
+  api::Api routes(p.api, intake, pool);  // before io: its coroutines and worker threads use it
   boost::asio::io_context io;
   std::unique_ptr<smtp_server::Server> smtp_listener;
   std::unique_ptr<http_server::Server> http_listener;
@@ -185,7 +186,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
     const std::size_t n = domains.size();
     monitored_count = n;
     if (n == 0) return;
-    checks = std::make_unique<ScheduledChecks>(settings, std::move(domains), intake);
+    checks = std::make_unique<ScheduledChecks>(settings, std::move(domains), pool, metrics);
     log::linef(log::Level::info, "serve", "posture checks of %zu monitored domain%s every %s (%lld at once)", n,
                n == 1 ? "" : "s", config::format_duration(settings.checks_interval).c_str(),
                static_cast<long long>(settings.checks_concurrency));

@@ -402,12 +402,12 @@ const Stats& Server::stats() const { return impl_->stats; }
 
 metrics::Families families(const Stats& st) {
   return {
-      {"tlsrpt_http_connections_total", "HTTP connections accepted", true, [&st] { return static_cast<double>(st.connections.load()); }},
-      {"tlsrpt_http_connections_refused_total", "HTTP connections closed at once (over http.max_connections or the per-client limit)", true, [&st] { return static_cast<double>(st.connections_refused.load()); }},
-      {"tlsrpt_http_memory_refused_total", "HTTP requests answered 503 because request and response bodies held reached http.buffer_memory", true, [&st] { return static_cast<double>(st.memory_refused.load()); }},
-      {"tlsrpt_http_workers_refused_total", "HTTP requests answered 429 because their client had http.workers_per_client requests under way", true, [&st] { return static_cast<double>(st.workers_refused.load()); }},
-      {"tlsrpt_http_active_connections", "HTTP connections open now", false, [&st] { return static_cast<double>(st.active_connections.load()); }},
-      {"tlsrpt_http_buffered_bytes", "bytes of request and response bodies held now (at most http.buffer_memory)", false, [&st] { return static_cast<double>(st.buffered_bytes.load()); }},
+      {"tlsrpt_http_connections_total", "HTTP connections accepted", true, metrics::reading(st.connections)},
+      {"tlsrpt_http_connections_refused_total", "HTTP connections closed at once (over http.max_connections or the per-client limit)", true, metrics::reading(st.connections_refused)},
+      {"tlsrpt_http_memory_refused_total", "HTTP requests answered 503 because request and response bodies held reached http.buffer_memory", true, metrics::reading(st.memory_refused)},
+      {"tlsrpt_http_workers_refused_total", "HTTP requests answered 429 because their client had http.workers_per_client requests under way", true, metrics::reading(st.workers_refused)},
+      {"tlsrpt_http_active_connections", "HTTP connections open now", false, metrics::reading(st.active_connections)},
+      {"tlsrpt_http_buffered_bytes", "bytes of request and response bodies held now (at most http.buffer_memory)", false, metrics::reading(st.buffered_bytes)},
   };
 }
 

@@ -492,11 +492,11 @@ const Stats& Poller::stats() const { return impl_->stats; }
 
 metrics::Families families(const Stats& st) {
   return {
-      {"tlsrpt_imap_logins_total", "IMAP logins that succeeded", true, [&st] { return static_cast<double>(st.connections.load()); }},
-      {"tlsrpt_imap_errors_total", "IMAP connection, protocol and login failures (then retried with backoff)", true, [&st] { return static_cast<double>(st.errors.load()); }},
-      {"tlsrpt_imap_messages_total", "messages fetched from IMAP, stored and filed", true, [&st] { return static_cast<double>(st.messages.load()); }},
-      {"tlsrpt_imap_deferred_total", "IMAP batches left in place because the database was unavailable", true, [&st] { return static_cast<double>(st.deferred.load()); }},
-      {"tlsrpt_imap_polling_mailboxes", "mailboxes this server polls now (it holds their lock)", false, [&st] { return static_cast<double>(st.polling.load()); }},
+      {"tlsrpt_imap_logins_total", "IMAP logins that succeeded", true, metrics::reading(st.connections)},
+      {"tlsrpt_imap_errors_total", "IMAP connection, protocol and login failures (then retried with backoff)", true, metrics::reading(st.errors)},
+      {"tlsrpt_imap_messages_total", "messages fetched from IMAP, stored and filed", true, metrics::reading(st.messages)},
+      {"tlsrpt_imap_deferred_total", "IMAP batches left in place because the database was unavailable", true, metrics::reading(st.deferred)},
+      {"tlsrpt_imap_polling_mailboxes", "mailboxes this server polls now (it holds their lock)", false, metrics::reading(st.polling)},
   };
 }
 

@@ -3,44 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
-#include <memory>
 
 namespace tlsrpt::intake {
-namespace {
-thread_local std::unique_ptr<store::Store> thread_store;
-}
-
-store::Store& Intake::connection() {
-  if (!thread_store) thread_store = std::make_unique<store::Store>(url_);
-  return *thread_store;
-}
-
-void Intake::drop_connection() { thread_store.reset(); }
-
-namespace {
-thread_local std::unique_ptr<store::Store> thread_reader;
-}
-
-store::Store& Intake::reader() {
-  if (!thread_reader) {
-    auto s = std::make_unique<store::Store>(read_url_.empty() ? url_ : read_url_);
-    if (query_timeout_.count() > 0) s->execute("SET statement_timeout = '" + std::to_string(query_timeout_.count()) + "s'");
-    thread_reader = std::move(s);
-  }
-  return *thread_reader;
-}
-
-void Intake::drop_reader() { thread_reader.reset(); }
-
-void Intake::check_lag(store::Store& s) {
-  if (read_url_.empty()) return;  // reads from the primary: nothing lags
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch()).count();
-  std::int64_t last = lag_checked_ms_.load();
-  if (now - last < 5000 || !lag_checked_ms_.compare_exchange_strong(last, now)) return;
-  lag_ = s.replication_lag();
-}
-
 Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::string source_json, std::string client,
                        std::optional<std::int64_t> arrival, bool submitter) {
   return std::move(ingest_batch({{bytes, std::move(source_json), std::move(client), arrival, submitter}}, transport).front());
@@ -70,7 +34,7 @@ std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std:
     }
   }
   try {
-    with_store([&](store::Store& s) {
+    pool_.with_store([&](store::Store& s) {
       std::vector<const pipeline::Result*> results;
       for (std::size_t i = 0; i < inputs.size(); ++i) {
         store::RawMessage& raw = raws[i];
@@ -99,12 +63,12 @@ std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std:
     }
     throw;
   }
-  ++writes_;
+  pool_.changed();
   // libpq keeps a connection's largest buffer (the hex text of the largest body it carried) for
   // the connection's life: after large inputs, a fresh connection next time instead.
   std::size_t bytes = 0;
   for (const auto& in : inputs) bytes += in.bytes.size();
-  if (bytes > large_input) drop_connection();
+  if (bytes > large_input) store::Pool::drop_connection();
   const double each = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
                       static_cast<double>(std::max<std::size_t>(1, inputs.size()));
   for (std::size_t i = 0; i < out.size(); ++i) {

@@ -18,4 +18,10 @@ struct Family {
 };
 using Families = std::vector<Family>;
 
+// The reader of a count kept in an atomic (it must outlive the scrapes).
+template <class Atomic>
+std::function<double()> reading(const Atomic& value) {
+  return [&value] { return static_cast<double>(value.load()); };
+}
+
 }  // namespace tlsrpt::metrics

@@ -324,12 +324,12 @@ RefusedError key_lookup_deferred(const std::string& why) {
 
 metrics::Families families(const Stats& st) {
   return {
-      {"tlsrpt_smtp_sessions_total", "SMTP connections accepted", true, [&st] { return static_cast<double>(st.sessions.load()); }},
-      {"tlsrpt_smtp_sessions_refused_total", "SMTP connections refused (over max_sessions or per client)", true, [&st] { return static_cast<double>(st.sessions_refused.load()); }},
-      {"tlsrpt_smtp_tls_sessions_total", "SMTP sessions that completed STARTTLS", true, [&st] { return static_cast<double>(st.sessions_tls.load()); }},
-      {"tlsrpt_smtp_timeouts_total", "SMTP sessions closed for a command, data or write timeout (a client that does not read its replies)", true, [&st] { return static_cast<double>(st.timeouts.load()); }},
-      {"tlsrpt_smtp_rate_limited_total", "MAIL commands deferred (450) for the per-client message rate", true, [&st] { return static_cast<double>(st.rate_limited.load()); }},
-      {"tlsrpt_smtp_active_sessions", "SMTP sessions open now", false, [&st] { return static_cast<double>(st.active_sessions.load()); }},
+      {"tlsrpt_smtp_sessions_total", "SMTP connections accepted", true, metrics::reading(st.sessions)},
+      {"tlsrpt_smtp_sessions_refused_total", "SMTP connections refused (over max_sessions or per client)", true, metrics::reading(st.sessions_refused)},
+      {"tlsrpt_smtp_tls_sessions_total", "SMTP sessions that completed STARTTLS", true, metrics::reading(st.sessions_tls)},
+      {"tlsrpt_smtp_timeouts_total", "SMTP sessions closed for a command, data or write timeout (a client that does not read its replies)", true, metrics::reading(st.timeouts)},
+      {"tlsrpt_smtp_rate_limited_total", "MAIL commands deferred (450) for the per-client message rate", true, metrics::reading(st.rate_limited)},
+      {"tlsrpt_smtp_active_sessions", "SMTP sessions open now", false, metrics::reading(st.active_sessions)},
   };
 }
 
