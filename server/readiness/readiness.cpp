@@ -31,7 +31,6 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 
-std::string str(std::string_view s) { return json::string_of_bytes(s); }
 
 }  // namespace
 
@@ -112,14 +111,32 @@ Answer answer(store::Store& store, const std::string& domain, int days, const Th
   const auto found = store::readiness_evidence(store, domain, days, blocking, t.authenticated_only);
   const Evidence& e = found.evidence;
   const Decision d = decide(e, t);
-  std::string out = "{\"domain\":" + str(domain) + ",\"verdict\":" + str(to_string(d.verdict)) + ",\"reasons\":[";
-  for (std::size_t i = 0; i < d.reasons.size(); ++i)
-    out += std::string(i ? "," : "") + "{\"reason\":" + str(to_string(d.reasons[i].first)) + ",\"detail\":" +
-           str(d.reasons[i].second) + "}";
+  std::string out;
+  json::Writer w(out, false, json::Input::bytes);
+  w.begin_object();
+  w.field("domain", domain);
+  w.field("verdict", to_string(d.verdict));
+  w.key("reasons");
+  w.begin_array();
+  for (const auto& [reason, detail] : d.reasons) {
+    w.begin_object();
+    w.field("reason", to_string(reason));
+    w.field("detail", detail);
+    w.end_object();
+  }
+  w.end_array();
   char share[32];
   std::snprintf(share, sizeof share, "%.6g", t.max_blocking_share);
-  out += "],\"thresholds\":{\"min_days\":" + std::to_string(t.min_days) + ",\"min_reporters\":" +
-         std::to_string(t.min_reporters) + ",\"max_blocking_share\":" + share + "},\"evidence\":" + found.json + "}";
+  w.key("thresholds");
+  w.begin_object();
+  w.field("min_days", std::int64_t{t.min_days});
+  w.field("min_reporters", std::int64_t{t.min_reporters});
+  w.key("max_blocking_share");
+  w.raw(share);
+  w.end_object();
+  w.key("evidence");
+  w.raw(found.json);  // built by PostgreSQL
+  w.end_object();
   return Answer{std::move(out), e, d};
 }
 
