@@ -49,15 +49,6 @@ std::string sha256_hex(std::string_view bytes) {
   return out;
 }
 
-std::string str(std::string_view s) { return json::string_of_bytes(s); }
-
-template <class T, class F>
-std::string array(const std::vector<T>& items, F&& each) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + each(items[i]);
-  return out + "]";
-}
-
 }  // namespace
 
 bool Result::incomplete() const {
@@ -209,60 +200,122 @@ asio::awaitable<Result> check_domain(dns::Resolver& resolver, std::string domain
 }
 
 std::string to_json(const Result& r) {
-  std::string out = "{\"domain\":" + str(r.domain) + ",\"findings\":" + array(r.findings, [](const FindingEntry& f) {
-    return "{\"finding\":" + str(policy::to_string(f.finding)) + ",\"severity\":" +
-           str(policy::to_string(policy::info(f.finding).severity)) + ",\"subject\":" + str(f.subject) +
-           ",\"detail\":" + str(f.detail) + "}";
-  });
-  out += ",\"complete\":" + std::string(r.incomplete() ? "false" : "true");
-  out += ",\"mta_sts\":";
-  if (r.sts_id) {
-    out += "{\"id\":" + str(*r.sts_id);
-    if (r.policy) {
-      out += ",\"mode\":" + str(policy::to_string(r.policy->mode)) + ",\"max_age\":" + std::to_string(r.policy->max_age) +
-             ",\"mx\":" + array(r.policy->mx, [](const std::string& s) { return str(s); });
-    } else {
-      out += ",\"mode\":null,\"max_age\":null,\"mx\":null";
-    }
-    out += ",\"text\":" + (r.policy_text ? str(*r.policy_text) : std::string("null")) +
-           ",\"sha256\":" + (r.policy_text ? str(sha256_hex(*r.policy_text)) : std::string("null")) + "}";
-  } else {
-    out += "null";
+  std::string out;
+  json::Writer w(out, false, json::Input::bytes);
+  auto optional_string = [&w](std::string_view key, const std::optional<std::string>& v) {
+    w.key(key);
+    if (v) w.value(*v);
+    else w.null();
+  };
+  w.begin_object();
+  w.field("domain", r.domain);
+  w.key("findings");
+  w.begin_array();
+  for (const auto& f : r.findings) {
+    w.begin_object();
+    w.field("finding", policy::to_string(f.finding));
+    w.field("severity", policy::to_string(policy::info(f.finding).severity));
+    w.field("subject", f.subject);
+    w.field("detail", f.detail);
+    w.end_object();
   }
-  out += ",\"tlsrpt\":" + (r.rua ? "{\"rua\":" + array(*r.rua, [](const std::string& s) { return str(s); }) + "}" : std::string("null"));
-  out += ",\"mx_secure\":" + std::string(r.mx_secure ? "true" : "false");
-  out += ",\"mx\":" + array(r.mx, [](const MxEntry& m) {
-    std::string e = "{\"preference\":" + std::to_string(m.preference) + ",\"host\":" + str(m.host) +
-                    ",\"addresses\":" + array(m.addresses, [](const std::string& s) { return str(s); }) +
-                    ",\"tlsa\":{\"secure\":" + (m.tlsa_secure ? "true" : "false") + ",\"records\":" +
-                    array(m.tlsa, [](const dns::Tlsa& t) {
-                      static constexpr char digits[] = "0123456789abcdef";
-                      std::string data;
-                      for (unsigned char c : t.data) {
-                        data += digits[c >> 4];
-                        data += digits[c & 15];
-                      }
-                      return str(std::to_string(t.usage) + " " + std::to_string(t.selector) + " " +
-                                 std::to_string(t.matching) + " " + data);
-                    }) + "}";
-    e += ",\"probes\":" + array(m.probes, [](const Probe& p) {
-      std::string s = "{\"address\":" + str(p.address) + ",\"complete\":" + (p.complete ? "true" : "false") +
-                      ",\"starttls\":" + (p.starttls ? "true" : "false") +
-                      ",\"tls_version\":" + (p.tls_version.empty() ? std::string("null") : str(p.tls_version));
-      if (!p.sha256.empty()) {
-        s += ",\"certificate\":{\"not_after\":" +
-             (p.not_after ? str(report::format_datetime(*p.not_after)) : std::string("null")) +
-             ",\"key_type\":" + str(p.key_type) + ",\"names\":" + array(p.names, [](const std::string& n) { return str(n); }) + ",\"sha256\":" + str(p.sha256) +
-             ",\"trusted\":" + (p.trusted ? "true" : "false") + ",\"name_matches\":" + (p.name_matches ? "true" : "false") + "}";
-      } else {
-        s += ",\"certificate\":null";
+  w.end_array();
+  w.key("complete");
+  w.boolean(!r.incomplete());
+  w.key("mta_sts");
+  if (r.sts_id) {
+    w.begin_object();
+    w.field("id", *r.sts_id);
+    if (r.policy) {
+      w.field("mode", policy::to_string(r.policy->mode));
+      w.field("max_age", static_cast<std::int64_t>(r.policy->max_age));
+      w.key("mx");
+      w.strings(r.policy->mx);
+    } else {
+      for (const char* k : {"mode", "max_age", "mx"}) {
+        w.key(k);
+        w.null();
       }
-      s += ",\"tlsa_matched\":" + std::string(p.tlsa_matched ? "true" : "false") + "}";
-      return s;
-    });
-    return e + "}";
-  });
-  return out + "}";
+    }
+    optional_string("text", r.policy_text);
+    optional_string("sha256", r.policy_text ? std::optional<std::string>(sha256_hex(*r.policy_text)) : std::nullopt);
+    w.end_object();
+  } else {
+    w.null();
+  }
+  w.key("tlsrpt");
+  if (r.rua) {
+    w.begin_object();
+    w.key("rua");
+    w.strings(*r.rua);
+    w.end_object();
+  } else {
+    w.null();
+  }
+  w.key("mx_secure");
+  w.boolean(r.mx_secure);
+  w.key("mx");
+  w.begin_array();
+  for (const MxEntry& m : r.mx) {
+    w.begin_object();
+    w.field("preference", static_cast<std::int64_t>(m.preference));
+    w.field("host", m.host);
+    w.key("addresses");
+    w.strings(m.addresses);
+    w.key("tlsa");
+    w.begin_object();
+    w.key("secure");
+    w.boolean(m.tlsa_secure);
+    w.key("records");
+    w.begin_array();
+    for (const dns::Tlsa& t : m.tlsa) {
+      static constexpr char digits[] = "0123456789abcdef";
+      std::string data;
+      for (unsigned char c : t.data) {
+        data += digits[c >> 4];
+        data += digits[c & 15];
+      }
+      w.value(std::to_string(t.usage) + " " + std::to_string(t.selector) + " " + std::to_string(t.matching) + " " + data);
+    }
+    w.end_array();
+    w.end_object();
+    w.key("probes");
+    w.begin_array();
+    for (const Probe& p : m.probes) {
+      w.begin_object();
+      w.field("address", p.address);
+      w.key("complete");
+      w.boolean(p.complete);
+      w.key("starttls");
+      w.boolean(p.starttls);
+      optional_string("tls_version", p.tls_version.empty() ? std::nullopt : std::optional<std::string>(p.tls_version));
+      w.key("certificate");
+      if (!p.sha256.empty()) {
+        w.begin_object();
+        optional_string("not_after", p.not_after ? std::optional<std::string>(report::format_datetime(*p.not_after))
+                                                 : std::nullopt);
+        w.field("key_type", p.key_type);
+        w.key("names");
+        w.strings(p.names);
+        w.field("sha256", p.sha256);
+        w.key("trusted");
+        w.boolean(p.trusted);
+        w.key("name_matches");
+        w.boolean(p.name_matches);
+        w.end_object();
+      } else {
+        w.null();
+      }
+      w.key("tlsa_matched");
+      w.boolean(p.tlsa_matched);
+      w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  w.end_object();
+  return out;
 }
 
 std::string to_text(const Result& r) {
