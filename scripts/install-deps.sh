@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config ccache libpq-dev libboost1.81-dev
   libmimetic-dev zlib1g-dev libsimdjson-dev libpqxx-dev prometheus-cpp-dev doctest-dev
   libssl-dev libcli11-dev libtomlplusplus-dev libunbound-dev dns-root-data postgresql libopendkim-dev libpsl-dev
-  publicsuffix libkainjow-mustache-dev libcap-dev)
+  publicsuffix libkainjow-mustache-dev libcap-dev
+  python3)  # scripts/run.sh writes its sample reports with scripts/samples.py
 if [ "${1:-build}" = test ]; then
   packages+=(python3 python3-jsonschema time openssl swaks libnet-ssleay-perl libio-socket-ssl-perl
     libio-socket-inet6-perl postfix python3-yaml prometheus

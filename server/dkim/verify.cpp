@@ -167,29 +167,55 @@ const Signature* Verdict::used() const {
 }
 
 std::string Verdict::to_json() const {
-  using json::string_of_bytes;
+  std::string out;
+  json::Writer w(out, false, json::Input::bytes);
+  auto text_or_null = [&w](std::string_view key, std::string_view v) {
+    w.key(key);
+    if (v.empty()) w.null();
+    else w.value(v);
+  };
+  auto bits = [&w](int key_bits) {
+    w.key("key_bits");
+    if (key_bits) w.value(static_cast<std::int64_t>(key_bits));
+    else w.null();
+  };
   const Signature* u = used();
-  std::string out = "{\"result\":\"" + std::string(to_string(result)) + "\",\"from_domain\":" +
-                    (from_domain.empty() ? "null" : string_of_bytes(from_domain));
+  w.begin_object();
+  w.field("result", to_string(result));
+  text_or_null("from_domain", from_domain);
   if (u) {
-    out += ",\"domain\":" + string_of_bytes(u->domain) + ",\"selector\":" + string_of_bytes(u->selector) +
-           ",\"key_bits\":" + (u->key_bits ? std::to_string(u->key_bits) : "null") + ",\"alignment\":\"" +
-           std::string(to_string(u->alignment)) + "\"";
+    w.field("domain", u->domain);
+    w.field("selector", u->selector);
+    bits(u->key_bits);
+    w.field("alignment", to_string(u->alignment));
   } else {
-    out += ",\"domain\":null,\"selector\":null,\"key_bits\":null,\"alignment\":null";
+    for (const char* k : {"domain", "selector", "key_bits", "alignment"}) {
+      w.key(k);
+      w.null();
+    }
   }
-  out += ",\"authserv_id\":" + (authserv_id.empty() ? "null" : string_of_bytes(authserv_id)) +
-         ",\"authserv_domain\":" + (authserv_domain.empty() ? "null" : string_of_bytes(authserv_domain));
-  out += ",\"signatures\":[";
-  for (std::size_t i = 0; i < signatures.size(); ++i) {
-    const Signature& s = signatures[i];
-    out += std::string(i ? "," : "") + "{\"domain\":" + string_of_bytes(s.domain) + ",\"selector\":" +
-           string_of_bytes(s.selector) + ",\"key_bits\":" + (s.key_bits ? std::to_string(s.key_bits) : "null") +
-           ",\"key_secure\":" + (s.key_secure ? "true" : "false") + ",\"key_tlsrpt\":" + (s.key_tlsrpt ? "true" : "false") +
-           ",\"alignment\":\"" + std::string(to_string(s.alignment)) + "\",\"error\":" +
-           (s.error ? "\"" + std::string(to_string(*s.error)) + "\"" : std::string("null")) + "}";
+  text_or_null("authserv_id", authserv_id);
+  text_or_null("authserv_domain", authserv_domain);
+  w.key("signatures");
+  w.begin_array();
+  for (const Signature& sig : signatures) {
+    w.begin_object();
+    w.field("domain", sig.domain);
+    w.field("selector", sig.selector);
+    bits(sig.key_bits);
+    w.key("key_secure");
+    w.boolean(sig.key_secure);
+    w.key("key_tlsrpt");
+    w.boolean(sig.key_tlsrpt);
+    w.field("alignment", to_string(sig.alignment));
+    w.key("error");
+    if (sig.error) w.value(to_string(*sig.error));
+    else w.null();
+    w.end_object();
   }
-  return out + "]}";
+  w.end_array();
+  w.end_object();
+  return out;
 }
 
 std::optional<std::string> accept_tlsrpt_service(std::string_view record) {
