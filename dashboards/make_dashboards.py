@@ -184,10 +184,10 @@ ingestion = dashboard("tlsrpt-ingestion", "TLS reporting: ingestion health",
         description="Report messages verified at intake (dkim.mode record or require), by transport and DKIM result"),
     panel("timeseries", "DKIM signature errors", [
         prom('sum by (error) (rate(tlsrpt_dkim_signature_errors_total[5m]))', "{{error}}")],
-        description="Signatures that do not authenticate their message, by error (README: DKIM)"),
+        description="Signatures that do not authenticate their message, by error (docs/dkim.md)"),
     panel("timeseries", "Database: bytes by table and partition", [
         prom('sum by (table) (tlsrpt_database_table_bytes)', "{{table}}")], unit="bytes",
-        description="Each table and month partition of failure_details with its indexes (README: Years of reports); "
+        description="Each table and month partition of failure_details with its indexes (docs/storage.md, Years of reports); "
                     "a month dropped by retention leaves the list"),
     panel("timeseries", "Database: rows by table and partition", [
         prom('sum by (table) (tlsrpt_database_table_rows)', "{{table}}")], unit="short",
