@@ -9,6 +9,8 @@
 
 #include <cstdio>
 #include <limits>
+
+#include "json/text.hpp"
 #include <map>
 
 #include "log/log.hpp"
@@ -84,7 +86,7 @@ class Reservation {
 Response plain_error(unsigned status, const std::string& message) {
   Response r;
   r.status = status;
-  r.body = "{\"status\":" + std::to_string(status) + ",\"error\":\"" + message + "\"}";
+  r.body = "{\"status\":" + std::to_string(status) + ",\"error\":" + json::string(message) + "}";
   return r;
 }
 
