@@ -169,11 +169,6 @@ const Signature* Verdict::used() const {
 std::string Verdict::to_json() const {
   std::string out;
   json::Writer w(out, false, json::Input::bytes);
-  auto text_or_null = [&w](std::string_view key, std::string_view v) {
-    w.key(key);
-    if (v.empty()) w.null();
-    else w.value(v);
-  };
   auto bits = [&w](int key_bits) {
     w.key("key_bits");
     if (key_bits) w.value(static_cast<std::int64_t>(key_bits));
@@ -182,7 +177,7 @@ std::string Verdict::to_json() const {
   const Signature* u = used();
   w.begin_object();
   w.field("result", to_string(result));
-  text_or_null("from_domain", from_domain);
+  w.optional_field("from_domain", from_domain);
   if (u) {
     w.field("domain", u->domain);
     w.field("selector", u->selector);
@@ -194,8 +189,8 @@ std::string Verdict::to_json() const {
       w.null();
     }
   }
-  text_or_null("authserv_id", authserv_id);
-  text_or_null("authserv_domain", authserv_domain);
+  w.optional_field("authserv_id", authserv_id);
+  w.optional_field("authserv_domain", authserv_domain);
   w.key("signatures");
   w.begin_array();
   for (const Signature& sig : signatures) {

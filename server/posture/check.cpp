@@ -202,11 +202,6 @@ asio::awaitable<Result> check_domain(dns::Resolver& resolver, std::string domain
 std::string to_json(const Result& r) {
   std::string out;
   json::Writer w(out, false, json::Input::bytes);
-  auto optional_string = [&w](std::string_view key, const std::optional<std::string>& v) {
-    w.key(key);
-    if (v) w.value(*v);
-    else w.null();
-  };
   w.begin_object();
   w.field("domain", r.domain);
   w.key("findings");
@@ -237,8 +232,8 @@ std::string to_json(const Result& r) {
         w.null();
       }
     }
-    optional_string("text", r.policy_text);
-    optional_string("sha256", r.policy_text ? std::optional<std::string>(sha256_hex(*r.policy_text)) : std::nullopt);
+    w.field("text", r.policy_text);
+    w.field("sha256", r.policy_text ? std::optional<std::string>(sha256_hex(*r.policy_text)) : std::nullopt);
     w.end_object();
   } else {
     w.null();
@@ -288,11 +283,11 @@ std::string to_json(const Result& r) {
       w.boolean(p.complete);
       w.key("starttls");
       w.boolean(p.starttls);
-      optional_string("tls_version", p.tls_version.empty() ? std::nullopt : std::optional<std::string>(p.tls_version));
+      w.optional_field("tls_version", p.tls_version);
       w.key("certificate");
       if (!p.sha256.empty()) {
         w.begin_object();
-        optional_string("not_after", p.not_after ? std::optional<std::string>(report::format_datetime(*p.not_after))
+        w.field("not_after", p.not_after ? std::optional<std::string>(report::format_datetime(*p.not_after))
                                                  : std::nullopt);
         w.field("key_type", p.key_type);
         w.key("names");
