@@ -99,7 +99,7 @@ void add_readiness_command(CLI::App& app, const GlobalOptions& global, int& exit
       "May DOMAIN's MTA-STS policy switch from testing to enforce? The verdict (ready, not-ready, insufficient-data, "
       "enforced), its reasons and the evidence, from the stored reports and posture checks (the same JSON as GET "
       "/api/v1/domains/{domain}/readiness).");
-  exit_statuses(*cmd, "0 ready, or enforced without refused mail; 1 otherwise; 2 usage error; 3 database error");
+  exit_statuses(*cmd, "0 ready, or enforced without refused mail or posture errors; 1 otherwise; 2 usage error; 3 database error");
   add_database_options(*cmd, o->db, false);
   cmd->add_option("domain", o->domain, "The policy domain")->required();
   cmd->add_option("--days", o->days, "Judge the reports of the last N days (default readiness.days, 30)")
@@ -116,8 +116,7 @@ void add_readiness_command(CLI::App& app, const GlobalOptions& global, int& exit
       Database db = open_database(o->db, std::nullopt);
       const readiness::Answer a = readiness::answer(*db.store, *domain, days, t);
       std::fputs(o->json ? (a.json + "\n").c_str() : readiness::to_text(*domain, days, a).c_str(), stdout);
-      const auto v = a.decision.verdict;
-      return v == readiness::Verdict::ready || (v == readiness::Verdict::enforced && a.evidence.blocking_sessions == 0) ? 0 : 1;
+      return readiness::all_clear(a.decision) ? 0 : 1;
     });
   });
 }

@@ -70,6 +70,9 @@ Decision decide(const Evidence& e, const Thresholds& t) {
     if (e.blocking_sessions > 0)
       add(Reason::mail_refused, std::to_string(e.blocking_sessions) + " sessions refused (" + share_text + " of " +
                                     std::to_string(e.sts_sessions) + "); most: " + e.worst);
+    // Under enforce an MX that fails its check refuses mail from every MTA-STS sender now, long
+    // before any report says so: an emergency, never all clear.
+    if (!e.posture_errors.empty()) add(Reason::posture_errors, join(e.posture_errors));
     return d;
   }
   bool not_ready = false, insufficient = false;
@@ -116,6 +119,10 @@ Answer answer(store::Store& store, const std::string& domain, int days, const Th
   w.begin_object();
   w.field("domain", domain);
   w.field("verdict", to_string(d.verdict));
+  w.key("all_clear");
+  w.boolean(all_clear(d));
+  w.key("emergency");
+  w.boolean(emergency(d));
   w.key("reasons");
   w.begin_array();
   for (const auto& [reason, detail] : d.reasons) {
@@ -140,6 +147,16 @@ Answer answer(store::Store& store, const std::string& domain, int days, const Th
   return Answer{std::move(out), e, d};
 }
 
+
+bool all_clear(const Decision& d) {
+  if (d.verdict == Verdict::ready) return true;
+  if (d.verdict != Verdict::enforced) return false;
+  for (const auto& [reason, detail] : d.reasons)
+    if (reason == Reason::mail_refused || reason == Reason::posture_errors) return false;
+  return true;
+}
+
+bool emergency(const Decision& d) { return d.verdict == Verdict::enforced && !all_clear(d); }
 
 std::string to_text(const std::string& domain, int days, const Answer& a) {
   const Evidence& e = a.evidence;

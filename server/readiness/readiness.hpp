@@ -79,6 +79,11 @@ struct Decision {
 };
 
 Decision decide(const Evidence& evidence, const Thresholds& thresholds);
+// Nothing to do: ready, or enforced with neither refused mail nor posture errors (the exit status
+// 0 of `tlsrpt readiness`).
+bool all_clear(const Decision& d);
+// Enforced and refusing mail now, or about to (refused sessions, an MX failing its check).
+bool emergency(const Decision& d);
 
 // The whole answer for a domain over the last `days` days: `json` is {"domain", "verdict",
 // "reasons", "thresholds", "evidence"} (schema/openapi.yaml). Throws store::Error.

@@ -513,13 +513,14 @@ FoundEvidence readiness_evidence(Store& s, const std::string& domain, int days, 
                                  bool authenticated_only) {
   // The evidence as JSON (built by PostgreSQL) and, beside it, the figures the verdict needs.
   static const std::string sql = R"SQL(
-WITH p AS (
+WITH every AS (
   SELECT p.id, p.report_id, p.policy_type, p.policy_string, p.mx_host, p.total_successful_session_count AS ok,
-         p.total_failure_session_count AS failed, p.start_datetime, p.organization_name AS org, r.end_datetime
+         p.total_failure_session_count AS failed, p.start_datetime, p.organization_name AS org, r.end_datetime,
+         (NOT $4::boolean OR m.dkim = 'pass' OR (m.transport = 'cli' AND m.dkim IS NULL)
+          OR (m.transport = 'https' AND coalesce(m.source->>'submitter', '') <> '')) AS counted
   FROM policies p JOIN reports r ON r.id = p.report_id JOIN raw_messages m ON m.id = r.raw_message_id
-  WHERE p.policy_domain = $1 AND p.start_datetime >= now() - make_interval(days => $2::int)
-    AND (NOT $4::boolean OR m.dkim = 'pass' OR (m.transport = 'cli' AND m.dkim IS NULL)
-         OR (m.transport = 'https' AND coalesce(m.source->>'submitter', '') <> ''))),
+  WHERE p.policy_domain = $1 AND p.start_datetime >= now() - make_interval(days => $2::int)),
+p AS (SELECT * FROM every WHERE counted),
 sts AS (SELECT * FROM p WHERE policy_type = 'sts'),
 blocking AS (
   SELECT d.result_type, coalesce(d.receiving_mx_hostname, '') AS mx, s.org,
@@ -569,6 +570,8 @@ SELECT json_build_object(
           ORDER BY sessions DESC, org) FROM older), '[]')),
   'modes', json_build_object('published', (SELECT mode FROM posture),
       'reported', coalesce((SELECT json_object_agg(mode, sessions) FROM modes), '{}')),
+  'left_out', json_build_object('reports', (SELECT count(DISTINCT report_id) FROM every WHERE NOT counted),
+      'sessions', (SELECT coalesce(sum(ok + failed), 0) FROM every WHERE NOT counted)),
   'posture', CASE WHEN EXISTS (SELECT 1 FROM posture) THEN json_build_object('checked_at', utc_text((SELECT checked_at FROM posture)),
       'complete', (SELECT complete FROM posture), 'open_findings', coalesce((SELECT json_agg(json_build_object('finding', finding,
       'severity', severity, 'subject', subject, 'detail', detail) ORDER BY severity, finding, subject) FROM open), '[]')) END)

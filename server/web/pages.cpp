@@ -364,8 +364,8 @@ mu::data evidence_rows(element evidence) {
 mu::data readiness_data(element r) {
   mu::data out;
   put(out, "verdict", text(r, "verdict"));
-  const std::string verdict = text(r, "verdict");
-  put(out, "verdict_css", verdict == "ready" || (verdict == "enforced" && items(r, "reasons").size() == 0) ? "good" : "poor");
+  put(out, "verdict_css", flag(r, "all_clear") ? "good" : "poor");
+  put(out, "emergency", flag(r, "emergency"));
   mu::data reasons(mu::data::type::list);
   for (const auto x : items(r, "reasons")) {
     mu::data row;

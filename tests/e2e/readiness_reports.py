@@ -45,6 +45,8 @@ for day in range(1, 17):
                [("certificate-expired", "mx2.certfail.example", 3), ("sts-policy-fetch-error", "mx.certfail.example", 5)])
         report("postureerr.example", org, day, 100)
         report("notmonitored.example", org, day, 100)
+        report("enforcedbroken.example", org, day, 100, mode="enforce")
+        report("forged.example", org, day, 100)
         report("enforcing.example", org, day, 100, [("certificate-not-trusted", "mx.enforcing.example", 2)], mode="enforce")
     # An MX move 10 days ago: Google applies the new policy since, Microsoft still the old one.
     report("drift.example", "Google Inc.", day, 100, mx=["mx.drift.example" if day <= 10 else "mx.old.drift.example"])

@@ -35,6 +35,9 @@ posture() {  # DOMAIN MODE|- [FINDING SEVERITY SUBJECT]...   (-: no policy could
 for d in ready certfail onereporter young quiet; do posture $d.example testing sts-mode-testing info $d.example; done
 posture postureerr.example testing sts-mode-testing info postureerr.example mx-cert-expired error mx.postureerr.example
 posture enforcing.example enforce
+# Enforced, clean reports, but the MX certificate expired three days ago (the latest check says so).
+posture enforcedbroken.example enforce mx-cert-expired error mx.enforcedbroken.example
+posture forged.example testing sts-mode-testing info forged.example
 posture drift.example testing sts-mode-testing info drift.example
 # drift.example's published history: the old policy until just before the day 10 days ago, the
 # new one since (as the posture checks record it; the text written differently from the reports).
@@ -89,6 +92,24 @@ check "the refused sessions" "64" \
   "$(python3 -c "import json; print(json.load(open('$tmp/r.json'))['evidence']['blocking_failures']['sessions'])")"
 check "modes published and reported" "enforce {'enforce': 3264}" "$(python3 -c "
 import json; m = json.load(open('$tmp/r.json'))['evidence']['modes']; print(m['published'], m['reported'])")"
+check "enforced, clean reports, an MX certificate expired: posture-errors" "enforced posture-errors" \
+  "$(verdict enforcedbroken.example)"
+check "... neither all clear nor quiet: an emergency" "False True" \
+  "$(python3 -c "import json; a = json.load(open('$tmp/r.json')); print(a['all_clear'], a['emergency'])")"
+"$tlsrpt" readiness --database-url "$PG_URL" enforcedbroken.example >/dev/null
+check "enforced with posture errors: exit status 1" 1 $?
+check "enforced and losing mail: an emergency too" "False True" \
+  "$(verdict enforcing.example >/dev/null; python3 -c "import json; a = json.load(open('$tmp/r.json')); print(a['all_clear'], a['emergency'])")"
+# Forged reports: Microsoft's reports about forged.example arrived by SMTP and failed DKIM. With
+# dkim.alert_on = authenticated they are not evidence, and the answer says how much was left out.
+sql "UPDATE raw_messages m SET transport = 'smtp', dkim = 'fail' FROM reports r WHERE r.raw_message_id = m.id
+     AND r.report_id LIKE 'Microsoft Corporation-forged.example-%'" >/dev/null
+check "forged reports counted when alerts take all reports" "ready " "$(TLSRPT_DKIM_ALERT_ON=all verdict forged.example)"
+check "... nothing left out" "0 0" "$(python3 -c "import json; l = json.load(open('$tmp/r.json'))['evidence']['left_out']; print(l['reports'], l['sessions'])")"
+check "forged reports left out under dkim.alert_on = authenticated" "insufficient-data too-few-reporters" \
+  "$(TLSRPT_DKIM_ALERT_ON=authenticated verdict forged.example)"
+check "... and the evidence says how many" "16 1600" \
+  "$(python3 -c "import json; l = json.load(open('$tmp/r.json'))['evidence']['left_out']; print(l['reports'], l['sessions'])")"
 check "senders still applying the policy from before an MX move" "not-ready older-policy-in-use" "$(verdict drift.example)"
 check "who, and how much: Microsoft's 9 days since the move" "Microsoft Corporation 1 900 | current 2300 previous 900" \
   "$(python3 -c "
