@@ -182,6 +182,33 @@ const Row<Settings> settings[] = {
      "/usr/share/dns/root.key", "DNSSEC trust anchors (DS or DNSKEY records)", 0, 0, "", "(no validation)"},
     {"dns.timeout", "TLSRPT_DNS_TIMEOUT", Type::duration, &S::dns_timeout, "5s", "longest wait for one DNS answer", 1,
      300},
+    {"dns.update_server", "TLSRPT_DNS_UPDATE_SERVER", Type::string, &S::dns_update_server, "",
+     "HOST:PORT of the primary name server that takes RFC 2136 updates of the hosted domains' _mta-sts records, "
+     "TSIG-signed with dns.tsig_key_file", 0, 0, "", "(no updates: tlsrpt prints the record to publish)"},
+    {"dns.tsig_key_file", "TLSRPT_DNS_TSIG_KEY_FILE", Type::path, &S::dns_tsig_key_file, "",
+     "the TSIG key of dns.update_server: one line ALGORITHM:NAME:BASE64-SECRET (as knsupdate -k reads it)", 0, 0, "",
+     "(required with dns.update_server)"},
+    {"policy.listen", "TLSRPT_POLICY_LISTEN", Type::list, &S::policy_listen, "",
+     "HOST:PORT addresses of the HTTPS listener that serves the hosted MTA-STS policies (RFC 8461 fetches from "
+     "port 443)", 0, 0, "", "(no policy listener)"},
+    reloads<Settings>({"policy.cert_dir", "TLSRPT_POLICY_CERT_DIR", Type::path, &S::policy_cert_dir, "",
+     "the policy hosts' certificates, one pair per host: HOST.crt and HOST.key (lego's certificates directory) or "
+     "HOST/fullchain.pem and HOST/privkey.pem (certbot's live directory); renewed files are picked up within 10 s",
+     0, 0, "", "(required with policy.listen)"}),
+    {"policy.acme_listen", "TLSRPT_POLICY_ACME_LISTEN", Type::list, &S::policy_acme_listen, "",
+     "HOST:PORT addresses of the plain-HTTP listener that answers ACME HTTP-01 challenges from policy.acme_webroot "
+     "(the CA fetches port 80)", 0, 0, "", "(no ACME listener)"},
+    {"policy.acme_webroot", "TLSRPT_POLICY_ACME_WEBROOT", Type::path, &S::policy_acme_webroot, "",
+     "the webroot an ACME client writes .well-known/acme-challenge/TOKEN into (certbot, lego or uacme in webroot "
+     "mode)", 0, 0, "", "(required with policy.acme_listen)"},
+    reloads<Settings>({"policy.domains", "TLSRPT_POLICY_DOMAINS", Type::list, &S::policy_domains, "",
+     "domains whose MTA-STS policy tlsrpt hosts at mta-sts.DOMAIN (besides [[domain]] tables with hosted = true); "
+     "each is also monitored", 0, 0, "", "(none besides [[domain]] tables)"}),
+    {"rollout.testing_max_age", "TLSRPT_ROLLOUT_TESTING_MAX_AGE", Type::duration, &S::rollout_testing_max_age, "1d",
+     "max_age of a policy served in testing or none: short, so that a change reaches senders soon", 60, 31557600},
+    {"rollout.enforce_max_age", "TLSRPT_ROLLOUT_ENFORCE_MAX_AGE", Type::duration, &S::rollout_enforce_max_age, "7d",
+     "max_age of a policy served in enforce: long, so that an attacker who blocks the policy fetch finds it cached",
+     86400, 31557600},
     {"checks.ca_file", "TLSRPT_CHECKS_CA_FILE", Type::path, &S::checks_ca_file, "",
      "extra trusted CAs (PEM) for policy fetches and MX probes", 0, 0, "", "(the system's CAs only)"},
     {"checks.smtp_port", "TLSRPT_CHECKS_SMTP_PORT", Type::integer, &S::checks_smtp_port, "25",
@@ -272,6 +299,8 @@ const Row<MonitoredDomain> domain_rows[] = {
     reloads<MonitoredDomain>({"name", "", Type::string, &D::name, "", "the monitored domain (required)"}),
     reloads<MonitoredDomain>({"rua", "", Type::string, &D::rua, "", "the address its _smtp._tls record must list first", 0, 0, "",
      "(the first user@domain of smtp.recipients)"}),
+    reloads<MonitoredDomain>({"hosted", "", Type::boolean, &D::hosted, "false",
+     "tlsrpt hosts its MTA-STS policy (policy.listen) and takes it through the roll-out (tlsrpt rollout)"}),
 };
 
 // A value as parsed, before it is stored in its member.

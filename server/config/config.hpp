@@ -35,6 +35,7 @@ enum class ImapAfter { move, flag, remove };  // "move", "flag", "delete"
 struct MonitoredDomain {
   std::string name;
   std::string rua;  // the address its _smtp._tls record must list first; empty: the default
+  bool hosted = false;  // its MTA-STS policy is hosted (policy.domains)
   bool operator==(const MonitoredDomain&) const = default;
 };
 // http.intake_tokens: "submitter:token".
@@ -90,6 +91,10 @@ struct Settings {
   std::string http_external_url;
   std::uint64_t quota_rejected_per_client = 0, quota_rejected_total = 0;
   std::string dns_server, dns_trust_anchor_file;
+  std::string dns_update_server, dns_tsig_key_file;
+  std::vector<std::string> policy_listen, policy_acme_listen, policy_domains;
+  std::string policy_cert_dir, policy_acme_webroot;
+  Seconds rollout_testing_max_age{}, rollout_enforce_max_age{};
   Seconds dns_timeout{};
   std::string checks_ca_file;
   std::int64_t checks_smtp_port = 0, checks_https_port = 0;

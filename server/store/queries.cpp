@@ -631,4 +631,117 @@ DriftCounts recent_drift(Store& s, const std::string& domain, int days) {
   return out;
 }
 
+namespace {
+
+const std::string hosted_columns =
+    "domain, mode, array_to_string(mx, E'\\n') AS mx, max_age, policy_id, utc_text(changed_at) AS changed_at, "
+    "longest_max_age, utc_text(held_until) AS held_until, now() < held_until AS held, dns_state, coalesce(dns_id, '') AS dns_id, "
+    "dns_detail, coalesce(utc_text(dns_at), '') AS dns_at, coalesce(utc_text(ready_since), '') AS ready_since, "
+    "coalesce(extract(day FROM now() - ready_since)::bigint, 0) AS ready_days";
+
+HostedPolicy hosted_of(const std::map<std::string, std::string>& r) {
+  HostedPolicy h;
+  h.domain = r.at("domain");
+  h.mode = r.at("mode");
+  h.mx = lines_of(r.at("mx"));
+  h.max_age = std::stoll(r.at("max_age"));
+  h.policy_id = r.at("policy_id");
+  h.changed_at = r.at("changed_at");
+  h.longest_max_age = std::stoll(r.at("longest_max_age"));
+  h.held_until = r.at("held_until");
+  h.held = r.at("held") == "t";
+  h.dns_state = r.at("dns_state");
+  h.dns_id = r.at("dns_id");
+  h.dns_detail = r.at("dns_detail");
+  h.dns_at = r.at("dns_at");
+  h.ready_since = r.at("ready_since");
+  h.ready_days = std::stoll(r.at("ready_days"));
+  return h;
+}
+
+// A text[] literal's elements as bound parameters take them: {"a","b"} with '"' and '\' escaped.
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const auto& i : items) {
+    out += out.size() > 1 ? ",\"" : "\"";
+    for (char c : i) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+std::optional<HostedPolicy> hosted_policy(Store& s, const std::string& domain) {
+  static const std::string sql = "SELECT " + hosted_columns + " FROM hosted_policies WHERE domain = $1";
+  const auto rows = s.query_named(sql, {domain});
+  if (rows.empty()) return std::nullopt;
+  return hosted_of(rows.front());
+}
+
+std::vector<HostedPolicy> hosted_policies(Store& s) {
+  static const std::string sql = "SELECT " + hosted_columns + " FROM hosted_policies ORDER BY domain";
+  std::vector<HostedPolicy> out;
+  for (const auto& r : s.query_named(sql, {})) out.push_back(hosted_of(r));
+  return out;
+}
+
+bool change_policy(Store& s, const PolicyChange& c) {
+  static const std::string sql =
+      "SELECT rollout_change($1, $2, $3, $4::text[], $5::bigint, $6, $7, $8, $9, $10::boolean) AS applied";
+  const auto rows = s.query_named(sql, {c.domain, c.expected, c.mode, text_array(c.mx), std::to_string(c.max_age),
+                                        c.policy_id, c.actor, c.action, c.reason, c.forced ? "true" : "false"});
+  return !rows.empty() && rows.front().at("applied") == "t";
+}
+
+void record_policy_dns(Store& s, const std::string& domain, const std::string& policy_id, const std::string& state,
+                       const std::string& dns_id, const std::string& detail) {
+  static const std::string sql =
+      "UPDATE hosted_policies SET dns_state = $3, dns_id = nullif($4, ''), dns_detail = $5, dns_at = now() "
+      "WHERE domain = $1 AND policy_id = $2 AND (dns_state, coalesce(dns_id, ''), dns_detail) IS DISTINCT FROM ($3, $4, $5)";
+  s.query_named(sql, {domain, policy_id, state, dns_id, detail});
+}
+
+void record_ready(Store& s, const std::string& domain, bool ready) {
+  static const std::string sql =
+      "UPDATE hosted_policies SET ready_since = CASE WHEN $2::boolean THEN coalesce(ready_since, now()) END WHERE domain = $1";
+  s.query_named(sql, {domain, ready ? "true" : "false"});
+}
+
+std::string policy_history_json(Store& s, const std::string& domain, std::size_t limit) {
+  static const std::string sql =
+      "SELECT coalesce(json_agg(json_build_object('at', utc_text(at), 'actor', actor, 'action', action, 'reason', reason, "
+      "'forced', forced, 'old', old, 'new', new) ORDER BY at DESC, id DESC), '[]') FROM "
+      "(SELECT * FROM policy_changes WHERE domain = $1 ORDER BY at DESC, id DESC LIMIT $2::int) c";
+  return s.query_json(sql, {domain, std::to_string(limit)});
+}
+
+ObservedMx observed_mx(Store& s, const std::string& domain) {
+  static const std::string sql = R"SQL(
+WITH c AS (SELECT pc.id, pc.checked_at, coalesce(pc.result, (SELECT result FROM posture_checks o WHERE o.id = pc.result_of)) AS result
+           FROM posture_checks pc WHERE pc.domain = $1 ORDER BY pc.checked_at DESC, pc.id DESC LIMIT 1),
+hosts AS (SELECT DISTINCT lower(rtrim(m->>'host', '.')) AS host FROM c, jsonb_array_elements(c.result->'mx') m)
+SELECT utc_text(c.checked_at) AS checked_at,
+       (SELECT string_agg(host, E'\n' ORDER BY host) FROM hosts) AS hosts,
+       (SELECT string_agg(lower(rtrim(f.subject, '.')) || E'\n' || f.finding || ': ' || replace(f.detail, E'\n', ' '), E'\n' ORDER BY f.subject, f.finding)
+        FROM posture_findings f WHERE f.check_id = c.id AND f.severity = 'error'
+          AND lower(rtrim(f.subject, '.')) IN (SELECT host FROM hosts)) AS failing,
+       coalesce(c.result->'mta_sts'->>'id', '') AS sts_id
+FROM c)SQL";
+  ObservedMx out;
+  const auto rows = s.query_named(sql, {domain});
+  if (rows.empty()) return out;
+  const auto& r = rows.front();
+  out.checked = true;
+  out.checked_at = r.at("checked_at");
+  out.hosts = lines_of(r.at("hosts"));
+  const auto failing = lines_of(r.at("failing"));
+  for (std::size_t i = 0; i + 1 < failing.size(); i += 2) out.failing.emplace_back(failing[i], failing[i + 1]);
+  out.sts_id = r.at("sts_id");
+  return out;
+}
+
 }  // namespace tlsrpt::store

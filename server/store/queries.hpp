@@ -104,4 +104,51 @@ struct DriftCounts {
 };
 DriftCounts recent_drift(Store& s, const std::string& domain, int days = 7);
 
+// The MTA-STS policies tlsrpt hosts (migration 0015): one row per hosted domain.
+struct HostedPolicy {
+  std::string domain, mode;
+  std::vector<std::string> mx;
+  std::int64_t max_age = 0;
+  std::string policy_id;
+  std::string changed_at;  // UTC text
+  std::int64_t longest_max_age = 0;
+  std::string held_until;  // UTC text: senders may hold one of its policies until then
+  bool held = true;        // now < held_until
+  std::string dns_state, dns_id, dns_detail, dns_at;
+  std::string ready_since;  // UTC text, "" when not ready (rollout.auto_enforce)
+  std::int64_t ready_days = 0;  // whole days since ready_since
+};
+std::optional<HostedPolicy> hosted_policy(Store& s, const std::string& domain);
+std::vector<HostedPolicy> hosted_policies(Store& s);
+// One change, applied only when the domain's policy id is still `expected` (nullopt: it has no
+// policy yet); `mode` nullopt ends the hosting. False when another change came first.
+struct PolicyChange {
+  std::string domain;
+  std::optional<std::string> expected;
+  std::optional<std::string> mode;
+  std::vector<std::string> mx;
+  std::int64_t max_age = 0;
+  std::string policy_id, actor, action, reason;
+  bool forced = false;
+};
+bool change_policy(Store& s, const PolicyChange& c);
+// The DNS side of a domain's current policy (ignored when `policy_id` is no longer current).
+void record_policy_dns(Store& s, const std::string& domain, const std::string& policy_id, const std::string& state,
+                       const std::string& dns_id, const std::string& detail);
+// rollout.auto_enforce: the verdict is ready now (keeps ready_since) or not (clears it).
+void record_ready(Store& s, const std::string& domain, bool ready);
+// The changes of a domain, newest first, as a JSON array (schema/openapi.yaml, PolicyChange).
+std::string policy_history_json(Store& s, const std::string& domain, std::size_t limit);
+
+// What the latest posture check of a domain saw of its MX hosts: the hosts, and those with an
+// error finding ("host: finding (detail)").
+struct ObservedMx {
+  bool checked = false;
+  std::string checked_at;
+  std::vector<std::string> hosts;
+  std::vector<std::pair<std::string, std::string>> failing;  // host, "finding: detail"
+  std::string sts_id;  // the _mta-sts record's id it read ("" when none)
+};
+ObservedMx observed_mx(Store& s, const std::string& domain);
+
 }  // namespace tlsrpt::store

@@ -1,0 +1,97 @@
+// The MTA-STS roll-out: the policy tlsrpt hosts for a domain, and every step of its life
+// (testing, enforce, rollback, none, remove), each allowed only on evidence.
+//
+// Purpose: one place that decides whether a step may be taken and what the served policy then
+// is, for `tlsrpt rollout`, POST /api/v1/domains/{domain}/rollout and the automatic steps.
+// decide() is pure; run() reads the state and the evidence from the store, decides, applies the
+// change atomically (store::change_policy: a change made meanwhile by someone else wins, this one
+// is refused as `conflict`) and builds the one JSON answer all three print.
+//
+// The guards (RFC 8461 sections 3.2, 5, 8.3):
+// - enforce: the readiness verdict is `ready` (else refused with its reasons; --force with a
+//   reason overrides this, and only this, and is recorded); the testing policy is in effect
+//   (its id is in DNS); the mx patterns cover every MX host the latest posture check saw; no MX
+//   has an error finding (an MX a sender cannot validate is refused under enforce: mail lost).
+// - rollback: only from enforce, to testing.
+// - none: RFC 8461's way out; served with a new id so that senders drop what they hold.
+// - remove: only when the mode is none and the longest max_age ever served has passed since the
+//   last change (a sender may hold an enforce policy until then).
+// Every change gets a new policy id (14 digits of UTC time and 4 random letters or digits: at
+// most 32, as RFC 8461 allows) and a line in the history (who, why, old and new values).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "readiness/readiness.hpp"
+#include "store/queries.hpp"
+
+namespace tlsrpt::rollout {
+
+enum class Action { status, testing, enforce, rollback, none, remove, plan };
+std::optional<Action> action_from_string(std::string_view text);
+std::string_view to_string(Action a);
+
+struct Settings {
+  std::int64_t testing_max_age = 86400;   // rollout.testing_max_age
+  std::int64_t enforce_max_age = 604800;  // rollout.enforce_max_age
+  bool dns_update = false;                // dns.update_server is set: tlsrpt writes the record itself
+};
+
+struct Request {
+  std::string domain;
+  Action action = Action::status;
+  std::string reason;
+  std::string actor = "cli";  // the token's name, "cli" or "auto"
+  bool force = false;
+  std::vector<std::string> mx;  // testing, enforce: the patterns to serve (empty: keep, or what the check saw); plan: the planned MX hosts
+  bool configured = false;      // the domain is hosted by configuration (policy.domains, [[domain]] hosted)
+};
+
+// Why a step is refused or blocked; names are stable (API values).
+struct Blocker {
+  std::string reason;  // not-hosted, no-policy, not-ready, force-needs-reason, no-mx-known, mx-not-covered,
+                       // mx-failing, dns-pending, not-enforced, not-none, still-held, conflict
+  std::string detail;
+};
+
+struct Decision {
+  bool change = false;  // a new policy (or the end of hosting) is to be stored
+  std::optional<std::string> mode;  // the new mode; nullopt with change: hosting ends
+  std::vector<std::string> mx;
+  std::int64_t max_age = 0;
+  bool forced = false;
+  std::vector<Blocker> refused;  // non-empty: nothing changes
+};
+
+// The step `request` asks for, from the current policy (nullopt: none hosted), the readiness
+// decision and what the latest posture check saw.
+Decision decide(const std::optional<store::HostedPolicy>& current, const Request& request,
+                const readiness::Decision& verdict, const store::ObservedMx& observed, const Settings& settings);
+
+// What would block enforce now (the next step's blockers on the domain page and in status).
+std::vector<Blocker> enforce_blockers(const std::optional<store::HostedPolicy>& current,
+                                      const readiness::Decision& verdict, const store::ObservedMx& observed,
+                                      const std::vector<std::string>& mx);
+
+// A new policy id: UTC time as 14 digits, then 4 random letters and digits.
+std::string new_policy_id();
+// The policy text as served: version, mode, mx lines, max_age, CRLF after each line.
+std::string policy_text(const std::string& mode, const std::vector<std::string>& mx, std::int64_t max_age);
+// The _mta-sts TXT record to publish: `_mta-sts.DOMAIN. 300 IN TXT "v=STSv1; id=ID"`.
+std::string sts_record(const std::string& domain, const std::string& id);
+
+struct Outcome {
+  std::string json;  // the answer (schema/openapi.yaml, Rollout)
+  bool applied = false;
+  bool refused = false;
+  std::optional<store::HostedPolicy> policy;  // after the step
+};
+// Reads, decides, applies and answers. Throws store::Error.
+Outcome run(store::Store& store, const Request& request, const Settings& settings, int readiness_days,
+            const readiness::Thresholds& thresholds);
+
+}  // namespace tlsrpt::rollout
