@@ -3,7 +3,7 @@
 FROM debian:12 AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config libpq-dev libboost1.81-dev libmimetic-dev zlib1g-dev \
-      libsimdjson-dev libpqxx-dev prometheus-cpp-dev libssl-dev libcli11-dev libtomlplusplus-dev libunbound-dev libopendkim-dev libpsl-dev libkainjow-mustache-dev libcap-dev \
+      libsimdjson-dev libpqxx-dev prometheus-cpp-dev libssl-dev libcli11-dev libtomlplusplus-dev libunbound-dev libldns-dev libopendkim-dev libpsl-dev libkainjow-mustache-dev libcap-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -20,7 +20,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTLSRPT_BUILD_TESTS
 
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmimetic0v5 libsimdjson14 libpqxx-6.4 libprometheus-cpp-core1.0 libtomlplusplus3 libssl3 zlib1g libunbound8 dns-root-data libopendkim11 libpsl5 publicsuffix libcap2 \
+      libmimetic0v5 libsimdjson14 libpqxx-6.4 libprometheus-cpp-core1.0 libtomlplusplus3 libssl3 zlib1g libunbound8 libldns3 dns-root-data libopendkim11 libpsl5 publicsuffix libcap2 \
       ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/tlsrpt --create-home tlsrpt

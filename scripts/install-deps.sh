@@ -5,13 +5,14 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config ccache libpq-dev libboost1.81-dev
   libmimetic-dev zlib1g-dev libsimdjson-dev libpqxx-dev prometheus-cpp-dev doctest-dev
   libssl-dev libcli11-dev libtomlplusplus-dev libunbound-dev dns-root-data postgresql libopendkim-dev libpsl-dev
-  publicsuffix libkainjow-mustache-dev libcap-dev
+  publicsuffix libkainjow-mustache-dev libcap-dev libldns-dev
   python3)  # scripts/run.sh writes its sample reports with scripts/samples.py
 if [ "${1:-build}" = test ]; then
   packages+=(python3 python3-jsonschema time openssl swaks libnet-ssleay-perl libio-socket-ssl-perl
     libio-socket-inet6-perl postfix python3-yaml prometheus
     prometheus-alertmanager docker-compose wrk dovecot-imapd haproxy nsd ldnsutils python3-dkim
-    chromium chromium-driver python3-selenium tidy lintian systemd man-db clang libclang-rt-14-dev)
+    chromium chromium-driver python3-selenium tidy lintian systemd man-db clang libclang-rt-14-dev
+    knot knot-dnsutils pebble lego postfix-mta-sts-resolver nginx)
   # npm (for the dashboards' type check) comes with the machine's Node.js; Debian's otherwise.
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi

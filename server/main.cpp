@@ -7,6 +7,7 @@
 #include "cli/db_commands.hpp"
 #include "cli/manual.hpp"
 #include "cli/parse_command.hpp"
+#include "cli/rollout_command.hpp"
 #include "cli/serve_command.hpp"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   tlsrpt::cli::add_serve_command(app, global, exit_code);
   tlsrpt::cli::add_check_command(app, global, exit_code);
   tlsrpt::cli::add_readiness_command(app, global, exit_code);
+  tlsrpt::cli::add_rollout_command(app, global, exit_code);
   tlsrpt::cli::add_dkim_command(app, global, exit_code);
   tlsrpt::cli::add_manual_command(app, exit_code);
   try {

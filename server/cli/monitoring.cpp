@@ -40,6 +40,24 @@ std::string default_rua(const config::Settings& s) {
   return {};
 }
 
+std::vector<std::string> hosted_domains(const config::Settings& s) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& d : s.domains)
+    if (const auto name = policy::normalize_domain(d.name); d.hosted && name && seen.insert(*name).second) out.push_back(*name);
+  for (const auto& d : s.policy_domains)
+    if (const auto name = policy::normalize_domain(d); name && seen.insert(*name).second) out.push_back(*name);
+  return out;
+}
+
+rollout::Settings rollout_settings(const config::Settings& s) {
+  rollout::Settings out;
+  out.testing_max_age = s.rollout_testing_max_age.count();
+  out.enforce_max_age = s.rollout_enforce_max_age.count();
+  out.dns_update = !s.dns_update_server.empty();
+  return out;
+}
+
 std::vector<posture::Monitored> monitored_domains(const config::Settings& s) {
   // Each entry with the key it came from: checks.domains, or domain[N] for the tables.
   std::vector<std::pair<std::string, config::MonitoredDomain>> entries;
@@ -57,6 +75,12 @@ std::vector<posture::Monitored> monitored_domains(const config::Settings& s) {
     if (!own.empty() && (own.find('@') == std::string::npos || own.starts_with('@') || own.ends_with('@')))
       throw CLI::ValidationError(table ? key + ".rua" : key, "the rua of " + *name + ", '" + own + "', is not user@domain");
     out.push_back({*name, own});
+  }
+  // A hosted domain is monitored too (the roll-out's evidence is its posture), unless it already is.
+  for (const auto& d : s.policy_domains) {
+    const auto name = policy::normalize_domain(d);
+    if (!name) throw CLI::ValidationError("policy.domains", "'" + d + "' is not a domain name");
+    if (seen.insert(*name).second) out.push_back({*name, rua});
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include "metrics/metrics.hpp"
 #include "store/pool.hpp"
 #include "posture/monitor.hpp"
+#include "rollout/rollout.hpp"
 #include "readiness/readiness.hpp"
 
 namespace tlsrpt::cli {
@@ -21,6 +22,10 @@ std::string default_rua(const config::Settings& s);
 // checks.domains entries ("name" or "name=rua") then [[domain]] tables; each name checked and
 // normalised, each without a rua given the default; a name listed twice is a usage error.
 std::vector<posture::Monitored> monitored_domains(const config::Settings& s);
+// The domains whose policy tlsrpt hosts ([[domain]] hosted = true, then policy.domains), lower
+// case, each once; names that are not domains are left to monitored_domains to refuse.
+std::vector<std::string> hosted_domains(const config::Settings& s);
+rollout::Settings rollout_settings(const config::Settings& s);
 
 // readiness.* (the window in days, 1 to 400, and the thresholds).
 int readiness_days(const config::Settings& s);

@@ -19,6 +19,7 @@
 #include "cli/privileges.hpp"
 #include "cli/runtime.hpp"
 #include "cli/serve_plan.hpp"
+#include "rollout/publisher.hpp"
 #include "http/server.hpp"
 #include "imap/poller.hpp"
 #include "intake/intake.hpp"
@@ -70,6 +71,7 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   try {
     std::vector<std::string> addresses = smtp.listen;
     addresses.insert(addresses.end(), http.listen.begin(), http.listen.end());
+    for (const auto* l : {&p.hosting.listener.listen, &p.hosting.acme.listen}) addresses.insert(addresses.end(), l->begin(), l->end());
     net::prebind(addresses);
   } catch (const std::runtime_error& e) {  // an address that cannot be bound
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
@@ -149,7 +151,12 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   api::Api routes(p.api, intake, pool);  // before io: its coroutines and worker threads use it
   boost::asio::io_context io;
   std::unique_ptr<smtp_server::Server> smtp_listener;
-  std::unique_ptr<http_server::Server> http_listener;
+  std::unique_ptr<http_server::Server> http_listener, policy_listener, acme_listener;
+  // The policy host: its listeners, and the thread that keeps its policies, their DNS records and
+  // its certificates in step (rollout/publisher).
+  rollout::PolicyHost policy_host(p.hosting.acme_webroot);
+  std::shared_ptr<net::CertDirectory> certificates;
+  if (!p.hosting.listener.listen.empty()) certificates = std::make_shared<net::CertDirectory>(p.hosting.cert_dir);
   try {
     if (!smtp.listen.empty()) {
       smtp_server::Settings with_keys = smtp;
@@ -160,12 +167,33 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
       smtp_listener = std::make_unique<smtp_server::Server>(io, with_keys, sink);
     }
     if (!http.listen.empty()) http_listener = std::make_unique<http_server::Server>(io, http, routes);
+    if (certificates) {
+      http_server::Settings l = p.hosting.listener;
+      l.sni = certificates;
+      policy_listener = std::make_unique<http_server::Server>(io, l, policy_host);
+    }
+    if (!p.hosting.acme.listen.empty()) acme_listener = std::make_unique<http_server::Server>(io, p.hosting.acme, policy_host);
   } catch (const std::runtime_error& e) {  // an address that cannot be bound, a bad certificate
     std::fprintf(stderr, "tlsrpt serve: %s\n", e.what());
     return 1;
   }
   if (smtp_listener) metrics.add_families(smtp_server::families(smtp_listener->stats()));
   if (http_listener) metrics.add_families(http_server::families(http_listener->stats()));
+  std::unique_ptr<rollout::Publisher> publisher;
+  if (policy_listener || acme_listener || !p.hosting.domains.empty()) {
+    metrics.add_families(rollout::families(policy_host.stats()));
+    rollout::PublisherSettings ps;
+    ps.update_server = p.hosting.update_server;
+    ps.key = p.hosting.key;
+    ps.dns_timeout = settings.dns_timeout;
+    ps.certs = certificates;
+    publisher = std::make_unique<rollout::Publisher>(pool, policy_host, metrics, ps);
+    for (const auto& l : p.hosting.listener.listen)
+      log::linef(log::Level::info, "serve", "policy listening on %s (https, MTA-STS policies of %zu hosted domains)", l.c_str(),
+                 p.hosting.domains.size());
+    for (const auto& l : p.hosting.acme.listen)
+      log::linef(log::Level::info, "serve", "acme listening on %s (http, challenges from %s)", l.c_str(), p.hosting.acme_webroot.c_str());
+  }
   std::unique_ptr<imap_poller::Poller> poller;
   if (!p.mailboxes.empty()) {
     for (const auto& m : p.mailboxes)
@@ -241,6 +269,9 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
     log::linef(log::Level::info, "serve", "signal %d, stopping", sig);
     if (smtp_listener) smtp_listener->stop();
     if (http_listener) http_listener->stop();
+    if (policy_listener) policy_listener->stop();
+    if (acme_listener) acme_listener->stop();
+    if (publisher) publisher->stop();
     if (poller) poller->stop();
     if (checks) checks->stop();
     hangup.cancel();

@@ -254,6 +254,61 @@ std::string external_url(std::string url) {
   return url;
 }
 
+// A directory the process must read (a key's value).
+void directory(const std::string& key, const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) refuse(key, "'" + path + "' is not a directory");
+  if (::access(path.c_str(), R_OK | X_OK) != 0) refuse(key, "cannot read the directory '" + path + "'");
+}
+
+Hosting hosting(const config::Settings& s, const http_server::Settings& http) {
+  Hosting out;
+  out.domains = hosted_domains(s);
+  out.rollout = rollout_settings(s);
+  if (s.rollout_testing_max_age > s.rollout_enforce_max_age)
+    refuse("rollout.testing_max_age", "'" + config::format_duration(s.rollout_testing_max_age) +
+                                          "' is longer than rollout.enforce_max_age (" +
+                                          config::format_duration(s.rollout_enforce_max_age) + ")");
+  // Both listeners have the HTTP server's bounds (connections, per client, timeouts); they read
+  // no bodies and answer from memory.
+  for (auto* l : {&out.listener, &out.acme}) {
+    *l = http;
+    l->tls_cert.clear();
+    l->tls_key.clear();
+    l->body_limit = 0;
+    l->worker_threads = 1;
+    l->trusted_proxies.clear();
+  }
+  out.listener.listen = listen_list("policy.listen", {}, s.policy_listen);
+  out.acme.listen = listen_list("policy.acme_listen", {}, s.policy_acme_listen);
+  out.cert_dir = s.policy_cert_dir;
+  out.acme_webroot = s.policy_acme_webroot;
+  if (!out.listener.listen.empty()) {
+    if (out.cert_dir.empty()) refuse("policy.cert_dir", "is required with policy.listen (the policy hosts' certificates)");
+    directory("policy.cert_dir", out.cert_dir);
+  }
+  if (!out.acme.listen.empty()) {
+    if (out.acme_webroot.empty()) refuse("policy.acme_webroot", "is required with policy.acme_listen (where the ACME client writes)");
+    directory("policy.acme_webroot", out.acme_webroot);
+  }
+  if (!s.dns_update_server.empty()) {
+    try {
+      out.update_server = dns::parse_server(s.dns_update_server);
+    } catch (const std::runtime_error& e) {
+      refuse("dns.update_server", "'" + s.dns_update_server + "': " + e.what());
+    }
+    if (s.dns_tsig_key_file.empty()) refuse("dns.tsig_key_file", "is required with dns.update_server (updates are TSIG-signed)");
+    try {
+      out.key = dns::read_tsig_key(s.dns_tsig_key_file);
+    } catch (const std::runtime_error& e) {
+      refuse("dns.tsig_key_file", e.what());
+    }
+  } else if (!s.dns_tsig_key_file.empty()) {
+    refuse("dns.tsig_key_file", "is set, but dns.update_server is not: no update would be sent");
+  }
+  return out;
+}
+
 }  // namespace
 
 Plan plan(const config::Settings& s, const CommandLine& o) {
@@ -297,7 +352,9 @@ Plan plan(const config::Settings& s, const CommandLine& o) {
   p.prune = s.retention_prune;
   p.labels = label_settings(s);
   p.external_url = external_url(s.http_external_url);
-  if (p.smtp.listen.empty() && p.http.listen.empty() && p.mailboxes.empty() && p.monitored.empty())
+  p.hosting = hosting(s, p.http);
+  if (p.smtp.listen.empty() && p.http.listen.empty() && p.mailboxes.empty() && p.monitored.empty() &&
+      p.hosting.listener.listen.empty())
     throw CLI::ValidationError(
         "no smtp.listen, no http.listen, no [[imap]] mailbox and no monitored domain: serve has nothing to do");
   return p;
@@ -320,6 +377,14 @@ std::string describe(const Plan& p) {
            ", intake " + (p.api.intake_tokens.empty() ? "open" : "behind submitter tokens") + "\n";
   for (const auto& m : p.mailboxes) out += "# serve: IMAP mailbox " + m.name + "\n";
   if (!p.monitored.empty()) out += "# serve: posture checks of " + std::to_string(p.monitored.size()) + " domains\n";
+  if (!p.hosting.listener.listen.empty())
+    out += "# serve: MTA-STS policies of " + std::to_string(p.hosting.domains.size()) + " hosted domains on " +
+           list(p.hosting.listener.listen) + " (certificates from " + p.hosting.cert_dir + ")\n";
+  if (!p.hosting.acme.listen.empty())
+    out += "# serve: ACME HTTP-01 challenges on " + list(p.hosting.acme.listen) + " from " + p.hosting.acme_webroot + "\n";
+  if (p.hosting.update_server)
+    out += "# serve: _mta-sts records updated at " + p.hosting.update_server->address + ":" +
+           std::to_string(p.hosting.update_server->port) + " with the TSIG key " + p.hosting.key.name + "\n";
   out += "# serve: dkim " + std::string(dkim::to_string(p.dkim_mode)) + ", alerts on " +
          (p.alert_on_authenticated ? "authenticated" : "all") + " reports\n";
   return out;

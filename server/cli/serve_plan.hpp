@@ -15,6 +15,8 @@
 #include "cli/privileges.hpp"
 #include "config/config.hpp"
 #include "dkim/gate.hpp"
+#include "dns/update.hpp"
+#include "rollout/rollout.hpp"
 #include "http/server.hpp"
 #include "imap/poller.hpp"
 #include "log/log.hpp"
@@ -33,6 +35,17 @@ struct CommandLine {
   std::string database_url, data_dir;  // --database-url, --data-dir
 };
 
+// The policy host and the roll-out (policy.*, rollout.*, dns.update_server).
+struct Hosting {
+  std::vector<std::string> domains;  // hosted, lower case
+  http_server::Settings listener;    // listen empty: no policy listener
+  http_server::Settings acme;        // listen empty: no ACME listener
+  std::string cert_dir, acme_webroot;
+  rollout::Settings rollout;
+  std::optional<dns::Server> update_server;
+  dns::TsigKey key;
+};
+
 struct Plan {
   log::Level log_level = log::Level::info;
   log::Format log_format = log::Format::text;
@@ -49,6 +62,7 @@ struct Plan {
   bool prune = true;
   metrics::LabelSettings labels;
   std::string external_url;  // http.external_url without a trailing '/', "" when unset
+  Hosting hosting;
 };
 
 // Throws CLI::ValidationError naming the key (see above).

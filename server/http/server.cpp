@@ -40,6 +40,10 @@ Request head_of(const http::request_parser<http::string_body>& parser, const std
   r.authorization = std::string(m[http::field::authorization]);
   r.user_agent = std::string(m[http::field::user_agent]);
   r.expect = std::string(m[http::field::expect]);
+  r.host = std::string(m[http::field::host]);
+  if (!r.host.empty() && r.host.front() == '[') r.host = r.host.substr(0, r.host.find(']') + 1);  // [v6]:port
+  else r.host = r.host.substr(0, r.host.find(':'));
+  for (auto& c : r.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (const auto& f : m)
     if (f.name() == http::field::cookie) r.cookie += (r.cookie.empty() ? "" : "; ") + std::string(f.value());
   if (parser.content_length()) r.content_length = *parser.content_length();
@@ -176,16 +180,20 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
     } count{*this, key};
     beast::tcp_stream tcp(std::move(socket));
-    const auto context = tls.current();  // this connection's, even if SIGHUP replaces it meanwhile
+    // This connection's context, even if SIGHUP replaces it meanwhile.
+    const auto context = settings.sni ? settings.sni->context() : tls.current();
     if (!context) {
-      co_await serve(tcp, peer);
+      co_await serve(tcp, peer, std::string());
       co_return;
     }
     beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), *context);
     beast::get_lowest_layer(stream).expires_after(settings.read_timeout);
     auto [hs] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
     if (hs) co_return;
-    co_await serve(stream, peer);
+    const char* name = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name);
+    std::string sni = name ? name : "";
+    for (auto& c : sni) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    co_await serve(stream, peer, sni);
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
     co_await stream.async_shutdown(tuple_awaitable);
   }
@@ -257,7 +265,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   }
 
   template <class Stream>
-  awaitable<void> serve(Stream& stream, const std::string& peer) {
+  awaitable<void> serve(Stream& stream, const std::string& peer, const std::string& sni) {
     beast::flat_buffer buffer;
     bool first = true;
     while (!stopping) {
@@ -284,6 +292,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
       Request req = head_of(parser, peer);
       req.tls = !std::is_same_v<Stream, beast::tcp_stream>;
+      req.sni = sni;
       identify(req, parser);
       const unsigned version = parser.get().version();
       const bool expect_continue = beast::iequals(req.expect, "100-continue");
@@ -343,6 +352,17 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       req.body = std::move(parser.get().body());
       const bool keep_alive = parser.get().keep_alive();
       Response resp;
+      if (handler.on_io_thread(req)) {
+        try {
+          resp = handler.handle(req);
+        } catch (const std::exception& e) {
+          log::linef(log::Level::error, "http", "%s %s: internal error: %s", req.method.c_str(), req.path.c_str(), e.what());
+          resp = plain_error(500, "internal error");
+        }
+        held.release();
+        if (!co_await send(stream, req, resp, version, keep_alive, started)) co_return;
+        continue;
+      }
       const bool own = handler.own_worker(req);
       const auto held_now = on_workers.find(req.client);
       const std::size_t mine = held_now == on_workers.end() ? 0 : held_now->second;
@@ -394,7 +414,7 @@ void Server::stop() {
   }
 }
 
-bool Server::tls() const { return impl_->tls.enabled(); }
+bool Server::tls() const { return impl_->tls.enabled() || impl_->settings.sni; }
 
 std::string Server::reload_tls(const std::string& cert_files, const std::string& key_files) {
   return impl_->tls.reload(cert_files, key_files);

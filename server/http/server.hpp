@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "net/client.hpp"
+#include "net/tls.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -43,6 +44,9 @@ struct Settings {
   // Requests one client may have on the workers at once (0: no bound); past it, 429.
   std::size_t worker_requests_per_client = 4;
   std::vector<net::Cidr> trusted_proxies;  // blocks whose X-Forwarded-For is believed
+  // TLS by the client's SNI from a directory of certificates (the policy listener) instead of
+  // tls_cert and tls_key.
+  std::shared_ptr<net::CertDirectory> sni;
 };
 
 // Counters for the metrics exporter (read at any time from any thread).
@@ -62,6 +66,8 @@ struct Request {
   std::string path;    // the target before '?', not decoded
   std::string query;   // after '?', not decoded
   std::string content_type, authorization, user_agent, expect;
+  std::string host;  // the Host header, lower case, without a port
+  std::string sni;   // the TLS server name the client asked for (lower case), "" without
   std::string cookie;  // the Cookie header(s), joined with "; "
   bool tls = false;    // arrived over TLS (cookies are then marked Secure)
   std::optional<std::uint64_t> content_length;
@@ -92,6 +98,9 @@ class Handler {
   // requests holding every worker do not delay it; such requests do not count against
   // Settings::worker_requests_per_client.
   virtual bool own_worker(const Request&) { return false; }
+  // Whether handle() answers this request on the I/O thread itself (it must not block: answers
+  // from memory), sparing the hop to a worker.
+  virtual bool on_io_thread(const Request&) { return false; }
   // After each response is sent (or failed to be), with the time since the request's headers.
   virtual void finished(const Request& request, const Response& response, double seconds) = 0;
 };

@@ -154,6 +154,17 @@ struct Metrics::Impl {
                 "of failure_details exactly: dates no month covers), from the server that runs the maintenance")
           .Register(*registry);
   std::vector<std::pair<prometheus::Gauge*, prometheus::Gauge*>> table_series;  // (bytes, rows): replaced each time
+  prometheus::Family<prometheus::Gauge>& policy_cert_expiry =
+      prometheus::BuildGauge().Name("tlsrpt_policy_certificate_expiry_timestamp_seconds")
+          .Help("Not-after of the certificate the policy listener serves for a policy host (policy.cert_dir), by host")
+          .Register(*registry);
+  std::vector<prometheus::Gauge*> policy_cert_series;  // replaced each time
+  prometheus::Family<prometheus::Gauge>& policy_mode =
+      prometheus::BuildGauge().Name("tlsrpt_policy_hosted_mode")
+          .Help("1 for the mode of the MTA-STS policy tlsrpt serves for a hosted domain, by domain and mode; "
+                "dns_pending is 1 while its id is not in DNS yet")
+          .Register(*registry);
+  std::vector<prometheus::Gauge*> policy_mode_series;
   std::mutex posture_mutex;
   std::map<std::string, std::vector<prometheus::Gauge*>> posture_series;  // by domain: replaced each check
 
@@ -322,6 +333,30 @@ void Metrics::tables(const std::vector<std::tuple<std::string, double, double>>&
     auto& r = m.table_rows.Add({{"table", table}});
     r.Set(rows);
     m.table_series.emplace_back(&b, &r);
+  }
+}
+
+void Metrics::policy_certificates(const std::vector<std::pair<std::string, double>>& not_after) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.posture_mutex);
+  for (auto* g : m.policy_cert_series) m.policy_cert_expiry.Remove(g);
+  m.policy_cert_series.clear();
+  for (const auto& [host, when] : not_after) {
+    auto& g = m.policy_cert_expiry.Add({{"host", host}});
+    g.Set(when);
+    m.policy_cert_series.push_back(&g);
+  }
+}
+
+void Metrics::hosted_policies(const std::vector<std::tuple<std::string, std::string, bool>>& policies) {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.posture_mutex);
+  for (auto* g : m.policy_mode_series) m.policy_mode.Remove(g);
+  m.policy_mode_series.clear();
+  for (const auto& [domain, mode, pending] : policies) {
+    auto& g = m.policy_mode.Add({{"domain", domain}, {"mode", mode}, {"dns_pending", pending ? "1" : "0"}});
+    g.Set(1);
+    m.policy_mode_series.push_back(&g);
   }
 }
 

@@ -85,6 +85,10 @@ class Metrics {
   // (a server that does not run the maintenance).
   void tables(const std::vector<std::tuple<std::string, double, double>>& sizes);
   void http_request(std::string_view route, unsigned status, double seconds);
+  // The policy listener's certificates: (host, not-after), replacing the last ones.
+  void policy_certificates(const std::vector<std::pair<std::string, double>>& not_after);
+  // The hosted policies: (domain, mode, whether its id is not in DNS yet), replacing the last ones.
+  void hosted_policies(const std::vector<std::tuple<std::string, std::string, bool>>& policies);
 
   // A value read at every scrape (counters kept elsewhere, the database state).
   enum class Kind { counter, gauge };

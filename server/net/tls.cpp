@@ -4,6 +4,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <stdexcept>
 #include <vector>
 
@@ -81,6 +85,123 @@ std::string ServerTls::reload(const std::string& cert_files, const std::string& 
     }
   }
   context_.store(std::move(next));
+  return out;
+}
+
+struct CertDirectory::Loaded {
+  Entry entry;
+  std::string signature;  // the files' sizes and modification times when loaded
+  std::shared_ptr<boost::asio::ssl::context> context;
+};
+
+namespace {
+
+std::string signature_of(const std::string& cert, const std::string& key) {
+  std::string out;
+  for (const auto* f : {&cert, &key}) {
+    struct stat st {};
+    if (::stat(f->c_str(), &st) != 0) return "";
+    out += std::to_string(st.st_size) + "." + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ";";
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// A host name as a file name may give it: letters, digits, '-', '.', at least one dot.
+bool host_like(const std::string& name) {
+  if (name.empty() || name.size() > 253 || name.find('.') == std::string::npos || name.front() == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '.'; });
+}
+
+}  // namespace
+
+CertDirectory::CertDirectory(std::string dir, bool tls12_minimum) : dir_(std::move(dir)), tls12_minimum_(tls12_minimum) {
+  namespace ssl = boost::asio::ssl;
+  base_ = std::make_shared<ssl::context>(ssl::context::tls_server);
+  base_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::single_dh_use |
+                     (tls12_minimum ? ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 : ssl::context::options{}));
+  SSL_CTX_set_tlsext_servername_callback(base_->native_handle(), &CertDirectory::servername);
+  SSL_CTX_set_tlsext_servername_arg(base_->native_handle(), this);
+  hosts_.store(std::make_shared<const std::map<std::string, std::shared_ptr<Loaded>>>());
+}
+
+int CertDirectory::servername(SSL* ssl, int* alert, void* self) {
+  const auto* me = static_cast<const CertDirectory*>(self);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name) {
+    const auto hosts = me->hosts_.load();
+    const auto it = hosts->find(lower(name));
+    if (it != hosts->end() && it->second->context) {
+      SSL_set_SSL_CTX(ssl, it->second->context->native_handle());
+      return SSL_TLSEXT_ERR_OK;
+    }
+  }
+  *alert = SSL_AD_UNRECOGNIZED_NAME;
+  return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+std::vector<std::string> CertDirectory::rescan() {
+  namespace fs = std::filesystem;
+  std::lock_guard lock(rescan_);
+  const auto old = hosts_.load();
+  auto next = std::make_shared<std::map<std::string, std::shared_ptr<Loaded>>>();
+  std::vector<std::string> log;
+  std::error_code ec;
+  std::vector<std::tuple<std::string, std::string, std::string>> pairs;  // host, cert, key
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_directory(ec)) {
+      if (host_like(name) && fs::exists(e.path() / "fullchain.pem", ec))
+        pairs.emplace_back(lower(name), (e.path() / "fullchain.pem").string(), (e.path() / "privkey.pem").string());
+    } else if (name.size() > 4 && name.ends_with(".crt")) {
+      const std::string host = name.substr(0, name.size() - 4);
+      if (host_like(host) && fs::exists(e.path().parent_path() / (host + ".key"), ec))
+        pairs.emplace_back(lower(host), e.path().string(), (e.path().parent_path() / (host + ".key")).string());
+    }
+  }
+  if (ec) log.push_back("policy.cert_dir: cannot read " + dir_ + ": " + ec.message());
+  for (const auto& [host, cert, key] : pairs) {
+    const std::string sig = signature_of(cert, key);
+    const auto before = old->find(host);
+    if (before != old->end() && before->second->signature == sig && before->second->entry.cert_file == cert) {
+      (*next)[host] = before->second;
+      continue;
+    }
+    auto l = std::make_shared<Loaded>();
+    l->entry = {host, cert, key, 0, ""};
+    l->signature = sig;
+    try {
+      l->context = server_tls_context(cert, key, tls12_minimum_);
+      X509* x = SSL_CTX_get0_certificate(l->context->native_handle());
+      if (!x) throw std::runtime_error("no certificate in " + cert);
+      if (X509_check_host(x, host.data(), host.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) != 1)
+        throw std::runtime_error(cert + " does not name " + host);
+      std::tm tm{};
+      if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) l->entry.not_after = static_cast<std::int64_t>(timegm(&tm));
+    } catch (const std::runtime_error& e) {
+      l->context.reset();
+      l->entry.error = e.what();
+    }
+    if (l->entry.error.empty())
+      log.push_back(std::string(before == old->end() ? "serving" : "renewed") + " the certificate of " + host + " (" + cert + ")");
+    else
+      log.push_back("not serving " + host + ": " + l->entry.error);
+    (*next)[host] = l;
+  }
+  for (const auto& [host, l] : *old)
+    if (!next->count(host)) log.push_back("no certificate for " + host + " any more");
+  hosts_.store(std::move(next));
+  return log;
+}
+
+std::vector<CertDirectory::Entry> CertDirectory::entries() const {
+  std::vector<Entry> out;
+  for (const auto& [host, l] : *hosts_.load()) out.push_back(l->entry);
   return out;
 }
 

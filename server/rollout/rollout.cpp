@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ctime>
 #include <random>
+#include <thread>
 
 #include "json/text.hpp"
 #include "policy/policy.hpp"
@@ -251,6 +252,12 @@ Outcome run(store::Store& s, const Request& rq, const Settings& st, int readines
     if (store::change_policy(s, c)) {
       out.applied = true;
       cur = store::hosted_policy(s, rq.domain);
+      // The serving side publishes the new id (rollout/publisher): wait for that step, briefly.
+      const auto until = std::chrono::steady_clock::now() + rq.wait;
+      while (cur && cur->dns_state == "pending" && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        cur = store::hosted_policy(s, rq.domain);
+      }
     } else {
       d.refused.push_back({"conflict", "another change to " + rq.domain + " came first: look at its status and try again"});
     }
@@ -302,6 +309,8 @@ Outcome run(store::Store& s, const Request& rq, const Settings& st, int readines
   w.key("removable");
   w.boolean(cur && cur->mode == "none" && !cur->held);
   const auto [step, blockers] = next_step(cur, verdict.decision, observed, rq.configured);
+  out.next_step = step;
+  out.next_blockers = blockers;
   w.key("next");
   w.begin_object();
   w.optional_field("step", step);
@@ -359,6 +368,9 @@ Outcome run(store::Store& s, const Request& rq, const Settings& st, int readines
     if (!uncovered.empty() || served.size() > rq.mx.size())
       steps.push_back("once no MX record names an old host, drop it from the policy: tlsrpt rollout " + rq.domain + " " +
                       (cur ? cur->mode : std::string("testing")) + " --mx " + join(rq.mx, " "));
+    out.plan_passes = problems.empty();
+    out.plan_steps = steps;
+    out.decision.refused = problems;
     w.begin_object();
     w.key("mx");
     write_strings(w, rq.mx);
@@ -375,6 +387,31 @@ Outcome run(store::Store& s, const Request& rq, const Settings& st, int readines
   w.key("history");
   w.raw(store::policy_history_json(s, rq.domain, 20));
   w.end_object();
+  if (rq.action != Action::plan) out.decision = std::move(d);
+  return out;
+}
+
+std::string to_text(const Request& rq, const Outcome& o) {
+  std::string out;
+  const auto& p = o.policy;
+  if (p) {
+    out += rq.domain + ": " + p->mode + ", mx " + join(p->mx) + ", max_age " + std::to_string(p->max_age) + " (" +
+           duration_text(p->max_age) + "), id " + p->policy_id + ", since " + p->changed_at + "\n";
+    out += "  DNS: " + p->dns_state + (p->dns_detail.empty() ? "" : " (" + p->dns_detail + ")") + "\n";
+    if (p->dns_state != "confirmed" && p->dns_state != "updated") out += "  publish: " + sts_record(p->domain, p->policy_id) + "\n";
+    if (p->mode == "none")
+      out += std::string("  hosting may end ") + (p->held ? "after " + p->held_until : "now (tlsrpt rollout " + rq.domain + " remove)") + "\n";
+  } else {
+    out += rq.domain + ": no policy hosted\n";
+  }
+  if (o.applied) out += std::string("  applied: ") + std::string(to_string(rq.action)) + (o.decision.forced ? " (forced: " + rq.reason + ")" : "") + "\n";
+  for (const auto& b : o.decision.refused)
+    out += std::string(rq.action == Action::plan ? "  problem: " : "  refused: ") + b.reason + ": " + b.detail + "\n";
+  for (std::size_t i = 0; i < o.plan_steps.size(); ++i) out += "  step " + std::to_string(i + 1) + ": " + o.plan_steps[i] + "\n";
+  if (!o.next_step.empty()) {
+    out += "  next: " + o.next_step + (o.next_blockers.empty() ? "" : ", blocked by:") + "\n";
+    for (const auto& b : o.next_blockers) out += "    " + b.reason + ": " + b.detail + "\n";
+  }
   return out;
 }
 

@@ -20,6 +20,7 @@
 // most 32, as RFC 8461 allows) and a line in the history (who, why, old and new values).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,6 +50,8 @@ struct Request {
   bool force = false;
   std::vector<std::string> mx;  // testing, enforce: the patterns to serve (empty: keep, or what the check saw); plan: the planned MX hosts
   bool configured = false;      // the domain is hosted by configuration (policy.domains, [[domain]] hosted)
+  // After a change: how long to wait for its DNS step (a running serve publishes it) before answering.
+  std::chrono::milliseconds wait{0};
 };
 
 // Why a step is refused or blocked; names are stable (API values).
@@ -88,8 +91,15 @@ struct Outcome {
   std::string json;  // the answer (schema/openapi.yaml, Rollout)
   bool applied = false;
   bool refused = false;
+  bool plan_passes = true;
   std::optional<store::HostedPolicy> policy;  // after the step
+  Decision decision;
+  std::string next_step;
+  std::vector<Blocker> next_blockers;
+  std::vector<std::string> plan_steps;
 };
+// A readable summary of an answer, for `tlsrpt rollout` without --json.
+std::string to_text(const Request& request, const Outcome& outcome);
 // Reads, decides, applies and answers. Throws store::Error.
 Outcome run(store::Store& store, const Request& request, const Settings& settings, int readiness_days,
             const readiness::Thresholds& thresholds);

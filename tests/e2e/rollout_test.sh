@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# The MTA-STS roll-out end to end, on loopback, with real components: Knot DNS serving a signed
+# hosted.example and taking TSIG-signed updates; Debian's pebble as the ACME CA and lego as the
+# client, renewing in webroot mode through tlsrpt's ACME listener; tlsrpt serve hosting the
+# policy (certificates from lego's directory, picked up without a restart), checking the
+# domain's posture against its own SMTP listener as the MX, and publishing each policy id by
+# dynamic update; `tlsrpt rollout` taking the domain through testing, a refused and a forced
+# enforce, plan, rollback, none and a refused remove; hostile requests to the policy listener.
+# As root, postfix-mta-sts-resolver's mta-sts-query then fetches the hosted policy through DNS
+# and HTTPS on the real ports (53, 443) in a private mount namespace, at every step.
+# Usage: tests/e2e/rollout_test.sh path/to/tlsrpt
+set -u
+tlsrpt=$(realpath "$1")
+passed=0 failed=0
+check() { if [ "$2" = "$3" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: expected [$2] got [$3]"; return 1; fi; }
+for tool in knotd keymgr kdig pebble lego curl openssl; do
+  command -v $tool >/dev/null || { echo "skipped: $tool is not installed (scripts/install-deps.sh test installs it)"; exit 77; }
+done
+source tests/integration/pg.sh
+source tests/integration/ports.sh
+source tests/e2e/knot.sh
+root=$PWD
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+serve_pid= pebble_pid=
+trap 'cp "$tmp/serve.log" /tmp/rollout-serve.log 2>/dev/null; cp "$tmp/lego.log" /tmp/rollout-lego.log 2>/dev/null; [ -n "$serve_pid" ] && kill $serve_pid 2>/dev/null; [ -n "$pebble_pid" ] && kill $pebble_pid 2>/dev/null; knot_stop; pg_stop; rm -rf "$tmp"' EXIT
+pg_start >/dev/null || exit 1
+"$tlsrpt" migrate --database-url "$PG_URL" >/dev/null || exit 1
+test_ports rollout 8 || exit 1
+dns=$PORT acme=$((PORT + 1)) pebble_port=$((PORT + 2)) pebble_mgmt=$((PORT + 3)) policy=$((PORT + 4)) mx=$((PORT + 5))
+as_root=0
+[ "$(id -u)" = 0 ] && as_root=1
+[ $as_root = 1 ] && policy=443  # mta-sts-query fetches from port 443 only
+D=shop.hosted.example
+json() { python3 -c "import json,sys; d=json.load(open('$tmp/out.json')); print($1)"; }
+rollout() {  # ARGS...: runs tlsrpt rollout --json, the answer in $tmp/out.json; prints the exit status
+  "$tlsrpt" --config "$tmp/tlsrpt.toml" rollout --database-url "$PG_URL" --json "$@" >"$tmp/out.json" 2>"$tmp/err.txt"
+  echo $?
+}
+
+# DNS: the hosted zone, signed, with the MX and the policy host on loopback.
+mkdir -p "$tmp/knot"
+cat >"$tmp/knot/hosted.example.zone" <<ZONE
+\$ORIGIN hosted.example.
+\$TTL 60
+@             SOA ns1 hostmaster 1 3600 600 86400 60
+@             NS  ns1
+ns1           A   127.0.0.1
+shop          MX  10 mx.shop
+mx.shop       A   127.0.0.1
+mta-sts.shop  A   127.0.0.1
+_mta-sts.shop TXT "v=STSv1; id=old1"
+_smtp._tls.shop TXT "v=TLSRPTv1; rua=mailto:tls@hosted.example"
+ZONE
+knot_listen=127.0.0.1@$dns
+[ $as_root = 1 ] && knot_listen="[ 127.0.0.1@$dns, 127.0.53.53@53 ]"
+sed_listen() { sed -i "s/listen: 127.0.0.1@$dns/listen: $knot_listen/" "$tmp/knot/knot.conf"; }
+knot_start "$tmp/knot" "$dns" hosted.example 1 || exit 1
+if [ $as_root = 1 ]; then  # a second address on port 53 for the resolver of mta-sts-query
+  knot_stop; sed_listen
+  knotd -c "$tmp/knot/knot.conf" >"$tmp/knot/knotd.log" 2>&1 & KNOT_PID=$!
+  for _ in $(seq 200); do knotc -c "$tmp/knot/knot.conf" zone-status hosted.example 2>/dev/null | grep -q re-sign && break; sleep 0.05; done
+  keymgr -c "$tmp/knot/knot.conf" hosted.example ds | grep ' DS [0-9]* 13 2 ' >"$tmp/knot/ta.ds"
+fi
+check "knot serves the old record" "v=STSv1; id=old1" "$(knot_txt _mta-sts.$D)"
+
+# The CA: pebble, validating HTTP-01 on tlsrpt's ACME listener, names resolved by knot.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$tmp/pebble-key.pem" -out "$tmp/pebble-cert.pem" >/dev/null 2>&1
+cat >"$tmp/pebble.json" <<JSON
+{ "pebble": { "listenAddress": "127.0.0.1:$pebble_port", "managementListenAddress": "127.0.0.1:$pebble_mgmt",
+  "certificate": "$tmp/pebble-cert.pem", "privateKey": "$tmp/pebble-key.pem",
+  "httpPort": $acme, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false } }
+JSON
+PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+  pebble -config "$tmp/pebble.json" -dnsserver "127.0.0.1:$dns" >"$tmp/pebble.log" 2>&1 &
+pebble_pid=$!
+
+# The MX: tlsrpt's own SMTP listener with STARTTLS, a certificate for mx.shop.hosted.example.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=mx.$D \
+  -addext subjectAltName=DNS:mx.$D -keyout "$tmp/mx-key.pem" -out "$tmp/mx-cert.pem" >/dev/null 2>&1
+mkdir -p "$tmp/webroot" "$tmp/lego/certificates"
+for _ in $(seq 100); do curl -s --cacert "$tmp/pebble-cert.pem" "https://127.0.0.1:$pebble_mgmt/roots/0" >"$tmp/pebble-root.pem" && [ -s "$tmp/pebble-root.pem" ] && break; sleep 0.1; done
+cat "$tmp/pebble-root.pem" "$tmp/mx-cert.pem" >"$tmp/ca.pem"
+
+cat >"$tmp/tlsrpt.toml" <<TOML
+[smtp]
+listen = ["127.0.0.1:$mx"]
+recipients = ["tls@hosted.example"]
+tls_cert = "$tmp/mx-cert.pem"
+tls_key = "$tmp/mx-key.pem"
+[http]
+listen = []
+[dns]
+server = "127.0.0.1@$dns"
+trust_anchor_file = "$tmp/knot/ta.ds"
+update_server = "127.0.0.1:$dns"
+tsig_key_file = "$KNOT_KEY_FILE"
+[checks]
+ca_file = "$tmp/ca.pem"
+https_port = $policy
+smtp_port = $mx
+interval = "1h"
+[policy]
+listen = ["127.0.0.1:$policy"]
+cert_dir = "$tmp/lego/certificates"
+acme_listen = ["127.0.0.1:$acme"]
+acme_webroot = "$tmp/webroot"
+domains = ["$D"]
+TOML
+TLSRPT_DKIM_MODE=off TLSRPT_SERVER_ALLOW_ROOT=true "$tlsrpt" --config "$tmp/tlsrpt.toml" serve --database-url "$PG_URL" >"$tmp/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 300); do grep -q "policy listening" "$tmp/serve.log" && break; sleep 0.1; done
+check "serve: the policy listener is up" 1 "$(grep -c "policy listening on 127.0.0.1:$policy" "$tmp/serve.log")"
+
+# A certificate from pebble, validated through tlsrpt's ACME listener.
+for _ in $(seq 100); do grep -q "Listening on" "$tmp/pebble.log" && break; sleep 0.1; done
+LEGO_CA_CERTIFICATES="$tmp/pebble-cert.pem" lego --accept-tos --server "https://127.0.0.1:$pebble_port/dir" \
+  --email test@hosted.example --path "$tmp/lego" --domains "mta-sts.$D" --http --http.webroot "$tmp/webroot" run \
+  >"$tmp/lego.log" 2>&1
+check "lego: pebble issued the certificate (validated through tlsrpt's ACME listener)" 0 $?
+metric() { grep "^$1" "$tmp/metrics.txt" | sed 's/^[^ ]* //' | head -1; }
+cert="$tmp/lego/certificates/mta-sts.$D.crt"
+for _ in $(seq 150); do grep -q "serving the certificate of mta-sts.$D" "$tmp/serve.log" && break; sleep 0.1; done
+check "serve picked the new certificate up without a restart" 1 "$(grep -c "serving the certificate of mta-sts.$D" "$tmp/serve.log")"
+fetch() {  # [CURL ARGS...] URL-PATH: "status content-type" of the policy, the body in $tmp/body
+  curl -s -o "$tmp/body" -w '%{http_code} %{content_type}' --cacert "$tmp/pebble-root.pem" \
+    --resolve "mta-sts.$D:$policy:127.0.0.1" "$@"
+}
+check "no policy yet: 404" "404" "$(fetch "https://mta-sts.$D:$policy/.well-known/mta-sts.txt" | cut -d' ' -f1)"
+served_serial() { openssl s_client -connect "127.0.0.1:$policy" -servername "mta-sts.$D" </dev/null 2>/dev/null |
+  openssl x509 -noout -serial 2>/dev/null; }
+check "the served certificate is lego's" "$(openssl x509 -noout -serial -in "$cert")" "$(served_serial)"
+
+# The posture check has seen the MX before the roll-out starts (checks run within 10 s of start).
+for _ in $(seq 300); do [ "$(sql "SELECT count(*) FROM posture_checks WHERE domain = '$D'")" -gt 0 ] && break; sleep 0.1; done
+check "status before the roll-out: nothing hosted, next testing" "0 None testing" \
+  "$(rollout $D status) $(json "d['policy'], d['next']['step']")"
+start=$(date +%s%N)
+check "testing: applied" 0 "$(rollout $D testing --reason "start the roll-out")"
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check "testing: mode, mx from the posture check, max_age 1 day, DNS confirmed" \
+  "testing ['mx.shop.hosted.example'] 86400 confirmed" \
+  "$(json "d['policy']['mode'], d['policy']['mx'], d['policy']['max_age'], d['dns']['state']")"
+id1=$(json "d['policy']['id']")
+check "the new id is at most 32 letters and digits" 1 "$(echo "$id1" | grep -cE '^[A-Za-z0-9]{1,32}$')"
+check "the id is in DNS (knot)" "v=STSv1; id=$id1" "$(knot_txt _mta-sts.$D)"
+check "the state change and its DNS update took under 1 s (${took} ms)" 1 "$([ "$took" -lt 1000 ] && echo 1 || echo 0)"
+check "the policy is served: 200 text/plain" "200 text/plain" "$(fetch "https://mta-sts.$D:$policy/.well-known/mta-sts.txt")"
+check "the policy text, CRLF line ends" "$(printf 'version: STSv1\r\nmode: testing\r\nmx: mx.shop.hosted.example\r\nmax_age: 86400\r\n')" "$(cat "$tmp/body")"
+check "history: who, why, old and new" "cli testing start the roll-out None testing" \
+  "$(json "' '.join(str(x) for x in (d['history'][0]['actor'], d['history'][0]['action'], d['history'][0]['reason'], d['history'][0]['old'], d['history'][0]['new']['mode']))")"
+
+# enforce: refused without evidence; forced only with a reason, and recorded.
+check "enforce without reports: refused (exit 1)" 1 "$(rollout $D enforce)"
+check "... because the verdict is not ready" "not-ready" "$(json "','.join(r['reason'] for r in d['refused'])")"
+check "... and nothing changed" "testing $id1" "$(json "d['policy']['mode'], d['policy']['id']" | tr -d "(),'")"
+check "--force without a reason: usage error" 2 "$(rollout $D enforce --force)"
+check "--force with a reason: applied" 0 "$(rollout $D enforce --force --reason "ops ticket 42")"
+check "forced enforce: mode, max_age 1 week, forced, recorded" "enforce 604800 True True ops ticket 42" \
+  "$(json "d['policy']['mode'], d['policy']['max_age'], d['forced'], d['history'][0]['forced'], d['history'][0]['reason']" | tr -d "(),'")"
+id2=$(json "d['policy']['id']")
+check "a new id, in DNS" "v=STSv1; id=$id2" "$(knot_txt _mta-sts.$D)"
+fetch "https://mta-sts.$D:$policy/.well-known/mta-sts.txt" >/dev/null
+check "enforce is served" "mode: enforce" "$(grep -o 'mode: enforce' "$tmp/body")"
+
+# plan: a new MX the enforced policy does not list.
+check "plan: a new MX outside the policy does not pass (exit 1)" 1 "$(rollout $D plan --mx mx2.$D)"
+check "plan: named, with the safe order" "mx-not-covered 4" "$(json "d['plan']['problems'][0]['reason'], len(d['plan']['steps'])" | tr -d "(),'")"
+check "plan: a covered MX passes" 0 "$(rollout $D plan --mx mx.$D)"
+
+# rollback and none: each a new id in DNS; remove refused while senders may hold the policy.
+check "rollback: applied" 0 "$(rollout $D rollback --reason "MX trouble")"
+check "rollback: testing, 1 day, new id in DNS" "testing 86400 1" \
+  "$(json "d['policy']['mode'], d['policy']['max_age']" | tr -d "(),'") $(knot_txt _mta-sts.$D | grep -c "$(json "d['policy']['id']")")"
+check "rollback again: refused (not enforced)" "1 not-enforced" "$(rollout $D rollback) $(json "d['refused'][0]['reason']")"
+check "none: applied, served" "0 none" "$(rollout $D none --reason "leaving MTA-STS") $(fetch "https://mta-sts.$D:$policy/.well-known/mta-sts.txt" >/dev/null; sed -n 's/^mode: \(.*\)\r$/\1/p' "$tmp/body")"
+check "remove: refused while a sender may hold the enforce policy (its max_age)" "1 still-held" \
+  "$(rollout $D remove) $(json "d['refused'][0]['reason']")"
+check "... and it says until when" 1 "$(json "d['held_until']" | grep -c "^$(date -u -d '+7 days' +%Y-%m-%d)")"
+
+# Hostile requests to the policy listener.
+check "Host header for another domain: 404" 404 \
+  "$(fetch -H "Host: mta-sts.other.example" "https://mta-sts.$D:$policy/.well-known/mta-sts.txt" | cut -d' ' -f1)"
+for path in "/.well-known/mta-sts.txt?x=1" "/.well-known/mta-sts.txt/" "/.well-known/%6dta-sts.txt" \
+            "//.well-known/mta-sts.txt" "/.well-known/./mta-sts.txt" "/" "/.well-known/acme-challenge/x"; do
+  check "path $path: 404" 404 "$(fetch --path-as-is "https://mta-sts.$D:$policy$path" | cut -d' ' -f1)"
+done
+check "POST: 405" 405 "$(fetch -X POST -d x "https://mta-sts.$D:$policy/.well-known/mta-sts.txt" | cut -d' ' -f1)"
+openssl s_client -connect "127.0.0.1:$policy" -servername "mta-sts.other.example" </dev/null >"$tmp/s_client.txt" 2>&1
+check "SNI of an unhosted name: no certificate shown" 0 "$(grep -c 'BEGIN CERTIFICATE' "$tmp/s_client.txt")"
+check "... the handshake is refused (unrecognized name)" 1 "$(grep -c 'unrecognized name' "$tmp/s_client.txt")"
+openssl s_client -connect "127.0.0.1:$policy" </dev/null >"$tmp/s_client.txt" 2>&1
+check "no SNI: no certificate shown" 0 "$(grep -c 'BEGIN CERTIFICATE' "$tmp/s_client.txt")"
+openssl s_client -connect "127.0.0.1:$policy" -servername "mta-sts.$D" -tls1_1 </dev/null >"$tmp/s_client.txt" 2>&1
+check "TLS 1.1: refused" 0 "$(grep -c 'BEGIN CERTIFICATE' "$tmp/s_client.txt")"
+for t in "..%2f..%2fetc%2fpasswd" "..%2F" "%2e%2e" "a/../../x"; do
+  check "ACME path trick $t: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "http://127.0.0.1:$acme/.well-known/acme-challenge/$t")"
+done
+
+# Renewal: lego orders a new certificate in webroot mode (pebble's last for years, so `renew`
+# would find nothing due); the new one is served within 10 s, no restart.
+old_serial=$(served_serial)
+LEGO_CA_CERTIFICATES="$tmp/pebble-cert.pem" lego --accept-tos --server "https://127.0.0.1:$pebble_port/dir" \
+  --email test@hosted.example --path "$tmp/lego" --domains "mta-sts.$D" --http --http.webroot "$tmp/webroot" \
+  run >"$tmp/lego-renew.log" 2>&1
+check "lego renewed" 0 $?
+new_serial=$(openssl x509 -noout -serial -in "$cert")
+for _ in $(seq 150); do [ "$(served_serial)" = "$new_serial" ] && break; sleep 0.1; done
+check "the renewed certificate is served without a restart" "$new_serial" "$(served_serial)"
+check "... and it is another one" 1 "$([ "$old_serial" != "$new_serial" ] && echo 1 || echo 0)"
+check "serve never restarted" 1 "$(kill -0 $serve_pid 2>/dev/null && echo 1 || echo 0)"
+
+echo "rollout: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
