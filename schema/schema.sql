@@ -94,6 +94,38 @@ CREATE FUNCTION public.published_match(policy_type text, domain text, mx_host te
     FROM (SELECT 1) AS one LEFT JOIN m ON true
     WHERE $1 IN ('sts', 'tlsa')
     $_$;
+CREATE FUNCTION public.rollout_change(p_domain text, expected text, new_mode text, new_mx text[], new_max_age bigint, new_id text, p_actor text, p_action text, p_reason text, p_forced boolean) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  cur hosted_policies;
+BEGIN
+  SELECT * INTO cur FROM hosted_policies WHERE domain = p_domain FOR UPDATE;
+  IF (cur.domain IS NULL AND expected IS NOT NULL) OR (cur.domain IS NOT NULL AND cur.policy_id IS DISTINCT FROM expected) THEN
+    RETURN false;
+  END IF;
+  IF new_mode IS NULL THEN
+    DELETE FROM hosted_policies WHERE domain = p_domain;
+  ELSIF cur.domain IS NULL THEN
+    INSERT INTO hosted_policies (domain, mode, mx, max_age, policy_id, changed_at, longest_max_age, held_until)
+    VALUES (p_domain, new_mode, new_mx, new_max_age, new_id, now(), new_max_age, now() + make_interval(secs => new_max_age));
+  ELSE
+    UPDATE hosted_policies SET mode = new_mode, mx = new_mx, max_age = new_max_age, policy_id = new_id, changed_at = now(),
+           longest_max_age = greatest(longest_max_age, new_max_age),
+           -- any policy served until now may have been fetched just now
+           held_until = greatest(held_until, now() + make_interval(secs => greatest(longest_max_age, new_max_age))),
+           dns_state = 'pending', dns_detail = '', ready_since = NULL
+     WHERE domain = p_domain;
+  END IF;
+  INSERT INTO policy_changes (domain, actor, action, reason, forced, old, new)
+  VALUES (p_domain, p_actor, p_action, p_reason, p_forced,
+          CASE WHEN cur.domain IS NULL THEN NULL
+               ELSE jsonb_build_object('mode', cur.mode, 'mx', to_jsonb(cur.mx), 'max_age', cur.max_age, 'policy_id', cur.policy_id) END,
+          CASE WHEN new_mode IS NULL THEN NULL
+               ELSE jsonb_build_object('mode', new_mode, 'mx', to_jsonb(new_mx), 'max_age', new_max_age, 'policy_id', new_id) END);
+  PERFORM pg_notify('tlsrpt_policy', p_domain);
+  RETURN true;
+END $$;
 CREATE FUNCTION public.success_ratio(ok numeric, failed numeric) RETURNS numeric
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT CASE WHEN ok + failed > 0 THEN round(ok / (ok + failed), 6) END $$;
@@ -184,6 +216,25 @@ CREATE TABLE public.failure_details_default (
     start_datetime timestamp with time zone NOT NULL,
     CONSTRAINT failure_details_failed_session_count_check CHECK ((failed_session_count >= 0))
 );
+CREATE TABLE public.hosted_policies (
+    domain text NOT NULL,
+    mode text NOT NULL,
+    mx text[] NOT NULL,
+    max_age bigint NOT NULL,
+    policy_id text NOT NULL,
+    changed_at timestamp with time zone NOT NULL,
+    longest_max_age bigint NOT NULL,
+    held_until timestamp with time zone NOT NULL,
+    dns_state text DEFAULT 'pending'::text NOT NULL,
+    dns_id text,
+    dns_detail text DEFAULT ''::text NOT NULL,
+    dns_at timestamp with time zone,
+    ready_since timestamp with time zone,
+    CONSTRAINT hosted_policies_dns_state_check CHECK ((dns_state = ANY (ARRAY['pending'::text, 'updated'::text, 'confirmed'::text, 'failed'::text]))),
+    CONSTRAINT hosted_policies_max_age_check CHECK (((max_age >= 0) AND (max_age <= 31557600))),
+    CONSTRAINT hosted_policies_mode_check CHECK ((mode = ANY (ARRAY['testing'::text, 'enforce'::text, 'none'::text]))),
+    CONSTRAINT hosted_policies_policy_id_check CHECK ((policy_id ~ '^[A-Za-z0-9]{1,32}$'::text))
+);
 CREATE TABLE public.policies (
     id bigint NOT NULL,
     report_id bigint NOT NULL,
@@ -207,6 +258,24 @@ CREATE SEQUENCE public.policies_id_seq
     NO MAXVALUE
     CACHE 1;
 ALTER SEQUENCE public.policies_id_seq OWNED BY public.policies.id;
+CREATE TABLE public.policy_changes (
+    id bigint NOT NULL,
+    domain text NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    reason text NOT NULL,
+    forced boolean DEFAULT false NOT NULL,
+    old jsonb,
+    new jsonb
+);
+CREATE SEQUENCE public.policy_changes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+ALTER SEQUENCE public.policy_changes_id_seq OWNED BY public.policy_changes.id;
 CREATE TABLE public.posture_checks (
     id bigint NOT NULL,
     domain text NOT NULL,
@@ -386,15 +455,20 @@ UNION ALL
    FROM public.session_counts_new;
 ALTER TABLE ONLY public.failure_details ATTACH PARTITION public.failure_details_default DEFAULT;
 ALTER TABLE ONLY public.policies ALTER COLUMN id SET DEFAULT nextval('public.policies_id_seq'::regclass);
+ALTER TABLE ONLY public.policy_changes ALTER COLUMN id SET DEFAULT nextval('public.policy_changes_id_seq'::regclass);
 ALTER TABLE ONLY public.posture_checks ALTER COLUMN id SET DEFAULT nextval('public.posture_checks_id_seq'::regclass);
 ALTER TABLE ONLY public.raw_messages ALTER COLUMN id SET DEFAULT nextval('public.raw_messages_id_seq'::regclass);
 ALTER TABLE ONLY public.reports ALTER COLUMN id SET DEFAULT nextval('public.reports_id_seq'::regclass);
 ALTER TABLE ONLY public.daily_sessions
     ADD CONSTRAINT daily_sessions_pkey PRIMARY KEY (policy_domain, day);
+ALTER TABLE ONLY public.hosted_policies
+    ADD CONSTRAINT hosted_policies_pkey PRIMARY KEY (domain);
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_report_id_position_key UNIQUE (report_id, "position");
+ALTER TABLE ONLY public.policy_changes
+    ADD CONSTRAINT policy_changes_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.posture_checks
     ADD CONSTRAINT posture_checks_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.published_policies
@@ -425,6 +499,7 @@ CREATE INDEX failure_details_type_start ON ONLY public.failure_details USING btr
 CREATE INDEX failure_details_default_result_type_start_datetime_idx ON public.failure_details_default USING btree (result_type, start_datetime);
 CREATE INDEX policies_domain_start ON public.policies USING btree (policy_domain, start_datetime);
 CREATE INDEX policies_organization_start ON public.policies USING btree (organization_name, start_datetime);
+CREATE INDEX policy_changes_domain ON public.policy_changes USING btree (domain, at DESC, id DESC);
 CREATE INDEX posture_checks_domain ON public.posture_checks USING btree (domain, checked_at DESC);
 CREATE INDEX posture_findings_check ON public.posture_findings USING btree (check_id);
 CREATE INDEX published_policies_normalized ON public.published_policies USING btree (domain, normalized);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include "log/log.hpp"
 #include "net/client.hpp"
@@ -146,13 +147,13 @@ struct Api::Impl {
   struct Keys {
     std::vector<std::string> read_tokens, admin_tokens;
     std::vector<std::pair<std::string, std::string>> intake_tokens;
-    std::vector<std::string> monitored;
+    std::vector<std::string> monitored, hosted;
     bool operator==(const Keys&) const = default;
   };
   std::atomic<std::shared_ptr<const Keys>> live_keys;
   std::shared_ptr<const Keys> keys() const { return live_keys.load(); }
   static std::shared_ptr<const Keys> keys_of(const Settings& s) {
-    return std::make_shared<const Keys>(Keys{s.read_tokens, s.admin_tokens, s.intake_tokens, s.monitored});
+    return std::make_shared<const Keys>(Keys{s.read_tokens, s.admin_tokens, s.intake_tokens, s.monitored, s.hosted});
   }
   intake::Intake& intake;
   store::Pool& pool;
@@ -322,6 +323,11 @@ struct Api::Impl {
         out = json_error(429, "too many reports from " + req.client + "; retry later");
         out->headers.emplace_back("Retry-After", std::to_string(wait));
       }
+    } else if (route->handler == &Impl::rollout_change) {
+      if (!media_type_is(req.content_type, "application/x-www-form-urlencoded"))
+        out = json_error(415, "send the step as application/x-www-form-urlencoded (action, reason, force, mx)");
+      else if (req.chunked || req.content_length.value_or(0) > 4096)
+        out = json_error(413, "a form of at most 4,096 bytes");
     } else if (route->handler == &Impl::login_post || route->handler == &Impl::logout) {
       if (!media_type_is(req.content_type, "application/x-www-form-urlencoded"))
         out = html(web::error_page(415, "send the form as application/x-www-form-urlencoded", {}), 415);
@@ -518,6 +524,75 @@ struct Api::Impl {
     if (!domain) return json_error(400, "domain: not a domain name");
     const int days = q.days.value_or(settings.readiness_days);
     return json_ok(pool.with_reader([&](store::Store& s) { return readiness::answer(s, *domain, days, settings.readiness).json; }));
+  }
+
+  // The roll-out of a hosted domain: its status (GET), or one step (POST, admin).
+  Response rollout_answer(const std::string& path_domain, rollout::Request rq, const Request& req) {
+    const auto domain = policy::normalize_domain(path_domain);
+    if (!domain) return json_error(400, "domain: not a domain name");
+    rq.domain = *domain;
+    const auto k = keys();
+    rq.configured = std::find(k->hosted.begin(), k->hosted.end(), *domain) != k->hosted.end();
+    const rollout::Outcome out = pool.with_store([&](store::Store& s) {
+      return rollout::run(s, rq, settings.rollout, settings.readiness_days, settings.readiness);
+    });
+    if (out.applied) {
+      pool.changed();
+      cache.clear();
+      log::linef(log::Level::info, "http", "rollout %s %s by %s: applied", rq.domain.c_str(),
+                 std::string(rollout::to_string(rq.action)).c_str(), rq.actor.c_str());
+    }
+    (void)req;
+    return json_ok(out.json, out.refused ? 409 : 200);
+  }
+
+  Response rollout_status(const Request& req, const Query&, const std::vector<std::string>& ids) {
+    return rollout_answer(ids.at(0), rollout::Request{}, req);
+  }
+
+  Response rollout_change(const Request& req, const Query&, const std::vector<std::string>& ids) {
+    const auto form = form_fields(req.body, {"action", "reason", "force", "mx", "wait"});
+    rollout::Request rq;
+    const auto field = [&](const char* name) { const auto it = form.find(name); return it == form.end() ? std::string() : it->second; };
+    const auto action = rollout::action_from_string(field("action"));
+    if (!action || *action == rollout::Action::status)
+      throw BadRequest("action: one of testing, enforce, rollback, none, remove, plan");
+    rq.action = *action;
+    rq.reason = field("reason");
+    const std::string force = field("force");
+    if (force != "" && force != "true" && force != "false") throw BadRequest("force: true or false");
+    rq.force = force == "true";
+    if (rq.force && rq.action != rollout::Action::enforce) throw BadRequest("force: only enforce can be forced");
+    if (rq.force && rq.reason.empty()) throw BadRequest("reason: required with force (it is recorded)");
+    std::vector<std::string> listed;
+    std::string item;
+    for (const char c : field("mx") + " ") {
+      if (c != ' ' && c != ',') item += c;
+      else if (!item.empty()) listed.push_back(std::exchange(item, std::string()));
+    }
+    for (const auto& m : listed) {
+      const std::string pattern = m.starts_with("*.") ? m.substr(2) : m;
+      const auto name = policy::normalize_domain(pattern);
+      if (!name) throw BadRequest("mx: '" + m + "' is not a host name or *.domain pattern");
+      rq.mx.push_back(m.starts_with("*.") ? "*." + *name : *name);
+    }
+    if (rq.action == rollout::Action::plan && rq.mx.empty()) throw BadRequest("mx: plan needs the planned MX hosts");
+    const std::string wait = field("wait");
+    if (!wait.empty() && (wait.size() > 2 || wait.find_first_not_of("0123456789") != std::string::npos || std::stoi(wait) > 30))
+      throw BadRequest("wait: seconds, 0 to 30");
+    rq.wait = std::chrono::seconds(wait.empty() ? (settings.rollout.dns_update ? 5 : 0) : std::stoi(wait));
+    rq.actor = actor(req);
+    return rollout_answer(ids.at(0), rq, req);
+  }
+
+  // Who made a change: the admin token's position in http.admin_tokens (never the token).
+  std::string actor(const Request& req) const {
+    if (open_api()) return "api (open, loopback)";
+    const auto token = bearer_token(req.authorization);
+    const auto k = keys();
+    for (std::size_t i = 0; token && i < k->admin_tokens.size(); ++i)
+      if (web::same_secret(k->admin_tokens[i], *token)) return "admin token " + std::to_string(i + 1);
+    return "api";
   }
 
   // The bytes of a raw message exactly as received, as a download (rejected inputs only, or any).
@@ -737,6 +812,8 @@ const Api::Impl::Route Api::Impl::routes[] = {
     {"GET", "/api/v1/domains/{domain}/policies", Access::read, Params::none, &Impl::policies},
     {"GET", "/api/v1/domains/{domain}/readiness", Access::read, Params::days, &Impl::readiness},
     {"GET", "/api/v1/domains/{domain}/overview", Access::read, Params::days, &Impl::domain_overview},
+    {"GET", "/api/v1/domains/{domain}/rollout", Access::read, Params::none, &Impl::rollout_status},
+    {"POST", "/api/v1/domains/{domain}/rollout", Access::admin, Params::none, &Impl::rollout_change},
     {"GET", "/api/v1/overview", Access::read, Params::days, &Impl::overview},
     {"GET", "/api/v1/status", Access::read, Params::days, &Impl::status},
     {"GET", "/api/v1/hints", Access::read, Params::none, &Impl::hints},
@@ -782,6 +859,7 @@ std::vector<std::string> Api::reload(const Settings& s) {
     impl_->sessions.clear();  // a session may stand for a token that is gone: everyone logs in again
   }
   if (next->intake_tokens != before->intake_tokens) changed.emplace_back("intake tokens");
+  if (next->hosted != before->hosted) changed.emplace_back("hosted domains");
   if (next->monitored != before->monitored) {
     changed.emplace_back("monitored domains");
     impl_->verdicts.clear();

@@ -19,6 +19,7 @@
 #include "http/server.hpp"
 #include "intake/intake.hpp"
 #include "readiness/readiness.hpp"
+#include "rollout/rollout.hpp"
 
 namespace tlsrpt::api {
 
@@ -38,6 +39,8 @@ struct Settings {
   readiness::Thresholds readiness;
   int readiness_days = 30;  // the window when the request gives no `days`
   std::vector<std::string> monitored;  // domains of the posture checks (the domain list shows them)
+  std::vector<std::string> hosted;     // domains whose MTA-STS policy tlsrpt hosts (policy.domains)
+  rollout::Settings rollout;
   double login_per_minute = 10;        // POST /login per client address
   std::chrono::seconds query_timeout{30};  // http.query_timeout, named in its 503
 };

@@ -352,6 +352,8 @@ Plan plan(const config::Settings& s, const CommandLine& o) {
   p.labels = label_settings(s);
   p.external_url = external_url(s.http_external_url);
   p.hosting = hosting(s, p.http);
+  p.api.hosted = p.hosting.domains;
+  p.api.rollout = p.hosting.rollout;
   if (p.smtp.listen.empty() && p.http.listen.empty() && p.mailboxes.empty() && p.monitored.empty() &&
       p.hosting.listener.listen.empty())
     throw CLI::ValidationError(

@@ -191,10 +191,10 @@ const Row<Settings> settings[] = {
     {"policy.listen", "TLSRPT_POLICY_LISTEN", Type::list, &S::policy_listen, "",
      "HOST:PORT addresses of the HTTPS listener that serves the hosted MTA-STS policies (RFC 8461 fetches from "
      "port 443)", 0, 0, "", "(no policy listener)"},
-    reloads<Settings>({"policy.cert_dir", "TLSRPT_POLICY_CERT_DIR", Type::path, &S::policy_cert_dir, "",
+    {"policy.cert_dir", "TLSRPT_POLICY_CERT_DIR", Type::path, &S::policy_cert_dir, "",
      "the policy hosts' certificates, one pair per host: HOST.crt and HOST.key (lego's certificates directory) or "
      "HOST/fullchain.pem and HOST/privkey.pem (certbot's live directory); renewed files are picked up within 10 s",
-     0, 0, "", "(required with policy.listen)"}),
+     0, 0, "", "(required with policy.listen)"},
     {"policy.acme_listen", "TLSRPT_POLICY_ACME_LISTEN", Type::list, &S::policy_acme_listen, "",
      "HOST:PORT addresses of the plain-HTTP listener that answers ACME HTTP-01 challenges from policy.acme_webroot "
      "(the CA fetches port 80)", 0, 0, "", "(no ACME listener)"},
@@ -752,7 +752,7 @@ std::string describe(const Settings& s) {
     }
   for (std::size_t i = 0; i < s.domains.size(); ++i)
     out += "domain[" + std::to_string(i) + "] = " + s.domains[i].name +
-           (s.domains[i].rua.empty() ? "" : " (rua " + s.domains[i].rua + ")") + "\n";
+           (s.domains[i].rua.empty() ? "" : " (rua " + s.domains[i].rua + ")") + (s.domains[i].hosted ? " (hosted)" : "") + "\n";
   for (const auto& l : report::all_limits())
     out += "limits." + std::string(l.name) + " = " + std::to_string(s.limits.*(l.field)) + "\n";
   return out;
