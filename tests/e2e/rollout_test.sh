@@ -28,6 +28,8 @@ pg_start >/dev/null || exit 1
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null || exit 1
 test_ports rollout 8 || exit 1
 dns=$PORT acme=$((PORT + 1)) pebble_port=$((PORT + 2)) pebble_mgmt=$((PORT + 3)) policy=$((PORT + 4)) mx=$((PORT + 5))
+api=http://127.0.0.1:$((PORT + 6))
+READ=read-token-0123456789abcdef ADMIN=admin-token-0123456789abcdef
 as_root=0
 [ "$(id -u)" = 0 ] && as_root=1
 [ $as_root = 1 ] && policy=443  # mta-sts-query fetches from port 443 only
@@ -90,7 +92,9 @@ recipients = ["tls@hosted.example"]
 tls_cert = "$tmp/mx-cert.pem"
 tls_key = "$tmp/mx-key.pem"
 [http]
-listen = []
+listen = ["127.0.0.1:$((PORT + 6))"]
+read_tokens = ["$READ"]
+admin_tokens = ["$ADMIN"]
 [dns]
 server = "127.0.0.1@$dns"
 trust_anchor_file = "$tmp/knot/ta.ds"
@@ -178,6 +182,30 @@ check "none: applied, served" "0 none" "$(rollout $D none --reason "leaving MTA-
 check "remove: refused while a sender may hold the enforce policy (its max_age)" "1 still-held" \
   "$(rollout $D remove) $(json "d['refused'][0]['reason']")"
 check "... and it says until when" 1 "$(json "d['held_until']" | grep -c "^$(date -u -d '+7 days' +%Y-%m-%d)")"
+
+# The API: the same answer as the CLI, changes with an admin token only, as schema/openapi.yaml says.
+conforms() { (cd "$root" && python3 tests/e2e/openapi_conforms.py "/api/v1/domains/{domain}/rollout" "$1" "$2" "$3" >&2; echo $?); }
+curl -s -H "Authorization: Bearer $READ" "$api/api/v1/domains/$D/rollout" >"$tmp/api.json"
+rollout $D status >/dev/null
+check "API GET: the CLI's answer" "$(python3 -c "import json; print(json.load(open('$tmp/out.json')))")" \
+  "$(python3 -c "import json; print(json.load(open('$tmp/api.json')))")"
+check "OpenAPI: GET" 0 "$(conforms GET 200 "$tmp/api.json")"
+post() {  # TOKEN FORM: the status, the answer in $tmp/api.json
+  curl -s -o "$tmp/api.json" -w '%{http_code}' -H "Authorization: Bearer $1" --data "$2" "$api/api/v1/domains/$D/rollout"
+}
+check "API POST with a read token: 403" 403 "$(post "$READ" "action=testing")"
+check "API POST as JSON: 415" 415 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+  -H 'Content-Type: application/json' --data '{"action":"testing"}' "$api/api/v1/domains/$D/rollout")"
+check "API POST force without a reason: 400" 400 "$(post "$ADMIN" "action=enforce&force=true")"
+check "API POST remove: refused, 409" 409 "$(post "$ADMIN" "action=remove")"
+check "OpenAPI: POST refused (409)" 0 "$(conforms POST 409 "$tmp/api.json")"
+check "API POST testing (from none): 200, served, recorded with the token's position" "200 testing admin token 1" \
+  "$(post "$ADMIN" "action=testing&reason=back+again") $(python3 -c "
+import json; d = json.load(open('$tmp/api.json')); print(d['policy']['mode'], d['history'][0]['actor'])")"
+check "OpenAPI: POST applied (200)" 0 "$(conforms POST 200 "$tmp/api.json")"
+check "... its id in DNS" "v=STSv1; id=$(python3 -c "import json; print(json.load(open('$tmp/api.json'))['policy']['id'])")" \
+  "$(knot_txt _mta-sts.$D)"
+check "none again (CLI)" 0 "$(rollout $D none --reason "leaving MTA-STS")"
 
 # Hostile requests to the policy listener.
 check "Host header for another domain: 404" 404 \
