@@ -634,6 +634,16 @@ struct Api::Impl {
     });
   }
 
+  // The roll-out of a hosted domain (or of one that still has a policy hosted), else null.
+  std::string rollout_json(store::Store& s, const std::string& domain) {
+    const auto k = keys();
+    rollout::Request rq;
+    rq.domain = domain;
+    rq.configured = std::find(k->hosted.begin(), k->hosted.end(), domain) != k->hosted.end();
+    if (!rq.configured && !store::hosted_policy(s, domain)) return "null";
+    return rollout::run(s, rq, settings.rollout, settings.readiness_days, settings.readiness).json;
+  }
+
   std::string domain_answer(store::Store& s, const std::string& domain, int days) {
     store::Filter f;
     f.policy_domain = domain;
@@ -645,7 +655,8 @@ struct Api::Impl {
            "\",\"summary\":" + store::summary_json(s, f) + ",\"timeseries\":" + store::timeseries_json(s, f, "day") +
            ",\"reports\":" + store::reports_json(s, f, newest) + ",\"posture\":" + (posture.empty() ? "null" : posture) +
            ",\"policies\":" + (policies.empty() ? "null" : policies) +
-           ",\"readiness\":" + readiness::answer(s, domain, days, settings.readiness).json + "}";
+           ",\"readiness\":" + readiness::answer(s, domain, days, settings.readiness).json +
+           ",\"rollout\":" + rollout_json(s, domain) + "}";
   }
 
   static std::string days_query(const Query& q) { return q.days ? "?days=" + std::to_string(*q.days) : ""; }

@@ -360,6 +360,65 @@ mu::data evidence_rows(element evidence) {
   return rows;
 }
 
+// Blockers ({reason, detail}) as template rows.
+mu::data blocker_rows(element parent, std::string_view key) {
+  mu::data rows(mu::data::type::list);
+  for (const auto b : items(parent, key)) {
+    mu::data row;
+    put(row, "reason", text(b, "reason"));
+    put(row, "detail", text(b, "detail"));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// The roll-out answer (the hosted policy, its DNS step, the next step, the history).
+mu::data rollout_data(element r) {
+  mu::data out;
+  const element policy = field(r, "policy");
+  if (present(policy)) {
+    mu::data p;
+    for (const char* key : {"mode", "id", "changed_at"}) put(p, key, text(policy, key));
+    put(p, "max_age", grouped(number(policy, "max_age")));
+    std::string mx;
+    for (const auto m : items(policy, "mx")) mx += (mx.empty() ? "" : ", ") + text(m);
+    put(p, "mx", mx);
+    put(p, "text", text(policy, "text"));
+    put(out, "policy", p);
+  } else {
+    put(out, "policy", false);
+  }
+  const element dns = field(r, "dns");
+  if (present(dns)) {
+    mu::data d;
+    const std::string state = text(dns, "state");
+    put(d, "state", state);
+    put(d, "state_css", state == "confirmed" || state == "updated" ? "good" : state == "failed" ? "poor" : "fair");
+    put(d, "detail", text(dns, "detail"));
+    put(d, "record", text(dns, "record"));
+    put(d, "pending", state != "confirmed" && state != "updated");
+    put(out, "dns", d);
+  } else {
+    put(out, "dns", false);
+  }
+  const element next = field(r, "next");
+  put(out, "next_step", text(next, "step"));
+  put(out, "blocked_by", blocker_rows(next, "blocked_by"));
+  put(out, "blocked", items(next, "blocked_by").size() > 0);
+  put(out, "held_until", text(r, "held_until"));
+  mu::data history(mu::data::type::list);
+  for (const auto h : items(r, "history")) {
+    mu::data row;
+    for (const char* key : {"at", "actor", "action", "reason"}) put(row, key, text(h, key));
+    put(row, "forced", flag(h, "forced"));
+    put(row, "to", present(field(h, "new")) ? text(field(h, "new"), "mode") : std::string("(hosting ended)"));
+    history.push_back(row);
+  }
+  put(out, "history", history);
+  put(out, "has_history", items(r, "history").size() > 0);
+  return out;
+}
+
 // The readiness answer (verdict, reasons, evidence) for the templates.
 mu::data readiness_data(element r) {
   mu::data out;
@@ -684,6 +743,7 @@ std::string domain_page(std::string_view json, const Frame& frame) {
   put(data, "policies", policies);
   const element readiness = field(doc, "readiness");
   put(data, "readiness", present(readiness) ? readiness_data(readiness) : mu::data(false));
+  put(data, "rollout", present(field(doc, "rollout")) ? rollout_data(field(doc, "rollout")) : mu::data(false));
   put(data, "reports", list_of(items(field(doc, "reports"), "reports"), report_row));
   put(data, "all_reports", link("/reports", {{"domain", domain}}));
   return page("domain.mustache", domain, data, frame);

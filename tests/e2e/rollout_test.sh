@@ -34,6 +34,26 @@ as_root=0
 [ "$(id -u)" = 0 ] && as_root=1
 [ $as_root = 1 ] && policy=443  # mta-sts-query fetches from port 443 only
 D=shop.hosted.example
+# What an independent MTA-STS client sees: postfix-mta-sts-resolver's mta-sts-query, through DNS
+# (knot on 127.0.53.53:53, in a private mount namespace's resolv.conf) and HTTPS on port 443,
+# trusting pebble's root: "MODE ID", or its failure.
+printf 'nameserver 127.0.53.53\noptions timeout:1 attempts:1\n' >"$tmp/resolv.conf"
+sts_query() {
+  unshare -m sh -c "mount --bind $tmp/resolv.conf /etc/resolv.conf && SSL_CERT_FILE=$tmp/pebble-root.pem exec mta-sts-query $D" \
+    2>&1 | python3 -c "
+import re, sys
+out = sys.stdin.read()
+m = re.search(r\"VALID: 1>, \\('([^']*)', \\{.*'mode': '([a-z]+)'\", out)
+print(f'{m.group(2)} {m.group(1)}' if m else 'failed: ' + out.strip()[-200:])"
+}
+query_ok=1
+if [ $as_root != 1 ] || ! command -v mta-sts-query >/dev/null; then
+  query_ok=0
+  echo "skipped: mta-sts-query (needs root for ports 53 and 443 and a private mount namespace, and postfix-mta-sts-resolver)"
+fi
+sts_check() {  # LABEL MODE ID
+  [ $query_ok = 1 ] && check "mta-sts-query: $1" "$2 $3" "$(sts_query)"
+}
 json() { python3 -c "import json,sys; d=json.load(open('$tmp/out.json')); print($1)"; }
 rollout() {  # ARGS...: runs tlsrpt rollout --json, the answer in $tmp/out.json; prints the exit status
   "$tlsrpt" --config "$tmp/tlsrpt.toml" rollout --database-url "$PG_URL" --json "$@" >"$tmp/out.json" 2>"$tmp/err.txt"
@@ -152,6 +172,7 @@ check "the id is in DNS (knot)" "v=STSv1; id=$id1" "$(knot_txt _mta-sts.$D)"
 check "the state change and its DNS update took under 1 s (${took} ms)" 1 "$([ "$took" -lt 1000 ] && echo 1 || echo 0)"
 check "the policy is served: 200 text/plain" "200 text/plain" "$(fetch "https://mta-sts.$D:$policy/.well-known/mta-sts.txt")"
 check "the policy text, CRLF line ends" "$(printf 'version: STSv1\r\nmode: testing\r\nmx: mx.shop.hosted.example\r\nmax_age: 86400\r\n')" "$(cat "$tmp/body")"
+sts_check "testing as served and published" testing "$id1"
 check "history: who, why, old and new" "cli testing start the roll-out None testing" \
   "$(json "' '.join(str(x) for x in (d['history'][0]['actor'], d['history'][0]['action'], d['history'][0]['reason'], d['history'][0]['old'], d['history'][0]['new']['mode']))")"
 
@@ -167,6 +188,7 @@ id2=$(json "d['policy']['id']")
 check "a new id, in DNS" "v=STSv1; id=$id2" "$(knot_txt _mta-sts.$D)"
 fetch "https://mta-sts.$D:$policy/.well-known/mta-sts.txt" >/dev/null
 check "enforce is served" "mode: enforce" "$(grep -o 'mode: enforce' "$tmp/body")"
+sts_check "enforce" enforce "$id2"
 
 # plan: a new MX the enforced policy does not list.
 check "plan: a new MX outside the policy does not pass (exit 1)" 1 "$(rollout $D plan --mx mx2.$D)"
@@ -177,8 +199,10 @@ check "plan: a covered MX passes" 0 "$(rollout $D plan --mx mx.$D)"
 check "rollback: applied" 0 "$(rollout $D rollback --reason "MX trouble")"
 check "rollback: testing, 1 day, new id in DNS" "testing 86400 1" \
   "$(json "d['policy']['mode'], d['policy']['max_age']" | tr -d "(),'") $(knot_txt _mta-sts.$D | grep -c "$(json "d['policy']['id']")")"
+sts_check "after rollback" testing "$(json "d['policy']['id']")"
 check "rollback again: refused (not enforced)" "1 not-enforced" "$(rollout $D rollback) $(json "d['refused'][0]['reason']")"
 check "none: applied, served" "0 none" "$(rollout $D none --reason "leaving MTA-STS") $(fetch "https://mta-sts.$D:$policy/.well-known/mta-sts.txt" >/dev/null; sed -n 's/^mode: \(.*\)\r$/\1/p' "$tmp/body")"
+sts_check "none" none "$(json "d['policy']['id']")"
 check "remove: refused while a sender may hold the enforce policy (its max_age)" "1 still-held" \
   "$(rollout $D remove) $(json "d['refused'][0]['reason']")"
 check "... and it says until when" 1 "$(json "d['held_until']" | grep -c "^$(date -u -d '+7 days' +%Y-%m-%d)")"
@@ -205,6 +229,16 @@ import json; d = json.load(open('$tmp/api.json')); print(d['policy']['mode'], d[
 check "OpenAPI: POST applied (200)" 0 "$(conforms POST 200 "$tmp/api.json")"
 check "... its id in DNS" "v=STSv1; id=$(python3 -c "import json; print(json.load(open('$tmp/api.json'))['policy']['id'])")" \
   "$(knot_txt _mta-sts.$D)"
+curl -s -H "Authorization: Bearer $READ" "$api/api/v1/domains/$D/overview" >"$tmp/overview.json"
+check "OpenAPI: the domain overview with its roll-out" 0 \
+  "$(cd "$root" && python3 tests/e2e/openapi_conforms.py "/api/v1/domains/{domain}/overview" GET 200 "$tmp/overview.json" >&2; echo $?)"
+curl -s -c "$tmp/cookies" -b "$tmp/cookies" "$api/login" >/dev/null
+csrf=$(grep tlsrpt_login "$tmp/cookies" | awk '{print $7}')
+curl -s -c "$tmp/cookies" -b "$tmp/cookies" --data "csrf=$csrf&token=$READ&next=/domains/$D" "$api/login" >/dev/null
+curl -s -b "$tmp/cookies" "$api/domains/$D" >"$tmp/page.html"
+check "the domain page: the hosted policy's section, mode and id" "1 1 1" \
+  "$(grep -c 'id="rollout"' "$tmp/page.html") $(grep -c "Served: <strong>testing</strong>" "$tmp/page.html") $(grep -c "$(python3 -c "import json; print(json.load(open('$tmp/api.json'))['policy']['id'])")" "$tmp/page.html")"
+check "the domain page: the history, with the forced step" "1" "$(grep -c 'enforce (forced)' "$tmp/page.html")"
 check "none again (CLI)" 0 "$(rollout $D none --reason "leaving MTA-STS")"
 
 # Hostile requests to the policy listener.
