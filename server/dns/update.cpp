@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include <boost/asio/ip/address.hpp>
+#include <arpa/inet.h>
 
 namespace tlsrpt::dns {
 namespace {
@@ -28,6 +28,14 @@ std::string trimmed(std::string_view s) {
   return std::string(s);
 }
 
+// AF_INET or AF_INET6 for a numeric address, 0 otherwise.
+int numeric_family(const std::string& text) {
+  unsigned char buffer[16];
+  if (inet_pton(AF_INET, text.c_str(), buffer) == 1) return AF_INET;
+  if (inet_pton(AF_INET6, text.c_str(), buffer) == 1) return AF_INET6;
+  return 0;
+}
+
 std::string absolute(std::string name) {
   if (name.empty() || name.back() != '.') name += '.';
   return name;
@@ -36,10 +44,9 @@ std::string absolute(std::string name) {
 Resolver resolver(const Server& server, std::chrono::milliseconds timeout, const TsigKey* key) {
   Resolver r(ldns_resolver_new());
   if (!r) throw std::runtime_error("out of memory");
-  boost::system::error_code ec;
-  const auto a = boost::asio::ip::make_address(server.address, ec);
-  if (ec) throw std::runtime_error("'" + server.address + "' is not a numeric address");
-  Rdf address(ldns_rdf_new_frm_str(a.is_v4() ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA, server.address.c_str()));
+  const int family = numeric_family(server.address);
+  if (!family) throw std::runtime_error("'" + server.address + "' is not a numeric address");
+  Rdf address(ldns_rdf_new_frm_str(family == AF_INET ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA, server.address.c_str()));
   if (!address || ldns_resolver_push_nameserver(r.get(), address.get()) != LDNS_STATUS_OK)
     throw std::runtime_error("'" + server.address + "' is not a usable address");
   ldns_resolver_set_port(r.get(), server.port);
@@ -80,6 +87,36 @@ std::string tsig_error(const ldns_pkt* p) {
   }
 }
 
+// What tlsrpt reads of any answer: its rcode, TSIG error, TXT strings and SOA owner.
+ServerAnswer summarize(const ldns_pkt* p) {
+  ServerAnswer a;
+  a.rcode = rcode_name(p);
+  a.noerror = ldns_pkt_get_rcode(p) == LDNS_RCODE_NOERROR;
+  a.nxdomain = ldns_pkt_get_rcode(p) == LDNS_RCODE_NXDOMAIN;
+  a.tsig_error = tsig_error(p);
+  for (const ldns_rr_list* list : {ldns_pkt_answer(p), ldns_pkt_authority(p)})
+    for (std::size_t i = 0; list && i < ldns_rr_list_rr_count(list); ++i) {
+      const ldns_rr* rr = ldns_rr_list_rr(list, i);
+      if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && a.soa_owner.empty()) {
+        char* text = ldns_rdf2str(ldns_rr_owner(rr));
+        a.soa_owner = text ? text : "";
+        free(text);
+      }
+      if (list != ldns_pkt_answer(p) || ldns_rr_get_type(rr) != LDNS_RR_TYPE_TXT) continue;
+      std::string joined;
+      for (std::size_t j = 0; j < ldns_rr_rd_count(rr); ++j) {
+        const ldns_rdf* f = ldns_rr_rdf(rr, j);
+        const std::uint8_t* data = ldns_rdf_data(f);
+        const std::size_t size = ldns_rdf_size(f);
+        if (size == 0) continue;
+        const std::size_t n = std::min<std::size_t>(data[0], size - 1);  // a character-string: length, then bytes
+        joined.append(reinterpret_cast<const char*>(data + 1), n);
+      }
+      a.txt.push_back(std::move(joined));
+    }
+  return a;
+}
+
 std::string status_text(ldns_status s) { return ldns_get_errorstr_by_id(s) ? ldns_get_errorstr_by_id(s) : "error"; }
 
 // The zone that holds `owner` on the server: the owner of the SOA it answers with (in the answer
@@ -97,19 +134,12 @@ std::string zone_of(ldns_resolver* r, const std::string& owner, std::string& det
     detail = "no answer to the SOA query for " + owner + " (" + status_text(st) + ")";
     return "";
   }
-  if (ldns_pkt_get_rcode(answer.get()) != LDNS_RCODE_NOERROR && ldns_pkt_get_rcode(answer.get()) != LDNS_RCODE_NXDOMAIN) {
-    detail = "the SOA query for " + owner + " was answered " + rcode_name(answer.get());
+  const ServerAnswer a = summarize(answer.get());
+  if (!a.noerror && !a.nxdomain) {
+    detail = "the SOA query for " + owner + " was answered " + a.rcode;
     return "";
   }
-  for (const ldns_rr_list* list : {ldns_pkt_answer(answer.get()), ldns_pkt_authority(answer.get())})
-    for (std::size_t i = 0; list && i < ldns_rr_list_rr_count(list); ++i) {
-      const ldns_rr* rr = ldns_rr_list_rr(list, i);
-      if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA) continue;
-      char* text = ldns_rdf2str(ldns_rr_owner(rr));
-      std::string zone = text ? text : "";
-      free(text);
-      return zone;
-    }
+  if (!a.soa_owner.empty()) return a.soa_owner;
   detail = "the server is not authoritative for " + owner + " (no SOA in its answer)";
   return "";
 }
@@ -173,9 +203,7 @@ Server parse_server(const std::string& text) {
   } else {
     s.address = text;
   }
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(s.address, ec);
-  if (ec) throw std::runtime_error("'" + s.address + "' is not a numeric address");
+  if (!numeric_family(s.address)) throw std::runtime_error("'" + s.address + "' is not a numeric address");
   if (!port.empty()) {
     if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 ||
         std::stoi(port) > 65535)
@@ -241,10 +269,9 @@ Update replace_txt(const Server& server, const TsigKey& key, const std::string& 
       if (wire && ldns_pkt2buffer_wire(wire.get(), update.get()) == LDNS_STATUS_OK &&
           ldns_send_buffer(&again, signing.get(), wire.get(), nullptr) == LDNS_STATUS_OK && again) {
         Packet unchecked(again);
-        const std::string tsig = tsig_error(unchecked.get());
-        out.detail = ldns_pkt_get_rcode(unchecked.get()) != LDNS_RCODE_NOERROR
-                         ? "the server refused the update: " + rcode_name(unchecked.get()) + (tsig.empty() ? "" : " (" + tsig + ")")
-                         : "the answer's TSIG signature does not verify: it is not taken for the server's";
+        const ServerAnswer a = summarize(unchecked.get());
+        out.detail = !a.noerror ? "the server refused the update: " + a.rcode + (a.tsig_error.empty() ? "" : " (" + a.tsig_error + ")")
+                                : "the answer's TSIG signature does not verify: it is not taken for the server's";
         return out;
       }
       if (again) ldns_pkt_free(again);
@@ -253,9 +280,9 @@ Update replace_txt(const Server& server, const TsigKey& key, const std::string& 
       out.detail = "no answer from " + server.address + ":" + std::to_string(server.port) + " (" + status_text(st) + ")";
       return out;
     }
-    const std::string rcode = rcode_name(answer.get()), tsig = tsig_error(answer.get());
-    if (ldns_pkt_get_rcode(answer.get()) != LDNS_RCODE_NOERROR) {
-      out.detail = "the server refused the update: " + rcode + (tsig.empty() ? "" : " (" + tsig + ")");
+    const ServerAnswer a = summarize(answer.get());
+    if (!a.noerror) {
+      out.detail = "the server refused the update: " + a.rcode + (a.tsig_error.empty() ? "" : " (" + a.tsig_error + ")");
       return out;
     }
     if (st != LDNS_STATUS_OK) {  // NOERROR, but its signature did not verify: not the server's word
@@ -279,23 +306,15 @@ std::optional<std::vector<std::string>> query_txt(const Server& server, const st
   const ldns_status st = ldns_resolver_send(&raw, r.get(), name.get(), LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN, 0);
   Packet answer(raw);
   if (st != LDNS_STATUS_OK || !answer) return std::nullopt;
-  std::vector<std::string> out;
-  const ldns_rr_list* list = ldns_pkt_answer(answer.get());
-  for (std::size_t i = 0; list && i < ldns_rr_list_rr_count(list); ++i) {
-    const ldns_rr* rr = ldns_rr_list_rr(list, i);
-    if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TXT) continue;
-    std::string joined;
-    for (std::size_t j = 0; j < ldns_rr_rd_count(rr); ++j) {
-      const ldns_rdf* f = ldns_rr_rdf(rr, j);
-      const std::uint8_t* data = ldns_rdf_data(f);
-      const std::size_t size = ldns_rdf_size(f);
-      if (size == 0) continue;
-      const std::size_t n = std::min<std::size_t>(data[0], size - 1);  // a character-string: length, then bytes
-      joined.append(reinterpret_cast<const char*>(data + 1), n);
-    }
-    out.push_back(std::move(joined));
-  }
-  return out;
+  return summarize(answer.get()).txt;
+}
+
+std::optional<ServerAnswer> read_answer(std::string_view wire) {
+  ldns_pkt* raw = nullptr;
+  if (ldns_wire2pkt(&raw, reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size()) != LDNS_STATUS_OK || !raw)
+    return std::nullopt;
+  Packet p(raw);
+  return summarize(p.get());
 }
 
 }  // namespace tlsrpt::dns

@@ -49,4 +49,17 @@ Update replace_txt(const Server& server, const TsigKey& key, const std::string& 
 std::optional<std::vector<std::string>> query_txt(const Server& server, const std::string& owner,
                                                   std::chrono::milliseconds timeout);
 
+// What tlsrpt reads of a name server's answer (the same for every answer it gets: the SOA
+// query, the update's answer, the TXT read-back).
+struct ServerAnswer {
+  std::string rcode;  // "NOERROR", "NOTAUTH", ...
+  bool noerror = false, nxdomain = false;
+  std::string tsig_error;          // "BADSIG", "BADKEY", "BADTIME", "" when none
+  std::vector<std::string> txt;    // the answer section's TXT records, each one's strings joined
+  std::string soa_owner;           // the owner of the first SOA in the answer or authority section
+};
+// An answer in wire format, parsed by libldns (for the fuzz target: what a server can send);
+// nullopt when libldns does not take it.
+std::optional<ServerAnswer> read_answer(std::string_view wire);
+
 }  // namespace tlsrpt::dns
