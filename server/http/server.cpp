@@ -194,6 +194,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     std::string sni = name ? name : "";
     for (auto& c : sni) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     co_await serve(stream, peer, sni);
+    // Send close_notify without waiting for the client's: a client that read its answer to
+    // "Connection: close" closes the socket without one, and waiting (up to 5 s) would hold the
+    // connection's slot against the per-client limit meanwhile (as nginx does).
+    SSL_set_shutdown(stream.native_handle(), SSL_RECEIVED_SHUTDOWN);
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
     co_await stream.async_shutdown(tuple_awaitable);
   }
