@@ -205,7 +205,7 @@ const Row<Settings> settings[] = {
      "domains whose MTA-STS policy tlsrpt hosts at mta-sts.DOMAIN (besides [[domain]] tables with hosted = true); "
      "each is also monitored", 0, 0, "", "(none besides [[domain]] tables)"}),
     {"rollout.testing_max_age", "TLSRPT_ROLLOUT_TESTING_MAX_AGE", Type::duration, &S::rollout_testing_max_age, "1d",
-     "max_age of a policy served in testing or none: short, so that a change reaches senders soon", 60, 31557600},
+     "max_age of a policy served in testing or none: short, so that a change reaches senders soon", 1, 31557600},
     {"rollout.enforce_max_age", "TLSRPT_ROLLOUT_ENFORCE_MAX_AGE", Type::duration, &S::rollout_enforce_max_age, "7d",
      "max_age of a policy served in enforce: long, so that an attacker who blocks the policy fetch finds it cached",
      86400, 31557600},

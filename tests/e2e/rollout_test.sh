@@ -130,7 +130,7 @@ listen = ["127.0.0.1:$policy"]
 cert_dir = "$tmp/lego/certificates"
 acme_listen = ["127.0.0.1:$acme"]
 acme_webroot = "$tmp/webroot"
-domains = ["$D"]
+domains = ["$D", "gone.hosted.example"]
 TOML
 TLSRPT_DKIM_MODE=off TLSRPT_SERVER_ALLOW_ROOT=true "$tlsrpt" --config "$tmp/tlsrpt.toml" serve --database-url "$PG_URL" >"$tmp/serve.log" 2>&1 &
 serve_pid=$!
@@ -240,6 +240,16 @@ check "the domain page: the hosted policy's section, mode and id" "1 1 1" \
   "$(grep -c 'id="rollout"' "$tmp/page.html") $(grep -c "Served: <strong>testing</strong>" "$tmp/page.html") $(grep -c "$(python3 -c "import json; print(json.load(open('$tmp/api.json'))['policy']['id'])")" "$tmp/page.html")"
 check "the domain page: the history, with the forced step" "1" "$(grep -c 'enforce (forced)' "$tmp/page.html")"
 check "none again (CLI)" 0 "$(rollout $D none --reason "leaving MTA-STS")"
+
+# A domain that leaves: none is served for the longest max_age it ever served (2 s here), and only
+# then does remove end the hosting.
+G=gone.hosted.example
+check "gone: testing with a 2 s max_age" "0 2" "$(TLSRPT_ROLLOUT_TESTING_MAX_AGE=2s rollout $G testing --mx mx.$G --wait 0) $(json "d['policy']['max_age']")"
+check "gone: none" 0 "$(TLSRPT_ROLLOUT_TESTING_MAX_AGE=2s rollout $G none --wait 0)"
+check "gone: remove at once is refused" "1 still-held" "$(rollout $G remove) $(json "d['refused'][0]['reason']")"
+sleep 3
+check "gone: remove once max_age has passed" "0 True" "$(rollout $G remove) $(json "d['applied']")"
+check "gone: the history keeps the end of hosting" "remove None" "$(json "d['history'][0]['action'], d['history'][0]['new']" | tr -d "(),'")"
 
 # Hostile requests to the policy listener.
 check "Host header for another domain: 404" 404 \
