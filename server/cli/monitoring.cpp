@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -135,12 +136,21 @@ struct ScheduledChecks::Impl {
   std::deque<Item> queue;
   readiness::Thresholds thresholds;
   int readiness_days;
+  std::map<std::string, rollout::Automation> automation;  // hosted domains with an automatic step
+  rollout::Settings rollout_settings;
   std::jthread writer;
   std::unique_ptr<posture::Monitor> monitor;  // last: stopped first
 
   Impl(const config::Settings& settings, std::vector<posture::Monitored> domains, store::Pool& p, metrics::Metrics& m)
       : pool(p), metrics(m), max_queued(domains.size() * 2 + 100), thresholds(readiness_thresholds(settings)),
-        readiness_days(cli::readiness_days(settings)) {
+        readiness_days(cli::readiness_days(settings)), rollout_settings(cli::rollout_settings(settings)) {
+    for (const auto& d : settings.domains)
+      if (const auto name = policy::normalize_domain(d.name); name && d.hosted && (d.auto_rollback || d.auto_enforce_days > 0))
+        automation[*name] = rollout::Automation{d.auto_enforce_days, d.auto_rollback};
+    for (const auto& [name, a] : automation) {
+      if (a.rollback) metrics.automatic_step(name, "rollback", false);
+      if (a.enforce_after_days > 0) metrics.automatic_step(name, "enforce", false);
+    }
     posture::MonitorSettings ms;
     ms.check = check_settings(settings);
     ms.dns = dns_settings(settings);
@@ -199,6 +209,7 @@ struct ScheduledChecks::Impl {
         metrics.readiness(item.domain, readiness::to_string(a.decision.verdict));
         const auto drift = pool.with_store([&](store::Store& s) { return store::recent_drift(s, item.domain); });
         metrics.drift(item.domain, drift.sessions, drift.beyond_max_age);
+        if (const auto it = automation.find(item.domain); it != automation.end()) automate(item.domain, it->second);
       } catch (const store::Error& e) {
         log::linef(log::Level::warn, "serve", "posture checks: %s: %s (retrying in 10 s)", saved ? "the readiness verdict" : "storing a result",
                      e.what());
@@ -210,6 +221,19 @@ struct ScheduledChecks::Impl {
         wake.wait_for(lock, stop, std::chrono::seconds(10), [] { return false; });
       }
     }
+  }
+
+  // rollout.auto_*: the step the check just stored calls for, if any.
+  void automate(const std::string& domain, const rollout::Automation& a) {
+    const auto taken = pool.with_store([&](store::Store& s) {
+      return rollout::automate(s, domain, a, rollout_settings, readiness_days, thresholds);
+    });
+    if (!taken) return;
+    pool.changed();
+    const bool back = taken->action == rollout::Action::rollback;
+    metrics.automatic_step(domain, rollout::to_string(taken->action));
+    log::linef(back ? log::Level::error : log::Level::info, "serve", "rollout %s: %s by itself: %s", domain.c_str(),
+               std::string(rollout::to_string(taken->action)).c_str(), taken->reason.c_str());
   }
 
   void stop() {

@@ -301,6 +301,12 @@ const Row<MonitoredDomain> domain_rows[] = {
      "(the first user@domain of smtp.recipients)"}),
     reloads<MonitoredDomain>({"hosted", "", Type::boolean, &D::hosted, "false",
      "tlsrpt hosts its MTA-STS policy (policy.listen) and takes it through the roll-out (tlsrpt rollout)"}),
+    reloads<MonitoredDomain>({"auto_enforce_days", "", Type::integer, &D::auto_enforce_days, "0",
+     "hosted: switch testing to enforce by itself once the readiness verdict has been ready this many days in a row, "
+     "checked after each posture check (0: never)", 0, 365}),
+    reloads<MonitoredDomain>({"auto_rollback", "", Type::boolean, &D::auto_rollback, "false",
+     "hosted: go back from enforce to testing by itself, within one checks.interval, when an MX fails its check or "
+     "reports show refused mail above readiness.max_blocking_share (and count it for the alert)"}),
 };
 
 // A value as parsed, before it is stored in its member.

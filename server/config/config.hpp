@@ -36,6 +36,8 @@ struct MonitoredDomain {
   std::string name;
   std::string rua;  // the address its _smtp._tls record must list first; empty: the default
   bool hosted = false;  // its MTA-STS policy is hosted (policy.domains)
+  std::int64_t auto_enforce_days = 0;  // hosted: enforce once the verdict was ready this many days in a row (0: never)
+  bool auto_rollback = false;          // hosted: enforce goes back to testing when an MX fails or mail is refused
   bool operator==(const MonitoredDomain&) const = default;
 };
 // http.intake_tokens: "submitter:token".

@@ -165,6 +165,11 @@ struct Metrics::Impl {
                 "dns_pending is 1 while its id is not in DNS yet")
           .Register(*registry);
   std::vector<prometheus::Gauge*> policy_mode_series;
+  prometheus::Family<prometheus::Counter>& automatic_steps =
+      prometheus::BuildCounter().Name("tlsrpt_rollout_automatic_steps_total")
+          .Help("Roll-out steps taken by themselves ([[domain]] auto_enforce_days, auto_rollback), by hosted domain and step "
+                "(enforce, rollback); a rollback fires the alert TlsrptRolloutAutoRollback")
+          .Register(*registry);
   std::mutex posture_mutex;
   std::map<std::string, std::vector<prometheus::Gauge*>> posture_series;  // by domain: replaced each check
 
@@ -334,6 +339,11 @@ void Metrics::tables(const std::vector<std::tuple<std::string, double, double>>&
     r.Set(rows);
     m.table_series.emplace_back(&b, &r);
   }
+}
+
+void Metrics::automatic_step(const std::string& domain, std::string_view step, bool count) {
+  auto& c = impl_->automatic_steps.Add({{"domain", domain}, {"step", std::string(step)}});
+  if (count) c.Increment();
 }
 
 void Metrics::policy_certificates(const std::vector<std::pair<std::string, double>>& not_after) {

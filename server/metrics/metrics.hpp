@@ -85,6 +85,9 @@ class Metrics {
   // (a server that does not run the maintenance).
   void tables(const std::vector<std::tuple<std::string, double, double>>& sizes);
   void http_request(std::string_view route, unsigned status, double seconds);
+  // A step the roll-out took by itself (rollout.auto_*): counted by domain and step. count =
+  // false makes the series at 0 (at start, so that the alert sees the first step as an increase).
+  void automatic_step(const std::string& domain, std::string_view step, bool count = true);
   // The policy listener's certificates: (host, not-after), replacing the last ones.
   void policy_certificates(const std::vector<std::pair<std::string, double>>& not_after);
   // The hosted policies: (domain, mode, whether its id is not in DNS yet), replacing the last ones.

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <sys/stat.h>
 
@@ -192,6 +193,28 @@ std::vector<std::string> CertDirectory::rescan() {
     else
       log.push_back("not serving " + host + ": " + l->entry.error);
     (*next)[host] = l;
+  }
+  // The other names of each certificate (an ACME client names the files after the first of
+  // them), where no pair of their own was found.
+  std::vector<std::pair<std::string, std::shared_ptr<Loaded>>> aliases;
+  for (const auto& [host, l] : *next) {
+    if (!l->context) continue;
+    X509* x = SSL_CTX_get0_certificate(l->context->native_handle());
+    auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr));
+    for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+      if (n->type != GEN_DNS) continue;
+      const std::string name = lower(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName)),
+                                                 static_cast<std::size_t>(ASN1_STRING_length(n->d.dNSName))));
+      if (host_like(name) && name != host && !next->count(name)) aliases.emplace_back(name, l);
+    }
+    GENERAL_NAMES_free(names);
+  }
+  for (auto& [name, l] : aliases) {
+    auto alias = std::make_shared<Loaded>(*l);
+    alias->entry.host = name;
+    if (!old->count(name)) log.push_back("serving the certificate of " + name + " (" + l->entry.cert_file + ")");
+    next->emplace(name, std::move(alias));
   }
   for (const auto& [host, l] : *old)
     if (!next->count(host)) log.push_back("no certificate for " + host + " any more");

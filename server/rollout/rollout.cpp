@@ -415,4 +415,40 @@ std::string to_text(const Request& rq, const Outcome& o) {
   return out;
 }
 
+std::optional<Taken> automate(store::Store& s, const std::string& domain, const Automation& a, const Settings& st,
+                              int readiness_days, const readiness::Thresholds& t) {
+  auto cur = store::hosted_policy(s, domain);
+  if (!cur) return std::nullopt;
+  const readiness::Answer verdict = readiness::answer(s, domain, readiness_days, t);
+  const bool ready = verdict.decision.verdict == readiness::Verdict::ready;
+  if (cur->mode == "testing") store::record_ready(s, domain, ready);
+  Request rq;
+  rq.domain = domain;
+  rq.actor = "auto";
+  rq.configured = true;
+  if (a.rollback && cur->mode == "enforce") {
+    const store::ObservedMx observed = store::observed_mx(s, domain);
+    const auto& e = verdict.evidence;
+    const double share = e.sts_sessions > 0 ? double(e.blocking_sessions) / double(e.sts_sessions) : 0;
+    if (!observed.failing.empty())
+      rq.reason = "auto-rollback: the MX fails its check (" + observed.failing.front().first + ": " +
+                  observed.failing.front().second + ")";
+    else if (e.blocking_sessions > 0 && share > t.max_blocking_share)
+      rq.reason = "auto-rollback: reports show refused mail (" + std::to_string(e.blocking_sessions) + " of " +
+                  std::to_string(e.sts_sessions) + " sessions; most: " + e.worst + ")";
+    if (rq.reason.empty()) return std::nullopt;
+    rq.action = Action::rollback;
+  } else if (a.enforce_after_days > 0 && cur->mode == "testing" && ready) {
+    cur = store::hosted_policy(s, domain);  // ready_since as just recorded
+    if (!cur || cur->ready_days < a.enforce_after_days) return std::nullopt;
+    rq.action = Action::enforce;
+    rq.reason = "auto-enforce: the readiness verdict has been ready for " + std::to_string(cur->ready_days) + " days";
+  } else {
+    return std::nullopt;
+  }
+  const Outcome out = run(s, rq, st, readiness_days, t);
+  if (!out.applied) return std::nullopt;  // refused (a guard of enforce), or another change came first
+  return Taken{rq.action, rq.reason};
+}
+
 }  // namespace tlsrpt::rollout

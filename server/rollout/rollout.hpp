@@ -104,4 +104,21 @@ std::string to_text(const Request& request, const Outcome& outcome);
 Outcome run(store::Store& store, const Request& request, const Settings& settings, int readiness_days,
             const readiness::Thresholds& thresholds);
 
+// The automatic steps of a hosted domain ([[domain]] auto_enforce_days, auto_rollback), run by
+// serve after each posture check of the domain: rollback when an enforced domain's MX has an
+// error finding (expired, wrong name, no STARTTLS...) or its reports show refused mail above
+// readiness.max_blocking_share; enforce when the verdict has been ready for enforce_after_days
+// days in a row (and every other guard of enforce holds). Each is an ordinary step by the actor
+// "auto", with its reason in the history. Returns the step taken, if any.
+struct Automation {
+  std::int64_t enforce_after_days = 0;  // 0: never
+  bool rollback = false;
+};
+struct Taken {
+  Action action;
+  std::string reason;
+};
+std::optional<Taken> automate(store::Store& store, const std::string& domain, const Automation& automation,
+                              const Settings& settings, int readiness_days, const readiness::Thresholds& thresholds);
+
 }  // namespace tlsrpt::rollout

@@ -73,6 +73,12 @@ mx.shop       A   127.0.0.1
 mta-sts.shop  A   127.0.0.1
 _mta-sts.shop TXT "v=STSv1; id=old1"
 _smtp._tls.shop TXT "v=TLSRPTv1; rua=mailto:tls@hosted.example"
+auto          MX  10 mx.shop
+_mta-sts.auto TXT "v=STSv1; id=old1"
+ready         MX  10 mx.shop
+mta-sts.ready A   127.0.0.1
+_mta-sts.ready TXT "v=STSv1; id=old1"
+_smtp._tls.ready TXT "v=TLSRPTv1; rua=mailto:tls@hosted.example"
 ZONE
 knot_listen=127.0.0.1@$dns
 [ $as_root = 1 ] && knot_listen="[ 127.0.0.1@$dns, 127.0.53.53@53 ]"
@@ -124,14 +130,40 @@ tsig_key_file = "$KNOT_KEY_FILE"
 ca_file = "$tmp/ca.pem"
 https_port = $policy
 smtp_port = $mx
-interval = "1h"
+interval = "15s"
 [policy]
 listen = ["127.0.0.1:$policy"]
 cert_dir = "$tmp/lego/certificates"
 acme_listen = ["127.0.0.1:$acme"]
 acme_webroot = "$tmp/webroot"
 domains = ["$D", "gone.hosted.example"]
+[[domain]]
+name = "auto.hosted.example"
+hosted = true
+auto_rollback = true
+[[domain]]
+name = "ready.hosted.example"
+hosted = true
+auto_enforce_days = 2
 TOML
+# ready.hosted.example: 15 clean days of reports from two organisations (what makes it ready).
+python3 - "$tmp/reports" <<'PY'
+import datetime, json, pathlib, sys
+out = pathlib.Path(sys.argv[1]); out.mkdir()
+today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+for day in range(1, 16):
+    for org in ("Google Inc.", "Microsoft Corporation"):
+        start = today - datetime.timedelta(days=day)
+        r = {"organization-name": org, "contact-info": "tls@reporter.example", "report-id": f"{org}-{day}",
+             "date-range": {"start-datetime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "end-datetime": (start + datetime.timedelta(seconds=86399)).strftime("%Y-%m-%dT%H:%M:%SZ")},
+             "policies": [{"policy": {"policy-type": "sts", "policy-domain": "ready.hosted.example",
+                                      "policy-string": ["version: STSv1", "mode: testing", "mx: mx.shop.hosted.example", "max_age: 86400"],
+                                      "mx-host": ["mx.shop.hosted.example"]},
+                           "summary": {"total-successful-session-count": 100, "total-failure-session-count": 0}}]}
+        (out / f"{org}-{day}.json").write_text(json.dumps(r))
+PY
+"$tlsrpt" ingest --database-url "$PG_URL" --no-progress "$tmp/reports"/*.json >/dev/null 2>&1 || echo "FAIL ingest of ready.hosted.example's reports"
 TLSRPT_DKIM_MODE=off TLSRPT_SERVER_ALLOW_ROOT=true "$tlsrpt" --config "$tmp/tlsrpt.toml" serve --database-url "$PG_URL" >"$tmp/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 300); do grep -q "policy listening" "$tmp/serve.log" && break; sleep 0.1; done
@@ -140,8 +172,8 @@ check "serve: the policy listener is up" 1 "$(grep -c "policy listening on 127.0
 # A certificate from pebble, validated through tlsrpt's ACME listener.
 for _ in $(seq 100); do grep -q "Listening on" "$tmp/pebble.log" && break; sleep 0.1; done
 LEGO_CA_CERTIFICATES="$tmp/pebble-cert.pem" lego --accept-tos --server "https://127.0.0.1:$pebble_port/dir" \
-  --email test@hosted.example --path "$tmp/lego" --domains "mta-sts.$D" --http --http.webroot "$tmp/webroot" run \
-  >"$tmp/lego.log" 2>&1
+  --email test@hosted.example --path "$tmp/lego" --domains "mta-sts.$D" --domains "mta-sts.ready.hosted.example" \
+  --http --http.webroot "$tmp/webroot" run >"$tmp/lego.log" 2>&1
 check "lego: pebble issued the certificate (validated through tlsrpt's ACME listener)" 0 $?
 metric() { grep "^$1" "$tmp/metrics.txt" | sed 's/^[^ ]* //' | head -1; }
 cert="$tmp/lego/certificates/mta-sts.$D.crt"
@@ -270,12 +302,60 @@ for t in "..%2f..%2fetc%2fpasswd" "..%2F" "%2e%2e" "a/../../x"; do
   check "ACME path trick $t: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "http://127.0.0.1:$acme/.well-known/acme-challenge/$t")"
 done
 
+# Automatic enforce: ready.hosted.example (auto_enforce_days = 2) goes to testing; once a posture
+# check reads the hosted policy (through the policy listener: its certificate is the second name
+# of lego's), the verdict is ready. After two days of that (the fixture moves ready_since back),
+# the next check enforces it by itself.
+R=ready.hosted.example
+for _ in $(seq 300); do [ "$(sql "SELECT count(*) FROM posture_checks WHERE domain = '$R'")" -gt 0 ] && break; sleep 0.1; done
+check "ready: testing" 0 "$(rollout $R testing)"
+ready_id=$(json "d['policy']['id']")
+for _ in $(seq 450); do [ "$(sql "SELECT count(*) FROM posture_checks WHERE domain = '$R' AND sts_id = '$ready_id' AND mode = 'testing'")" -gt 0 ] && break; sleep 0.1; done
+check "ready: a posture check read the hosted policy (served under the certificate's second name)" 1 \
+  "$(sql "SELECT count(*) > 0 FROM posture_checks WHERE domain = '$R' AND sts_id = '$ready_id' AND mode = 'testing'" | tr t 1)"
+"$tlsrpt" --config "$tmp/tlsrpt.toml" readiness --database-url "$PG_URL" $R >"$tmp/ready.txt"
+check "ready: the verdict is ready" "0 ready" "$? $(head -1 "$tmp/ready.txt" | cut -d' ' -f2)"
+check "ready: still testing before two days of ready" testing "$(sql "SELECT mode FROM hosted_policies WHERE domain = '$R'")"
+sql "UPDATE hosted_policies SET ready_since = now() - interval '2 days' WHERE domain = '$R'" >/dev/null
+for _ in $(seq 450); do [ "$(sql "SELECT mode FROM hosted_policies WHERE domain = '$R'")" = enforce ] && break; sleep 0.1; done
+check "ready: enforced by itself after two days of ready" enforce "$(sql "SELECT mode FROM hosted_policies WHERE domain = '$R'")"
+rollout $R status >/dev/null
+check "ready: recorded as auto, with its reason" "auto enforce auto-enforce: the readiness verdict has been ready for 2 days" \
+  "$(json "d['history'][0]['actor'], d['history'][0]['action'], d['history'][0]['reason']" | tr -d "(),'")"
+check "ready: its id in DNS" 1 "$(knot_txt _mta-sts.$R | grep -c "$(json "d['policy']['id']")")"
+
+# Automatic rollback: auto.hosted.example (auto_rollback = true) is enforced; its MX certificate
+# expires (the SMTP listener reloads an expired one on SIGHUP); within one check interval (15 s)
+# tlsrpt goes back to testing by itself, publishes the new id, counts it for the alert.
+A=auto.hosted.example
+for _ in $(seq 300); do [ "$(sql "SELECT count(*) FROM posture_checks WHERE domain = '$A'")" -gt 0 ] && break; sleep 0.1; done
+check "auto: testing" 0 "$(rollout $A testing)"
+check "auto: enforce (forced: no reports)" 0 "$(rollout $A enforce --force --reason "test of the automatic rollback")"
+enforced_id=$(json "d['policy']['id']")
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=mx.$D -keyout "$tmp/mx-key.new" -out "$tmp/mx.csr" >/dev/null 2>&1
+openssl x509 -req -in "$tmp/mx.csr" -signkey "$tmp/mx-key.new" -days 0 -out "$tmp/mx-cert.new" \
+  -extfile <(printf 'subjectAltName=DNS:mx.%s' "$D") >/dev/null 2>&1
+sleep 1  # the 0-day certificate is now expired
+mv "$tmp/mx-key.new" "$tmp/mx-key.pem"; mv "$tmp/mx-cert.new" "$tmp/mx-cert.pem"
+kill -HUP $serve_pid
+for _ in $(seq 450); do [ "$(sql "SELECT mode FROM hosted_policies WHERE domain = '$A'")" = testing ] && break; sleep 0.1; done
+check "auto: rolled back to testing by itself within a check interval" testing "$(sql "SELECT mode FROM hosted_policies WHERE domain = '$A'")"
+rollout $A status >/dev/null
+check "auto: recorded as auto, with the MX's failure as the reason" "auto rollback 1" \
+  "$(json "d['history'][0]['actor'], d['history'][0]['action']" | tr -d "(),'") $(json "d['history'][0]['reason']" | grep -c "auto-rollback: the MX fails its check (mx.shop.hosted.example: mx-cert-expired")"
+check "auto: a new id, in DNS" "1 1" "$([ "$(json "d['policy']['id']")" != "$enforced_id" ] && echo 1) $(knot_txt _mta-sts.$A | grep -c "$(json "d['policy']['id']")")"
+curl -s "$api/metrics" -H "Authorization: Bearer $READ" >"$tmp/metrics.txt"
+check "auto: counted for the alert" 1 "$(metric 'tlsrpt_rollout_automatic_steps_total{domain="auto.hosted.example",step="rollback"}')"
+check "metrics: the served certificate's expiry" "$(date -d "$(openssl x509 -noout -enddate -in "$cert" | cut -d= -f2)" +%s)" \
+  "$(metric "tlsrpt_policy_certificate_expiry_timestamp_seconds{host=\"mta-sts.$D\"}" | awk '{printf "%d", $1}')"
+check "metrics: policies served" 1 "$([ "$(metric 'tlsrpt_policy_requests_total{result="policy"}')" -gt 0 ] && echo 1)"
+
 # Renewal: lego orders a new certificate in webroot mode (pebble's last for years, so `renew`
 # would find nothing due); the new one is served within 10 s, no restart.
 old_serial=$(served_serial)
 LEGO_CA_CERTIFICATES="$tmp/pebble-cert.pem" lego --accept-tos --server "https://127.0.0.1:$pebble_port/dir" \
-  --email test@hosted.example --path "$tmp/lego" --domains "mta-sts.$D" --http --http.webroot "$tmp/webroot" \
-  run >"$tmp/lego-renew.log" 2>&1
+  --email test@hosted.example --path "$tmp/lego" --domains "mta-sts.$D" --domains "mta-sts.ready.hosted.example" \
+  --http --http.webroot "$tmp/webroot" run >"$tmp/lego-renew.log" 2>&1
 check "lego renewed" 0 $?
 new_serial=$(openssl x509 -noout -serial -in "$cert")
 for _ in $(seq 150); do [ "$(served_serial)" = "$new_serial" ] && break; sleep 0.1; done
