@@ -571,10 +571,9 @@ struct Api::Impl {
       else if (!item.empty()) listed.push_back(std::exchange(item, std::string()));
     }
     for (const auto& m : listed) {
-      const std::string pattern = m.starts_with("*.") ? m.substr(2) : m;
-      const auto name = policy::normalize_domain(pattern);
-      if (!name) throw BadRequest("mx: '" + m + "' is not a host name or *.domain pattern");
-      rq.mx.push_back(m.starts_with("*.") ? "*." + *name : *name);
+      const auto pattern = rollout::mx_pattern(m);
+      if (!pattern) throw BadRequest("mx: '" + m + "' is not a host name or *.domain pattern");
+      rq.mx.push_back(*pattern);
     }
     if (rq.action == rollout::Action::plan && rq.mx.empty()) throw BadRequest("mx: plan needs the planned MX hosts");
     const std::string wait = field("wait");

@@ -55,10 +55,9 @@ void add_rollout_command(CLI::App& app, const GlobalOptions& global, int& exit_c
     rq.force = o->force;
     rq.actor = "cli";
     for (const auto& m : o->mx) {
-      const std::string pattern = m.starts_with("*.") ? m.substr(2) : m;
-      const auto name = policy::normalize_domain(pattern);
-      if (!name) throw CLI::ValidationError("--mx", "'" + m + "' is not a host name or *.domain pattern");
-      rq.mx.push_back(m.starts_with("*.") ? "*." + *name : *name);
+      const auto pattern = rollout::mx_pattern(m);
+      if (!pattern) throw CLI::ValidationError("--mx", "'" + m + "' is not a host name or *.domain pattern");
+      rq.mx.push_back(*pattern);
     }
     if (rq.action == rollout::Action::plan && rq.mx.empty())
       throw CLI::ValidationError("--mx", "plan needs the planned MX hosts (--mx HOST...)");

@@ -211,33 +211,16 @@ metrics::LabelSettings label_settings(const config::Settings& s) {
   return out;
 }
 
-// dns.server as the resolver takes it: ADDRESS, ADDRESS:PORT, [IPv6]:PORT or ADDRESS@PORT.
+// dns.server as the resolver takes it: ADDRESS, ADDRESS:PORT, [IPv6]:PORT or ADDRESS@PORT (the
+// same forms as dns.update_server).
 void dns_server(const std::string& text) {
   if (text.empty()) return;
-  std::string address = text, port;
-  if (const auto at = text.find('@'); at != std::string::npos) {
-    address = text.substr(0, at);
-    port = text.substr(at + 1);
-  } else if (text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos || (close + 1 < text.size() && text[close + 1] != ':'))
-      refuse("dns.server", "'" + text + "' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT");
-    address = text.substr(1, close - 1);
-    if (close + 1 < text.size()) port = text.substr(close + 2);
-  } else if (const auto colon = text.find(':'); colon != std::string::npos && colon == text.rfind(':')) {
-    address = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(address, ec);
-  bool port_ok = true;
-  if (!text.empty() && (text.find('@') != std::string::npos || !port.empty() || text.back() == ':')) {
-    port_ok = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
-              std::stoi(port) >= 1 && std::stoi(port) <= 65535;
-  }
-  if (ec || !port_ok)
+  try {
+    dns::parse_server(text);
+  } catch (const std::runtime_error& e) {
     refuse("dns.server", "'" + text + "' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT with a numeric address and a port of "
-                         "1 to 65535");
+                         "1 to 65535 (" + e.what() + ")");
+  }
 }
 
 // http.external_url: http(s)://host[:port][/path], nothing a link could not hold.

@@ -40,6 +40,13 @@ std::optional<Action> action_from_string(std::string_view text) {
 
 std::string_view to_string(Action a) { return action_names[static_cast<std::size_t>(a)]; }
 
+std::optional<std::string> mx_pattern(std::string_view text) {
+  const bool wildcard = text.starts_with("*.");
+  const auto name = policy::normalize_domain(wildcard ? text.substr(2) : text);
+  if (!name) return std::nullopt;
+  return wildcard ? "*." + *name : *name;
+}
+
 std::string new_policy_id() {
   static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
   thread_local std::mt19937_64 random{std::random_device{}()};

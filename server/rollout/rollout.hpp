@@ -80,6 +80,10 @@ std::vector<Blocker> enforce_blockers(const std::optional<store::HostedPolicy>& 
                                       const readiness::Decision& verdict, const store::ObservedMx& observed,
                                       const std::vector<std::string>& mx);
 
+// An mx pattern of a policy as given (`--mx`, the API's mx): a host name or "*.domain", lower
+// case without a final dot; nullopt when it is neither.
+std::optional<std::string> mx_pattern(std::string_view text);
+
 // A new policy id: UTC time as 14 digits, then 4 random letters and digits.
 std::string new_policy_id();
 // The policy text as served: version, mode, mx lines, max_age, CRLF after each line.

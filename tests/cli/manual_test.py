@@ -71,7 +71,7 @@ imap_shown = sorted("imap." + k.split(".", 1)[1] for k in table if k.startswith(
 check("the test names every [[imap]] key that check-config shows", sorted("imap." + k for k in imap_keys), imap_shown)
 roff5 = run("manual", "tlsrpt.toml.5").stdout
 man_keys = sorted(k.replace("\\-", "-") for k in re.findall(r"^\.B ([a-z_]+\.[a-z_\\-]+)$", roff5, re.M))
-expected = sorted(table_keys + imap_shown + ["domain.name", "domain.rua", "domain.hosted"])
+expected = sorted(table_keys + imap_shown + ["domain.name", "domain.rua", "domain.hosted", "domain.auto_enforce_days", "domain.auto_rollback"])
 check("tlsrpt.toml.5: exactly the settings of the table, [[imap]] and [[domain]] keys and limits", expected, man_keys)
 summary = run("check-config", "--help").stdout
 help_keys = sorted(re.findall(r"^  ([a-z_]+\.[a-z_]+) \(", summary, re.M))

@@ -256,8 +256,6 @@ CASES = [
     ("set password or password_file", {}, "imap[0].password", {**IMAP_FILE, "password": '""'}),
     ("is not printable ASCII", {}, "imap[0].folder", {**IMAP_FILE, "folder": toml_string('a"b')}),
     ('"\'" + n + "\' is not a domain name"', {"TLSRPT_METRICS_DOMAINS": "-bad-"}, "metrics.domains", None),
-    ('or [IPv6]:PORT"', {"TLSRPT_DNS_SERVER": "[::1"},
-     "dns.server", None),
     ('[IPv6]:PORT with a numeric address', {"TLSRPT_DNS_SERVER": "127.0.0.1:0"}, "dns.server", None),
     ("not a PostgreSQL connection string", {"TLSRPT_DATABASE_URL": "garbage"}, "database.url", None),
     ("is not a directory (the embedded cluster", {"TLSRPT_DATA_DIR": str(PLAIN)}, "database.data_dir", None),

@@ -449,6 +449,25 @@ status, body = api(s2, "/api/v1/domains/{domain}/readiness", path="/api/v1/domai
 check("readiness of a domain without reports: insufficient data", (200, "insufficient-data"), (status, body.get("verdict")))
 status, _ = api(s2, "/api/v1/domains/{domain}/readiness", path="/api/v1/domains/x/readiness", headers=bearer(read_token))
 check("readiness: not a domain name", 400, status)
+# The roll-out routes on a server that hosts no policy (their steps: tests/e2e/rollout_test.sh).
+R = "/api/v1/domains/{domain}/rollout"
+status, body = api(s2, R, path="/api/v1/domains/not-hosted.example/rollout", headers=bearer(read_token))
+check("rollout status of a domain not hosted: no policy, and why the first step is blocked", (200, None, "not-hosted"),
+      (status, body.get("policy"), (body.get("next", {}).get("blocked_by") or [{}])[0].get("reason")))
+form = {"Content-Type": "application/x-www-form-urlencoded"}
+status, _ = api(s2, R, method="POST", path="/api/v1/domains/not-hosted.example/rollout", body=b"action=testing",
+                headers={**bearer(read_token), **form})
+check("rollout step with a read token: 403", 403, status)
+status, body = api(s2, R, method="POST", path="/api/v1/domains/not-hosted.example/rollout", body=b"action=testing",
+                   headers={**bearer(admin_token), **form})
+check("rollout step for a domain not hosted: 409, not-hosted", (409, "not-hosted"),
+      (status, (body.get("refused") or [{}])[0].get("reason")))
+status, _ = api(s2, R, method="POST", path="/api/v1/domains/not-hosted.example/rollout", body=b"action=sideways",
+                headers={**bearer(admin_token), **form})
+check("rollout step: an unknown action is 400", 400, status)
+status, _ = api(s2, R, method="POST", path="/api/v1/domains/not-hosted.example/rollout", body=b"action=enforce&force=true",
+                headers={**bearer(admin_token), **form})
+check("rollout step: force without a reason is 400", 400, status)
 status, _, _ = s2.request("/metrics")
 check("protect_metrics: /metrics needs a token", 401, status)
 status, _, _ = s2.request("/metrics", headers=bearer(read_token))

@@ -23,21 +23,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       } catch (const std::runtime_error& e) {
         const std::string what = e.what();
         if (what.empty()) std::abort();
-        // The secret is never shown: the same line with another secret of the same length fails
-        // with the same message (or passes, when the secret was what was wrong).
-        const std::string text(input);
-        const auto first = text.find(':');
-        const auto second = first == std::string::npos ? std::string::npos : text.find(':', first + 1);
-        if (second != std::string::npos) {
-          std::string other = text;
-          const auto end = other.find('\n', second + 1);
-          for (auto i = second + 1; i < (end == std::string::npos ? other.size() : end); ++i)
-            other[i] = other[i] == 'A' ? 'B' : 'A';
-          try {
-            parse_tsig_key(other);
-          } catch (const std::runtime_error& e2) {
-            if (what != e2.what()) std::abort();
+        // The secret is never shown: the same text with another secret of the same length in the
+        // line the reader takes (the first that is neither blank nor a comment) fails with the same
+        // message (or passes, when the secret was what was wrong).
+        std::string other(input);
+        for (std::size_t start = 0; start < other.size();) {
+          std::size_t end = other.find('\n', start);
+          if (end == std::string::npos) end = other.size();
+          std::size_t first = start;
+          while (first < end && (other[first] == ' ' || other[first] == '\t')) ++first;
+          std::size_t last = end;
+          while (last > first && (other[last - 1] == ' ' || other[last - 1] == '\t' || other[last - 1] == '\r')) --last;
+          if (first == last || other[first] == '#') {
+            start = end + 1;
+            continue;
           }
+          const std::size_t c1 = other.find(':', first);
+          const std::size_t c2 = c1 < last ? other.find(':', c1 + 1) : std::string::npos;
+          if (c2 < last)
+            for (std::size_t i = c2 + 1; i < last; ++i) other[i] = other[i] == 'A' ? 'B' : 'A';
+          break;
+        }
+        try {
+          parse_tsig_key(other);
+        } catch (const std::runtime_error& e2) {
+          if (what != e2.what()) std::abort();
         }
       }
       return 0;

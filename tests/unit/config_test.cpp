@@ -172,7 +172,7 @@ TEST_CASE("whether a setting reloads is the table's reload column") {
     if (r.reloadable) reloading.insert(r.key);
   CHECK(reloading == std::set<std::string>{"log.level", "log.format", "smtp.tls_cert", "smtp.tls_key", "http.tls_cert",
                                            "http.tls_key", "http.read_tokens", "http.admin_tokens", "http.intake_tokens",
-                                           "checks.domains", "domain.name", "domain.rua", "domain.hosted", "policy.domains"});
+                                           "checks.domains", "domain.name", "domain.rua", "domain.hosted", "domain.auto_enforce_days", "domain.auto_rollback", "policy.domains"});
   for (const auto& key : reloading) CHECK_MESSAGE(reloadable(key), key);
   CHECK(reloadable("domain"));
   CHECK_FALSE(reloadable("imap"));
