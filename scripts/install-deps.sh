@@ -32,3 +32,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Test peers whose packages start a system service (nginx on :80, knot, the MTA-STS resolver's
+# daemon on 127.0.0.1:8461) when just installed here: stopped and disabled, so that the tests'
+# own instances get their ports. Services that were installed before are left alone.
+for unit in nginx:nginx knot:knot postfix-mta-sts-resolver:postfix-mta-sts-resolver; do
+  pkg=${unit%%:*} service=${unit#*:}
+  case " ${missing[*]:-} " in *" $pkg "*) ;; *) continue ;; esac
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  elif command -v service >/dev/null; then
+    service "$service" stop >/dev/null 2>&1 || true
+  fi
+done
