@@ -40,6 +40,8 @@ std::string_view to_string(Severity severity);
     "Write the policy as lines version: STSv1, mode: testing|enforce|none, one mx: line per MX pattern and max_age: <seconds>; tlsrpt check shows the line it could not read.") \
   X(sts_policy_content_type, warning, "the policy is not served as text/plain", \
     "Serve mta-sts.txt as Content-Type: text/plain; some senders refuse other types.") \
+  X(sts_policy_cert_expiring, warning, "the policy host's certificate expires within checks.expiry_warning_days", \
+    "Renew the certificate of mta-sts.<domain> (tlsrpt's policy.cert_dir picks a renewed file up by itself); once it expires, senders cannot fetch the policy.") \
   X(sts_mode_testing, info, "the policy is in testing mode: failures are reported, not enforced", \
     "Watch the reports until the readiness verdict says ready, then publish mode: enforce with a new id in the _mta-sts record.") \
   X(sts_mode_none, warning, "the policy is in mode none: MTA-STS is being withdrawn", \

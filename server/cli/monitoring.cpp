@@ -31,7 +31,7 @@ posture::CheckSettings check_settings(const config::Settings& s) {
   out.fetch.https_port = static_cast<unsigned short>(s.checks_https_port);
   out.fetch.timeout = out.probe.timeout = s.checks_timeout;
   out.fetch.public_only = out.probe.public_only = s.checks_public_addresses_only;
-  out.probe.expiry_warning_days = static_cast<int>(s.checks_expiry_warning_days);
+  out.probe.expiry_warning_days = out.fetch.expiry_warning_days = static_cast<int>(s.checks_expiry_warning_days);
   return out;
 }
 

@@ -101,6 +101,12 @@ asio::awaitable<Fetched> fetch_policy(dns::Resolver& resolver, std::string domai
       co_return fail(Finding::sts_policy_tls_failed,
                      address + ": " + (verify != X509_V_OK ? X509_verify_cert_error_string(verify) : hec.message()));
     }
+    if (X509* leaf = SSL_get1_peer_certificate(stream.native_handle())) {
+      int days = 0, seconds = 0;
+      if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(leaf)) == 1 && days < settings.expiry_warning_days)
+        out.problems.push_back(Problem{Finding::sts_policy_cert_expiring, host + ": expires in " + std::to_string(days) + " days"});
+      X509_free(leaf);
+    }
     http::request<http::empty_body> req{http::verb::get, "/.well-known/mta-sts.txt", 11};
     req.set(http::field::host, host);
     req.set(http::field::user_agent, "tlsrpt posture check");

@@ -24,6 +24,7 @@ struct FetchSettings {
   std::string ca_file;                        // extra trusted CAs (PEM) besides the system's
   std::chrono::milliseconds timeout{10000};   // for the whole fetch after DNS
   bool public_only = false;                   // refuse non-public addresses (net::is_public)
+  int expiry_warning_days = 14;               // the certificate expiring within: sts_policy_cert_expiring
 };
 
 struct Fetched {

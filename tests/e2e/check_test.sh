@@ -237,6 +237,13 @@ for line in open('check.json'):
         print(' '.join(sorted(f['finding'] + '@' + f['subject'] for f in r['findings'])))" "$1"
 }
 check "good: no finding" "" "$(findings good.example.net)"
+# The policy host's certificate (30 days) within a 40-day warning: a warning on the policy host,
+# as on each MX (their certificates last 30 days too).
+TLSRPT_CHECKS_EXPIRY_WARNING_DAYS=40 "$tlsrpt" check --json good.example.net >check.json 2>/dev/null
+check "a policy host certificate expiring: sts-policy-cert-expiring" \
+  "mx-cert-expiring@mx.good.example.net mx-cert-expiring@mx2.good.example.net sts-policy-cert-expiring@mta-sts.good.example.net" \
+  "$(findings good.example.net)"
+"$tlsrpt" check --json $(for d in $domains; do echo $d.example.net; done) plain.org bogus.org >check.json 2>check.err
 check "expired certificate" "mx-cert-expired@mx.expired.example.net sts-record-missing@expired.example.net" "$(findings expired.example.net)"
 check "expiring certificate" "mx-cert-expiring@mx.expiring.example.net sts-record-missing@expiring.example.net" "$(findings expiring.example.net)"
 check "wrong name" "mx-cert-name-mismatch@mx.wrongname.example.net sts-record-missing@wrongname.example.net" "$(findings wrongname.example.net)"
