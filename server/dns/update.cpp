@@ -311,9 +311,9 @@ std::optional<std::vector<std::string>> query_txt(const Server& server, const st
 
 std::optional<ServerAnswer> read_answer(std::string_view wire) {
   ldns_pkt* raw = nullptr;
-  if (ldns_wire2pkt(&raw, reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size()) != LDNS_STATUS_OK || !raw)
-    return std::nullopt;
-  Packet p(raw);
+  const ldns_status st = ldns_wire2pkt(&raw, reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size());
+  Packet p(raw);  // freed whatever the status
+  if (st != LDNS_STATUS_OK || !p) return std::nullopt;
   return summarize(p.get());
 }
 
