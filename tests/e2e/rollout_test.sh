@@ -121,6 +121,8 @@ tls_key = "$tmp/mx-key.pem"
 listen = ["127.0.0.1:$((PORT + 6))"]
 read_tokens = ["$READ"]
 admin_tokens = ["$ADMIN"]
+request_timeout = "2s"
+max_connections_per_client = 8
 [dns]
 server = "127.0.0.1@$dns"
 trust_anchor_file = "$tmp/knot/ta.ds"
@@ -298,6 +300,35 @@ openssl s_client -connect "127.0.0.1:$policy" </dev/null >"$tmp/s_client.txt" 2>
 check "no SNI: no certificate shown" 0 "$(grep -c 'BEGIN CERTIFICATE' "$tmp/s_client.txt")"
 openssl s_client -connect "127.0.0.1:$policy" -servername "mta-sts.$D" -tls1_1 </dev/null >"$tmp/s_client.txt" 2>&1
 check "TLS 1.1: refused" 0 "$(grep -c 'BEGIN CERTIFICATE' "$tmp/s_client.txt")"
+# Slow clients: the policy listener has the HTTP server's bounds (here 2 s to send a request, 8
+# connections per client).
+python3 - "$policy" "$D" "$tmp/pebble-root.pem" >"$tmp/slow.txt" <<'PY'
+import socket, ssl, sys, time
+port, domain, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+def tls():
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="mta-sts." + domain)
+slow = tls()
+slow.sendall(b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts." + domain.encode())  # never finished
+start = time.time()
+try:
+    closed = slow.recv(100) == b""
+except (ssl.SSLError, OSError):
+    closed = True
+print("slow request closed" if closed else "slow request answered", round(time.time() - start))
+held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(8)]
+extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+try:
+    extra.settimeout(3)
+    refused = extra.recv(1) == b""
+except ConnectionResetError:
+    refused = True
+except socket.timeout:
+    refused = False
+print("ninth connection refused" if refused else "ninth connection kept")
+PY
+check "a request sent too slowly is cut after http.request_timeout (2 s)" "slow request closed 2" "$(head -1 "$tmp/slow.txt")"
+check "connections past the per-client bound are closed at once" "ninth connection refused" "$(sed -n 2p "$tmp/slow.txt")"
 for t in "..%2f..%2fetc%2fpasswd" "..%2F" "%2e%2e" "a/../../x"; do
   check "ACME path trick $t: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "http://127.0.0.1:$acme/.well-known/acme-challenge/$t")"
 done
