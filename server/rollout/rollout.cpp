@@ -261,7 +261,8 @@ Outcome run(store::Store& s, const Request& rq, const Settings& st, int readines
       cur = store::hosted_policy(s, rq.domain);
       // The serving side publishes the new id (rollout/publisher): wait for that step, briefly.
       const auto until = std::chrono::steady_clock::now() + rq.wait;
-      while (cur && cur->dns_state == "pending" && std::chrono::steady_clock::now() < until) {
+      // (updated is followed by the read-back from the primary: confirmed)
+      while (cur && (cur->dns_state == "pending" || cur->dns_state == "updated") && std::chrono::steady_clock::now() < until) {
         std::this_thread::sleep_for(std::chrono::milliseconds(25));
         cur = store::hosted_policy(s, rq.domain);
       }

@@ -1,6 +1,8 @@
 # A private Postfix instance for tests (source this file; needs root): `postfix_start DIR PORT
 # TARGET` listens on 127.0.0.1:PORT as relay.test and relays mail for example.net to
 # 127.0.0.1:TARGET, retrying after a second or two; its log is DIR/maillog. `postfix_stop` ends it.
+# $POSTFIX_EXTRA (main.cf lines, later ones win) and $POSTFIX_TRANSPORT (the transport table)
+# replace those defaults when set.
 postfix_start() {
   POSTFIX_DIR=$1
   mkdir -p "$POSTFIX_DIR/etc" "$POSTFIX_DIR/queue" "$POSTFIX_DIR/data"
@@ -27,8 +29,9 @@ maillog_file = $POSTFIX_DIR/maillog
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 queue_run_delay = 1s
+${POSTFIX_EXTRA:-}
 CF
-  echo "example.net smtp:[127.0.0.1]:$3" >"$POSTFIX_DIR/etc/transport"
+  echo "${POSTFIX_TRANSPORT:-example.net smtp:[127.0.0.1]:$3}" >"$POSTFIX_DIR/etc/transport"
   postfix -c "$POSTFIX_DIR/etc" start >"$POSTFIX_DIR/start.log" 2>&1
 }
 postfix_stop() { [ -n "${POSTFIX_DIR:-}" ] && postfix -c "$POSTFIX_DIR/etc" stop >/dev/null 2>&1; true; }

@@ -23,7 +23,8 @@ root=$PWD
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 serve_pid= pebble_pid=
-trap 'cp "$tmp/serve.log" /tmp/rollout-serve.log 2>/dev/null; cp "$tmp/lego.log" /tmp/rollout-lego.log 2>/dev/null; [ -n "$serve_pid" ] && kill $serve_pid 2>/dev/null; [ -n "$pebble_pid" ] && kill $pebble_pid 2>/dev/null; knot_stop; pg_stop; rm -rf "$tmp"' EXIT
+daemon_pid=
+trap '[ -n "${POSTFIX_DIR:-}" ] && postfix -c "$POSTFIX_DIR/etc" stop >/dev/null 2>&1; [ -n "$daemon_pid" ] && kill $daemon_pid 2>/dev/null; [ -n "$serve_pid" ] && kill $serve_pid 2>/dev/null; [ -n "$pebble_pid" ] && kill $pebble_pid 2>/dev/null; knot_stop; pg_stop; rm -rf "$tmp"' EXIT
 pg_start >/dev/null || exit 1
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null || exit 1
 test_ports rollout 8 || exit 1
@@ -79,6 +80,12 @@ ready         MX  10 mx.shop
 mta-sts.ready A   127.0.0.1
 _mta-sts.ready TXT "v=STSv1; id=old1"
 _smtp._tls.ready TXT "v=TLSRPTv1; rua=mailto:tls@hosted.example"
+post          MX  10 mx.post
+mx.post       A   127.0.0.1
+mx2.post      A   127.0.0.1
+mta-sts.post  A   127.0.0.1
+_mta-sts.post TXT "v=STSv1; id=old1"
+_smtp._tls.post TXT "v=TLSRPTv1; rua=mailto:tls@hosted.example"
 ZONE
 knot_listen=127.0.0.1@$dns
 [ $as_root = 1 ] && knot_listen="[ 127.0.0.1@$dns, 127.0.53.53@53 ]"
@@ -106,7 +113,7 @@ pebble_pid=$!
 
 # The MX: tlsrpt's own SMTP listener with STARTTLS, a certificate for mx.shop.hosted.example.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=mx.$D \
-  -addext subjectAltName=DNS:mx.$D -keyout "$tmp/mx-key.pem" -out "$tmp/mx-cert.pem" >/dev/null 2>&1
+  -addext subjectAltName=DNS:mx.$D,DNS:mx.post.hosted.example -keyout "$tmp/mx-key.pem" -out "$tmp/mx-cert.pem" >/dev/null 2>&1
 mkdir -p "$tmp/webroot" "$tmp/lego/certificates"
 for _ in $(seq 100); do curl -s --cacert "$tmp/pebble-cert.pem" "https://127.0.0.1:$pebble_mgmt/roots/0" >"$tmp/pebble-root.pem" && [ -s "$tmp/pebble-root.pem" ] && break; sleep 0.1; done
 cat "$tmp/pebble-root.pem" "$tmp/mx-cert.pem" >"$tmp/ca.pem"
@@ -114,7 +121,7 @@ cat "$tmp/pebble-root.pem" "$tmp/mx-cert.pem" >"$tmp/ca.pem"
 cat >"$tmp/tlsrpt.toml" <<TOML
 [smtp]
 listen = ["127.0.0.1:$mx"]
-recipients = ["tls@hosted.example"]
+recipients = ["tls@hosted.example", "@post.hosted.example"]
 tls_cert = "$tmp/mx-cert.pem"
 tls_key = "$tmp/mx-key.pem"
 [http]
@@ -138,7 +145,7 @@ listen = ["127.0.0.1:$policy"]
 cert_dir = "$tmp/lego/certificates"
 acme_listen = ["127.0.0.1:$acme"]
 acme_webroot = "$tmp/webroot"
-domains = ["$D", "gone.hosted.example"]
+domains = ["$D", "gone.hosted.example", "post.hosted.example"]
 [[domain]]
 name = "auto.hosted.example"
 hosted = true
@@ -175,7 +182,7 @@ check "serve: the policy listener is up" 1 "$(grep -c "policy listening on 127.0
 for _ in $(seq 100); do grep -q "Listening on" "$tmp/pebble.log" && break; sleep 0.1; done
 LEGO_CA_CERTIFICATES="$tmp/pebble-cert.pem" lego --accept-tos --server "https://127.0.0.1:$pebble_port/dir" \
   --email test@hosted.example --path "$tmp/lego" --domains "mta-sts.$D" --domains "mta-sts.ready.hosted.example" \
-  --http --http.webroot "$tmp/webroot" run >"$tmp/lego.log" 2>&1
+  --domains "mta-sts.post.hosted.example" --http --http.webroot "$tmp/webroot" run >"$tmp/lego.log" 2>&1
 check "lego: pebble issued the certificate (validated through tlsrpt's ACME listener)" 0 $?
 metric() { grep "^$1" "$tmp/metrics.txt" | sed 's/^[^ ]* //' | head -1; }
 cert="$tmp/lego/certificates/mta-sts.$D.crt"
@@ -285,6 +292,84 @@ sleep 3
 check "gone: remove once max_age has passed" "0 True" "$(rollout $G remove) $(json "d['applied']")"
 check "gone: the history keeps the end of hosting" "remove None" "$(json "d['history'][0]['action'], d['history'][0]['new']" | tr -d "(),'")"
 
+# A real Postfix whose TLS policy comes from postfix-mta-sts-resolver's daemon (socketmap), both
+# resolving through knot: mail to post.hosted.example is delivered under testing, deferred under
+# enforce once its MX moved to a host the policy does not list, and delivered again after rollback.
+if [ $query_ok = 1 ] && command -v postfix >/dev/null && command -v swaks >/dev/null; then
+  source tests/e2e/postfix.sh
+  P=post.hosted.example
+  daemon_port=$((PORT + 7))
+  cat >"$tmp/mta-sts-daemon.yml" <<YML
+host: 127.0.0.1
+port: $daemon_port
+reuse_port: true
+cache_grace: 0
+cache: { type: internal, options: { cache_size: 100 } }
+default_zone: { strict_testing: false, timeout: 4 }
+YML
+  unshare -m sh -c "mount --bind $tmp/resolv.conf /etc/resolv.conf && SSL_CERT_FILE=$tmp/pebble-root.pem exec mta-sts-daemon -c $tmp/mta-sts-daemon.yml" \
+    >"$tmp/mta-sts-daemon.log" 2>&1 &
+  daemon_pid=$!
+  mkdir -p "$tmp/postfix/queue/etc"
+  cp "$tmp/resolv.conf" "$tmp/postfix/queue/etc/resolv.conf"  # the chrooted smtp client's resolver
+  pf_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  POSTFIX_EXTRA="relay_domains = $P
+smtp_tls_security_level = may
+smtp_tls_policy_maps = socketmap:inet:127.0.0.1:$daemon_port:postfix
+smtp_tls_CAfile = $tmp/ca.pem
+smtp_tls_loglevel = 1" POSTFIX_TRANSPORT="$P smtp:$P:$mx" \
+    unshare -m sh -c ". tests/e2e/postfix.sh && mount --bind $tmp/resolv.conf /etc/resolv.conf && postfix_start $tmp/postfix $pf_port 0"
+  python3 -c "
+import socket, sys, time
+for _ in range(100):
+    try:
+        socket.create_connection(('127.0.0.1', $daemon_port), timeout=1).close(); break
+    except OSError:
+        time.sleep(0.1)"
+  mail_to() {  # N: "sent" or "deferred" for a message to mNUMBER@post.hosted.example (within 20 s)
+    swaks --server "127.0.0.1:$pf_port" --from a@relay.test --to "m$1@$P" --h-Subject "rollout $1" >/dev/null 2>&1
+    for _ in $(seq 200); do
+      grep -q "to=<m$1@$P>.*status=sent" "$tmp/postfix/maillog" 2>/dev/null && { echo sent; return; }
+      grep -q "to=<m$1@$P>.*status=deferred" "$tmp/postfix/maillog" 2>/dev/null && { echo deferred; return; }
+      sleep 0.1
+    done
+    echo "no outcome"
+  }
+  for _ in $(seq 300); do [ "$(sql "SELECT count(*) FROM posture_checks WHERE domain = '$P'")" -gt 0 ] && break; sleep 0.1; done
+  check "postfix: testing (mx.post)" 0 "$(rollout $P testing)"
+  check "postfix: under testing, delivered" sent "$(mail_to 1)"
+  check "postfix: enforce" 0 "$(rollout $P enforce --force --reason "postfix test")"
+  knsupdate -k "$KNOT_KEY_FILE" <<UPD
+server 127.0.0.1 $dns
+zone hosted.example.
+update delete $P. MX
+update add $P. 60 MX 10 mx2.post.hosted.example.
+send
+UPD
+  check "postfix: the MX moved to mx2.post, which the enforce policy does not list" "10 mx2.post.hosted.example." \
+    "$(kdig @127.0.0.1 -p "$dns" +short MX $P)"
+  # The new MX has a certificate of its own (naming mx2.post only): the SMTP listener reloads one.
+  cp "$tmp/mx-cert.pem" "$tmp/mx-cert.orig"; cp "$tmp/mx-key.pem" "$tmp/mx-key.orig"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=mx2.$P \
+    -addext subjectAltName=DNS:mx2.$P -keyout "$tmp/mx-key.pem" -out "$tmp/mx-cert.pem" >/dev/null 2>&1
+  kill -HUP $serve_pid
+  for _ in $(seq 50); do [ "$(grep -c "reload: smtp TLS certificate" "$tmp/serve.log")" -ge 1 ] && break; sleep 0.1; done
+  check "postfix: under enforce, deferred (the MX is not in the policy)" deferred "$(mail_to 2)"
+  check "postfix: ... because of the policy's match" 1 \
+    "$(grep -c "m2@$P.*status=deferred.*\(certificate\|verif\|match\)" "$tmp/postfix/maillog" | awk '{print ($1 > 0)}')"
+  check "postfix: rollback" 0 "$(rollout $P rollback --reason "the MX moved")"
+  check "postfix: after rollback, delivered to the MX outside the policy" sent "$(mail_to 3)"
+  mv "$tmp/mx-cert.orig" "$tmp/mx-cert.pem"; mv "$tmp/mx-key.orig" "$tmp/mx-key.pem"
+  kill -HUP $serve_pid
+  for _ in $(seq 50); do [ "$(grep -c "reload: smtp TLS certificate" "$tmp/serve.log")" -ge 2 ] && break; sleep 0.1; done
+  cp "$tmp/postfix/maillog" /tmp/rollout-maillog 2>/dev/null
+  postfix_stop
+  kill $daemon_pid 2>/dev/null
+  daemon_pid=
+else
+  echo "skipped: postfix with postfix-mta-sts-resolver (needs root, postfix, swaks, mta-sts-query)"
+fi
+
 # Hostile requests to the policy listener.
 check "Host header for another domain: 404" 404 \
   "$(fetch -H "Host: mta-sts.other.example" "https://mta-sts.$D:$policy/.well-known/mta-sts.txt" | cut -d' ' -f1)"
@@ -386,7 +471,7 @@ check "metrics: policies served" 1 "$([ "$(metric 'tlsrpt_policy_requests_total{
 old_serial=$(served_serial)
 LEGO_CA_CERTIFICATES="$tmp/pebble-cert.pem" lego --accept-tos --server "https://127.0.0.1:$pebble_port/dir" \
   --email test@hosted.example --path "$tmp/lego" --domains "mta-sts.$D" --domains "mta-sts.ready.hosted.example" \
-  --http --http.webroot "$tmp/webroot" run >"$tmp/lego-renew.log" 2>&1
+  --domains "mta-sts.post.hosted.example" --http --http.webroot "$tmp/webroot" run >"$tmp/lego-renew.log" 2>&1
 check "lego renewed" 0 $?
 new_serial=$(openssl x509 -noout -serial -in "$cert")
 for _ in $(seq 150); do [ "$(served_serial)" = "$new_serial" ] && break; sleep 0.1; done
