@@ -32,7 +32,20 @@ dns=$PORT acme=$((PORT + 1)) pebble_port=$((PORT + 2)) pebble_mgmt=$((PORT + 3))
 api=http://127.0.0.1:$((PORT + 6))
 READ=read-token-0123456789abcdef ADMIN=admin-token-0123456789abcdef
 as_root=0
-[ "$(id -u)" = 0 ] && as_root=1
+# The independent client needs the real ports: 443 on 127.0.0.1, 53 on 127.0.53.53 (root, and
+# both free: another run of this test on the machine holds them).
+if [ "$(id -u)" = 0 ] && python3 -c "
+import socket, sys
+for address, port, kind in (('127.0.0.1', 443, socket.SOCK_STREAM), ('127.0.53.53', 53, socket.SOCK_STREAM),
+                            ('127.0.53.53', 53, socket.SOCK_DGRAM)):
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind((address, port))
+        except OSError:
+            sys.exit(1)"; then
+  as_root=1
+fi
+[ "$(id -u)" = 0 ] && [ $as_root = 0 ] && echo "port 443 or 127.0.53.53:53 is in use: the policy listener takes a port of its own"
 [ $as_root = 1 ] && policy=443  # mta-sts-query fetches from port 443 only
 D=shop.hosted.example
 # What an independent MTA-STS client sees: postfix-mta-sts-resolver's mta-sts-query, through DNS
@@ -50,7 +63,7 @@ print(f'{m.group(2)} {m.group(1)}' if m else 'failed: ' + out.strip()[-200:])"
 query_ok=1
 if [ $as_root != 1 ] || ! command -v mta-sts-query >/dev/null; then
   query_ok=0
-  echo "skipped: mta-sts-query (needs root for ports 53 and 443 and a private mount namespace, and postfix-mta-sts-resolver)"
+  echo "skipped: mta-sts-query (needs root, ports 443 and 127.0.53.53:53 free, a private mount namespace, and postfix-mta-sts-resolver)"
 fi
 sts_check() {  # LABEL MODE ID
   [ $query_ok = 1 ] && check "mta-sts-query: $1" "$2 $3" "$(sts_query)"
