@@ -224,6 +224,7 @@ id1=$(json "d['policy']['id']")
 check "the new id is at most 32 letters and digits" 1 "$(echo "$id1" | grep -cE '^[A-Za-z0-9]{1,32}$')"
 check "the id is in DNS (knot)" "v=STSv1; id=$id1" "$(knot_txt _mta-sts.$D)"
 check "the state change and its DNS update took under 1 s (${took} ms)" 1 "$([ "$took" -lt 1000 ] && echo 1 || echo 0)"
+echo "measured: tlsrpt rollout testing, with its DNS update and read-back: ${took} ms"
 check "the policy is served: 200 text/plain" "200 text/plain" "$(fetch "https://mta-sts.$D:$policy/.well-known/mta-sts.txt")"
 check "the policy text, CRLF line ends" "$(printf 'version: STSv1\r\nmode: testing\r\nmx: mx.shop.hosted.example\r\nmax_age: 86400\r\n')" "$(cat "$tmp/body")"
 sts_check "testing as served and published" testing "$id1"
