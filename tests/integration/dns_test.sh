@@ -107,11 +107,13 @@ has "silent server: timeout" 'silent.example.net TXT timeout insecure' "$(line s
 has "silent server: every query" 'other.example.net MX timeout insecure' "$(line other.example.net MX)"
 check "silent server: answered within the 1 s deadline (+ 0.5 s over a server that answers)" 1 \
   "$([ $((elapsed - baseline)) -lt 1500 ] && echo 1 || echo 0)"
-# The policy fetch. A test CA; one certificate for the five good names, one for another name.
+# The policy fetch. A test CA; one certificate for the five good names, one for another name
+# (valid 30 days: longer than checks.expiry_warning_days, so no sts-policy-cert-expiring here;
+# tests/e2e/check_test.sh has that warning).
 test_ca
-leaf good 2 mta-sts.good.example.net mta-sts.redirect.example.net mta-sts.notfound.example.net \
+leaf good 30 mta-sts.good.example.net mta-sts.redirect.example.net mta-sts.notfound.example.net \
   mta-sts.big.example.net mta-sts.ctype.example.net
-leaf other 2 mta-sts.other.example.net
+leaf other 30 mta-sts.other.example.net
 https_port=$((port + 2))
 python3 - "$https_port" >https.log 2>&1 <<'PY' &
 import http.server, ssl, sys, threading
