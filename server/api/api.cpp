@@ -526,13 +526,18 @@ struct Api::Impl {
     return json_ok(pool.with_reader([&](store::Store& s) { return readiness::answer(s, *domain, days, settings.readiness).json; }));
   }
 
+  // Whether the settings host `domain`'s policy (policy.domains, [[domain]] hosted).
+  bool hosted(const std::string& domain) const {
+    const auto k = keys();
+    return std::find(k->hosted.begin(), k->hosted.end(), domain) != k->hosted.end();
+  }
+
   // The roll-out of a hosted domain: its status (GET), or one step (POST, admin).
-  Response rollout_answer(const std::string& path_domain, rollout::Request rq, const Request& req) {
+  Response rollout_answer(const std::string& path_domain, rollout::Request rq) {
     const auto domain = policy::normalize_domain(path_domain);
     if (!domain) return json_error(400, "domain: not a domain name");
     rq.domain = *domain;
-    const auto k = keys();
-    rq.configured = std::find(k->hosted.begin(), k->hosted.end(), *domain) != k->hosted.end();
+    rq.configured = hosted(*domain);
     const rollout::Outcome out = pool.with_store([&](store::Store& s) {
       return rollout::run(s, rq, settings.rollout, settings.readiness_days, settings.readiness);
     });
@@ -542,18 +547,17 @@ struct Api::Impl {
       log::linef(log::Level::info, "http", "rollout %s %s by %s: applied", rq.domain.c_str(),
                  std::string(rollout::to_string(rq.action)).c_str(), rq.actor.c_str());
     }
-    (void)req;
     return json_ok(out.json, out.refused ? 409 : 200);
   }
 
-  Response rollout_status(const Request& req, const Query&, const std::vector<std::string>& ids) {
-    return rollout_answer(ids.at(0), rollout::Request{}, req);
+  Response rollout_status(const Request&, const Query&, const std::vector<std::string>& ids) {
+    return rollout_answer(ids.at(0), rollout::Request{});
   }
 
   Response rollout_change(const Request& req, const Query&, const std::vector<std::string>& ids) {
     const auto form = form_fields(req.body, {"action", "reason", "force", "mx", "wait"});
-    rollout::Request rq;
     const auto field = [&](const char* name) { const auto it = form.find(name); return it == form.end() ? std::string() : it->second; };
+    rollout::Request rq;
     const auto action = rollout::action_from_string(field("action"));
     if (!action || *action == rollout::Action::status)
       throw BadRequest("action: one of testing, enforce, rollback, none, remove, plan");
@@ -562,26 +566,13 @@ struct Api::Impl {
     const std::string force = field("force");
     if (force != "" && force != "true" && force != "false") throw BadRequest("force: true or false");
     rq.force = force == "true";
-    if (rq.force && rq.action != rollout::Action::enforce) throw BadRequest("force: only enforce can be forced");
-    if (rq.force && rq.reason.empty()) throw BadRequest("reason: required with force (it is recorded)");
-    std::vector<std::string> listed;
-    std::string item;
-    for (const char c : field("mx") + " ") {
-      if (c != ' ' && c != ',') item += c;
-      else if (!item.empty()) listed.push_back(std::exchange(item, std::string()));
-    }
-    for (const auto& m : listed) {
-      const auto pattern = rollout::mx_pattern(m);
-      if (!pattern) throw BadRequest("mx: '" + m + "' is not a host name or *.domain pattern");
-      rq.mx.push_back(*pattern);
-    }
-    if (rq.action == rollout::Action::plan && rq.mx.empty()) throw BadRequest("mx: plan needs the planned MX hosts");
+    if (const auto usage = rollout::complete(rq, {field("mx")})) throw BadRequest(usage->field + ": " + usage->what);
     const std::string wait = field("wait");
     if (!wait.empty() && (wait.size() > 2 || wait.find_first_not_of("0123456789") != std::string::npos || std::stoi(wait) > 30))
       throw BadRequest("wait: seconds, 0 to 30");
-    rq.wait = std::chrono::seconds(wait.empty() ? (settings.rollout.dns_update ? 5 : 0) : std::stoi(wait));
+    rq.wait = wait.empty() ? settings.rollout.default_wait() : std::chrono::seconds(std::stoi(wait));
     rq.actor = actor(req);
-    return rollout_answer(ids.at(0), rq, req);
+    return rollout_answer(ids.at(0), rq);
   }
 
   // Who made a change: the admin token's position in http.admin_tokens (never the token).
@@ -633,14 +624,14 @@ struct Api::Impl {
     });
   }
 
-  // The roll-out of a hosted domain (or of one that still has a policy hosted), else null.
-  std::string rollout_json(store::Store& s, const std::string& domain) {
-    const auto k = keys();
+  // The roll-out of a hosted domain (or of one that still has a policy hosted), else null;
+  // `verdict` is the readiness answer over readiness.days when the caller has it.
+  std::string rollout_json(store::Store& s, const std::string& domain, const readiness::Answer* verdict) {
     rollout::Request rq;
     rq.domain = domain;
-    rq.configured = std::find(k->hosted.begin(), k->hosted.end(), domain) != k->hosted.end();
+    rq.configured = hosted(domain);
     if (!rq.configured && !store::hosted_policy(s, domain)) return "null";
-    return rollout::run(s, rq, settings.rollout, settings.readiness_days, settings.readiness).json;
+    return rollout::run(s, rq, settings.rollout, settings.readiness_days, settings.readiness, verdict).json;
   }
 
   std::string domain_answer(store::Store& s, const std::string& domain, int days) {
@@ -650,12 +641,13 @@ struct Api::Impl {
     store::Page newest;
     newest.limit = 10;
     const std::string posture = store::posture_json(s, domain), policies = store::policies_json(s, domain);
+    const readiness::Answer ready = readiness::answer(s, domain, days, settings.readiness);
     return "{\"domain\":" + json_string(domain) + ",\"days\":" + std::to_string(days) + ",\"from\":\"" + *f.from +
            "\",\"summary\":" + store::summary_json(s, f) + ",\"timeseries\":" + store::timeseries_json(s, f, "day") +
            ",\"reports\":" + store::reports_json(s, f, newest) + ",\"posture\":" + (posture.empty() ? "null" : posture) +
            ",\"policies\":" + (policies.empty() ? "null" : policies) +
-           ",\"readiness\":" + readiness::answer(s, domain, days, settings.readiness).json +
-           ",\"rollout\":" + rollout_json(s, domain) + "}";
+           ",\"readiness\":" + ready.json +
+           ",\"rollout\":" + rollout_json(s, domain, days == settings.readiness_days ? &ready : nullptr) + "}";
   }
 
   static std::string days_query(const Query& q) { return q.days ? "?days=" + std::to_string(*q.days) : ""; }

@@ -209,7 +209,7 @@ struct ScheduledChecks::Impl {
         metrics.readiness(item.domain, readiness::to_string(a.decision.verdict));
         const auto drift = pool.with_store([&](store::Store& s) { return store::recent_drift(s, item.domain); });
         metrics.drift(item.domain, drift.sessions, drift.beyond_max_age);
-        if (const auto it = automation.find(item.domain); it != automation.end()) automate(item.domain, it->second);
+        if (const auto it = automation.find(item.domain); it != automation.end()) automate(item.domain, it->second, a);
       } catch (const store::Error& e) {
         log::linef(log::Level::warn, "serve", "posture checks: %s: %s (retrying in 10 s)", saved ? "the readiness verdict" : "storing a result",
                      e.what());
@@ -224,9 +224,9 @@ struct ScheduledChecks::Impl {
   }
 
   // rollout.auto_*: the step the check just stored calls for, if any.
-  void automate(const std::string& domain, const rollout::Automation& a) {
+  void automate(const std::string& domain, const rollout::Automation& a, const readiness::Answer& verdict) {
     const auto taken = pool.with_store([&](store::Store& s) {
-      return rollout::automate(s, domain, a, rollout_settings, readiness_days, thresholds);
+      return rollout::automate(s, domain, a, rollout_settings, readiness_days, thresholds, verdict);
     });
     if (!taken) return;
     pool.changed();

@@ -39,7 +39,7 @@ void add_rollout_command(CLI::App& app, const GlobalOptions& global, int& exit_c
       ->check(CLI::IsMember({"status", "testing", "enforce", "rollback", "none", "remove", "plan"}));
   cmd->add_option("--reason", o->reason, "Why (kept in the history; required with --force)");
   cmd->add_flag("--force", o->force, "enforce although the readiness verdict is not ready (recorded with --reason)");
-  cmd->add_option("--mx", o->mx, "MX patterns to serve (testing, enforce), or the planned MX hosts (plan)");
+  cmd->add_option("--mx", o->mx, "MX patterns to serve (testing, enforce), or the planned MX hosts (plan); repeatable, or a list");
   cmd->add_option("--wait", o->wait, "Seconds to wait for serve to publish a change's id in DNS (default 5 with "
                                      "dns.update_server, else 0)")
       ->check(CLI::Range(0.0, 60.0));
@@ -54,19 +54,11 @@ void add_rollout_command(CLI::App& app, const GlobalOptions& global, int& exit_c
     rq.reason = o->reason;
     rq.force = o->force;
     rq.actor = "cli";
-    for (const auto& m : o->mx) {
-      const auto pattern = rollout::mx_pattern(m);
-      if (!pattern) throw CLI::ValidationError("--mx", "'" + m + "' is not a host name or *.domain pattern");
-      rq.mx.push_back(*pattern);
-    }
-    if (rq.action == rollout::Action::plan && rq.mx.empty())
-      throw CLI::ValidationError("--mx", "plan needs the planned MX hosts (--mx HOST...)");
-    if (rq.force && rq.action != rollout::Action::enforce) throw CLI::ValidationError("--force", "only enforce can be forced");
-    if (rq.force && rq.reason.empty()) throw CLI::ValidationError("--force", "say why with --reason TEXT (it is recorded)");
+    if (const auto usage = rollout::complete(rq, o->mx)) throw CLI::ValidationError("--" + usage->field, usage->what);
     const auto hosted = hosted_domains(settings);
     rq.configured = std::find(hosted.begin(), hosted.end(), rq.domain) != hosted.end();
     const rollout::Settings rs = rollout_settings(settings);
-    rq.wait = std::chrono::milliseconds(static_cast<std::int64_t>((o->wait >= 0 ? o->wait : rs.dns_update ? 5.0 : 0.0) * 1000));
+    rq.wait = o->wait >= 0 ? std::chrono::milliseconds(static_cast<std::int64_t>(o->wait * 1000)) : rs.default_wait();
     apply(o->db, settings);
     exit_code = guarded("rollout", [&] {
       Database db = open_database(o->db, std::nullopt);

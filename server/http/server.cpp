@@ -356,22 +356,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       req.body = std::move(parser.get().body());
       const bool keep_alive = parser.get().keep_alive();
       Response resp;
-      if (handler.on_io_thread(req)) {
-        try {
-          resp = handler.handle(req);
-        } catch (const std::exception& e) {
-          log::linef(log::Level::error, "http", "%s %s: internal error: %s", req.method.c_str(), req.path.c_str(), e.what());
-          resp = plain_error(500, "internal error");
-        }
-        held.release();
-        if (!co_await send(stream, req, resp, version, keep_alive, started)) co_return;
-        continue;
-      }
-      const bool own = handler.own_worker(req);
+      const bool inline_answer = handler.on_io_thread(req);
+      const bool own = !inline_answer && handler.own_worker(req);
       const auto held_now = on_workers.find(req.client);
       const std::size_t mine = held_now == on_workers.end() ? 0 : held_now->second;
       try {
-        if (!own && settings.worker_requests_per_client && mine >= settings.worker_requests_per_client) {
+        if (inline_answer) {
+          resp = handler.handle(req);  // from memory: no hop to a worker, no per-client worker count
+        } else if (!own && settings.worker_requests_per_client && mine >= settings.worker_requests_per_client) {
           ++stats.workers_refused;
           resp = plain_error(429, "too many requests under way from this address (" +
                                       std::to_string(settings.worker_requests_per_client) + "); retry when they finish");

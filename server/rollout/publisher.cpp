@@ -52,7 +52,7 @@ struct Publisher::Impl {
     if (p.dns_state == "failed" && last_attempt.count(p.domain) && now - last_attempt[p.domain] < std::chrono::seconds(30)) return;
     if (p.dns_state == "pending" || p.dns_state == "failed") {
       last_attempt[p.domain] = now;
-      const dns::Update u = dns::replace_txt(*settings.update_server, settings.key, owner, record, settings.record_ttl,
+      const dns::Update u = dns::replace_txt(*settings.update_server, settings.key, owner, record, record_ttl,
                                              settings.dns_timeout);
       pool.with_store([&](store::Store& s) {
         store::record_policy_dns(s, p.domain, p.policy_id, u.ok ? "updated" : "failed", u.ok ? p.policy_id : p.dns_id, u.detail);

@@ -29,7 +29,6 @@ struct PublisherSettings {
   std::optional<dns::Server> update_server;  // nullopt: the operator publishes the record
   dns::TsigKey key;
   std::chrono::milliseconds dns_timeout{5000};
-  std::uint32_t record_ttl = 300;
   std::shared_ptr<net::CertDirectory> certs;  // may be null (no policy listener)
   std::chrono::milliseconds interval{10000};
 };

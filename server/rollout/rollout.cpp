@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "json/text.hpp"
+#include "config/config.hpp"
 #include "policy/policy.hpp"
 
 namespace tlsrpt::rollout {
@@ -40,11 +41,18 @@ std::optional<Action> action_from_string(std::string_view text) {
 
 std::string_view to_string(Action a) { return action_names[static_cast<std::size_t>(a)]; }
 
-std::optional<std::string> mx_pattern(std::string_view text) {
-  const bool wildcard = text.starts_with("*.");
-  const auto name = policy::normalize_domain(wildcard ? text.substr(2) : text);
-  if (!name) return std::nullopt;
-  return wildcard ? "*." + *name : *name;
+std::optional<Usage> complete(Request& rq, const std::vector<std::string>& items) {
+  for (const auto& item : items)
+    for (const auto& m : config::split_list(item)) {
+      const bool wildcard = m.starts_with("*.");
+      const auto name = policy::normalize_domain(wildcard ? std::string_view(m).substr(2) : std::string_view(m));
+      if (!name) return Usage{"mx", "'" + m + "' is not a host name or *.domain pattern"};
+      rq.mx.push_back(wildcard ? "*." + *name : *name);
+    }
+  if (rq.action == Action::plan && rq.mx.empty()) return Usage{"mx", "plan needs the planned MX hosts"};
+  if (rq.force && rq.action != Action::enforce) return Usage{"force", "only enforce can be forced"};
+  if (rq.force && rq.reason.empty()) return Usage{"reason", "required with force: say why (it is recorded)"};
+  return std::nullopt;
 }
 
 std::string new_policy_id() {
@@ -68,7 +76,7 @@ std::string policy_text(const std::string& mode, const std::vector<std::string>&
 }
 
 std::string sts_record(const std::string& domain, const std::string& id) {
-  return "_mta-sts." + domain + ". 300 IN TXT \"v=STSv1; id=" + id + "\"";
+  return "_mta-sts." + domain + ". " + std::to_string(record_ttl) + " IN TXT \"v=STSv1; id=" + id + "\"";
 }
 
 std::vector<Blocker> enforce_blockers(const std::optional<store::HostedPolicy>& current,
@@ -238,10 +246,11 @@ std::pair<std::string, std::vector<Blocker>> next_step(const std::optional<store
 
 }  // namespace
 
-Outcome run(store::Store& s, const Request& rq, const Settings& st, int readiness_days, const readiness::Thresholds& t) {
+Outcome run(store::Store& s, const Request& rq, const Settings& st, int readiness_days, const readiness::Thresholds& t,
+            const readiness::Answer* known) {
   auto cur = store::hosted_policy(s, rq.domain);
   const store::ObservedMx observed = store::observed_mx(s, rq.domain);
-  const readiness::Answer verdict = readiness::answer(s, rq.domain, readiness_days, t);
+  const readiness::Answer verdict = known ? *known : readiness::answer(s, rq.domain, readiness_days, t);
   Decision d = decide(cur, rq, verdict.decision, observed, st);
   Outcome out;
   if (d.refused.empty() && d.change) {
@@ -424,10 +433,9 @@ std::string to_text(const Request& rq, const Outcome& o) {
 }
 
 std::optional<Taken> automate(store::Store& s, const std::string& domain, const Automation& a, const Settings& st,
-                              int readiness_days, const readiness::Thresholds& t) {
+                              int readiness_days, const readiness::Thresholds& t, const readiness::Answer& verdict) {
   auto cur = store::hosted_policy(s, domain);
   if (!cur) return std::nullopt;
-  const readiness::Answer verdict = readiness::answer(s, domain, readiness_days, t);
   const bool ready = verdict.decision.verdict == readiness::Verdict::ready;
   if (cur->mode == "testing") store::record_ready(s, domain, ready);
   Request rq;
@@ -454,7 +462,7 @@ std::optional<Taken> automate(store::Store& s, const std::string& domain, const 
   } else {
     return std::nullopt;
   }
-  const Outcome out = run(s, rq, st, readiness_days, t);
+  const Outcome out = run(s, rq, st, readiness_days, t, &verdict);
   if (!out.applied) return std::nullopt;  // refused (a guard of enforce), or another change came first
   return Taken{rq.action, rq.reason};
 }

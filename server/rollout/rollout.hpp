@@ -40,7 +40,13 @@ struct Settings {
   std::int64_t testing_max_age = 86400;   // rollout.testing_max_age
   std::int64_t enforce_max_age = 604800;  // rollout.enforce_max_age
   bool dns_update = false;                // dns.update_server is set: tlsrpt writes the record itself
+  // How long a change waits for serve's DNS step when the caller does not say: 5 s when serve
+  // writes the record, else nothing to wait for.
+  std::chrono::milliseconds default_wait() const { return std::chrono::milliseconds(dns_update ? 5000 : 0); }
 };
+
+// The TTL of the _mta-sts records tlsrpt writes, and of the one it prints to publish.
+inline constexpr std::uint32_t record_ttl = 300;
 
 struct Request {
   std::string domain;
@@ -53,6 +59,16 @@ struct Request {
   // After a change: how long to wait for its DNS step (a running serve publishes it) before answering.
   std::chrono::milliseconds wait{0};
 };
+
+// What makes a request malformed before anything is read (a usage error: CLI exit 2, API 400):
+// the field and what is wrong.
+struct Usage {
+  std::string field, what;
+};
+// Fills rq.mx from `items` (host names or "*.domain" patterns, each item possibly a list of them
+// separated by commas or spaces) and checks the request: plan needs mx, only enforce can be
+// forced, and forcing needs a reason.
+std::optional<Usage> complete(Request& rq, const std::vector<std::string>& items);
 
 // Why a step is refused or blocked; names are stable (API values).
 struct Blocker {
@@ -80,15 +96,11 @@ std::vector<Blocker> enforce_blockers(const std::optional<store::HostedPolicy>& 
                                       const readiness::Decision& verdict, const store::ObservedMx& observed,
                                       const std::vector<std::string>& mx);
 
-// An mx pattern of a policy as given (`--mx`, the API's mx): a host name or "*.domain", lower
-// case without a final dot; nullopt when it is neither.
-std::optional<std::string> mx_pattern(std::string_view text);
-
 // A new policy id: UTC time as 14 digits, then 4 random letters and digits.
 std::string new_policy_id();
 // The policy text as served: version, mode, mx lines, max_age, CRLF after each line.
 std::string policy_text(const std::string& mode, const std::vector<std::string>& mx, std::int64_t max_age);
-// The _mta-sts TXT record to publish: `_mta-sts.DOMAIN. 300 IN TXT "v=STSv1; id=ID"`.
+// The _mta-sts TXT record to publish: `_mta-sts.DOMAIN. 300 IN TXT "v=STSv1; id=ID"` (record_ttl).
 std::string sts_record(const std::string& domain, const std::string& id);
 
 struct Outcome {
@@ -104,9 +116,10 @@ struct Outcome {
 };
 // A readable summary of an answer, for `tlsrpt rollout` without --json.
 std::string to_text(const Request& request, const Outcome& outcome);
-// Reads, decides, applies and answers. Throws store::Error.
+// Reads, decides, applies and answers. `verdict`: the readiness answer over readiness_days when
+// the caller has it already (else it is read here). Throws store::Error.
 Outcome run(store::Store& store, const Request& request, const Settings& settings, int readiness_days,
-            const readiness::Thresholds& thresholds);
+            const readiness::Thresholds& thresholds, const readiness::Answer* verdict = nullptr);
 
 // The automatic steps of a hosted domain ([[domain]] auto_enforce_days, auto_rollback), run by
 // serve after each posture check of the domain: rollback when an enforced domain's MX has an
@@ -122,7 +135,10 @@ struct Taken {
   Action action;
   std::string reason;
 };
+// `verdict`: the domain's readiness answer over readiness_days, as the caller computed it after
+// the check.
 std::optional<Taken> automate(store::Store& store, const std::string& domain, const Automation& automation,
-                              const Settings& settings, int readiness_days, const readiness::Thresholds& thresholds);
+                              const Settings& settings, int readiness_days, const readiness::Thresholds& thresholds,
+                              const readiness::Answer& verdict);
 
 }  // namespace tlsrpt::rollout
