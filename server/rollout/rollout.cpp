@@ -25,6 +25,9 @@ std::string join(const std::vector<std::string>& items, std::string_view sep = "
   return out;
 }
 
+// The policy's id is in DNS: written by an update the primary accepted, or read back.
+bool in_dns(const store::HostedPolicy& p) { return p.dns_state == "confirmed" || p.dns_state == "updated"; }
+
 std::string duration_text(std::int64_t seconds) {
   if (seconds % 86400 == 0) return std::to_string(seconds / 86400) + " d";
   if (seconds % 3600 == 0) return std::to_string(seconds / 3600) + " h";
@@ -87,7 +90,7 @@ std::vector<Blocker> enforce_blockers(const std::optional<store::HostedPolicy>& 
     out.push_back({"no-policy", "no policy is hosted yet: start with testing"});
     return out;
   }
-  if (current->mode == "testing" && current->dns_state != "confirmed" && current->dns_state != "updated")
+  if (current->mode == "testing" && !in_dns(*current))
     out.push_back({"dns-pending", "the testing policy's id " + current->policy_id +
                                       " is not in DNS yet, so senders have not seen it: publish " +
                                       sts_record(current->domain, current->policy_id)});
@@ -235,7 +238,7 @@ std::pair<std::string, std::vector<Blocker>> next_step(const std::optional<store
     if (!observed.checked) return {"testing", {{"no-mx-known", "wait for the first posture check, or name the MX hosts with --mx"}}};
     return {"testing", {}};
   }
-  if (cur->dns_state != "confirmed" && cur->dns_state != "updated")
+  if (!in_dns(*cur))
     return {"publish-record", {{"dns-pending", "publish " + sts_record(cur->domain, cur->policy_id) +
                                                    (cur->dns_detail.empty() ? "" : " (" + cur->dns_detail + ")")}}};
   if (cur->mode == "testing") return {"enforce", enforce_blockers(cur, verdict, observed, cur->mx)};
@@ -415,7 +418,7 @@ std::string to_text(const Request& rq, const Outcome& o) {
     out += rq.domain + ": " + p->mode + ", mx " + join(p->mx) + ", max_age " + std::to_string(p->max_age) + " (" +
            duration_text(p->max_age) + "), id " + p->policy_id + ", since " + p->changed_at + "\n";
     out += "  DNS: " + p->dns_state + (p->dns_detail.empty() ? "" : " (" + p->dns_detail + ")") + "\n";
-    if (p->dns_state != "confirmed" && p->dns_state != "updated") out += "  publish: " + sts_record(p->domain, p->policy_id) + "\n";
+    if (!in_dns(*p)) out += "  publish: " + sts_record(p->domain, p->policy_id) + "\n";
     if (p->mode == "none")
       out += std::string("  hosting may end ") + (p->held ? "after " + p->held_until : "now (tlsrpt rollout " + rq.domain + " remove)") + "\n";
   } else {

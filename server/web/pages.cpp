@@ -360,8 +360,15 @@ mu::data evidence_rows(element evidence) {
   return rows;
 }
 
-// Blockers ({reason, detail}) as template rows.
-mu::data blocker_rows(element parent, std::string_view key) {
+// The strings of a list field, joined with ", ".
+std::string joined(element parent, std::string_view key) {
+  std::string out;
+  for (const auto m : items(parent, key)) out += (out.empty() ? "" : ", ") + text(m);
+  return out;
+}
+
+// {reason, detail} objects (readiness reasons, roll-out blockers) as template rows.
+mu::data reason_rows(element parent, std::string_view key) {
   mu::data rows(mu::data::type::list);
   for (const auto b : items(parent, key)) {
     mu::data row;
@@ -380,9 +387,7 @@ mu::data rollout_data(element r) {
     mu::data p;
     for (const char* key : {"mode", "id", "changed_at"}) put(p, key, text(policy, key));
     put(p, "max_age", grouped(number(policy, "max_age")));
-    std::string mx;
-    for (const auto m : items(policy, "mx")) mx += (mx.empty() ? "" : ", ") + text(m);
-    put(p, "mx", mx);
+    put(p, "mx", joined(policy, "mx"));
     put(p, "text", text(policy, "text"));
     put(out, "policy", p);
   } else {
@@ -396,14 +401,14 @@ mu::data rollout_data(element r) {
     put(d, "state_css", state == "confirmed" || state == "updated" ? "good" : state == "failed" ? "poor" : "fair");
     put(d, "detail", text(dns, "detail"));
     put(d, "record", text(dns, "record"));
-    put(d, "pending", state != "confirmed" && state != "updated");
+    put(d, "pending", text(field(r, "next"), "step") == "publish-record");
     put(out, "dns", d);
   } else {
     put(out, "dns", false);
   }
   const element next = field(r, "next");
   put(out, "next_step", text(next, "step"));
-  put(out, "blocked_by", blocker_rows(next, "blocked_by"));
+  put(out, "blocked_by", reason_rows(next, "blocked_by"));
   put(out, "blocked", items(next, "blocked_by").size() > 0);
   put(out, "held_until", text(r, "held_until"));
   mu::data history(mu::data::type::list);
@@ -425,14 +430,7 @@ mu::data readiness_data(element r) {
   put(out, "verdict", text(r, "verdict"));
   put(out, "verdict_css", flag(r, "all_clear") ? "good" : "poor");
   put(out, "emergency", flag(r, "emergency"));
-  mu::data reasons(mu::data::type::list);
-  for (const auto x : items(r, "reasons")) {
-    mu::data row;
-    put(row, "reason", text(x, "reason"));
-    put(row, "detail", text(x, "detail"));
-    reasons.push_back(row);
-  }
-  put(out, "reasons", reasons);
+  put(out, "reasons", reason_rows(r, "reasons"));
   put(out, "has_reasons", items(r, "reasons").size() > 0);
   put(out, "evidence", evidence_rows(field(r, "evidence")));
   return out;
@@ -735,9 +733,7 @@ std::string domain_page(std::string_view json, const Frame& frame) {
   for (const auto p : items(field(doc, "policies"), "policies")) {
     mu::data x;
     for (const char* key : {"sts_id", "mode", "max_age", "first_seen", "last_seen"}) put(x, key, text(p, key));
-    std::string mx;
-    for (const auto m : items(p, "mx")) mx += (mx.empty() ? "" : ", ") + text(m);
-    put(x, "mx", mx);
+    put(x, "mx", joined(p, "mx"));
     policies.push_back(x);
   }
   put(data, "policies", policies);
@@ -799,9 +795,7 @@ std::string report_page(std::string_view json, const Frame& frame) {
     std::string lines;
     for (const auto l : items(policy, "policy-string")) lines += text(l) + "\n";
     put(x, "policy_string", lines);
-    std::string mx;
-    for (const auto m : items(policy, "mx-host")) mx += (mx.empty() ? "" : ", ") + text(m);
-    put(x, "mx", mx);
+    put(x, "mx", joined(policy, "mx-host"));
     put(x, "successful", grouped(number(field(p, "summary"), "total-successful-session-count")));
     put(x, "failed", grouped(number(field(p, "summary"), "total-failure-session-count")));
     mu::data details(mu::data::type::list);
