@@ -613,9 +613,9 @@ struct Api::Impl {
 
   int days_of(const Query& q) const { return q.days.value_or(settings.readiness_days); }
 
-  std::string overview_answer(store::Store& s, int days) {
+  std::string overview_answer(store::Store& s, int days, const store::ListPage& page) {
     const auto k = keys();
-    return store::overview_json(s, days, k->monitored, now_epoch(), [&](const std::string& domain) {
+    return store::overview_json(s, days, k->monitored, now_epoch(), page, [&](const std::string& domain) {
       const std::string key = domain + "/" + std::to_string(days);
       if (auto cached = verdicts.get(key, 0)) return *cached;
       std::string verdict(readiness::to_string(readiness::answer(s, domain, days, settings.readiness).decision.verdict));
@@ -653,7 +653,7 @@ struct Api::Impl {
   static std::string days_query(const Query& q) { return q.days ? "?days=" + std::to_string(*q.days) : ""; }
 
   Response overview(const Request& req, const Query& q, const std::vector<std::string>&) {
-    return query(req, [&](store::Store& s) { return overview_answer(s, days_of(q)); });
+    return query(req, [&](store::Store& s) { return overview_answer(s, days_of(q), q.list); });
   }
 
   Response domain_overview(const Request& req, const Query& q, const std::vector<std::string>& ids) {
@@ -680,9 +680,9 @@ struct Api::Impl {
   }
 
   Response page_domains(const Request& req, const Query& q, const std::vector<std::string>&) {
-    const std::string twin = "/api/v1/overview" + days_query(q);
-    const Response json = query_at(twin, [&](store::Store& s) { return overview_answer(s, days_of(q)); });
-    return html(web::domains_page(json.body, frame(req, twin), q.name_filter.value_or(""), q.sort.value_or("name")));
+    const std::string twin = "/api/v1/overview" + (req.query.empty() ? "" : "?" + req.query);
+    const Response json = query_at(twin, [&](store::Store& s) { return overview_answer(s, days_of(q), q.list); });
+    return html(web::domains_page(json.body, frame(req, twin), q.name_filter.value_or("")));
   }
 
   Response page_domain(const Request& req, const Query& q, const std::vector<std::string>& ids) {
@@ -816,7 +816,7 @@ const Api::Impl::Route Api::Impl::routes[] = {
     {"GET", "/api/v1/domains/{domain}/overview", Access::read, Params::days, &Impl::domain_overview},
     {"GET", "/api/v1/domains/{domain}/rollout", Access::read, Params::none, &Impl::rollout_status},
     {"POST", "/api/v1/domains/{domain}/rollout", Access::admin, Params::none, &Impl::rollout_change},
-    {"GET", "/api/v1/overview", Access::read, Params::days, &Impl::overview},
+    {"GET", "/api/v1/overview", Access::read, Params::domain_list, &Impl::overview},
     {"GET", "/api/v1/status", Access::read, Params::days, &Impl::status},
     {"GET", "/api/v1/hints", Access::read, Params::none, &Impl::hints},
     {"GET", "/api/v1/rejected", Access::read, Params::rejected, &Impl::rejected},

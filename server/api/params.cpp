@@ -1,4 +1,7 @@
 #include "api/params.hpp"
+
+#include <array>
+#include <span>
 #include "json/text.hpp"
 
 #include <map>
@@ -91,7 +94,7 @@ std::optional<std::string> domain_param(std::map<std::string, std::string>& q, c
 }
 
 std::optional<std::string> enum_param(std::map<std::string, std::string>& q, const std::string& name,
-                                      std::initializer_list<std::string_view> values) {
+                                      std::span<const std::string_view> values) {
   auto v = take(q, name);
   if (!v) return v;
   std::string list;
@@ -136,10 +139,10 @@ store::Filter filter_params(std::map<std::string, std::string>& q) {
   f.to = time_param(q, "to");
   f.policy_domain = domain_param(q, "domain");
   f.organization = take(q, "organization");
-  f.policy_type = enum_param(q, "policy_type", {"sts", "tlsa", "no-policy-found"});
+  f.policy_type = enum_param(q, "policy_type", std::array<std::string_view, 3>{"sts", "tlsa", "no-policy-found"});
   f.result_type = token_param(q, "result_type");
   f.mx_host = domain_param(q, "mx_host");
-  f.dkim = enum_param(q, "dkim", {"pass", "fail", "none", "temperror", "permerror", "unverified"});
+  f.dkim = enum_param(q, "dkim", std::array<std::string_view, 6>{"pass", "fail", "none", "temperror", "permerror", "unverified"});
   return f;
 }
 
@@ -154,12 +157,12 @@ Query parse_query(Params kind, std::string_view query) {
       {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "limit", "cursor", "dkim"},
       {"from", "to", "reason", "limit", "cursor"},
       {"days"},
-      {"days", "q", "sort"},
+      {"days", "q", "sort", "page", "limit"},
       {"next"},
   };
   auto q = query_params(query, allowed[static_cast<int>(kind)]);
   Query out;
-  out.bucket = enum_param(q, "bucket", {"day", "hour"}).value_or("day");
+  out.bucket = enum_param(q, "bucket", std::array<std::string_view, 2>{"day", "hour"}).value_or("day");
   out.page = page_param(q);
   out.reason = take(q, "reason");
   if (out.reason && !report::reason_from_string(*out.reason))
@@ -170,7 +173,15 @@ Query parse_query(Params kind, std::string_view query) {
     out.days = static_cast<int>(n);
   }
   out.name_filter = take(q, "q");
-  out.sort = enum_param(q, "sort", {"name", "ratio7", "ratio", "failed", "newest"});
+  out.sort = enum_param(q, "sort", store::list_sorts);
+  out.list.sort = out.sort.value_or("name");
+  for (char c : out.name_filter.value_or(""))  // (names are stored in lower case)
+    out.list.name_contains += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  out.list.limit = static_cast<std::int64_t>(out.page.limit);
+  if (auto n = take(q, "page")) {
+    out.list.page = positive(*n, "parameter page");
+    if (out.list.page > 1000000) throw BadRequest{"parameter page: at most 1000000"};
+  }
   out.next = take(q, "next");
   out.filter = filter_params(q);
   return out;

@@ -23,7 +23,7 @@ struct BadRequest {
 };
 
 // What a route's query string may hold.
-// (days: readiness and the pages' JSON twins; domain_list: the domain list page; login: its form)
+// (days: readiness and the pages' JSON twins; domain_list: the domain list and its page; login: its form)
 enum class Params { none, domains, summary, timeseries, reports, rejected, days, domain_list, login };
 
 struct Query {
@@ -32,7 +32,8 @@ struct Query {
   std::string bucket = "day";
   std::optional<std::string> reason;
   std::optional<int> days;  // readiness: 1 to 400
-  std::optional<std::string> name_filter, sort;  // the domain list page: q, sort
+  std::optional<std::string> name_filter, sort;  // the domain list: q, sort
+  store::ListPage list;                          // the domain list: sort, q, page, limit
   std::optional<std::string> next;               // the login page: where to go after it
 };
 

@@ -6,16 +6,20 @@
 
 #include "cli/database.hpp"
 #include "log/log.hpp"
+#include "store/queries.hpp"
 
 namespace tlsrpt::cli {
 
-Maintenance::Maintenance(std::string url, store::Retention retention, bool prune, metrics::Metrics& metrics)
+Maintenance::Maintenance(std::string url, store::Retention retention, bool prune, std::vector<int> windows,
+                         metrics::Metrics& metrics)
     : url_(std::move(url)),
       retention_(retention),
       prune_(prune),
+      windows_(std::move(windows)),
       metrics_(metrics),
       next_partitions_(std::chrono::steady_clock::now()),
-      next_prune_(std::chrono::steady_clock::now() + std::chrono::hours(1)) {}
+      next_prune_(std::chrono::steady_clock::now() + std::chrono::hours(1)),
+      next_windows_(std::chrono::steady_clock::now()) {}
 
 void Maintenance::tick() {
   const auto now = std::chrono::steady_clock::now();
@@ -33,6 +37,14 @@ void Maintenance::tick() {
     if (now >= next_partitions_) {
       ensure_months(*conn_, retention_);
       next_partitions_ = now + std::chrono::hours(6);
+    }
+    // (a minute at most after midnight UTC; until then the list sums the daily rows, a little slower)
+    if (now >= next_windows_) {
+      const auto started = std::chrono::steady_clock::now();
+      if (const int built = store::build_domain_windows(*conn_, windows_))
+        log::linef(log::Level::info, "serve", "domain list: %d range(s) of per-domain totals built in %.1f s", built,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      next_windows_ = now + std::chrono::minutes(1);
     }
     if (prune_ && now >= next_prune_) {
       const store::PruneResult r = store::prune(*conn_, retention_, false);

@@ -29,18 +29,22 @@ namespace tlsrpt::cli {
 // first an hour after start (time to look at what a new installation holds before it goes).
 class Maintenance {
  public:
-  Maintenance(std::string url, store::Retention retention, bool prune, metrics::Metrics& metrics);
+  // `windows`: the ranges (days) whose per-domain totals the domain list sorts by, built each
+  // UTC day (store::build_domain_windows).
+  Maintenance(std::string url, store::Retention retention, bool prune, std::vector<int> windows, metrics::Metrics& metrics);
   void tick();
 
  private:
   std::string url_;
   store::Retention retention_;
   bool prune_;
+  std::vector<int> windows_;
   metrics::Metrics& metrics_;
   std::unique_ptr<store::Store> conn_;
   bool leader_ = false;
   std::chrono::steady_clock::time_point next_partitions_;
   std::chrono::steady_clock::time_point next_prune_;
+  std::chrono::steady_clock::time_point next_windows_;
 };
 
 // Every 10 s, off the I/O thread: whether the database answers and its migrations are applied

@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -129,7 +130,11 @@ int run_serve(ServeOptions opt, const config::Settings& settings, std::function<
   intake::Intake intake(pool, settings.limits, metrics, quota, auth);
   if (!settings.database_read_url.empty())
     log::linef(log::Level::info, "serve", "reads (API, pages) from the replica in database.read_url");
-  DatabaseWatch watch(pool, Maintenance(db.url, p.retention, p.prune, metrics));
+  // The domain list's ranges: the pages' choices and the default (readiness.days).
+  std::vector<int> windows{7, 30, 90, 365};
+  if (std::find(windows.begin(), windows.end(), readiness_days(settings)) == windows.end())
+    windows.push_back(readiness_days(settings));
+  DatabaseWatch watch(pool, Maintenance(db.url, p.retention, p.prune, windows, metrics));
   metrics.add_families(watch.families());
 
   smtp_server::Sink sink = [&intake](const smtp_server::Delivery& d) -> std::string {

@@ -28,6 +28,20 @@ class Sql {
   Params params_;
 };
 
+// A text[] literal's elements as bound parameters take them: {"a","b"} with '"' and '\' escaped.
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const auto& i : items) {
+    out += out.size() > 1 ? ",\"" : "\"";
+    for (char c : i) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 // session_counts rows in the range (against the hour bucket) for the domain, organisation and
 // policy type.
 std::string counts_where(Sql& q, const Filter& f) {
@@ -175,7 +189,9 @@ struct Point {
 using Series = std::map<std::int64_t, Point>;  // by day (epoch)
 
 // With per_domain, one series per policy domain; otherwise one under "".
-std::map<std::string, Series> daily_points(Store& s, const Filter& f, bool per_domain) {
+// `only`: these domains (per_domain), else every one.
+std::map<std::string, Series> daily_points(Store& s, const Filter& f, bool per_domain,
+                                           const std::vector<std::string>* only = nullptr) {
   Sql q;
   std::string daily = "TRUE", pending = "TRUE";
   const std::string day = "date_bin('1 day', bucket, '2000-01-01Z')";
@@ -194,6 +210,12 @@ std::map<std::string, Series> daily_points(Store& s, const Filter& f, bool per_d
     daily += " AND policy_domain = " + p;
     pending += " AND policy_domain = " + p;
   }
+  std::string daily_from = "daily_sessions";
+  if (only) {  // (a join, so that each domain's days come from the primary key's range)
+    const std::string p = q.param(text_array(*only));
+    daily_from += " JOIN unnest(" + p + "::text[]) AS only_domains (d) ON policy_domain = only_domains.d";
+    pending += " AND policy_domain = ANY(" + p + "::text[])";
+  }
   std::string by_result = "by_result";
   if (f.result_type) {
     const std::string p = q.param(*f.result_type);
@@ -205,7 +227,7 @@ std::map<std::string, Series> daily_points(Store& s, const Filter& f, bool per_d
   // result, sessions, NULL) from what is pending.
   const std::string sql =
       "SELECT " + domain + ", extract(epoch FROM day)::bigint, successful::text, failed::text, " + by_result +
-      "::text FROM daily_sessions WHERE " + daily + " UNION ALL SELECT " + domain + ", extract(epoch FROM " + day +
+      "::text FROM " + daily_from + " WHERE " + daily + " UNION ALL SELECT " + domain + ", extract(epoch FROM " + day +
       ")::bigint, result, sum(sessions)::text, NULL FROM session_counts_new WHERE " + pending + " GROUP BY 1, 2, 3";
   std::map<std::string, Series> out;
   simdjson::dom::parser parser;
@@ -405,47 +427,122 @@ std::int64_t range_start(int days, std::int64_t now) {
   return now - now % 86400 - static_cast<std::int64_t>(days - 1) * 86400;
 }
 
+namespace {
+
+// The page's domains in order (stage 1 of the domain list) and how many match the filter.
+// Sorted by a figure, the domains that have one come first, read in the order of its index;
+// those without one (no sessions, no failures, no report) follow by name.
+std::pair<std::vector<std::string>, std::int64_t> list_page(Store& s, int days, const std::vector<std::string>& monitored,
+                                                            std::int64_t today, const ListPage& page) {
+  // $1 monitored, $2 the name filter, $3 the window's days, $4 today; f: the list's domains
+  // (known_domains, and those only monitored or with reports not compacted yet).
+  const Params params{text_array(monitored), page.name_contains,
+                      std::to_string(page.sort == "ratio7" ? 7 : days), report::format_datetime(today)};
+  static const std::string f =
+      "WITH f AS (SELECT domain FROM (SELECT k.domain FROM known_domains k UNION ALL SELECT m FROM (SELECT unnest($1::text[]) "
+      "UNION SELECT DISTINCT policy_domain FROM session_counts_new) AS x (m) WHERE NOT EXISTS (SELECT 1 FROM known_domains "
+      "k WHERE k.domain = m)) AS d WHERE strpos(domain, $2) > 0 AND $3::int > 0 AND $4::timestamptz IS NOT NULL) ";
+  const std::int64_t offset = (page.page - 1) * page.limit;
+  const std::string limit = std::to_string(page.limit);
+  const auto domains = [&](const std::string& sql) {
+    std::vector<std::string> out;
+    for (const auto& row : s.query_rows(sql, params)) out.push_back(row[0]);
+    return out;
+  };
+  const auto count = [&](const std::string& sql) { return std::stoll(s.query_rows(sql, params).at(0).at(0)); };
+  const std::int64_t total = count(f + "SELECT count(*)::text FROM f");
+  if (page.sort == "name")
+    return {domains(f + "SELECT domain FROM f ORDER BY domain LIMIT " + limit + " OFFSET " + std::to_string(offset)), total};
+  std::string keyed, order;  // the domains with the figure (named `domain`), in the figure's order
+  const bool by_window = page.sort != "newest";
+  if (by_window && count("SELECT count(*)::text FROM window_state WHERE days = $3::int AND as_of = $4::timestamptz "
+                         "AND $1::text[] IS NOT NULL AND $2::text IS NOT NULL") == 0) {
+    // No built window for this range (another range, or the minutes after midnight): summed.
+    const std::string w =
+        "SELECT policy_domain, sum(ok) AS ok, sum(bad) AS bad FROM (SELECT policy_domain, successful AS ok, failed "
+        "AS bad FROM daily_sessions WHERE day <= $4::timestamptz AND day > $4::timestamptz - make_interval(hours => 24 "
+        "* $3::int) UNION ALL SELECT policy_domain, CASE WHEN result = 'success' THEN sessions ELSE 0 END, CASE WHEN "
+        "result = 'failure' THEN sessions ELSE 0 END FROM session_counts_new WHERE result IN ('success', 'failure') "
+        "AND bucket >= $4::timestamptz - make_interval(hours => 24 * ($3::int - 1)) AND bucket < $4::timestamptz + "
+        "interval '24 hours') AS x GROUP BY 1";
+    const std::string key = page.sort == "failed" ? "nullif(w.bad, 0) DESC NULLS LAST"
+                                                  : "CASE WHEN w.ok + w.bad > 0 THEN round(w.ok::float8 / (w.ok + w.bad) * "
+                                                    "1000000) END NULLS LAST";
+    return {domains(f + "SELECT f.domain FROM f LEFT JOIN (" + w + ") AS w ON w.policy_domain = f.domain ORDER BY " + key +
+                    ", f.domain LIMIT " + limit + " OFFSET " + std::to_string(offset)),
+            total};
+  }
+  if (page.sort == "newest") {
+    keyed = "SELECT domain FROM known_domains WHERE newest_bucket IS NOT NULL AND strpos(domain, $2) > 0 AND $3::int > 0 "
+            "AND $4::timestamptz IS NOT NULL";
+    order = "newest_bucket DESC, domain";
+  } else {
+    const std::string key = page.sort == "failed" ? "failed_key" : "ratio_key";
+    keyed = "SELECT policy_domain AS domain FROM domain_windows WHERE days = $3::int AND as_of = $4::timestamptz AND " +
+            key + " IS NOT NULL AND strpos(policy_domain, $2) > 0";
+    order = page.sort == "failed" ? "failed_key DESC, policy_domain" : "ratio_key, policy_domain";
+  }
+  std::vector<std::string> out =
+      domains(keyed + " AND $1::text[] IS NOT NULL ORDER BY " + order + " LIMIT " + limit + " OFFSET " + std::to_string(offset));
+  if (static_cast<std::int64_t>(out.size()) < page.limit) {  // the page reaches the domains without the figure
+    const std::int64_t with = count("SELECT count(*)::text FROM (" + keyed + " AND $1::text[] IS NOT NULL) AS k");
+    for (auto& d : domains(f + "SELECT domain FROM f WHERE domain NOT IN (" + keyed + ") ORDER BY domain LIMIT " +
+                           std::to_string(page.limit - static_cast<std::int64_t>(out.size())) + " OFFSET " +
+                           std::to_string(std::max<std::int64_t>(0, offset - with))))
+      out.push_back(std::move(d));
+  }
+  return {out, total};
+}
+
+}  // namespace
+
 std::string overview_json(Store& s, int days, const std::vector<std::string>& monitored, std::int64_t now,
-                          const std::function<std::string(const std::string&)>& verdict) {
+                          const ListPage& page, const std::function<std::string(const std::string&)>& verdict) {
   const std::int64_t today = range_start(1, now);
   const std::int64_t from = range_start(days, now), from7 = range_start(7, now);
+  const auto [domains, total] = list_page(s, days, monitored, today, page);
   Filter f;
+  f.from = report::format_datetime(std::min(from, from7));  // (a range under 7 days still has its 7-day figure)
+  auto points = daily_points(s, f, true, &domains);
   f.from = report::format_datetime(from);
-  auto points = daily_points(s, f, true);
-  std::string list = "{";  // a text[] literal; domain names hold no quotes, commas or braces
-  for (const auto& d : monitored) list += (list.size() > 1 ? "," : "") + d;
-  list += "}";
-  // Every domain with reports (at any time), monitored or checked; its newest report, the
-  // organisations that reported in range and the counts of its latest posture check.
+  // The page's domains in order: its newest report, the organisations that reported in range and
+  // the counts of its latest posture check.
   static const std::string sql =
-      "WITH d AS (SELECT DISTINCT policy_domain FROM daily_sessions UNION SELECT policy_domain FROM session_counts_new "
-      "UNION SELECT unnest($2::text[]) UNION SELECT domain FROM posture_checks), "
+      "WITH d AS (SELECT policy_domain, n FROM unnest($2::text[]) WITH ORDINALITY AS u (policy_domain, n)), "
       "o AS (SELECT policy_domain, json_agg(DISTINCT organization_name ORDER BY organization_name) AS names FROM "
-      "(SELECT policy_domain, organization_name FROM session_counts WHERE bucket >= $1::timestamptz UNION ALL "
-      "SELECT policy_domain, organization_name FROM session_counts_new WHERE bucket >= $1::timestamptz) AS x GROUP BY 1) "
-      "SELECT d.policy_domain, (d.policy_domain = ANY($2::text[]) OR EXISTS (SELECT 1 FROM posture_checks c WHERE "
+      "(SELECT policy_domain, organization_name FROM session_counts WHERE bucket >= $1::timestamptz AND policy_domain = "
+      "ANY($2::text[]) UNION ALL SELECT policy_domain, organization_name FROM session_counts_new WHERE bucket >= "
+      "$1::timestamptz AND policy_domain = ANY($2::text[])) AS x GROUP BY 1) "
+      "SELECT d.policy_domain, (d.policy_domain = ANY($3::text[]) OR EXISTS (SELECT 1 FROM posture_checks c WHERE "
       "c.domain = d.policy_domain))::text, coalesce((SELECT json_build_object('id', r.id, 'organization_name', "
       "r.organization_name, 'start_datetime', utc_text(r.start_datetime)) FROM policies p JOIN reports r ON r.id = "
       "p.report_id WHERE p.policy_domain = d.policy_domain ORDER BY p.start_datetime DESC, r.id DESC LIMIT 1)::text, "
       "'null'), coalesce(o.names::text, '[]'), coalesce((SELECT json_build_object('checked_at', utc_text(c.checked_at), "
       "'complete', c.complete, 'errors', c.errors, 'warnings', c.warnings) FROM posture_checks c WHERE c.domain = "
       "d.policy_domain ORDER BY c.checked_at DESC, c.id DESC LIMIT 1)::text, 'null') "
-      "FROM d LEFT JOIN o USING (policy_domain) ORDER BY 1";
-  std::string out = "{\"days\":" + std::to_string(days) + ",\"from\":\"" + *f.from + "\",\"domains\":[";
+      "FROM d LEFT JOIN o USING (policy_domain) ORDER BY d.n";
+  std::string out = "{\"days\":" + std::to_string(days) + ",\"from\":\"" + *f.from + "\",\"sort\":";
+  json::append_string(out, page.sort);
+  out += ",\"q\":";
+  json::append_string(out, page.name_contains);
+  out += ",\"page\":" + std::to_string(page.page) + ",\"limit\":" + std::to_string(page.limit) +
+         ",\"total\":" + std::to_string(total) + ",\"pages\":" + std::to_string((total + page.limit - 1) / page.limit) +
+         ",\"domains\":[";
   bool first = true;
-  for (const auto& row : s.query_rows(sql, {*f.from, list})) {
+  for (const auto& row : s.query_rows(sql, {*f.from, text_array(domains), text_array(monitored)})) {
     const std::string& domain = row[0];
     const Series& series = points[domain];
     std::int64_t ok = 0, failed = 0, ok7 = 0, failed7 = 0;
     std::map<std::string, std::int64_t> by_result;
     std::string daily;
-    for (std::int64_t day = from; day <= today; day += 86400) {  // every day, zero when no report
+    for (std::int64_t day = std::min(from, from7); day <= today; day += 86400) {  // every day, zero when no report
       const auto it = series.find(day);
       const Point none;
       const Point& p = it == series.end() ? none : it->second;
+      if (day >= from7) ok7 += p.ok, failed7 += p.failed;
+      if (day < from) continue;
       ok += p.ok;
       failed += p.failed;
-      if (day >= from7) ok7 += p.ok, failed7 += p.failed;
       for (const auto& [result, n] : p.merged) by_result[result] += n;
       daily += (daily.empty() ? "{\"time\":\"" : ",{\"time\":\"") + report::format_datetime(day) +
                "\",\"successful_sessions\":" + std::to_string(p.ok) + ",\"failed_sessions\":" + std::to_string(p.failed) + "}";
@@ -470,6 +567,13 @@ std::string overview_json(Store& s, int days, const std::vector<std::string>& mo
     out += "}";
   }
   return out + "]}";
+}
+
+int build_domain_windows(Store& s, const std::vector<int>& days) {
+  std::vector<std::string> texts;
+  for (int d : days) texts.push_back(std::to_string(d));
+  return std::stoi(s.query_rows("SELECT build_domain_windows($1::int[], date_bin('1 day', now(), '2000-01-01Z'))::text",
+                                {text_array(texts)}).at(0).at(0));
 }
 
 }  // namespace tlsrpt::store
@@ -659,19 +763,6 @@ HostedPolicy hosted_of(const std::map<std::string, std::string>& r) {
   return h;
 }
 
-// A text[] literal's elements as bound parameters take them: {"a","b"} with '"' and '\' escaped.
-std::string text_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (const auto& i : items) {
-    out += out.size() > 1 ? ",\"" : "\"";
-    for (char c : i) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
 
 }  // namespace
 

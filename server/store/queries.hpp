@@ -46,13 +46,34 @@ std::int64_t range_start(int days, std::int64_t now);
 // "dkim": [{result, messages}] (null: not verified)}.
 std::string status_json(Store& s, int days);
 
-// The domain list (GET /api/v1/overview): every domain with reports at any time and every
-// monitored one, with its sessions over the `days` days up to `now` (today included) and over
+// One page of the domain list: its sort, the part of the name to look for, the page (1-based)
+// and its size.
+struct ListPage {
+  // name; ratio7 / ratio: worst success ratio first over 7 days / the range (no sessions last);
+  // failed: most failed sessions in the range first; newest: newest report first (by the hour of
+  // its start); then by name.
+  std::string sort = "name";
+  std::string name_contains;
+  std::int64_t page = 1;
+  std::int64_t limit = 50;
+};
+inline constexpr std::string_view list_sorts[] = {"name", "ratio7", "ratio", "failed", "newest"};
+
+// The domain list (GET /api/v1/overview), one page of it: the domains with reports at any time,
+// monitored (`monitored`) or checked, filtered by name and sorted as `page` says; for each
+// domain of the page its sessions over the `days` days up to `now` (today included) and over
 // the last 7, a daily series (every day, zeros included), failed sessions by result type, the
 // newest report, the organisations that reported in range and the counts of its latest posture
-// check; `verdict` gives a monitored domain's readiness verdict ("" for none).
+// check; `verdict` gives a monitored domain's readiness verdict ("" for none). The sort reads
+// one figure per domain from the rollups (domain_windows, migration 0016); the rest is read for
+// the page's domains only.
 std::string overview_json(Store& s, int days, const std::vector<std::string>& monitored, std::int64_t now,
-                          const std::function<std::string(const std::string&)>& verdict);
+                          const ListPage& page, const std::function<std::string(const std::string&)>& verdict);
+
+// Builds the per-domain windows of `days` days up to today (the database's UTC day) that are
+// not built yet, and drops those of earlier days (serve's maintenance, each UTC day). Returns
+// how many it built.
+int build_domain_windows(Store& s, const std::vector<int>& days);
 
 // A stored report: its row as JSON (without the report body), the dedup key and the raw bytes
 // it came from, so the caller can show the normalised report exactly as `tlsrpt parse` does.

@@ -495,32 +495,20 @@ std::string hints_json() {
   return out + "]}";
 }
 
-std::string domains_page(std::string_view json, const Frame& frame, std::string_view name_filter, std::string_view sort) {
+std::string domains_page(std::string_view json, const Frame& frame, std::string_view name_filter) {
   const element doc = parse(json);
+  // One page, filtered and sorted by the API (its twin).
   struct Row {
     element e;
     std::string name;
     std::optional<double> r7, r;
     std::int64_t failed = 0;
-    std::string newest;
   };
   std::vector<Row> rows;
-  for (const auto d : items(doc, "domains")) {
-    Row row{d, text(d, "policy_domain"), ratio(field(d, "last_7_days"), "success_ratio"),
-            ratio(field(d, "range"), "success_ratio"), number(field(d, "range"), "failed_sessions"),
-            text(field(d, "newest_report"), "start_datetime")};
-    if (!name_filter.empty() && row.name.find(name_filter) == std::string::npos) continue;
-    rows.push_back(std::move(row));
-  }
-  // Worst first for the ratios (no sessions last), most failures first, newest first.
-  const auto worst = [](const std::optional<double>& a, const std::optional<double>& b) { return a.value_or(2) < b.value_or(2); };
-  std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
-    if (sort == "ratio7") return worst(a.r7, b.r7);
-    if (sort == "ratio") return worst(a.r, b.r);
-    if (sort == "failed") return a.failed > b.failed;
-    if (sort == "newest") return a.newest > b.newest;
-    return false;  // name: the API's order
-  });
+  for (const auto d : items(doc, "domains"))
+    rows.push_back(Row{d, text(d, "policy_domain"), ratio(field(d, "last_7_days"), "success_ratio"),
+                       ratio(field(d, "range"), "success_ratio"), number(field(d, "range"), "failed_sessions")});
+  const std::string sort = text(doc, "sort");
   const std::string days = text(doc, "days");
   mu::data list(mu::data::type::list);
   for (const Row& row : rows) {
@@ -597,11 +585,28 @@ std::string domains_page(std::string_view json, const Frame& frame, std::string_
   }
   mu::data data;
   put(data, "domains", list);
-  put(data, "count", std::to_string(rows.size()));
-  put(data, "empty", rows.empty());
+  const std::int64_t total = number(doc, "total"), page_no = number(doc, "page"), pages = number(doc, "pages"),
+                     limit = number(doc, "limit");
+  put(data, "count", grouped(total));
+  put(data, "empty", total == 0);
+  put(data, "past_end", total > 0 && rows.empty());
   put(data, "days", days);
   put(data, "filter", std::string(name_filter));
   put(data, "sort", std::string(sort == "name" ? "" : sort));
+  // Pages: the same filter, sort, range and size.
+  const auto page_link = [&](std::int64_t n) {
+    return link("/", {{"q", std::string(name_filter)}, {"sort", sort == "name" ? "" : sort}, {"days", days == "30" ? "" : days},
+                      {"limit", limit == 50 ? "" : std::to_string(limit)}, {"page", n == 1 ? "" : std::to_string(n)}});
+  };
+  put(data, "page", std::to_string(page_no));
+  put(data, "pages", std::to_string(std::max<std::int64_t>(pages, 1)));
+  put(data, "paged", pages > 1);
+  put(data, "first_row", grouped(rows.empty() ? 0 : (page_no - 1) * limit + 1));
+  put(data, "last_row", grouped((page_no - 1) * limit + static_cast<std::int64_t>(rows.size())));
+  put(data, "prev", page_no > 1 ? mu::data(page_link(std::min(page_no - 1, std::max<std::int64_t>(pages, 1)))) : mu::data(false));
+  put(data, "next", page_no < pages ? mu::data(page_link(page_no + 1)) : mu::data(false));
+  put(data, "first", page_no > 2 ? mu::data(page_link(1)) : mu::data(false));
+  put(data, "last", page_no + 1 < pages ? mu::data(page_link(pages)) : mu::data(false));
   mu::data options(mu::data::type::list);
   for (const char* n : {"7", "30", "90", "365"}) {
     mu::data o;

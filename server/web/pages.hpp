@@ -29,12 +29,9 @@ struct Frame {
   std::string twin;  // the API URL whose answer the page renders ("" for none)
 };
 
-// How the domain list is ordered (the page's `sort` parameter).
-inline constexpr std::string_view domain_sorts[] = {"name", "ratio7", "ratio", "failed", "newest"};
-
 // Each renders its page from the JSON twin's answer. Throws std::runtime_error when the JSON
 // is not what the API answers.
-std::string domains_page(std::string_view json, const Frame& frame, std::string_view name_filter, std::string_view sort);
+std::string domains_page(std::string_view json, const Frame& frame, std::string_view name_filter);
 std::string domain_page(std::string_view json, const Frame& frame);
 std::string report_page(std::string_view json, const Frame& frame);
 // `query` is the page's own query string without its cursor (kept by the next-page link).

@@ -103,12 +103,33 @@ TEST_CASE("pages: hostile text from a report is escaped, links stay on the site"
 }
 
 TEST_CASE("pages: a domain name in a link is percent-encoded") {
-  const std::string json = R"j({"days":30,"from":"2026-11-02T00:00:00Z","domains":[{"policy_domain":"a\"b<c>.example",
+  const std::string json = R"j({"days":30,"from":"2026-11-02T00:00:00Z","sort":"name","q":"","page":1,"limit":50,
+    "total":1,"pages":1,"domains":[{"policy_domain":"a\"b<c>.example",
     "monitored":false,"last_7_days":{"successful_sessions":0,"failed_sessions":0,"success_ratio":null},
     "range":{"successful_sessions":9,"failed_sessions":1,"success_ratio":0.9},"daily":[],"by_result_type":[],
     "newest_report":null,"organizations":[],"posture":null,"readiness":null}]})j";
-  const std::string html = web::domains_page(json, web::Frame{}, "", "name");
+  const std::string html = web::domains_page(json, web::Frame{}, "");
   CHECK(html.find("href=\"/domains/a%22b%3Cc%3E.example\"") != std::string::npos);
   CHECK(html.find("a&quot;b&lt;c&gt;.example") != std::string::npos);
   CHECK(html.find("90.0 %") != std::string::npos);
+  CHECK(html.find("class=\"pager\"") == std::string::npos);  // one page: no page links
+}
+
+TEST_CASE("pages: the domain list links its pages with the same filter, sort, range and size") {
+  const auto json = [](int page, int total) {
+    return R"j({"days":90,"from":"2026-09-02T00:00:00Z","sort":"ratio","q":"ex","page":)j" + std::to_string(page) +
+           R"j(,"limit":20,"total":)j" + std::to_string(total) + R"j(,"pages":)j" + std::to_string((total + 19) / 20) +
+           R"j(,"domains":[]})j";
+  };
+  const std::string middle = web::domains_page(json(3, 100), web::Frame{}, "Ex");
+  CHECK(middle.find("Page 3 of 5") != std::string::npos);
+  CHECK(middle.find("href=\"/?q=Ex&amp;sort=ratio&amp;days=90&amp;limit=20&amp;page=2\" rel=\"prev\"") != std::string::npos);
+  CHECK(middle.find("href=\"/?q=Ex&amp;sort=ratio&amp;days=90&amp;limit=20&amp;page=4\" rel=\"next\"") != std::string::npos);
+  CHECK(middle.find("href=\"/?q=Ex&amp;sort=ratio&amp;days=90&amp;limit=20\">First") != std::string::npos);
+  CHECK(middle.find("page=5\">Last") != std::string::npos);
+  CHECK(middle.find("100 domain(s)") != std::string::npos);
+  CHECK(middle.find("past the last page") != std::string::npos);  // (this JSON has no rows on page 3)
+  const std::string last = web::domains_page(json(5, 100), web::Frame{}, "");
+  CHECK(last.find("rel=\"next\"") == std::string::npos);
+  CHECK(web::domains_page(json(1, 0), web::Frame{}, "zz").find("No domain name contains “zz”") != std::string::npos);
 }
