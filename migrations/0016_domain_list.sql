@@ -67,8 +67,13 @@ CREATE INDEX domain_windows_ratio ON domain_windows (days, as_of, ratio_key, pol
 CREATE INDEX domain_windows_failed ON domain_windows (days, as_of, failed_key DESC, policy_domain) WHERE failed_key IS NOT NULL;
 CREATE INDEX known_domains_newest ON known_domains (newest_bucket DESC, domain) WHERE newest_bucket IS NOT NULL;
 
--- A range of daily rows for every domain at once (the fallback of window_totals).
+-- A range of daily rows for every domain at once (a range without a built window).
 CREATE INDEX daily_sessions_day ON daily_sessions (day) INCLUDE (policy_domain, successful, failed);
+
+-- A page's rows: each domain's newest report and the organisations that reported in range, from
+-- the index alone (policies are only inserted, so autovacuum keeps their pages all-visible).
+CREATE INDEX policies_domain_start_org ON policies (policy_domain, start_datetime) INCLUDE (organization_name, report_id);
+DROP INDEX policies_domain_start;
 
 -- Adding rows to the rollups (migration 0012), now also to known_domains and to every built
 -- window that covers their day. Each statement takes a fresh snapshot after the shared lock.

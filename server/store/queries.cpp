@@ -211,9 +211,10 @@ std::map<std::string, Series> daily_points(Store& s, const Filter& f, bool per_d
     pending += " AND policy_domain = " + p;
   }
   std::string daily_from = "daily_sessions";
-  if (only) {  // (a join, so that each domain's days come from the primary key's range)
+  if (only) {  // (each domain's days from the primary key's range: a plan that fits any number of days)
     const std::string p = q.param(text_array(*only));
-    daily_from += " JOIN unnest(" + p + "::text[]) AS only_domains (d) ON policy_domain = only_domains.d";
+    daily_from = "unnest(" + p + "::text[]) AS only_domains (d) CROSS JOIN LATERAL (SELECT * FROM daily_sessions WHERE "
+                 "policy_domain = only_domains.d AND " + daily + " OFFSET 0) AS daily_sessions";
     pending += " AND policy_domain = ANY(" + p + "::text[])";
   }
   std::string by_result = "by_result";
@@ -507,20 +508,18 @@ std::string overview_json(Store& s, int days, const std::vector<std::string>& mo
   f.from = report::format_datetime(from);
   // The page's domains in order: its newest report, the organisations that reported in range and
   // the counts of its latest posture check.
+  // (each a subquery per domain, read from its primary-key range)
   static const std::string sql =
-      "WITH d AS (SELECT policy_domain, n FROM unnest($2::text[]) WITH ORDINALITY AS u (policy_domain, n)), "
-      "o AS (SELECT policy_domain, json_agg(DISTINCT organization_name ORDER BY organization_name) AS names FROM "
-      "(SELECT policy_domain, organization_name FROM session_counts WHERE bucket >= $1::timestamptz AND policy_domain = "
-      "ANY($2::text[]) UNION ALL SELECT policy_domain, organization_name FROM session_counts_new WHERE bucket >= "
-      "$1::timestamptz AND policy_domain = ANY($2::text[])) AS x GROUP BY 1) "
       "SELECT d.policy_domain, (d.policy_domain = ANY($3::text[]) OR EXISTS (SELECT 1 FROM posture_checks c WHERE "
-      "c.domain = d.policy_domain))::text, coalesce((SELECT json_build_object('id', r.id, 'organization_name', "
-      "r.organization_name, 'start_datetime', utc_text(r.start_datetime)) FROM policies p JOIN reports r ON r.id = "
-      "p.report_id WHERE p.policy_domain = d.policy_domain ORDER BY p.start_datetime DESC, r.id DESC LIMIT 1)::text, "
-      "'null'), coalesce(o.names::text, '[]'), coalesce((SELECT json_build_object('checked_at', utc_text(c.checked_at), "
+      "c.domain = d.policy_domain))::text, coalesce((SELECT json_build_object('id', p.report_id, "
+      "'organization_name', p.organization_name, 'start_datetime', utc_text(p.start_datetime)) FROM policies p WHERE "
+      "p.policy_domain = d.policy_domain ORDER BY p.start_datetime DESC, p.report_id DESC LIMIT 1)::text, 'null'), "
+      "(SELECT coalesce(json_agg(o ORDER BY o), '[]')::text FROM (SELECT DISTINCT organization_name FROM policies WHERE "
+      "policy_domain = d.policy_domain AND start_datetime >= $1::timestamptz) AS x (o)), "
+      "coalesce((SELECT json_build_object('checked_at', utc_text(c.checked_at), "
       "'complete', c.complete, 'errors', c.errors, 'warnings', c.warnings) FROM posture_checks c WHERE c.domain = "
       "d.policy_domain ORDER BY c.checked_at DESC, c.id DESC LIMIT 1)::text, 'null') "
-      "FROM d LEFT JOIN o USING (policy_domain) ORDER BY d.n";
+      "FROM unnest($2::text[]) WITH ORDINALITY AS d (policy_domain, n) ORDER BY d.n";
   std::string out = "{\"days\":" + std::to_string(days) + ",\"from\":\"" + *f.from + "\",\"sort\":";
   json::append_string(out, page.sort);
   out += ",\"q\":";

@@ -43,11 +43,11 @@ def day(base, n):
     return time.strftime("%Y-%m-%d", time.localtime(t))
 
 
-def api_mbox(path, domains, days, details, first="2026-01-01", prefix="api", domain_offset=0):
-    """The API benchmarks' data: `domains` x `days` x 4 organisations reports of about `details`
-    failure-details each (customer<d>.example from d = domain_offset, days from `first`), as one
-    mbox at `path`."""
-    orgs = ["Google LLC", "Microsoft Corporation", "Mail.Ru", "Bench Reporter"]
+def api_mbox(path, domains, days, details, first="2026-01-01", prefix="api", domain_offset=0, organizations=4):
+    """The API benchmarks' data: `domains` x `days` x `organizations` (at most 4) reports of about
+    `details` failure-details each (customer<d>.example from d = domain_offset, days from
+    `first`), as one mbox at `path`."""
+    orgs = ["Google LLC", "Microsoft Corporation", "Mail.Ru", "Bench Reporter"][:organizations]
     i = 0
     with open(path, "w") as f:
         for d in range(domain_offset, domain_offset + domains):
