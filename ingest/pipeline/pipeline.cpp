@@ -90,7 +90,8 @@ bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::s
 
 std::string part_label(const mime::Entity& e) { return e.path.empty() ? std::string("body") : "part " + e.path; }
 
-Result parse_message(std::string_view input, std::string_view name, const report::Limits& limits) {
+Result parse_message(std::string_view input, std::string_view name, const report::Limits& limits,
+                     const report::MxOf& mx_of) {
   Result result;
   auto parsed = mime::parse(input, limits);
   if (auto* r = std::get_if<Rejection>(&parsed)) {
@@ -176,6 +177,7 @@ Result parse_message(std::string_view input, std::string_view name, const report
     hints.header = headers.tls_report_domain.empty() ? msg.messages[0].tls_report_domain : headers.tls_report_domain;
     hints.subject = headers.subject.empty() ? msg.messages[0].subject : headers.subject;
     hints.filename = e.filename.empty() ? std::string(basename(name)) : e.filename;
+    hints.mx_of = mx_of;
     if (auto r = report::finish(report, hints, limits)) {
       r->detail = label + ": " + r->detail;
       result.rejections.push_back(std::move(*r));
@@ -222,7 +224,7 @@ InputKind detect(std::string_view input) {
   return InputKind::message;
 }
 
-Result parse(std::string_view input, std::string_view name, const report::Limits& limits) {
+Result parse(std::string_view input, std::string_view name, const report::Limits& limits, const report::MxOf& mx_of) {
   Result result;
   if (input.size() > limits.message_size) {
     result.rejections.push_back(Rejection{Reason::message_too_large,
@@ -235,7 +237,7 @@ Result parse(std::string_view input, std::string_view name, const report::Limits
     return result;
   }
   const InputKind kind = detect(input);
-  if (kind == InputKind::message) return parse_message(input, name, limits);
+  if (kind == InputKind::message) return parse_message(input, name, limits, mx_of);
 
   bool was_gzip = false;
   auto rep = read_payload(input, was_gzip, limits);
@@ -246,6 +248,7 @@ Result parse(std::string_view input, std::string_view name, const report::Limits
   report::Report& report = std::get<report::Report>(rep);
   report::DomainHints hints;
   hints.filename = std::string(basename(name));
+  hints.mx_of = mx_of;
   if (auto r = report::finish(report, hints, limits)) {
     result.rejections.push_back(std::move(*r));
     return result;

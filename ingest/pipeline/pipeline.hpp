@@ -46,7 +46,8 @@ struct Result {
 };
 
 // `name` is the input's file name (a hint for a missing policy-domain); it may be empty.
-Result parse(std::string_view input, std::string_view name, const report::Limits& limits);
+// `mx_of`: the MX hosts tlsrpt knows of (report::DomainHints); may be empty.
+Result parse(std::string_view input, std::string_view name, const report::Limits& limits, const report::MxOf& mx_of = {});
 
 // Splits an mbox file ("From " lines) into its messages; anything else is returned whole.
 std::vector<std::string_view> split_mbox(std::string_view input);

@@ -26,6 +26,7 @@ namespace tlsrpt::report {
   X(policy_domain_from_subject, "policy-domain absent; taken from the Subject")                    \
   X(policy_domain_from_filename, "policy-domain absent; taken from the report file name")          \
   X(policy_domain_from_report_id, "policy-domain absent; taken from the report-id suffix")         \
+  X(policy_domain_mx_host, "a DANE policy names an MX host of the report's domain as its policy-domain; counted under the report's domain, the host kept in mx-host") \
   X(policy_string_empty, "policy-string is an empty array")                                        \
   X(policy_string_not_array, "policy-string is a single string, not an array")                    \
   X(policy_string_json_array, "policy-string is one string holding a JSON array; unpacked")       \

@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 #include <tuple>
+#include <utility>
 
 namespace tlsrpt::report {
 
@@ -380,8 +381,30 @@ std::optional<Rejection> finish(Report& report, const DomainHints& hints, const 
   if (report.end_datetime > report.start_datetime && report.end_datetime % 86400 == 0)
     report.quirks.add(Quirk::end_datetime_exclusive);
 
+  // The report's domain: the first hint that is a domain name.
+  std::string report_domain;
+  for (const std::string& d : {hints.header, domain_from_subject(hints.subject), domain_from_filename(hints.filename)}) {
+    std::string n = d;
+    QuirkSet ignored;
+    if (!n.empty() && normalise_domain(n, ignored)) {
+      report_domain = std::move(n);
+      break;
+    }
+  }
   for (std::size_t i = 0; i < report.policies.size(); ++i) {
     Policy& p = report.policies[i];
+    // A DANE policy whose policy-domain is the MX host (TLSA base domain) rather than the
+    // recipient domain (tlsrpt-reporter with Postfix 3.10): counted under the report's domain
+    // when the host lies under it or is one of its MX hosts; an unrelated host stays as written.
+    if (p.policy_type == "tlsa" && !report_domain.empty() && !p.policy_domain.empty() && p.policy_domain != report_domain &&
+        ((p.policy_domain.size() > report_domain.size() + 1 && p.policy_domain.ends_with(report_domain) &&
+          p.policy_domain[p.policy_domain.size() - report_domain.size() - 1] == '.') ||
+         (hints.mx_of && hints.mx_of(report_domain, p.policy_domain)))) {
+      if (std::find(p.mx_host.begin(), p.mx_host.end(), p.policy_domain) == p.mx_host.end())
+        p.mx_host.push_back(p.policy_domain);
+      p.written_domain = std::exchange(p.policy_domain, report_domain);
+      report.quirks.add(Quirk::policy_domain_mx_host);
+    }
     if (p.policy_domain.empty()) {
       const std::pair<std::string, Quirk> sources[] = {
           {hints.header, Quirk::policy_domain_from_header},

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -58,6 +59,9 @@ struct Policy {
   std::string policy_type;  // sts | tlsa | no-policy-found
   std::vector<std::string> policy_string;
   std::string policy_domain;  // lower-case; filled from hints when absent (see quirks)
+  // The policy-domain as the report wrote it, when finish() attributed the policy to the
+  // report's domain instead (an MX host written as the DANE policy domain); else empty.
+  std::string written_domain;
   std::vector<std::string> mx_host;
   std::int64_t total_successful_session_count = 0;
   std::int64_t total_failure_session_count = 0;
@@ -77,11 +81,17 @@ struct Report {
   std::int64_t total_failure() const;
 };
 
-// Where a missing policy-domain may come from, best first.
+// Whether `host` is an MX host of `domain` (as the posture checks last saw it); lower-case names.
+using MxOf = std::function<bool(std::string_view domain, std::string_view host)>;
+
+// Where a missing policy-domain may come from, best first; the first that is a domain name is
+// also the report's domain, to which a DANE policy that names one of its MX hosts as its
+// policy-domain is attributed.
 struct DomainHints {
   std::string header;    // TLS-Report-Domain
   std::string subject;   // "Report Domain: <d> ..."
   std::string filename;  // "<submitter>!<policy domain>!<begin>!<end>[!id].json[.gz]"
+  MxOf mx_of;            // may be empty: then only a host under the report's domain is its MX
 };
 
 // Cross-field rules: fills missing policy-domains from hints, flags count mismatches and

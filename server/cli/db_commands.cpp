@@ -24,6 +24,7 @@
 #include "cli/parse_command.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/embedded.hpp"
+#include "store/queries.hpp"
 #include "store/store.hpp"
 
 namespace tlsrpt::cli {
@@ -178,6 +179,8 @@ int run_ingest(IngestOptions opt, const config::Settings& settings) {
   const report::Limits& limits = settings.limits;
   apply(opt.db, settings);
   Database db = open_database(opt.db, migration(opt.db, settings));
+  // The MX hosts the posture checks saw, once (see report::DomainHints::mx_of).
+  const report::MxOf mx = store::mx_lookup(std::make_shared<const store::KnownMx>(store::known_mx(*db.store)));
   db.store.reset();  // it served the migration; each worker has its own connection
   const std::string url = db.url;
   const bool tty = opt.progress && isatty(2);
@@ -212,7 +215,7 @@ int run_ingest(IngestOptions opt, const config::Settings& settings) {
   v.stop = [&] { return interrupted || failed; };
   v.input = [&](const std::string& name, std::string_view bytes) {
     if (interrupted || failed) return;  // within an mbox: the rest of its messages
-    Item item{name, std::string(bytes), pipeline::parse(bytes, name, limits), {}};
+    Item item{name, std::string(bytes), pipeline::parse(bytes, name, limits, mx), {}};
     const std::int64_t now = std::time(nullptr);
     item.dkim = gate.apply(bytes, dkim::arrival_from_received(bytes, now).value_or(now), item.result, false);
     std::size_t route;

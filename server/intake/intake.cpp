@@ -1,5 +1,7 @@
 #include "intake/intake.hpp"
 
+#include "store/queries.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -10,13 +12,32 @@ Outcome Intake::ingest(std::string_view bytes, std::string_view transport, std::
   return std::move(ingest_batch({{bytes, std::move(source_json), std::move(client), arrival, submitter}}, transport).front());
 }
 
+report::MxOf Intake::mx_of() {
+  std::shared_ptr<const store::KnownMx> known;
+  {
+    std::lock_guard lock(mx_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!mx_ || now - mx_read_ >= std::chrono::minutes(1)) {
+      mx_read_ = now;  // (a failed read is not retried before the minute is out either)
+      try {
+        mx_ = std::make_shared<const store::KnownMx>(pool_.with_store([](store::Store& s) { return store::known_mx(s); }));
+      } catch (const store::Error&) {
+        if (!mx_) mx_ = std::make_shared<const store::KnownMx>();
+      }
+    }
+    known = mx_;
+  }
+  return store::mx_lookup(std::move(known));
+}
+
 std::vector<Outcome> Intake::ingest_batch(const std::vector<Input>& inputs, std::string_view transport) {
   const auto started = std::chrono::steady_clock::now();
   std::vector<Outcome> out(inputs.size());
+  const report::MxOf mx = mx_of();
   const std::int64_t now = std::time(nullptr);
   std::vector<store::RawMessage> raws(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    out[i].parsed = pipeline::parse(inputs[i].bytes, "", limits_);
+    out[i].parsed = pipeline::parse(inputs[i].bytes, "", limits_, mx);
     store::RawMessage& raw = raws[i];
     if (transport == "https") {  // no DKIM over HTTPS: a report is stored with result none
       if (out[i].parsed.accepted()) raw.dkim = "none";

@@ -7,7 +7,12 @@
 // caller should make the sender retry later.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -69,6 +74,9 @@ class Intake {
   std::vector<Outcome> ingest_batch(const std::vector<Input>& inputs, std::string_view transport);
 
   const report::Limits& limits() const { return limits_; }
+  // The MX hosts the posture checks last saw (store::known_mx), read again at most once a
+  // minute: a DANE policy that names one of them is counted under its report's domain.
+  report::MxOf mx_of();
   metrics::Metrics& metrics() { return metrics_; }
 
  private:
@@ -78,6 +86,9 @@ class Intake {
   metrics::Metrics& metrics_;
   store::RejectedQuota quota_;
   Authentication auth_;
+  std::mutex mx_mutex_;
+  std::shared_ptr<const std::map<std::string, std::set<std::string>>> mx_;  // (store::KnownMx)
+  std::chrono::steady_clock::time_point mx_read_{};
 };
 
 }  // namespace tlsrpt::intake

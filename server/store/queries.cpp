@@ -568,6 +568,29 @@ std::string overview_json(Store& s, int days, const std::vector<std::string>& mo
   return out + "]}";
 }
 
+KnownMx known_mx(Store& s) {
+  static const std::string sql =
+      "SELECT k.domain, m->>'host' FROM known_domains k CROSS JOIN LATERAL (SELECT coalesce(c.result, (SELECT h.result "
+      "FROM posture_checks h WHERE h.id = c.result_of)) AS result FROM posture_checks c WHERE c.domain = k.domain ORDER BY "
+      "c.checked_at DESC, c.id DESC LIMIT 1) AS r CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(r.result->'mx') "
+      "WHEN 'array' THEN r.result->'mx' ELSE '[]' END) AS m WHERE jsonb_typeof(m->'host') = 'string'";
+  KnownMx out;
+  for (const auto& row : s.query_rows(sql, {})) {
+    std::string host = row[1];
+    for (char& c : host) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    if (!host.empty() && host.back() == '.') host.pop_back();
+    out[row[0]].insert(std::move(host));
+  }
+  return out;
+}
+
+report::MxOf mx_lookup(std::shared_ptr<const KnownMx> known) {
+  return [known = std::move(known)](std::string_view domain, std::string_view host) {
+    const auto it = known->find(std::string(domain));
+    return it != known->end() && it->second.count(std::string(host)) > 0;
+  };
+}
+
 int build_domain_windows(Store& s, const std::vector<int>& days) {
   std::vector<std::string> texts;
   for (int d : days) texts.push_back(std::to_string(d));

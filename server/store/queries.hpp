@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <span>
 #include <string_view>
 #include <optional>
@@ -69,6 +71,14 @@ inline constexpr std::string_view list_sorts[] = {"name", "ratio7", "ratio", "fa
 // the page's domains only.
 std::string overview_json(Store& s, int days, const std::vector<std::string>& monitored, std::int64_t now,
                           const ListPage& page, const std::function<std::string(const std::string&)>& verdict);
+
+// The MX hosts of every checked domain as its latest posture check saw them (domain -> hosts,
+// lower case, no trailing dot): which DANE policy domains of a report are MX hosts of the
+// report's domain (report::DomainHints::mx_of).
+using KnownMx = std::map<std::string, std::set<std::string>>;
+KnownMx known_mx(Store& s);
+// The lookup report::DomainHints takes, over a snapshot of known_mx.
+report::MxOf mx_lookup(std::shared_ptr<const KnownMx> known);
 
 // Builds the per-domain windows of `days` days up to today (the database's UTC day) that are
 // not built yet, and drops those of earlier days (serve's maintenance, each UTC day). Returns

@@ -143,8 +143,9 @@ std::string_view header_section(std::string_view bytes) {
 }
 
 std::string dedup_key(const report::Report& r) {
+  // (the domains as written: a copy is the same report whatever tlsrpt knew of MX hosts then)
   std::set<std::string_view> domains;
-  for (const auto& p : r.policies) domains.insert(p.policy_domain);
+  for (const auto& p : r.policies) domains.insert(p.written_domain.empty() ? p.policy_domain : p.written_domain);
   std::string key = r.organization_name;
   key += '\0';
   key += r.report_id;

@@ -40,7 +40,7 @@ TLSRPT_DATABASE_URL="$PG_URL" TLSRPT_HTTP_CACHE_SECONDS=0 TLSRPT_HTTP_WORKERS_PE
 server=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 for _ in $(seq 300); do grep -q "per-domain totals built" "$tmp/serve.log" && break; sleep 0.2; done
-grep "per-domain totals built" "$tmp/serve.log" | sed 's/^/serve: /' || { echo "bench_list: the ranges were not built" >&2; exit 1; }
+grep "per-domain totals built" "$tmp/serve.log" || { echo "bench_list: the ranges were not built" >&2; exit 1; }
 base="http://127.0.0.1:$port"
 
 # Sizes, and samples so that a broken route cannot pass as fast.

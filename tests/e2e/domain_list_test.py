@@ -191,6 +191,44 @@ check("page /: links to the previous and next pages keep sort and size",
 check("page /: says where it is", True,
       f"Page 2 of {math.ceil(len(sent) / 3)}" in html and f"{len(sent)} domain(s), 4 to 6 here" in html)
 
+# DANE policies that name an MX host as their policy-domain (tlsrpt-reporter with Postfix 3.10):
+# counted under the report's domain (here from the file name) when the host lies under it or
+# is an MX the posture checks saw for it; an unrelated host stays as written.
+sql("INSERT INTO posture_checks (domain, checked_at, duration_ms, complete, errors, warnings, result) VALUES "
+    "('customer.example', now(), 5, true, 0, 0, '{\"domain\": \"customer.example\", \"mx\": [{\"host\": "
+    "\"mx.hoster.example\"}]}')")
+day = time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime(Y))
+
+
+def dane_file(name, host, ok):
+    report = {"organization-name": "Postfix Reporter", "contact-info": "tlsrpt@sender.example", "report-id": name,
+              "date-range": {"start-datetime": day, "end-datetime": day.replace("00:00:00", "23:59:59")},
+              "policies": [{"policy": {"policy-type": "tlsa", "policy-string": ["3 1 1 " + "ab" * 32],
+                                       "policy-domain": host, "mx-host": [host]},
+                            "summary": {"total-successful-session-count": ok, "total-failure-session-count": 0}}]}
+    path = TMP / name
+    path.write_text(json.dumps(report))
+    return str(path)
+
+
+files = [dane_file("sender.example!customer.example!1!2!a.json", "mx.hoster.example", 11),
+         dane_file("sender.example!dane.example!1!2!b.json", "mx1.dane.example", 12),
+         dane_file("sender.example!third.example!1!2!c.json", "mx.unrelated.example", 13)]
+ingest = subprocess.run([TLSRPT, "ingest", "--database-url", PG_URL, "--no-progress", *files], env=env,
+                        capture_output=True, text=True)
+check("ingest: the three DANE reports stored", (0, True), (ingest.returncode, "stored=3" in ingest.stderr))
+check("DANE policy-domain: the provider's MX and a host under the domain are counted under the report's domain; "
+      "an unrelated host stays; the host kept in mx-host",
+      [["customer.example", "{mx.hoster.example}", "11"], ["dane.example", "{mx1.dane.example}", "12"],
+       ["mx.unrelated.example", "{mx.unrelated.example}", "13"]],
+      sql("SELECT policy_domain, mx_host, total_successful_session_count FROM policies WHERE policy_type = 'tlsa' "
+          "ORDER BY 1"))
+check("DANE policy-domain: the quirk is named", [["2"]],
+      sql("SELECT count(*) FROM report_quirks WHERE quirk = 'policy-domain-mx-host'"))
+again = subprocess.run([TLSRPT, "ingest", "--database-url", PG_URL, "--no-progress", *files], env=env,
+                       capture_output=True, text=True)
+check("DANE policy-domain: the same files again are duplicates", True, "duplicates=3" in again.stderr)
+
 proc.terminate()
 proc.wait(timeout=30)
 finish("e2e.domain_list")

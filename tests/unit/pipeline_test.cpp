@@ -169,6 +169,49 @@ TEST_CASE("a report with a policy-domain taken from the file name of a bare file
   CHECK(r.reports[0].report.quirks.has(Quirk::policy_domain_from_filename));
 }
 
+TEST_CASE("a DANE policy that names an MX host of the report's domain is counted under that domain") {
+  // Shaped like tlsrpt-reporter's output with Postfix 3.10: the TLSA base domain (the MX host)
+  // as policy-domain; the report's domain comes from the file name here.
+  const auto dane = [](const std::string& host, const std::string& type = "tlsa") {
+    std::string json = test::report_json(R"([])", host);
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"\"policy-type\":\"sts\"", "\"policy-type\":\"" + type + "\""},
+                                   {"\"total-failure-session-count\":2", "\"total-failure-session-count\":0"}})
+      json.replace(json.find(from), from.size(), to);
+    return json;
+  };
+  const std::string file = "/tmp/reporter.example!example.net!1767225600!1767311999!1.json";
+  const auto under = pipeline::parse(dane("mx1.example.net"), file, {});
+  REQUIRE(under.accepted());
+  const report::Policy& p = under.reports[0].report.policies[0];
+  CHECK(p.policy_domain == "example.net");
+  CHECK(p.written_domain == "mx1.example.net");
+  CHECK(p.mx_host == std::vector<std::string>{"mx.example.net", "mx1.example.net"});  // the host kept
+  CHECK(under.reports[0].report.quirks.has(Quirk::policy_domain_mx_host));
+
+  // A provider's MX host: only when it is known as an MX of the report's domain.
+  const auto unrelated = pipeline::parse(dane("mx.hoster.example"), file, {});
+  REQUIRE(unrelated.accepted());
+  CHECK(unrelated.reports[0].report.policies[0].policy_domain == "mx.hoster.example");
+  CHECK(unrelated.reports[0].report.policies[0].written_domain.empty());
+  CHECK_FALSE(unrelated.reports[0].report.quirks.has(Quirk::policy_domain_mx_host));
+  const report::MxOf mx_of = [](std::string_view domain, std::string_view host) {
+    return domain == "example.net" && host == "mx.hoster.example";
+  };
+  const auto known = pipeline::parse(dane("mx.hoster.example"), file, {}, mx_of);
+  CHECK(known.reports[0].report.policies[0].policy_domain == "example.net");
+  CHECK(known.reports[0].report.quirks.has(Quirk::policy_domain_mx_host));
+  const auto other = pipeline::parse(dane("mx.hoster.example"), "/tmp/r!other.example!1!2!1.json", {}, mx_of);
+  CHECK(other.reports[0].report.policies[0].policy_domain == "mx.hoster.example");
+
+  // Only DANE policies; and without a report domain nothing moves.
+  CHECK(pipeline::parse(dane("mx1.example.net", "sts"), file, {}).reports[0].report.policies[0].policy_domain ==
+        "mx1.example.net");
+  CHECK(pipeline::parse(dane("mx1.example.net"), "", {}).reports[0].report.policies[0].policy_domain == "mx1.example.net");
+  // A look-alike that does not lie under the domain stays.
+  CHECK(pipeline::parse(dane("mx1.notexample.net"), file, {}).reports[0].report.policies[0].policy_domain ==
+        "mx1.notexample.net");
+}
+
 TEST_CASE("report-wide limits: failure-details of all policies together, and rollup rows") {
   // Two policies of 3 failure-details each: within failure_details per policy, over 5 in all.
   std::string policy = R"({"policy":{"policy-type":"sts","policy-string":["mode: enforce"],"policy-domain":"DOMAIN",)"

@@ -84,7 +84,7 @@ TEST_CASE("finish(): fills the policy-domain from the best hint, flags cross-fie
   r.start_datetime = 0;
   r.end_datetime = 86400;
   r.policies.emplace_back();
-  DomainHints hints{"Header.Example", "Report Domain: subject.example", "a!file.example!1!2.json"};
+  DomainHints hints{"Header.Example", "Report Domain: subject.example", "a!file.example!1!2.json", {}};
   REQUIRE_FALSE(finish(r, hints));
   CHECK(r.policies[0].policy_domain == "header.example");
   CHECK(r.quirks.has(Quirk::policy_domain_from_header));
