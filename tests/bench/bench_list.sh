@@ -26,8 +26,7 @@ pg_start
 
 # Reports over the days up to yesterday, two failure-details each on average.
 started=$(date +%s)
-PYTHONPATH=tests/bench python3 -c "import sys, time, synth; synth.api_mbox(sys.argv[1] + '/reports.mbox', *map(int, sys.argv[2:5]), first=time.strftime('%Y-%m-%d', time.gmtime(time.time() - int(sys.argv[3]) * 86400)), prefix='list', organizations=int(sys.argv[5]))" \
-  "$tmp" "$domains" "$days" 2 "$reporters"
+python3 tests/bench/synth.py recent-mbox "$tmp/reports.mbox" "$domains" "$days" 2 list "$reporters"
 "$tlsrpt" migrate --database-url "$PG_URL" >/dev/null
 TLSRPT_DKIM_MODE=off "$tlsrpt" ingest --database-url "$PG_URL" --no-progress --jobs 2 "$tmp/reports.mbox" >/dev/null 2>"$tmp/ingest.log"
 rm -f "$tmp/reports.mbox"
@@ -75,11 +74,8 @@ request = function()
   end
   return wrk.format("GET", route)
 end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %s %.1f %.2f %.2f %d\n", route, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
-end
 LUA
+cat tests/bench/result.lua >>"$tmp/list.lua"
 routes="domain"
 for s in $sorts; do routes="$routes /api/v1/overview?sort=$s /?sort=$s"; done
 for route in $routes; do

@@ -56,3 +56,18 @@ def api_mbox(path, domains, days, details, first="2026-01-01", prefix="api", dom
                     f.write(email(i, report(f"{prefix}-{d}-{n}-{o}", f"customer{d}.example", details + (i % 5) - 2, org=org,
                                             day=day(first, n), ok=1000 + (i * 37) % 500, mx_count=3)))
                     i += 1
+
+
+def recent_mbox(path, domains, days, details, prefix, organizations=4):
+    """api_mbox over the `days` days up to yesterday (UTC), so that ranges ending today hold them."""
+    api_mbox(path, domains, days, details, first=time.strftime("%Y-%m-%d", time.gmtime(time.time() - days * 86400)),
+             prefix=prefix, organizations=organizations)
+
+
+if __name__ == "__main__":
+    # synth.py recent-mbox PATH DOMAINS DAYS DETAILS PREFIX [ORGANIZATIONS]
+    import sys
+    if len(sys.argv) not in (7, 8) or sys.argv[1] != "recent-mbox":
+        sys.exit("usage: synth.py recent-mbox PATH DOMAINS DAYS DETAILS PREFIX [ORGANIZATIONS]")
+    recent_mbox(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
+                int(sys.argv[7]) if len(sys.argv) == 8 else 4)
