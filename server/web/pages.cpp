@@ -90,7 +90,15 @@ void put(mu::data& d, const std::string& key, const std::string& value) {
 }
 void put(mu::data& d, const std::string& key, const char* value) { put(d, key, std::string(value)); }
 void put(mu::data& d, const std::string& key, const mu::data& value) { d.set(key, value); }
+void put(mu::data& d, const std::string& key, mu::data&& value) { d[key] = std::move(value); }
 void put(mu::data& d, const std::string& key, bool value) { d.set(key, value); }
+
+// Appends to a list without copying the item: mu::data::push_back copies (a deep copy of every
+// nested list and object, most of a page's rendering time), so the item is moved into the
+// list's own vector (the list object is not const; only its accessor is).
+void append(mu::data& list, mu::data&& item) {
+  const_cast<mu::basic_list<std::string>&>(list.list_value()).push_back(std::move(item));
+}
 
 // Figures as people read them: 1,234,567.
 std::string grouped(std::int64_t n) {
@@ -137,7 +145,7 @@ mu::data rows_of(element e) {
     mu::data row;
     put(row, "key", std::string(f.key));
     put(row, "value", text(f.value));
-    list.push_back(row);
+    append(list, std::move(row));
   }
   return list;
 }
@@ -228,7 +236,7 @@ mu::data bar_chart(const std::vector<std::string>& days, const std::vector<Serie
       put(bar, "h", std::string(buf));
       put(bar, "css", s.css);
       put(bar, "title", title);
-      bars.push_back(bar);
+      append(bars, std::move(bar));
     }
   }
   put(chart, "bars", bars);
@@ -251,7 +259,7 @@ mu::data bar_chart(const std::vector<std::string>& days, const std::vector<Serie
     put(l, "name", s.name);
     put(l, "css", s.css);
     put(l, "total", grouped(sum));
-    legend.push_back(l);
+    append(legend, std::move(l));
     alt += "; " + s.name + " " + grouped(sum);
   }
   put(chart, "legend", legend);
@@ -271,7 +279,7 @@ mu::data fields_of(element e, std::initializer_list<const char*> keys) {
 template <class Row>
 mu::data list_of(array elements, Row&& row) {
   mu::data out(mu::data::type::list);
-  for (const auto e : elements) out.push_back(row(e));
+  for (const auto e : elements) append(out, row(e));
   return out;
 }
 
@@ -348,13 +356,13 @@ mu::data evidence_rows(element evidence) {
         mu::data row;
         put(row, "key", std::string(f.key) + " " + std::string(g.key));
         put(row, "value", summary_text(g.value));
-        rows.push_back(row);
+        append(rows, std::move(row));
       }
     } else {
       mu::data row;
       put(row, "key", std::string(f.key));
       put(row, "value", summary_text(f.value));
-      rows.push_back(row);
+      append(rows, std::move(row));
     }
   }
   return rows;
@@ -374,7 +382,7 @@ mu::data reason_rows(element parent, std::string_view key) {
     mu::data row;
     put(row, "reason", text(b, "reason"));
     put(row, "detail", text(b, "detail"));
-    rows.push_back(row);
+    append(rows, std::move(row));
   }
   return rows;
 }
@@ -417,7 +425,7 @@ mu::data rollout_data(element r) {
     for (const char* key : {"at", "actor", "action", "reason"}) put(row, key, text(h, key));
     put(row, "forced", flag(h, "forced"));
     put(row, "to", present(field(h, "new")) ? text(field(h, "new"), "mode") : std::string("(hosting ended)"));
-    history.push_back(row);
+    append(history, std::move(row));
   }
   put(out, "history", history);
   put(out, "has_history", items(r, "history").size() > 0);
@@ -547,9 +555,9 @@ std::string domains_page(std::string_view json, const Frame& frame, std::string_
       mu::data b;
       put(b, "css", level);
       put(b, "d", path);
-      spark.push_back(b);
+      append(spark, std::move(b));
     }
-    put(o, "spark", spark);
+    put(o, "spark", std::move(spark));
     put(o, "spark_width", std::to_string(std::max(i * 4, 4)));
     put(o, "spark_alt", lowest.empty() ? "Daily success ratio: no sessions"
                                       : "Daily success ratio, lowest " + percent(lowest_ratio) + " on " + lowest);
@@ -560,7 +568,7 @@ std::string domains_page(std::string_view json, const Frame& frame, std::string_
       put(n, "href", "/reports/" + text(newest, "id"));
       put(n, "organization", text(newest, "organization_name"));
       put(n, "start", day_of(text(newest, "start_datetime")));
-      put(o, "newest", n);
+      put(o, "newest", std::move(n));
     } else {
       put(o, "newest", false);
     }
@@ -574,17 +582,17 @@ std::string domains_page(std::string_view json, const Frame& frame, std::string_
       put(p, "warnings", text(posture, "warnings"));
       put(p, "clean", number(posture, "errors") == 0 && number(posture, "warnings") == 0);
       put(p, "checked", day_of(text(posture, "checked_at")));
-      put(o, "posture", p);
+      put(o, "posture", std::move(p));
     } else {
       put(o, "posture", false);
     }
     const std::string verdict = text(d, "readiness");
     put(o, "readiness", verdict.empty() ? mu::data(false) : mu::data(verdict));
     put(o, "readiness_css", verdict == "ready" ? "good" : verdict == "enforced" ? "none" : "poor");
-    list.push_back(o);
+    append(list, std::move(o));
   }
   mu::data data;
-  put(data, "domains", list);
+  put(data, "domains", std::move(list));
   const std::int64_t total = number(doc, "total"), page_no = number(doc, "page"), pages = number(doc, "pages"),
                      limit = number(doc, "limit");
   put(data, "count", grouped(total));
@@ -612,9 +620,9 @@ std::string domains_page(std::string_view json, const Frame& frame, std::string_
     mu::data o;
     put(o, "value", std::string(n));
     put(o, "selected", days == n);
-    options.push_back(o);
+    append(options, std::move(o));
   }
-  put(data, "day_options", options);
+  put(data, "day_options", std::move(options));
   mu::data sorts(mu::data::type::list);
   static constexpr std::pair<std::string_view, std::string_view> labels[] = {
       {"name", "Domain"}, {"ratio7", "7 days"}, {"ratio", "Range"}, {"failed", "Failed"}, {"newest", "Newest report"}};
@@ -624,10 +632,10 @@ std::string domains_page(std::string_view json, const Frame& frame, std::string_
     put(s, "href", link("/", {{"q", std::string(name_filter)}, {"sort", value == "name" ? "" : std::string(value)},
                              {"days", days == "30" ? "" : days}}));
     put(s, "current", (sort.empty() ? "name" : sort) == value);
-    sorts.push_back(s);
+    append(sorts, std::move(s));
   }
-  put(data, "sorts", sorts);
-  return page("domains.mustache", "Domains", data, frame);
+  put(data, "sorts", std::move(sorts));
+  return page("domains.mustache", "Domains", std::move(data), frame);
 }
 
 std::string domain_page(std::string_view json, const Frame& frame) {
@@ -643,7 +651,7 @@ std::string domain_page(std::string_view json, const Frame& frame) {
     put(r, "label", std::string(n) + " days");
     put(r, "href", "/domains/" + url_encode(domain) + "?days=" + n);
     put(r, "current", days == n);
-    ranges.push_back(r);
+    append(ranges, std::move(r));
   }
   put(data, "ranges", ranges);
   const element summary = field(doc, "summary");
@@ -687,7 +695,7 @@ std::string domain_page(std::string_view json, const Frame& frame) {
     put(row, "ratio", ratio_data(ok[i] + failed[i] ? std::optional<double>(static_cast<double>(ok[i]) /
                                                                           static_cast<double>(ok[i] + failed[i]))
                                                   : std::nullopt));
-    table.push_back(row);
+    append(table, std::move(row));
   }
   put(data, "daily", table);
   put(data, "sessions_chart", bar_chart(day_list, {{"successful", "ok", ok}, {"failed", "failed", failed}}, "Sessions per day"));
@@ -729,7 +737,7 @@ std::string domain_page(std::string_view json, const Frame& frame) {
     for (const auto f : items(posture, "findings")) {
       mu::data x = fields_of(f, {"finding", "severity", "subject", "detail", "since"});
       put(x, "hint", finding_hint(text(f, "finding")));
-      findings.push_back(x);
+      append(findings, std::move(x));
     }
     put(data, "findings", findings);
     put(data, "no_findings", items(posture, "findings").size() == 0);
@@ -739,7 +747,7 @@ std::string domain_page(std::string_view json, const Frame& frame) {
     mu::data x;
     for (const char* key : {"sts_id", "mode", "max_age", "first_seen", "last_seen"}) put(x, key, text(p, key));
     put(x, "mx", joined(p, "mx"));
-    policies.push_back(x);
+    append(policies, std::move(x));
   }
   put(data, "policies", policies);
   const element readiness = field(doc, "readiness");
@@ -747,7 +755,7 @@ std::string domain_page(std::string_view json, const Frame& frame) {
   put(data, "rollout", present(field(doc, "rollout")) ? rollout_data(field(doc, "rollout")) : mu::data(false));
   put(data, "reports", list_of(items(field(doc, "reports"), "reports"), report_row));
   put(data, "all_reports", link("/reports", {{"domain", domain}}));
-  return page("domain.mustache", domain, data, frame);
+  return page("domain.mustache", domain, std::move(data), frame);
 }
 
 std::string report_page(std::string_view json, const Frame& frame) {
@@ -769,7 +777,7 @@ std::string report_page(std::string_view json, const Frame& frame) {
     put(x, "name", text(q));
     if (const auto known = report::quirk_from_string(text(q)))
       put(x, "description", std::string(report::all_quirks()[static_cast<std::size_t>(*known)].description));
-    quirks.push_back(x);
+    append(quirks, std::move(x));
   }
   put(data, "quirks", quirks);
   put(data, "has_quirks", items(doc, "quirks").size() > 0);
@@ -788,7 +796,7 @@ std::string report_page(std::string_view json, const Frame& frame) {
     mu::data x;
     for (const char* key : {"position", "policy_type", "policy_domain", "state", "last_published"}) put(x, key, text(d, key));
     put(x, "beyond_max_age", flag(d, "beyond_max_age"));
-    drift.push_back(x);
+    append(drift, std::move(x));
   }
   put(data, "drift", drift);
   mu::data policies(mu::data::type::list);
@@ -815,14 +823,14 @@ std::string report_page(std::string_view json, const Frame& frame) {
         put(y, name, text(f, key));
       }
       put(y, "count", grouped(number(f, "failed-session-count")));
-      details.push_back(y);
+      append(details, std::move(y));
     }
     put(x, "details", details);
     put(x, "has_details", items(p, "failure-details").size() > 0);
-    policies.push_back(x);
+    append(policies, std::move(x));
   }
   put(data, "policies", policies);
-  return page("report.mustache", "Report " + text(doc, "id"), data, frame);
+  return page("report.mustache", "Report " + text(doc, "id"), std::move(data), frame);
 }
 
 namespace {
@@ -842,7 +850,7 @@ std::string reports_page(std::string_view json, const Frame& frame, std::string_
   put(data, "reports", list_of(items(doc, "reports"), report_row));
   put(data, "empty", items(doc, "reports").size() == 0);
   put(data, "next", next_link("/reports", query, doc));
-  return page("reports.mustache", "Reports", data, frame);
+  return page("reports.mustache", "Reports", std::move(data), frame);
 }
 
 std::string rejected_page(std::string_view json, const Frame& frame, std::string_view query) {
@@ -854,13 +862,13 @@ std::string rejected_page(std::string_view json, const Frame& frame, std::string
       put(x, "description", std::string(report::all_reasons()[static_cast<std::size_t>(*reason)].description));
     put(x, "size", grouped(number(r, "size")));
     put(x, "raw_href", "/api/v1/rejected/" + text(r, "id") + "/raw");
-    list.push_back(x);
+    append(list, std::move(x));
   }
   mu::data data;
   put(data, "rejected", list);
   put(data, "empty", items(doc, "rejected").size() == 0);
   put(data, "next", next_link("/rejected", query, doc));
-  return page("rejected.mustache", "Rejected inputs", data, frame);
+  return page("rejected.mustache", "Rejected inputs", std::move(data), frame);
 }
 
 std::string status_page(std::string_view json, const Frame& frame) {
@@ -890,7 +898,7 @@ std::string status_page(std::string_view json, const Frame& frame) {
         put(x, "messages", grouped(number(r, "messages")));
         return x;
       }));
-  return page("status.mustache", "Ingestion status", data, frame);
+  return page("status.mustache", "Ingestion status", std::move(data), frame);
 }
 
 std::string login_page(std::string_view next, std::string_view csrf, std::string_view message, bool tokens_configured) {
@@ -899,14 +907,14 @@ std::string login_page(std::string_view next, std::string_view csrf, std::string
   put(data, "csrf", std::string(csrf));
   put(data, "message", std::string(message));
   put(data, "tokens_configured", tokens_configured);
-  return page("login.mustache", "Log in", data, Frame{});
+  return page("login.mustache", "Log in", std::move(data), Frame{});
 }
 
 std::string error_page(unsigned status, std::string_view message, const Frame& frame) {
   mu::data data;
   put(data, "status", std::to_string(status));
   put(data, "message", std::string(message));
-  return page("error.mustache", "Error " + std::to_string(status), data, frame);
+  return page("error.mustache", "Error " + std::to_string(status), std::move(data), frame);
 }
 
 }  // namespace tlsrpt::web
