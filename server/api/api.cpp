@@ -457,7 +457,7 @@ struct Api::Impl {
   }
 
   Response domains(const Request& req, const Query& q, const std::vector<std::string>&) {
-    return query(req, [&](store::Store& s) { return store::domains_json(s, q.filter); });
+    return query(req, [&](store::Store& s) { return store::domains_json(s, q.filter, q.page); });
   }
 
   Response summary(const Request& req, const Query& q, const std::vector<std::string>&) {

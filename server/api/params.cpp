@@ -151,7 +151,7 @@ store::Filter filter_params(std::map<std::string, std::string>& q) {
 Query parse_query(Params kind, std::string_view query) {
   static const std::set<std::string_view> allowed[] = {
       {},
-      {"from", "to", "organization", "policy_type", "dkim"},
+      {"from", "to", "organization", "policy_type", "dkim", "limit", "cursor"},
       {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "dkim"},
       {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "bucket", "dkim"},
       {"from", "to", "domain", "organization", "policy_type", "result_type", "mx_host", "limit", "cursor", "dkim"},
@@ -163,7 +163,10 @@ Query parse_query(Params kind, std::string_view query) {
   auto q = query_params(query, allowed[static_cast<int>(kind)]);
   Query out;
   out.bucket = enum_param(q, "bucket", std::array<std::string_view, 2>{"day", "hour"}).value_or("day");
+  // (the domain list's cursor is the last domain of the previous page; the others' an id)
+  const std::optional<std::string> after = kind == Params::domains ? domain_param(q, "cursor") : std::nullopt;
   out.page = page_param(q);
+  out.page.after = after;
   out.reason = take(q, "reason");
   if (out.reason && !report::reason_from_string(*out.reason))
     throw BadRequest{"parameter reason: " + json_string(*out.reason) + " is not a rejection reason (tlsrpt parse --list-reasons)"};

@@ -136,15 +136,23 @@ std::string page_tail(Sql& q, const Page& p, const std::string& id_column, std::
 
 }  // namespace
 
-std::string domains_json(Store& s, const Filter& f) {
+std::string domains_json(Store& s, const Filter& f, const Page& page) {
   Sql q;
+  const std::string limit = q.param(std::to_string(page.limit)) + "::int";
+  const std::string after = page.after ? " AND k.domain > " + q.param(*page.after) : "";
+  // Each listed domain (known_domains, and those whose reports are not compacted yet) in name
+  // order, its rows in range summed; the first limit + 1 that have any.
   const std::string sql =
       "SELECT json_build_object('domains', coalesce(json_agg(json_build_object('policy_domain', policy_domain, "
       "'successful_sessions', ok, 'failed_sessions', failed, 'success_ratio', success_ratio(ok, failed), "
       "'last_report_start', (SELECT utc_text(max(p.start_datetime)) FROM policies p WHERE p.policy_domain = d.policy_domain)) "
-      "ORDER BY policy_domain), '[]'))::text FROM (SELECT policy_domain, coalesce(sum(sessions) FILTER (WHERE result = "
-      "'success'), 0) AS ok, coalesce(sum(sessions) FILTER (WHERE result = 'failure'), 0) AS failed FROM " +
-      counts_from(q, f, counts_where(q, f)) + " GROUP BY 1) AS d";
+      "ORDER BY policy_domain) FILTER (WHERE n <= " + limit + "), '[]'), 'next_cursor', CASE WHEN count(*) > " + limit +
+      " THEN max(policy_domain) FILTER (WHERE n <= " + limit + ") END)::text FROM (SELECT k.domain AS policy_domain, c.ok, "
+      "c.failed, row_number() OVER (ORDER BY k.domain) AS n FROM (SELECT domain FROM known_domains UNION SELECT DISTINCT "
+      "policy_domain FROM session_counts_new) AS k CROSS JOIN LATERAL (SELECT count(*) AS rows, coalesce(sum(sessions) "
+      "FILTER (WHERE result = 'success'), 0) AS ok, coalesce(sum(sessions) FILTER (WHERE result = 'failure'), 0) AS failed "
+      "FROM " + counts_from(q, f, counts_where(q, f) + " AND policy_domain = k.domain") + ") AS c WHERE c.rows > 0" + after +
+      " ORDER BY k.domain LIMIT " + limit + " + 1) AS d";
   return s.query_json(sql, q.params());
 }
 

@@ -32,9 +32,13 @@ struct Filter {
 struct Page {
   std::size_t limit = 50;
   std::optional<std::int64_t> before;  // cursor: ids below this one
+  std::optional<std::string> after;    // cursor of GET /api/v1/domains: names after this one
 };
 
-std::string domains_json(Store& s, const Filter& f);
+// One page of the policy domains with rollup rows in the filter's range, by name, each with its
+// totals ({"domains": [...], "next_cursor": the page's last name or null}); the totals are read
+// per domain from its primary-key range, so a page costs the same at any number of domains.
+std::string domains_json(Store& s, const Filter& f, const Page& page);
 std::string summary_json(Store& s, const Filter& f);
 std::string timeseries_json(Store& s, const Filter& f, const std::string& bucket);  // "day" or "hour"
 std::string reports_json(Store& s, const Filter& f, const Page& page);

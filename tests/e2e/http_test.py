@@ -169,8 +169,19 @@ def ratio(ok, failed):
     return round(ok / (ok + failed), 6) if ok + failed else None
 
 
-status, doms = api(s1, "/api/v1/domains")
+status, doms = api(s1, "/api/v1/domains", "limit=500")
 want = {r[0]: (int(r[1]), int(r[2])) for r in sql(TOT + " GROUP BY 1", None, None, None, None, None)}
+pages, cursor = [], None
+while True:  # pages of 3, each taking the previous page's next_cursor
+    _, pg = api(s1, "/api/v1/domains", "limit=3" + (f"&cursor={cursor}" if cursor else ""))
+    pages.append(pg)
+    cursor = pg["next_cursor"]
+    if cursor is None or len(pages) > 1000:
+        break
+check("domains: pages of 3 joined are the whole list, every page but the last full",
+      ([d["policy_domain"] for d in doms["domains"]], True, None),
+      ([d["policy_domain"] for p in pages for d in p["domains"]], all(len(p["domains"]) == 3 for p in pages[:-1]),
+       doms["next_cursor"]))
 check("domains: the policy domains in the database", sorted(want), [d["policy_domain"] for d in doms["domains"]])
 check("domains: session totals", want, {d["policy_domain"]: (d["successful_sessions"], d["failed_sessions"])
                                         for d in doms["domains"]})
