@@ -18,28 +18,75 @@ CREATE TABLE public.session_counts (
     CONSTRAINT session_counts_sessions_check CHECK ((sessions >= 0))
 );
 CREATE FUNCTION public.add_session_counts(counts public.session_counts[]) RETURNS bigint
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-    WITH moved AS (SELECT * FROM unnest(counts)),
-    hourly AS (
-        INSERT INTO session_counts (bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions)
-        SELECT bucket, policy_domain, organization_name, policy_type, result, mx_host, sum(sessions) FROM moved
-        GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1, 5, 3, 4, 6
-        ON CONFLICT (policy_domain, bucket, result, organization_name, policy_type, mx_host)
-        DO UPDATE SET sessions = session_counts.sessions + excluded.sessions),
-    per_result AS (
-        SELECT policy_domain, date_bin('1 day', bucket, '2000-01-01Z') AS day, result, sum(sessions) AS n FROM moved
-        GROUP BY 1, 2, 3),
-    daily AS (
-        INSERT INTO daily_sessions (policy_domain, day, successful, failed, by_result)
-        SELECT policy_domain, day, coalesce(sum(n) FILTER (WHERE result = 'success'), 0),
-               coalesce(sum(n) FILTER (WHERE result = 'failure'), 0),
-               coalesce(jsonb_object_agg(result, n) FILTER (WHERE result NOT IN ('success', 'failure')), '{}')
-        FROM per_result GROUP BY 1, 2 ORDER BY 1, 2
-        ON CONFLICT (policy_domain, day) DO UPDATE SET successful = daily_sessions.successful + excluded.successful,
-            failed = daily_sessions.failed + excluded.failed,
-            by_result = add_counts(daily_sessions.by_result, excluded.by_result))
-    SELECT count(*) FROM moved $$;
+DECLARE
+  n bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(7016001);
+  WITH moved AS (SELECT * FROM unnest(counts))
+  INSERT INTO session_counts (bucket, policy_domain, organization_name, policy_type, result, mx_host, sessions)
+  SELECT bucket, policy_domain, organization_name, policy_type, result, mx_host, sum(sessions) FROM moved
+  GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1, 5, 3, 4, 6
+  ON CONFLICT (policy_domain, bucket, result, organization_name, policy_type, mx_host)
+  DO UPDATE SET sessions = session_counts.sessions + excluded.sessions;
+  WITH moved AS (SELECT * FROM unnest(counts)),
+  per_result AS (
+      SELECT policy_domain, date_bin('1 day', bucket, '2000-01-01Z') AS day, result, sum(sessions) AS n FROM moved
+      GROUP BY 1, 2, 3)
+  INSERT INTO daily_sessions (policy_domain, day, successful, failed, by_result)
+  SELECT policy_domain, day, coalesce(sum(per_result.n) FILTER (WHERE result = 'success'), 0),
+         coalesce(sum(per_result.n) FILTER (WHERE result = 'failure'), 0),
+         coalesce(jsonb_object_agg(result, per_result.n) FILTER (WHERE result NOT IN ('success', 'failure')), '{}')
+  FROM per_result GROUP BY 1, 2 ORDER BY 1, 2
+  ON CONFLICT (policy_domain, day) DO UPDATE SET successful = daily_sessions.successful + excluded.successful,
+      failed = daily_sessions.failed + excluded.failed,
+      by_result = add_counts(daily_sessions.by_result, excluded.by_result);
+  WITH moved AS (SELECT * FROM unnest(counts)),
+  per_day AS (
+      SELECT policy_domain, date_bin('1 day', bucket, '2000-01-01Z') AS day,
+             coalesce(sum(sessions) FILTER (WHERE result = 'success'), 0) AS ok,
+             coalesce(sum(sessions) FILTER (WHERE result = 'failure'), 0) AS bad
+      FROM moved WHERE result IN ('success', 'failure') GROUP BY 1, 2)
+  INSERT INTO domain_windows (days, as_of, policy_domain, successful, failed)
+  SELECT w.days, w.as_of, d.policy_domain, sum(d.ok), sum(d.bad)
+  FROM window_state w JOIN per_day d ON d.day <= w.as_of AND d.day > w.as_of - make_interval(hours => 24 * w.days)
+  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+  ON CONFLICT (days, as_of, policy_domain) DO UPDATE SET successful = domain_windows.successful + excluded.successful,
+      failed = domain_windows.failed + excluded.failed;
+  WITH moved AS (SELECT * FROM unnest(counts))
+  INSERT INTO known_domains (domain, newest_bucket)
+  SELECT policy_domain, max(bucket) FROM moved GROUP BY 1 ORDER BY 1
+  ON CONFLICT (domain) DO UPDATE SET newest_bucket = greatest(known_domains.newest_bucket, excluded.newest_bucket)
+  WHERE known_domains.newest_bucket IS DISTINCT FROM greatest(known_domains.newest_bucket, excluded.newest_bucket);
+  SELECT count(*) INTO n FROM unnest(counts);
+  RETURN n;
+END $$;
+CREATE FUNCTION public.build_domain_windows(p_days integer[], p_as_of timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  d integer;
+  built integer := 0;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM window_state w WHERE w.as_of <> p_as_of)
+     AND (SELECT count(*) FROM window_state w WHERE w.as_of = p_as_of AND w.days = ANY(p_days))
+         = cardinality(ARRAY(SELECT DISTINCT unnest(p_days))) THEN
+    RETURN 0;  -- all built, none to drop: no lock taken
+  END IF;
+  PERFORM pg_advisory_xact_lock(7016001);
+  DELETE FROM window_state w WHERE w.as_of < p_as_of;
+  FOREACH d IN ARRAY p_days LOOP
+    CONTINUE WHEN EXISTS (SELECT 1 FROM window_state w WHERE w.days = d AND w.as_of = p_as_of);
+    INSERT INTO window_state (days, as_of) VALUES (d, p_as_of);
+    INSERT INTO domain_windows (days, as_of, policy_domain, successful, failed)
+    SELECT d, p_as_of, s.policy_domain, sum(s.successful), sum(s.failed) FROM daily_sessions s
+    WHERE s.day <= p_as_of AND s.day > p_as_of - make_interval(hours => 24 * d)
+    GROUP BY 3;
+    built := built + 1;
+  END LOOP;
+  RETURN built;
+END $$;
 CREATE FUNCTION public.compact_session_counts() RETURNS bigint
     LANGUAGE sql
     AS $$
@@ -172,6 +219,13 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
+CREATE FUNCTION public.tlsrpt_posture_domain() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  INSERT INTO known_domains (domain) VALUES (NEW.domain) ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
 CREATE FUNCTION public.utc_text(t timestamp with time zone) RETURNS text
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
@@ -186,6 +240,19 @@ CREATE TABLE public.daily_sessions (
     successful bigint NOT NULL,
     failed bigint NOT NULL,
     by_result jsonb NOT NULL
+);
+CREATE TABLE public.domain_windows (
+    days integer NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    policy_domain text NOT NULL,
+    successful bigint NOT NULL,
+    failed bigint NOT NULL,
+    ratio_key double precision GENERATED ALWAYS AS (
+CASE
+    WHEN ((successful + failed) > 0) THEN round((((successful)::double precision / ((successful + failed))::double precision) * (1000000)::double precision))
+    ELSE NULL::double precision
+END) STORED,
+    failed_key bigint GENERATED ALWAYS AS (NULLIF(failed, 0)) STORED
 );
 CREATE TABLE public.failure_details (
     policy_id bigint NOT NULL,
@@ -234,6 +301,10 @@ CREATE TABLE public.hosted_policies (
     CONSTRAINT hosted_policies_max_age_check CHECK (((max_age >= 0) AND (max_age <= 31557600))),
     CONSTRAINT hosted_policies_mode_check CHECK ((mode = ANY (ARRAY['testing'::text, 'enforce'::text, 'none'::text]))),
     CONSTRAINT hosted_policies_policy_id_check CHECK ((policy_id ~ '^[A-Za-z0-9]{1,32}$'::text))
+);
+CREATE TABLE public.known_domains (
+    domain text NOT NULL,
+    newest_bucket timestamp with time zone
 );
 CREATE TABLE public.policies (
     id bigint NOT NULL,
@@ -453,6 +524,12 @@ UNION ALL
     session_counts_new.mx_host,
     session_counts_new.sessions
    FROM public.session_counts_new;
+CREATE TABLE public.window_state (
+    days integer NOT NULL,
+    as_of timestamp with time zone NOT NULL,
+    built_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT window_state_days_check CHECK (((days >= 1) AND (days <= 400)))
+);
 ALTER TABLE ONLY public.failure_details ATTACH PARTITION public.failure_details_default DEFAULT;
 ALTER TABLE ONLY public.policies ALTER COLUMN id SET DEFAULT nextval('public.policies_id_seq'::regclass);
 ALTER TABLE ONLY public.policy_changes ALTER COLUMN id SET DEFAULT nextval('public.policy_changes_id_seq'::regclass);
@@ -461,8 +538,12 @@ ALTER TABLE ONLY public.raw_messages ALTER COLUMN id SET DEFAULT nextval('public
 ALTER TABLE ONLY public.reports ALTER COLUMN id SET DEFAULT nextval('public.reports_id_seq'::regclass);
 ALTER TABLE ONLY public.daily_sessions
     ADD CONSTRAINT daily_sessions_pkey PRIMARY KEY (policy_domain, day);
+ALTER TABLE ONLY public.domain_windows
+    ADD CONSTRAINT domain_windows_pkey PRIMARY KEY (days, as_of, policy_domain);
 ALTER TABLE ONLY public.hosted_policies
     ADD CONSTRAINT hosted_policies_pkey PRIMARY KEY (domain);
+ALTER TABLE ONLY public.known_domains
+    ADD CONSTRAINT known_domains_pkey PRIMARY KEY (domain);
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_pkey PRIMARY KEY (id);
 ALTER TABLE ONLY public.policies
@@ -489,6 +570,11 @@ ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (name);
 ALTER TABLE ONLY public.session_counts
     ADD CONSTRAINT session_counts_pkey PRIMARY KEY (policy_domain, bucket, result, organization_name, policy_type, mx_host) INCLUDE (sessions);
+ALTER TABLE ONLY public.window_state
+    ADD CONSTRAINT window_state_pkey PRIMARY KEY (days, as_of);
+CREATE INDEX daily_sessions_day ON public.daily_sessions USING btree (day) INCLUDE (policy_domain, successful, failed);
+CREATE INDEX domain_windows_failed ON public.domain_windows USING btree (days, as_of, failed_key DESC, policy_domain) WHERE (failed_key IS NOT NULL);
+CREATE INDEX domain_windows_ratio ON public.domain_windows USING btree (days, as_of, ratio_key, policy_domain) WHERE (ratio_key IS NOT NULL);
 CREATE INDEX failure_details_domain_type ON ONLY public.failure_details USING btree (policy_domain, result_type, start_datetime);
 CREATE INDEX failure_details_default_policy_domain_result_type_start_dat_idx ON public.failure_details_default USING btree (policy_domain, result_type, start_datetime);
 CREATE INDEX failure_details_policy ON ONLY public.failure_details USING btree (policy_id);
@@ -497,7 +583,8 @@ CREATE INDEX failure_details_mx_start ON ONLY public.failure_details USING btree
 CREATE INDEX failure_details_default_receiving_mx_hostname_start_datetim_idx ON public.failure_details_default USING btree (receiving_mx_hostname, start_datetime);
 CREATE INDEX failure_details_type_start ON ONLY public.failure_details USING btree (result_type, start_datetime);
 CREATE INDEX failure_details_default_result_type_start_datetime_idx ON public.failure_details_default USING btree (result_type, start_datetime);
-CREATE INDEX policies_domain_start ON public.policies USING btree (policy_domain, start_datetime);
+CREATE INDEX known_domains_newest ON public.known_domains USING btree (newest_bucket DESC, domain) WHERE (newest_bucket IS NOT NULL);
+CREATE INDEX policies_domain_start_org ON public.policies USING btree (policy_domain, start_datetime) INCLUDE (organization_name, report_id);
 CREATE INDEX policies_organization_start ON public.policies USING btree (organization_name, start_datetime);
 CREATE INDEX policy_changes_domain ON public.policy_changes USING btree (domain, at DESC, id DESC);
 CREATE INDEX posture_checks_domain ON public.posture_checks USING btree (domain, checked_at DESC);
@@ -518,6 +605,9 @@ ALTER INDEX public.failure_details_policy ATTACH PARTITION public.failure_detail
 ALTER INDEX public.failure_details_mx_start ATTACH PARTITION public.failure_details_default_receiving_mx_hostname_start_datetim_idx;
 ALTER INDEX public.failure_details_type_start ATTACH PARTITION public.failure_details_default_result_type_start_datetime_idx;
 CREATE TRIGGER policies_failure_details AFTER DELETE ON public.policies REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION public.tlsrpt_policies_deleted();
+CREATE TRIGGER posture_checks_known AFTER INSERT ON public.posture_checks FOR EACH ROW EXECUTE FUNCTION public.tlsrpt_posture_domain();
+ALTER TABLE ONLY public.domain_windows
+    ADD CONSTRAINT domain_windows_days_as_of_fkey FOREIGN KEY (days, as_of) REFERENCES public.window_state(days, as_of) ON DELETE CASCADE;
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_report_id_fkey FOREIGN KEY (report_id) REFERENCES public.reports(id) ON DELETE CASCADE;
 ALTER TABLE ONLY public.posture_checks
