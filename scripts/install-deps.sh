@@ -12,7 +12,7 @@ if [ "${1:-build}" = test ]; then
     libio-socket-inet6-perl postfix python3-yaml prometheus
     prometheus-alertmanager docker-compose wrk dovecot-imapd haproxy nsd ldnsutils python3-dkim
     chromium chromium-driver python3-selenium tidy lintian systemd man-db clang libclang-rt-14-dev
-    knot knot-dnsutils pebble lego postfix-mta-sts-resolver nginx)
+    knot knot-dnsutils pebble lego postfix-mta-sts-resolver nginx valgrind)
   # npm (for the dashboards' type check) comes with the machine's Node.js; Debian's otherwise.
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi

@@ -56,6 +56,7 @@ namespace tlsrpt::dkim {
   X(too_many_signatures, "beyond dkim.max_signatures: not verified")                                           \
   X(key_too_large, "the key record is longer than libopendkim takes (1,024 bytes of its v, h, k, p, s, t tags): not verified") \
   X(header_not_verifiable, "the header holds a NUL byte, which RFC 5322 forbids: the message is not handed to libopendkim") \
+  X(too_many_signed_fields, "a signature's h= names more fields than the header has, by more than 64: the message is not handed to libopendkim, which writes past its own array then") \
   X(other, "libopendkim reported another error")
 
 enum class Result {

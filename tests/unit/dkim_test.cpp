@@ -79,6 +79,36 @@ TEST_CASE("dkim: the topmost Authentication-Results of a trusted gateway decides
   CHECK_FALSE(trusted_authentication_results("From: a@b\r\n\r\nAuthentication-Results: gw.example.net; dkim=pass header.d=x\r\n", ids));
 }
 
+TEST_CASE("dkim: h= naming more fields than the header has: padded up to 64 more, judged without libopendkim past that") {
+  Verifier verifier([] {
+    Settings s;
+    s.dns.server = "127.0.0.1:9";  // keys never answer: temperror, at once
+    s.dns.trust_anchor_file = "";
+    s.deadline = std::chrono::milliseconds(0);
+    return s;
+  }());
+  const auto message = [](int extra) {
+    std::string h = "from:dkim-signature";
+    for (int i = 0; i < extra; ++i) h += ":to";
+    return "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=x.example; s=s2; h=" + h +
+           "; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA==\r\nFrom: a@x.example\r\n\r\nbody\r\n";
+  };
+  // Oversigned by 3 and by 64: libopendkim judges them (the key lookup is what fails here).
+  for (int extra : {3, 64}) {
+    CAPTURE(extra);
+    const Verdict v = verifier.verify(message(extra), 1800000000);
+    REQUIRE(v.signatures.size() == 1);
+    CHECK(v.signatures[0].error != Error::too_many_signed_fields);
+    CHECK(v.signatures[0].domain == "x.example");
+  }
+  // By 65: not handed to libopendkim.
+  const Verdict v = verifier.verify(message(65), 1800000000);
+  CHECK(v.result == Result::permerror);
+  REQUIRE(v.signatures.size() == 1);
+  CHECK(v.signatures[0].error == Error::too_many_signed_fields);
+  CHECK(v.signatures[0].selector == "s2");
+}
+
 TEST_CASE("dkim: a NUL byte in the header is judged without libopendkim, each signature named") {
   Verifier verifier([] {
     Settings s;
