@@ -9,10 +9,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -23,6 +21,7 @@
 #include "metrics/metrics.hpp"
 #include "pipeline/pipeline.hpp"
 #include "store/pool.hpp"
+#include "store/queries.hpp"
 #include "store/store.hpp"
 
 namespace tlsrpt::intake {
@@ -87,7 +86,7 @@ class Intake {
   store::RejectedQuota quota_;
   Authentication auth_;
   std::mutex mx_mutex_;
-  std::shared_ptr<const std::map<std::string, std::set<std::string>>> mx_;  // (store::KnownMx)
+  std::shared_ptr<const store::KnownMx> mx_;
   std::chrono::steady_clock::time_point mx_read_{};
 };
 

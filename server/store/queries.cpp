@@ -462,7 +462,9 @@ std::pair<std::vector<std::string>, std::int64_t> list_page(Store& s, int days, 
   const std::int64_t total = count(f + "SELECT count(*)::text FROM f");
   if (page.sort == "name")
     return {domains(f + "SELECT domain FROM f ORDER BY domain LIMIT " + limit + " OFFSET " + std::to_string(offset)), total};
-  std::string keyed, order;  // the domains with the figure (named `domain`), in the figure's order
+  // The domains with the figure (named `domain`; every parameter typed, as each statement needs),
+  // and the figure's order.
+  std::string keyed, order;
   const bool by_window = page.sort != "newest";
   if (by_window && count("SELECT count(*)::text FROM window_state WHERE days = $3::int AND as_of = $4::timestamptz "
                          "AND $1::text[] IS NOT NULL AND $2::text IS NOT NULL") == 0) {
@@ -483,18 +485,18 @@ std::pair<std::vector<std::string>, std::int64_t> list_page(Store& s, int days, 
   }
   if (page.sort == "newest") {
     keyed = "SELECT domain FROM known_domains WHERE newest_bucket IS NOT NULL AND strpos(domain, $2) > 0 AND $3::int > 0 "
-            "AND $4::timestamptz IS NOT NULL";
+            "AND $4::timestamptz IS NOT NULL AND $1::text[] IS NOT NULL";
     order = "newest_bucket DESC, domain";
   } else {
     const std::string key = page.sort == "failed" ? "failed_key" : "ratio_key";
     keyed = "SELECT policy_domain AS domain FROM domain_windows WHERE days = $3::int AND as_of = $4::timestamptz AND " +
-            key + " IS NOT NULL AND strpos(policy_domain, $2) > 0";
+            key + " IS NOT NULL AND strpos(policy_domain, $2) > 0 AND $1::text[] IS NOT NULL";
     order = page.sort == "failed" ? "failed_key DESC, policy_domain" : "ratio_key, policy_domain";
   }
   std::vector<std::string> out =
-      domains(keyed + " AND $1::text[] IS NOT NULL ORDER BY " + order + " LIMIT " + limit + " OFFSET " + std::to_string(offset));
+      domains(keyed + " ORDER BY " + order + " LIMIT " + limit + " OFFSET " + std::to_string(offset));
   if (static_cast<std::int64_t>(out.size()) < page.limit) {  // the page reaches the domains without the figure
-    const std::int64_t with = count("SELECT count(*)::text FROM (" + keyed + " AND $1::text[] IS NOT NULL) AS k");
+    const std::int64_t with = count("SELECT count(*)::text FROM (" + keyed + ") AS k");
     for (auto& d : domains(f + "SELECT domain FROM f WHERE domain NOT IN (" + keyed + ") ORDER BY domain LIMIT " +
                            std::to_string(page.limit - static_cast<std::int64_t>(out.size())) + " OFFSET " +
                            std::to_string(std::max<std::int64_t>(0, offset - with))))
